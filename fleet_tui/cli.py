@@ -1,0 +1,60 @@
+"""The `fleet-tui` command line: argument parsing and dispatch to subcommand modules."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Callable, Sequence
+
+from fleet_tui import __version__, commands
+from fleet_tui.paths import default_db_path
+
+# Exit codes shared by every subcommand (documented in README).
+EXIT_OK = 0
+EXIT_PARTIAL = 1  # some devices failed, others succeeded
+EXIT_FAILURE = 2  # the operation failed as a whole
+EXIT_USAGE = 64  # bad arguments (sysexits EX_USAGE)
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleet-tui",
+        description="Find, watch and manage fleets of Raspberry Pis from the terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"fleet-tui {__version__}")
+    parser.add_argument(
+        "--db", default=None, help=f"fleet database file (default: {default_db_path()})"
+    )
+    parser.add_argument(
+        "--readonly", action="store_true", help="refuse every action that changes devices or data"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "func", None)
+    if handler is None:
+        # No subcommand: open the TUI on the user's own fleet.
+        from fleet_tui.commands.tui import run_tui
+
+        return run_tui(args)
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
