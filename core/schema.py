@@ -1,0 +1,192 @@
+"""The whole product's data model, declared once; DDL, migrations and merge SQL come from it.
+
+Two kinds of replicated table (see DESIGN.md, "The store and its merge"):
+- LWW tables: one TEXT primary key; every mutable column `c` has a clock column `c__clk`
+  (an HLC stamp, '' when never written); `deleted` is an LWW tombstone like any other column.
+- Append-only tables: primary key (origin, seq) = (writer's site id, writer's counter).
+Both carry `_ver`: the local database version at which this replica last changed the row. It is
+never merged; it is the cursor for incremental sync ("rows changed since version N").
+
+Rules borrowed from cr-sqlite: non-null primary keys, no unique index besides them, no
+AUTOINCREMENT, every column nullable or defaulted, so that a merge never violates a constraint.
+Migrations are additive only: new tables and new columns, added by `ensure_schema`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+APPLICATION_ID = 0x464C5454  # "FLTT"
+SCHEMA_VERSION = 1
+CLK = "__clk"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str = "TEXT"  # TEXT | INTEGER | REAL
+    default: str | None = None  # SQL literal for NOT NULL DEFAULT columns
+
+    def ddl(self) -> str:
+        if self.default is None:
+            return f"{self.name} {self.type}"
+        return f"{self.name} {self.type} NOT NULL DEFAULT {self.default}"
+
+
+def _cols(spec: str) -> tuple[Column, ...]:
+    """'name:TYPE name2 ...' -> Columns (TEXT when no type given)."""
+    out = []
+    for item in spec.split():
+        name, _, typ = item.partition(":")
+        out.append(Column(name, typ or "TEXT"))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class LwwTable:
+    name: str
+    key: str
+    columns: tuple[Column, ...]  # mutable, each with a clock; `deleted` is appended
+
+    @property
+    def value_columns(self) -> tuple[Column, ...]:
+        return (*self.columns, Column("deleted", "INTEGER", "0"))
+
+    def all_columns(self) -> list[Column]:
+        cols = [Column(self.key, "TEXT")]
+        for c in self.value_columns:
+            cols += [c, Column(c.name + CLK, "TEXT", "''")]
+        return [*cols, Column("_ver", "INTEGER", "0")]
+
+    def ddl(self) -> str:
+        body = ", ".join(
+            f"{self.key} TEXT PRIMARY KEY NOT NULL" if c.name == self.key else c.ddl()
+            for c in self.all_columns()
+        )
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({body}) WITHOUT ROWID"
+
+
+@dataclass(frozen=True)
+class AppendTable:
+    name: str
+    columns: tuple[Column, ...]
+    indexes: tuple[str, ...] = ()  # column lists, e.g. "serial, time"
+
+    def all_columns(self) -> list[Column]:
+        return [
+            Column("origin", "TEXT"),
+            Column("seq", "INTEGER"),
+            *self.columns,
+            Column("_ver", "INTEGER", "0"),
+        ]
+
+    def ddl(self) -> str:
+        body = ", ".join(
+            f"{c.name} {c.type} NOT NULL" if c.name in ("origin", "seq") else c.ddl()
+            for c in self.all_columns()
+        )
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY (origin, seq))"
+            " WITHOUT ROWID"
+        )
+
+
+DEVICE_FIELDS = _cols(
+    "hostname address port:INTEGER user model revision os_name kernel arch agent_version "
+    "last_seen:REAL label notes tags mac"
+)
+
+LWW_TABLES: tuple[LwwTable, ...] = (
+    LwwTable("sites", "id", _cols("name address contact notes")),
+    LwwTable("rooms", "id", _cols("site_id name notes")),
+    LwwTable(
+        "racks", "id", _cols("room_id site_id name height_u:INTEGER power_budget_w:REAL notes")
+    ),
+    # A placement row is written once and only ever tombstoned: moving a device is delete +
+    # new row, so concurrent moves never mix one side's rack with the other's unit. Two live
+    # rows for one slot, or for one serial, are conflicts reported after a merge.
+    LwwTable("placements", "id", _cols("serial rack_id unit:INTEGER slot:INTEGER notes")),
+    LwwTable("devices", "serial", DEVICE_FIELDS),
+    LwwTable("host_keys", "endpoint", _cols("key serial pinned_at:REAL")),
+    LwwTable("policies", "id", _cols("kind name body enabled:INTEGER")),
+    LwwTable("releases", "id", _cols("name version manifest sha256 created:REAL")),
+    LwwTable("deployments", "id", _cols("release_id status params created:REAL")),
+    LwwTable("config_files", "id", _cols("path target validator head notes")),
+)
+
+SAMPLE_METRICS = _cols(
+    "temperature_c:REAL cpu_percent:REAL throttled:INTEGER load1:REAL mem_percent:REAL "
+    "disk_percent:REAL core_volts:REAL power_w:REAL fan_rpm:REAL"
+)
+
+APPEND_TABLES: tuple[AppendTable, ...] = (
+    AppendTable("samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS),
+                ("serial, time",)),
+    AppendTable("events", _cols("serial time:REAL kind message"), ("time", "serial, time")),
+    AppendTable("host_key_history", _cols("endpoint serial key reason time:REAL"),
+                ("endpoint", "serial")),
+    AppendTable(
+        "audits",
+        _cols("session rack_id unit:INTEGER slot:INTEGER expected scanned result time:REAL"),
+        ("rack_id",),
+    ),
+    AppendTable(
+        "deployment_steps",
+        _cols("deployment_id serial step status message time:REAL"),
+        ("deployment_id",),
+    ),
+    AppendTable(
+        "config_versions", _cols("config_id content sha256 author message time:REAL"),
+        ("config_id",),
+    ),
+)
+
+# Local-only tables: never merged, never sent to a peer.
+LOCAL_DDL = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
+    # One row per sync partner: our version at the last exchange (what we sent up to) and the
+    # partner's version we have received up to.
+    "CREATE TABLE IF NOT EXISTS sync_peers (target TEXT PRIMARY KEY NOT NULL, sent_ver INTEGER"
+    " NOT NULL DEFAULT 0, recv_ver INTEGER NOT NULL DEFAULT 0, peer_site TEXT, last_sync REAL)"
+    " WITHOUT ROWID",
+)
+
+TABLES: dict[str, LwwTable | AppendTable] = {t.name: t for t in (*LWW_TABLES, *APPEND_TABLES)}
+
+
+def table_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
+    return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
+
+
+def ensure_schema(conn: sqlite3.Connection) -> bool:
+    """Create missing tables, columns and indexes. Returns True if anything changed.
+
+    Called inside a write transaction; writes nothing when the file is already current, so
+    opening an up-to-date store leaves its bytes untouched.
+    """
+    changed = False
+    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    for ddl in LOCAL_DDL:
+        name = ddl.split()[5]
+        if name not in existing:
+            conn.execute(ddl)
+            changed = True
+    for t in TABLES.values():
+        if t.name not in existing:
+            conn.execute(t.ddl())
+            changed = True
+            continue
+        have = set(table_columns(conn, t.name))
+        for c in t.all_columns():
+            if c.name not in have:  # additive migration: a column added in a later version
+                conn.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.ddl()}")
+                changed = True
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
+    for t in APPEND_TABLES:
+        for cols in t.indexes:
+            name = f"ix_{t.name}_{cols.replace(', ', '_')}"
+            if name not in indexes:
+                conn.execute(f"CREATE INDEX {name} ON {t.name} ({cols})")
+                changed = True
+    return changed

@@ -1,0 +1,176 @@
+"""The local store API the poller and the TUI are written against."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from core.store import Store, StoreError
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    s = Store.open(tmp_path / "sub" / "fleet.db")
+    yield s
+    s.close()
+
+
+def test_open_creates_file_with_identity(tmp_path: Path) -> None:
+    p = tmp_path / "a" / "b" / "fleet.db"
+    with Store.open(p) as s:
+        assert p.exists()
+        assert len(s.site_id) == 32 and int(s.site_id, 16) >= 0
+        site = s.site_id
+    with Store.open(p) as s:
+        assert s.site_id == site  # same file, same place: same replica
+    conn = sqlite3.connect(p)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x464C5454
+    conn.close()
+
+
+def test_reopen_writes_nothing(tmp_path: Path) -> None:
+    p = tmp_path / "fleet.db"
+    with Store.open(p) as s:
+        s.upsert_device("100", hostname="pi1")
+    before = p.read_bytes()
+    with Store.open(p) as s:
+        s.list_devices()
+    assert p.read_bytes() == before
+
+
+def test_copied_file_mints_new_site_id(tmp_path: Path) -> None:
+    p = tmp_path / "fleet.db"
+    with Store.open(p) as s:
+        s.upsert_device("100", hostname="pi1")
+        site = s.site_id
+    q = tmp_path / "copy.db"
+    shutil.copy(p, q)
+    with Store.open(q) as s:
+        assert s.site_id != site
+        assert s.get_device("100") is not None
+        assert site in s.meta()["previous_site_ids"]  # type: ignore[operator]
+
+
+def test_foreign_and_garbage_files_are_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"hello world" * 100)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        Store.open(junk)
+    other = tmp_path / "other.db"
+    c = sqlite3.connect(other)
+    c.execute("CREATE TABLE x (a)")
+    c.commit()
+    c.close()
+    with pytest.raises(StoreError, match="not a fleet-tui database"):
+        Store.open(other)
+
+
+def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    p = tmp_path / "fleet.db"
+    Store.open(p).close()
+    c = sqlite3.connect(p)
+    c.execute("PRAGMA user_version = 999")
+    c.close()
+    with pytest.raises(StoreError, match="newer"):
+        Store.open(p)
+
+
+def test_device_upsert_get_find_list(store: Store) -> None:
+    store.upsert_device("b2", hostname="pi-b", address="10.0.0.2", port=22, tags=["x", "a", "x"])
+    store.upsert_device("a1", hostname="pi-a", address="10.0.0.1", last_seen=123.5)
+    store.upsert_device("c3")
+    store.upsert_device("a1", model="Raspberry Pi 4 Model B")
+    d = store.get_device("a1")
+    assert d is not None
+    assert (d.hostname, d.model, d.last_seen) == ("pi-a", "Raspberry Pi 4 Model B", 123.5)
+    assert store.get_device("b2").tags == ["a", "x"]  # type: ignore[union-attr]
+    assert [d.serial for d in store.list_devices()] == ["a1", "b2", "c3"]
+    assert store.find_device("PI-B").serial == "b2"  # type: ignore[union-attr]
+    assert store.find_device("pi-b.local").serial == "b2"  # type: ignore[union-attr]
+    assert store.find_device("10.0.0.1").serial == "a1"  # type: ignore[union-attr]
+    assert store.find_device("nope") is None
+    with pytest.raises(StoreError, match="unknown device field"):
+        store.upsert_device("a1", colour="red")
+
+
+def test_forget_and_come_back(store: Store) -> None:
+    store.upsert_device("a1", hostname="pi-a")
+    store.forget_device("a1")
+    assert store.get_device("a1") is None
+    assert store.list_devices() == []
+    store.upsert_device("a1", last_seen=5.0)
+    d = store.get_device("a1")
+    assert d is not None and d.hostname == "pi-a"
+
+
+def test_host_keys_and_history(store: Store) -> None:
+    assert store.pinned_host_key("10.0.0.1:22") is None
+    store.pin_host_key("10.0.0.1:22", "ssh-ed25519 AAAA1", serial="a1")
+    store.pin_host_key("10.0.0.1:22", "ssh-ed25519 AAAA2", serial="a1", reason="re-imaged")
+    assert store.pinned_host_key("10.0.0.1:22") == "ssh-ed25519 AAAA2"
+    hist = store.host_key_history("a1")
+    assert [h.reason for h in hist] == ["first use", "re-imaged"]
+    assert store.host_key_history("10.0.0.1:22") == hist
+
+
+def test_health_samples(store: Store) -> None:
+    now = time.time()
+    sample = {
+        "time": now,
+        "temperature_c": 61.2,
+        "throttled": {"raw": 0x50005, "current": ["under-voltage"], "sticky": []},
+        "load": [0.5, 0.4, 0.3],
+        "cpu_percent": 12.5,
+        "mem_total_mb": 4000,
+        "mem_available_mb": 3000,
+        "disk_total_mb": 100,
+        "disk_free_mb": 25,
+        "pmic": {"total_w": 4.2},
+        "fan": {"rpm": 3000},
+        "core_volts": 0.86,
+    }
+    store.record_health("a1", sample)
+    store.record_health("a1", {"time": now - 1000, "temperature_c": None})
+    got = store.recent_samples("a1", now - 10)
+    assert len(got) == 1
+    s = got[0]
+    assert (s.temperature_c, s.throttled, s.load1, s.mem_percent, s.disk_percent) == (
+        61.2, 0x50005, 0.5, 25.0, 75.0)
+    assert (s.power_w, s.fan_rpm, s.cpu_percent) == (4.2, 3000.0, 12.5)
+    assert len(store.recent_samples("a1", 0)) == 2
+
+
+def test_events(store: Store) -> None:
+    store.record_event("a1", "reboot", "rebooted by tech")
+    store.record_event(None, "sync", "merged peer")
+    store.record_event("a1", "deploy", "v2")
+    assert [e.kind for e in store.events()] == ["deploy", "sync", "reboot"]
+    assert [e.kind for e in store.events("a1", limit=1)] == ["deploy"]
+
+
+def test_threads_one_call_at_a_time(store: Store) -> None:
+    def work(n: int) -> None:
+        for i in range(50):
+            store.record_health(f"s{n}", {"time": float(i), "cpu_percent": 1.0})
+            store.upsert_device(f"s{n}", last_seen=float(i))
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.list_devices()) == 4
+    assert sum(len(store.recent_samples(f"s{n}", 0)) for n in range(4)) == 200
+
+
+def test_record_health_is_cheap(store: Store) -> None:
+    start = time.perf_counter()
+    for i in range(1000):
+        store.record_health("a1", {"time": float(i), "temperature_c": 50.0, "cpu_percent": 3.0})
+    assert time.perf_counter() - start < 2.0  # ~100 per 2 s needed; this is 1000
