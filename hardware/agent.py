@@ -1,0 +1,211 @@
+"""Agent entry point: ``facts``, ``health`` and ``serve`` (JSON lines on stdin/stdout)."""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+import threading
+from typing import IO, Any, Callable, Optional
+
+from hardware import AGENT_VERSION, PROTOCOL_VERSION, facts, protocol, sensors
+from hardware.protocol import ProtocolError, Request
+
+MIN_WATCH_INTERVAL = 0.5
+MAX_WATCHES = 8
+
+USAGE = "usage: agent.pyz {facts|health|serve|version}\n"
+
+
+def hello() -> dict[str, Any]:
+    return {
+        "protocol": PROTOCOL_VERSION,
+        "agent_version": AGENT_VERSION,
+        "agent_hash": facts.agent_hash(),
+        "python": platform.python_version(),
+        "capabilities": facts.capabilities(),
+    }
+
+
+def health_now(sampler: sensors.Sampler) -> dict[str, Any]:
+    return sensors.health(sampler, facts.capabilities().get("pmic", False))
+
+
+class Server:
+    """One JSON-lines session. Requests are handled in order; ``watch`` streams from a thread."""
+
+    def __init__(self, stdin: IO[bytes], stdout: IO[bytes]) -> None:
+        self.stdin = stdin
+        self.stdout = stdout
+        self.write_lock = threading.Lock()
+        self.sampler = sensors.Sampler()
+        self.watches: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        self.closed = threading.Event()
+        self.methods: dict[str, Callable[[Request], Optional[dict[str, Any]]]] = {
+            "hello": lambda req: hello(),
+            "ping": self.ping,
+            "facts": lambda req: facts.facts(),
+            "health": lambda req: health_now(self.sampler),
+            "watch": self.watch,
+            "cancel": self.cancel,
+        }
+        try:
+            from hardware import actions
+        except ImportError:  # pragma: no cover - actions are optional during bring-up
+            actions = None  # type: ignore[assignment]
+        if actions is not None:
+            self.methods.update(actions.methods())
+
+    # --- output ----------------------------------------------------------------------------
+    def send(self, message: dict[str, Any]) -> bool:
+        data = protocol.encode(message)
+        with self.write_lock:
+            if self.closed.is_set():
+                return False
+            try:
+                self.stdout.write(data)
+                self.stdout.flush()
+            except (OSError, ValueError):
+                self.closed.set()
+                return False
+        return True
+
+    # --- methods ---------------------------------------------------------------------------
+    def ping(self, req: Request) -> dict[str, Any]:
+        import time
+
+        return {"pong": True, "time": time.time()}
+
+    def watch(self, req: Request) -> Optional[dict[str, Any]]:
+        interval = req.params.get("interval", 2.0)
+        if isinstance(interval, bool) or not isinstance(interval, (int, float)):
+            raise ProtocolError(protocol.BAD_REQUEST, "'interval' must be a number", req.id)
+        if not interval >= MIN_WATCH_INTERVAL or interval > 86400:
+            raise ProtocolError(
+                protocol.BAD_REQUEST,
+                "'interval' must be between %.1f and 86400 seconds" % MIN_WATCH_INTERVAL,
+                req.id,
+            )
+        if len(self.watches) >= MAX_WATCHES:
+            raise ProtocolError(protocol.BAD_REQUEST, "too many watches (max %d)" % MAX_WATCHES, req.id)
+        if req.id in self.watches:
+            raise ProtocolError(protocol.BAD_REQUEST, "a watch with this id is running", req.id)
+        stop = threading.Event()
+        sampler = sensors.Sampler()
+        sampler.prime()
+
+        def run() -> None:
+            while not stop.is_set() and not self.closed.is_set():
+                try:
+                    event = health_now(sampler)
+                except Exception as e:  # never let a sensor kill the stream
+                    event = {"error": "%s: %s" % (type(e).__name__, e)}
+                if stop.is_set() or not self.send({"id": req.id, "event": event}):
+                    return
+                stop.wait(float(interval))
+
+        t = threading.Thread(target=run, name="watch-%d" % req.id, daemon=True)
+        self.watches[req.id] = (t, stop)
+        t.start()
+        return None  # events only; no result line
+
+    def cancel(self, req: Request) -> dict[str, Any]:
+        target = req.params.get("target")
+        if not isinstance(target, int) or isinstance(target, bool):
+            raise ProtocolError(protocol.BAD_REQUEST, "'target' must be an integer id", req.id)
+        entry = self.watches.pop(target, None)
+        if entry is None:
+            return {"cancelled": False}
+        thread, stop = entry
+        with self.write_lock:  # no event for target is written after this point
+            stop.set()
+        thread.join(timeout=10)
+        return {"cancelled": True}
+
+    # --- loop ------------------------------------------------------------------------------
+    def handle(self, line: bytes) -> None:
+        try:
+            req = protocol.parse_request(line)
+        except ProtocolError as e:
+            self.send(e.reply())
+            return
+        fn = self.methods.get(req.method)
+        if fn is None:
+            self.send(protocol.error(req.id, protocol.UNKNOWN_METHOD, "unknown method %r" % req.method[:100]))
+            return
+        try:
+            result = fn(req)
+        except ProtocolError as e:
+            self.send(protocol.error(req.id, e.code, e.message))
+            return
+        except Exception as e:
+            self.send(protocol.error(req.id, protocol.INTERNAL, "%s: %s" % (type(e).__name__, e)))
+            return
+        if result is not None:
+            self.send({"id": req.id, "result": result})
+
+    def serve(self) -> int:
+        self.sampler.prime()
+        self.send({"hello": hello()})
+        while not self.closed.is_set():
+            try:
+                line = protocol.read_line(self.stdin)
+            except ProtocolError as e:
+                self.send(e.reply())
+                continue
+            except (OSError, ValueError):
+                break
+            if line is None:
+                break
+            if not line.strip():
+                continue
+            try:
+                self.handle(line)
+            except Exception as e:  # last line of defence: answer, keep serving
+                self.send(protocol.error(None, protocol.INTERNAL, "%s: %s" % (type(e).__name__, e)))
+        self.shutdown()
+        return 0
+
+    def shutdown(self) -> None:
+        for _thread, stop in list(self.watches.values()):
+            stop.set()
+        self.closed.set()
+        for thread, _ in list(self.watches.values()):
+            thread.join(timeout=5)
+        self.watches.clear()
+
+
+def _print(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(protocol_safe(obj)) + "\n")
+    sys.stdout.flush()
+
+
+def protocol_safe(obj: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(protocol.encode(obj))
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    cmd = args[0] if args else ""
+    if cmd == "facts":
+        _print(facts.facts())
+        return 0
+    if cmd == "health":
+        sampler = sensors.Sampler()
+        sampler.prime()
+        import time
+
+        time.sleep(0.1)  # two CPU samples for a percentage
+        _print(health_now(sampler))
+        return 0
+    if cmd == "serve":
+        return Server(sys.stdin.buffer, sys.stdout.buffer).serve()
+    if cmd == "version":
+        _print(hello())
+        return 0
+    sys.stderr.write(USAGE)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

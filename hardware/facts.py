@@ -1,0 +1,230 @@
+"""Static facts about the Pi: identity, OS, MACs, capabilities."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import zipfile
+from typing import Any, Optional
+
+from hardware import AGENT_VERSION, revision, vcgencmd
+from hardware.collect import Collector, Reading
+from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text
+
+PI_OUIS = ("B8:27:EB", "DC:A6:32", "E4:5F:01", "28:CD:C1", "D8:3A:DD", "2C:CF:67", "88:A2:9E")
+
+MODEL_PATH = "/proc/device-tree/model"
+SERIAL_PATH = "/sys/firmware/devicetree/base/serial-number"
+
+_hash_cache: dict[str, str] = {}
+
+
+def agent_hash() -> str:
+    """sha256 hex of the zipapp we run from; ``dev`` when run from a source tree."""
+    src = sys.argv[0] if sys.argv else ""
+    if src in _hash_cache:
+        return _hash_cache[src]
+    digest = "dev"
+    try:
+        if src and os.path.isfile(src) and zipfile.is_zipfile(src):
+            h = hashlib.sha256()
+            with open(src, "rb") as f:
+                for chunk in iter(lambda: f.read(65536), b""):
+                    h.update(chunk)
+            digest = h.hexdigest()
+    except OSError:
+        digest = "dev"
+    _hash_cache[src] = digest
+    return digest
+
+
+def is_pi_oui(mac: str) -> bool:
+    return mac.strip().upper()[:8] in PI_OUIS
+
+
+def parse_cpuinfo(text: str) -> dict[str, str]:
+    """Key/value pairs of /proc/cpuinfo; later blocks win (Revision/Serial/Model are last)."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def parse_os_release(text: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[key.strip()] = value.replace('\\"', '"').replace("\\\\", "\\")
+    return out
+
+
+def model_string() -> Optional[str]:
+    try:
+        return read_stripped(MODEL_PATH) or None
+    except Missing:
+        return None
+
+
+def has_pmic(model: Optional[str]) -> bool:
+    """pmic_read_adc exists on BCM2712 boards (Pi 5, CM5, Pi 500) with a vcgencmd."""
+    if not model or vcgencmd.find() is None:
+        return False
+    return any(k in model for k in ("Raspberry Pi 5", "Compute Module 5", "Raspberry Pi 500"))
+
+
+def led_dir() -> Optional[str]:
+    for name in ("ACT", "led0"):
+        d = "/sys/class/leds/" + name
+        if os.path.isdir(path(d)):
+            return d
+    return None
+
+
+def sudo_ok() -> bool:
+    if os.geteuid() == 0 and not is_rerooted():
+        return True
+    exe = shutil.which("sudo")
+    if exe is None:
+        return False
+    if is_rerooted() and not os.path.realpath(exe).startswith(os.path.realpath(path("/")) + os.sep):
+        return False  # simulator: never use the host's real sudo
+    try:
+        return subprocess.run(
+            [exe, "-n", "true"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=3,
+        ).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def gpio_ok() -> bool:
+    if shutil.which("pinctrl") or shutil.which("raspi-gpio"):
+        return True
+    return os.path.exists(path("/dev/gpiochip0"))
+
+
+_caps_cache: dict[str, dict[str, bool]] = {}
+
+
+def capabilities(refresh: bool = False) -> dict[str, bool]:
+    key = os.environ.get("FLEET_AGENT_ROOT", "/") + "|" + os.environ.get("PATH", "")
+    if not refresh and key in _caps_cache:
+        return dict(_caps_cache[key])
+    from hardware.sensors import find_fan_hwmon, find_poe_cooling_device
+
+    caps = {
+        "vcgencmd": vcgencmd.find() is not None,
+        "pmic": has_pmic(model_string()),
+        "fan": find_fan_hwmon() is not None or find_poe_cooling_device() is not None,
+        "led": led_dir() is not None,
+        "sudo": sudo_ok(),
+        "gpio": gpio_ok(),
+    }
+    _caps_cache[key] = caps
+    return dict(caps)
+
+
+def hostname() -> Reading:
+    try:
+        name = read_stripped("/proc/sys/kernel/hostname")
+        if name:
+            return name, "/proc/sys/kernel/hostname"
+    except Missing:
+        pass
+    return socket.gethostname(), "socket.gethostname()"
+
+
+def kernel() -> Reading:
+    try:
+        return read_stripped("/proc/sys/kernel/osrelease"), "/proc/sys/kernel/osrelease"
+    except Missing:
+        return platform.release(), "uname"
+
+
+def arch() -> Reading:
+    try:
+        value = read_stripped("/proc/sys/kernel/arch")
+        if value:
+            return value, "/proc/sys/kernel/arch"
+    except Missing:
+        pass
+    return platform.machine(), "uname"
+
+
+def macs() -> Reading:
+    out = []
+    for iface in sorted(os.listdir(path("/sys/class/net"))):
+        if iface == "lo":
+            continue
+        try:
+            mac = read_stripped("/sys/class/net/%s/address" % iface).lower()
+        except Missing:
+            continue
+        if not mac or mac == "00:00:00:00:00:00":
+            continue
+        out.append({"iface": iface, "mac": mac, "pi_oui": is_pi_oui(mac)})
+    return out, "/sys/class/net/*/address"
+
+
+def boot_time() -> Reading:
+    for line in read_text("/proc/stat").splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1]), "/proc/stat btime"
+    raise Missing("/proc/stat has no btime line")
+
+
+def facts() -> dict[str, Any]:
+    c = Collector()
+    c.run("hostname", hostname)
+    c.run("model", lambda: (read_stripped(MODEL_PATH) or None, MODEL_PATH))
+    cpu: dict[str, str] = {}
+    try:
+        cpu = parse_cpuinfo(read_text("/proc/cpuinfo"))
+    except Missing as e:
+        c.miss("revision", str(e))
+    rev = cpu.get("Revision")
+    if rev:
+        c.put("revision", rev.lower(), "/proc/cpuinfo Revision")
+        info = revision.decode(rev)
+        if info is None:
+            c.miss("revision_info", "unknown revision code %r" % rev)
+        else:
+            c.put("revision_info", info, "decoded from revision code")
+    else:
+        c.missing.setdefault("revision", "/proc/cpuinfo has no Revision line")
+        c.result["revision"] = None
+        c.miss("revision_info", "no revision code")
+
+    def serial_cpuinfo() -> Reading:
+        s = cpu.get("Serial", "").strip()
+        if not s:
+            raise Missing("/proc/cpuinfo has no Serial line")
+        return s.lower(), "/proc/cpuinfo Serial"
+
+    c.first("serial", serial_cpuinfo, lambda: (read_stripped(SERIAL_PATH).lower() or None, SERIAL_PATH))
+    c.run("os_name", lambda: (parse_os_release(read_text("/etc/os-release")).get("PRETTY_NAME"), "/etc/os-release"))
+    c.run("kernel", kernel)
+    c.run("arch", arch)
+    c.run("macs", macs)
+    c.run("boot_time", boot_time)
+    c.put("python", platform.python_version(), "platform")
+    c.put("agent_version", AGENT_VERSION, "agent")
+    c.put("agent_hash", agent_hash(), "sha256 of the zipapp")
+    c.put("capabilities", capabilities(), "probed")
+    return c.finish()

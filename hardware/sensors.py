@@ -1,0 +1,298 @@
+"""Health readings: temperature, throttling, volts, PMIC, fan, CPU, memory, disk, network."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Optional
+
+from hardware import vcgencmd
+from hardware.collect import Collector, Reading
+from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text, root
+
+THERMAL = "/sys/class/thermal/thermal_zone0/temp"
+
+
+# --- temperature, throttling, volts, PMIC -------------------------------------------------
+
+def thermal_zone_temp() -> Reading:
+    raw = read_stripped(THERMAL)
+    try:
+        return round(int(raw) / 1000.0, 2), THERMAL
+    except ValueError:
+        raise Missing("%s: not an integer: %r" % (THERMAL, raw[:40])) from None
+
+
+def vcgencmd_temp() -> Reading:
+    return vcgencmd.parse_temp(vcgencmd.run("measure_temp")), "vcgencmd measure_temp"
+
+
+def throttled() -> Reading:
+    return vcgencmd.parse_throttled(vcgencmd.run("get_throttled")), "vcgencmd get_throttled"
+
+
+def core_volts() -> Reading:
+    return vcgencmd.parse_volts(vcgencmd.run("measure_volts", "core")), "vcgencmd measure_volts core"
+
+
+def pmic(has_pmic: bool) -> Reading:
+    if not has_pmic:
+        raise Missing("no PMIC on this model (pmic_read_adc is Pi 5 only)")
+    return vcgencmd.parse_pmic(vcgencmd.run("pmic_read_adc")), "vcgencmd pmic_read_adc"
+
+
+# --- fan -----------------------------------------------------------------------------------
+
+def _listdir(p: str) -> list[str]:
+    try:
+        return sorted(os.listdir(path(p)))
+    except OSError:
+        return []
+
+
+def find_fan_hwmon() -> Optional[tuple[str, str]]:
+    """Return (hwmon dir, kind) of a PWM fan, found by name never by index.
+
+    The Pi 5 active cooler is the ``cooling_fan`` platform device, hwmon name ``pwmfan``; the
+    PoE HAT fan on current kernels is also a ``pwmfan`` hwmon, under a ``pwm-fan`` device.
+    """
+    found: list[tuple[int, str, str]] = []
+    for entry in _listdir("/sys/class/hwmon"):
+        d = "/sys/class/hwmon/" + entry
+        try:
+            name = read_stripped(d + "/name")
+        except Missing:
+            continue
+        if name not in ("pwmfan", "cooling_fan", "rpipoefan"):
+            continue
+        real = os.path.realpath(path(d))
+        if "cooling_fan" in real or name == "cooling_fan":
+            found.append((0, d, "cooling_fan"))
+        elif "poe" in real.lower() or name == "rpipoefan":
+            found.append((1, d, "poe_hat"))
+        else:
+            found.append((2, d, "pwm_fan"))
+    if not found:
+        return None
+    found.sort()
+    return found[0][1], found[0][2]
+
+
+def find_poe_cooling_device() -> Optional[str]:
+    """Older kernels: the PoE HAT fan is a thermal cooling device of type ``rpi-poe-fan``."""
+    for entry in _listdir("/sys/class/thermal"):
+        if not entry.startswith("cooling_device"):
+            continue
+        d = "/sys/class/thermal/" + entry
+        try:
+            if read_stripped(d + "/type") == "rpi-poe-fan":
+                return d
+        except Missing:
+            continue
+    return None
+
+
+def _int(p: str) -> Optional[int]:
+    try:
+        return int(read_stripped(p))
+    except (Missing, ValueError):
+        return None
+
+
+PWM_MODES = {0: "full", 1: "manual", 2: "auto"}
+
+
+def fan() -> Reading:
+    hw = find_fan_hwmon()
+    if hw is not None:
+        d, kind = hw
+        pwm = _int(d + "/pwm1")
+        enable = _int(d + "/pwm1_enable")
+        return {
+            "kind": kind,
+            "rpm": _int(d + "/fan1_input"),
+            "pwm": pwm,
+            "pwm_percent": round(pwm * 100.0 / 255.0, 1) if pwm is not None else None,
+            "mode": PWM_MODES.get(enable, None) if enable is not None else None,
+        }, d
+    cd = find_poe_cooling_device()
+    if cd is not None:
+        cur = _int(cd + "/cur_state")
+        mx = _int(cd + "/max_state")
+        pct = round(cur * 100.0 / mx, 1) if cur is not None and mx else None
+        return {
+            "kind": "poe_hat",
+            "rpm": None,
+            "pwm": None if pct is None else int(round(pct * 2.55)),
+            "pwm_percent": pct,
+            "mode": "auto",
+            "state": cur,
+            "max_state": mx,
+        }, cd
+    raise Missing("no fan: no hwmon named pwmfan/cooling_fan and no rpi-poe-fan cooling device")
+
+
+# --- /proc readings -----------------------------------------------------------------------
+
+def uptime() -> Reading:
+    text = read_text("/proc/uptime")
+    try:
+        return float(text.split()[0]), "/proc/uptime"
+    except (IndexError, ValueError):
+        raise Missing("/proc/uptime: unexpected %r" % text[:40]) from None
+
+
+def load() -> Reading:
+    text = read_text("/proc/loadavg")
+    try:
+        return [float(x) for x in text.split()[:3]], "/proc/loadavg"
+    except ValueError:
+        raise Missing("/proc/loadavg: unexpected %r" % text[:40]) from None
+
+
+def parse_meminfo(text: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts:
+            try:
+                out[key.strip()] = int(parts[0])
+            except ValueError:
+                pass
+    return out
+
+
+def cpu_times() -> tuple[int, int]:
+    """(total jiffies, busy jiffies) from the ``cpu`` line of /proc/stat."""
+    for line in read_text("/proc/stat").splitlines():
+        if line.startswith("cpu "):
+            vals = [int(x) for x in line.split()[1:]]
+            idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+            total = sum(vals[:8])
+            return total, total - idle
+    raise Missing("/proc/stat has no cpu line")
+
+
+def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    for line in text.splitlines()[2:]:
+        name, _, rest = line.partition(":")
+        name = name.strip()
+        vals = rest.split()
+        if not name or name == "lo" or len(vals) < 16:
+            continue
+        try:
+            nums = [int(v) for v in vals]
+        except ValueError:
+            continue
+        out[name] = {
+            "rx_bytes": nums[0],
+            "rx_packets": nums[1],
+            "rx_errs": nums[2],
+            "rx_drop": nums[3],
+            "tx_bytes": nums[8],
+            "tx_packets": nums[9],
+            "tx_errs": nums[10],
+            "tx_drop": nums[11],
+        }
+    return out
+
+
+def disk() -> Reading:
+    r = root()
+    if is_rerooted():
+        # Simulator hook (re-rooted only): a fake Pi can report a full disk.
+        try:
+            text = read_stripped("/sim/disk")
+            total, free = (int(x) for x in text.split()[:2])
+            return (total, free), "sim:/sim/disk"
+        except (Missing, ValueError):
+            pass
+    st = os.statvfs(r)
+    total = st.f_blocks * st.f_frsize // (1024 * 1024)
+    free = st.f_bavail * st.f_frsize // (1024 * 1024)
+    return (total, free), "statvfs(%s)" % r
+
+
+class Sampler:
+    """Keeps the previous CPU and network counters so rates can be computed."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.cpu: Optional[tuple[float, int, int]] = None
+        self.net: Optional[tuple[float, dict[str, dict[str, int]]]] = None
+
+    def prime(self) -> None:
+        try:
+            self.cpu_percent()
+        except Exception:
+            pass
+        try:
+            self.net_counters()
+        except Exception:
+            pass
+
+    def cpu_percent(self) -> Reading:
+        total, busy = cpu_times()
+        now = time.monotonic()
+        with self.lock:
+            prev, self.cpu = self.cpu, (now, total, busy)
+        if prev is None:
+            raise Missing("first CPU sample; percentage needs two")
+        dt = total - prev[1]
+        if dt <= 0:
+            raise Missing("no CPU time elapsed since the previous sample")
+        return round(100.0 * (busy - prev[2]) / dt, 1), "/proc/stat"
+
+    def net_counters(self) -> Reading:
+        ifaces = parse_net_dev(read_text("/proc/net/dev"))
+        now = time.monotonic()
+        with self.lock:
+            prev, self.net = self.net, (now, ifaces)
+        rates: Optional[dict[str, Any]] = None
+        if prev is not None and now > prev[0]:
+            dt = now - prev[0]
+            rx = tx = 0
+            for name, c in ifaces.items():
+                p = prev[1].get(name)
+                if p is not None:
+                    rx += max(0, c["rx_bytes"] - p["rx_bytes"])
+                    tx += max(0, c["tx_bytes"] - p["tx_bytes"])
+            rates = {"rx_bps": round(rx / dt, 1), "tx_bps": round(tx / dt, 1)}
+        result: dict[str, Any] = {"ifaces": ifaces}
+        result.update(rates or {"rx_bps": None, "tx_bps": None})
+        return result, "/proc/net/dev"
+
+
+def health(sampler: Sampler, has_pmic: bool) -> dict[str, Any]:
+    c = Collector()
+    c.put("time", time.time(), "clock")
+    c.run("uptime_s", uptime)
+    c.first("temperature_c", thermal_zone_temp, vcgencmd_temp)
+    c.run("throttled", throttled)
+    c.run("core_volts", core_volts)
+    c.run("load", load)
+    c.run("cpu_percent", sampler.cpu_percent)
+    try:
+        mem = parse_meminfo(read_text("/proc/meminfo"))
+        for field, key in (("mem_total_mb", "MemTotal"), ("mem_available_mb", "MemAvailable")):
+            if key in mem:
+                c.put(field, mem[key] // 1024, "/proc/meminfo")
+            else:
+                c.miss(field, "/proc/meminfo has no %s" % key)
+    except Missing as e:
+        c.miss("mem_total_mb", str(e))
+        c.miss("mem_available_mb", str(e))
+    try:
+        (total, free), src = disk()
+        c.put("disk_total_mb", total, src)
+        c.put("disk_free_mb", free, src)
+    except Exception as e:
+        c.miss("disk_total_mb", str(e))
+        c.miss("disk_free_mb", str(e))
+    c.run("pmic", lambda: pmic(has_pmic))
+    c.run("fan", fan)
+    c.run("net", sampler.net_counters)
+    return c.finish()

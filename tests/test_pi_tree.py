@@ -1,0 +1,98 @@
+"""The fake Pi tree and the simulated Pi state."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from core.sim.pi_models import MODELS
+from core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
+from hardware import revision
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_models_match_revision_codes(key: str) -> None:
+    m = MODELS[key]
+    d = revision.decode(m.revision)
+    assert d is not None and d["new_style"]
+    assert d["processor"] == m.soc
+    assert d["memory_mb"] == m.ram_mb
+    assert m.model_string.startswith("Raspberry Pi")
+
+
+def test_model_strings_are_the_real_ones() -> None:
+    assert MODELS["4b"].model_string == "Raspberry Pi 4 Model B Rev 1.4" and MODELS["4b"].revision == "c03114"
+    assert MODELS["5"].model_string == "Raspberry Pi 5 Model B Rev 1.0" and MODELS["5"].revision == "d04170"
+    assert MODELS["3b+"].model_string == "Raspberry Pi 3 Model B Plus Rev 1.3" and MODELS["3b+"].revision == "a020d3"
+    assert MODELS["zero2w"].model_string == "Raspberry Pi Zero 2 W Rev 1.0" and MODELS["zero2w"].revision == "902120"
+    assert MODELS["cm4"].model_string == "Raspberry Pi Compute Module 4 Rev 1.0" and MODELS["cm4"].revision == "b03140"
+    assert MODELS["3b+"].soft_temp_limit_c == 60.0
+
+
+def _vc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(root / "bin/vcgencmd"), *args], capture_output=True, text=True, timeout=10)
+
+
+def test_tree_layout_and_vcgencmd(tmp_path: Path) -> None:
+    st = SimPiState(temperature_c=48.3, throttled=0x50005)
+    build_pi_tree(tmp_path, MODELS["5"], "pi-a", "6a1b2c3d4e5f6071", st)
+    assert (tmp_path / "proc/device-tree/model").read_bytes() == b"Raspberry Pi 5 Model B Rev 1.0\0"
+    assert (tmp_path / "sys/firmware/devicetree/base/serial-number").read_bytes() == b"6a1b2c3d4e5f6071\0"
+    assert "Revision\t: d04170" in (tmp_path / "proc/cpuinfo").read_text()
+    assert (tmp_path / "sys/class/thermal/thermal_zone0/temp").read_text().strip() == "48300"
+    assert "[mmc0]" in (tmp_path / "sys/class/leds/ACT/trigger").read_text()
+    assert (tmp_path / "sys/class/hwmon/hwmon3/name").read_text().strip() == "pwmfan"
+    assert os.access(tmp_path / "bin/vcgencmd", os.X_OK)
+    assert _vc(tmp_path, "measure_temp").stdout == "temp=48.3'C\n"
+    assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x50005\n"
+    assert _vc(tmp_path, "measure_volts", "core").stdout.startswith("volt=0.7")
+    assert "EXT5V_V volt(24)=" in _vc(tmp_path, "pmic_read_adc").stdout
+    st.temperature_c = 71.25
+    st.throttled = 0
+    write_dynamic(tmp_path, st)
+    assert _vc(tmp_path, "measure_temp").stdout == "temp=71.2'C\n" or _vc(tmp_path, "measure_temp").stdout == "temp=71.3'C\n"
+    assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x0\n"
+
+
+def test_pmic_absent_on_pi4(tmp_path: Path) -> None:
+    build_pi_tree(tmp_path, MODELS["4b"], "pi-b", "10000000a3f2b1c9", SimPiState())
+    r = _vc(tmp_path, "pmic_read_adc")
+    assert r.returncode != 0
+    assert not (tmp_path / "sys/class/hwmon/hwmon3").exists()
+
+
+def test_step_heats_with_load_and_fan_spins_on_pi5() -> None:
+    m = MODELS["5"]
+    st = SimPiState(temperature_c=40.0, load=4.0)
+    for _ in range(600):
+        step(st, m, 1.0)
+    assert st.temperature_c > 55.0
+    assert (st.fan_pwm or 0) > 0 and (st.fan_rpm or 0) > 0
+    assert st.temperature_c < m.throttle_temp_c  # the fan keeps a loaded Pi 5 below throttling
+    st.load = 0.0
+    for _ in range(900):
+        step(st, m, 1.0)
+    assert st.temperature_c < 50.0
+
+
+def test_step_3bplus_soft_limit_sets_bits() -> None:
+    m = MODELS["3b+"]
+    st = SimPiState(temperature_c=40.0, load=4.0)
+    for _ in range(600):
+        step(st, m, 1.0)
+    assert st.temperature_c >= 60.0
+    assert st.throttled & 0x8 and st.throttled & 0x80000
+    st.load = 0.0
+    for _ in range(900):
+        step(st, m, 1.0)
+    assert not st.throttled & 0x8  # current bit cleared
+    assert st.throttled & 0x80000  # sticky bit kept
+
+
+def test_under_voltage_flag() -> None:
+    st = SimPiState(under_voltage=True)
+    step(st, MODELS["4b"], 1.0)
+    assert st.throttled & 0x1 and st.throttled & 0x10000
