@@ -88,6 +88,11 @@ class Clock:
         self._check(self.wall, pt, "this database's")
         return self.last
 
+    def check(self, remote: str) -> None:
+        """Raise ClockDriftError if observing `remote` would be refused; changes nothing."""
+        if remote:
+            self._check(Stamp.decode(remote).wall_ms, self._now(), "the peer's")
+
     def observe(self, remote: str) -> None:
         """Receive a peer's stamp: later local stamps sort after it. Refuses far-ahead clocks."""
         if not remote:

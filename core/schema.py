@@ -142,6 +142,50 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
     ),
 )
 
+@dataclass(frozen=True)
+class RollupTable:
+    """Compacted metric buckets: one row per (serial, bucket, origin of the raw samples).
+
+    Two replicas may compact different subsets of the same origin's samples; the row covering
+    more samples wins whole (ties: digest, then values), a join that every replica computes
+    alike. See core/compaction.py.
+    """
+
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+
+    def all_columns(self) -> list[Column]:
+        return [
+            Column("serial", "TEXT"),
+            Column("bucket", "INTEGER"),
+            Column("origin", "TEXT"),
+            *self.columns,
+            Column("_ver", "INTEGER", "0"),
+        ]
+
+    def ddl(self) -> str:
+        body = ", ".join(
+            f"{c.name} {c.type} NOT NULL" if c.name in self.key else c.ddl()
+            for c in self.all_columns()
+        )
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"
+            " WITHOUT ROWID"
+        )
+
+
+ROLLUP = RollupTable(
+    "sample_rollups",
+    ("serial", "bucket", "origin"),
+    (
+        Column("bucket_s", "INTEGER", "3600"),
+        Column("n", "INTEGER", "0"),
+        Column("digest", "TEXT", "''"),
+        *SAMPLE_METRICS,
+    ),
+)
+
 # Local-only tables: never merged, never sent to a peer.
 LOCAL_DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
@@ -152,7 +196,8 @@ LOCAL_DDL = (
     " WITHOUT ROWID",
 )
 
-TABLES: dict[str, LwwTable | AppendTable] = {t.name: t for t in (*LWW_TABLES, *APPEND_TABLES)}
+Table = LwwTable | AppendTable | RollupTable
+TABLES: dict[str, Table] = {t.name: t for t in (*LWW_TABLES, *APPEND_TABLES, ROLLUP)}
 
 
 def table_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:

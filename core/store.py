@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
 
+from core import compaction
 from core.hlc import Clock, ClockDriftError
 from core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
 from core.schema import (
@@ -26,10 +27,15 @@ from core.schema import (
     SAMPLE_METRICS,
     SCHEMA_VERSION,
     TABLES,
+    AppendTable,
     LwwTable,
     ensure_schema,
 )
-from core.sync import identity
+from core.sync import files, identity
+from core.sync.conflicts import placement_conflicts
+from core.sync.merge import merge_attached
+from core.sync.peer import PeerError, inspect_peer
+from core.sync.report import ConstraintConflict, MergeReport
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _DEVICE_FIELD_NAMES = frozenset(c.name for c in DEVICE_FIELDS)
@@ -38,6 +44,10 @@ _SAMPLE_COLS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
 
 class StoreError(Exception):
     """Anything the user must be told about the database, as one line."""
+
+
+class _DryRun(Exception):
+    """Raised inside a merge transaction to roll it back after computing the report."""
 
 
 def check_sqlite_header(path: Path) -> None:
@@ -128,7 +138,9 @@ class Store:
         self.clock = Clock(self.site_id, str(meta.get("hlc", "")))
         for t in APPEND_TABLES:
             row = c.execute(f"SELECT max(seq) FROM {t.name} WHERE origin = ?", (self.site_id,))
-            self._seq[t.name] = row.fetchone()[0] or 0
+            # compaction may have deleted our newest rows: never reuse their sequence numbers
+            floor = int(meta.get(f"seq_floor.{t.name}", 0) or 0)  # type: ignore[call-overload]
+            self._seq[t.name] = max(row.fetchone()[0] or 0, floor)
 
     def _claim_identity(self) -> None:
         """Mint a site id for a new file, or a fresh one for a file copied elsewhere."""
@@ -225,6 +237,174 @@ class Store:
             f"INSERT INTO {table} (origin, seq, {cols}, _ver) VALUES (?, ?, {marks}, ?)",
             [self.site_id, self._next_seq(table), *row.values(), self._ver],
         )
+
+    def _row_dicts(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            cur = self._conn.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    # ---- any table of the data model (racks, releases, audits, …) ------------------------
+    def _spec(self, table: str, kind: type) -> Any:
+        t = TABLES.get(table)
+        if not isinstance(t, kind):
+            raise StoreError(f"no {kind.__name__} named {table!r}")
+        return t
+
+    def _check_fields(self, t: LwwTable | AppendTable, fields: Mapping[str, object]) -> None:
+        known = {c.name for c in t.columns}
+        unknown = set(fields) - known
+        if unknown:
+            raise StoreError(f"unknown {t.name} field(s): {', '.join(sorted(unknown))}")
+
+    def set_row(self, table: str, key: str, **fields: object) -> None:
+        """LWW-write columns of one row of an editable table; also brings a deleted row back."""
+        t: LwwTable = self._spec(table, LwwTable)
+        self._check_fields(t, fields)
+        with self._write() as c:
+            self._lww_set(c, table, key, {**fields, "deleted": 0})
+
+    def delete_row(self, table: str, key: str) -> None:
+        """Tombstone one row of an editable table (never a physical delete)."""
+        self._spec(table, LwwTable)
+        with self._write() as c:
+            self._lww_set(c, table, key, {"deleted": 1})
+
+    def get_row(self, table: str, key: str) -> dict[str, Any] | None:
+        found = self.rows(table, f"{self._spec(table, LwwTable).key} = ?", (key,))
+        return found[0] if found else None
+
+    def rows(self, table: str, where: str = "1", params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+        """Live rows of an editable table (values only, no clocks), ordered by key."""
+        t: LwwTable = self._spec(table, LwwTable)
+        cols = ", ".join([t.key, *(c.name for c in t.columns)])
+        return self._row_dicts(
+            f"SELECT {cols} FROM {table} WHERE deleted = 0 AND ({where}) ORDER BY {t.key}", params
+        )
+
+    def append_row(self, table: str, **fields: object) -> tuple[str, int]:
+        """Append to an append-only table; returns the row's key (origin, seq)."""
+        t: AppendTable = self._spec(table, AppendTable)
+        self._check_fields(t, fields)
+        with self._write() as c:
+            self._append(c, table, fields)
+            return self.site_id, self._seq[table]
+
+    def appended(
+        self, table: str, where: str = "1", params: tuple[object, ...] = ()
+    ) -> list[dict[str, Any]]:
+        t: AppendTable = self._spec(table, AppendTable)
+        cols = ", ".join(["origin", "seq", *(c.name for c in t.columns)])
+        order = "time, origin, seq" if any(c.name == "time" for c in t.columns) else "origin, seq"
+        return self._row_dicts(f"SELECT {cols} FROM {table} WHERE {where} ORDER BY {order}", params)
+
+    # ---- merge, snapshots, change sets -----------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The version local writes are stamped with now (the sync cursor's unit)."""
+        return self._ver
+
+    def merge(self, peer: str | Path, *, dry_run: bool = False, details: bool = True) -> MergeReport:
+        """Merge a peer file in one transaction. A refused or failed merge changes nothing."""
+        if self.readonly and not dry_run:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._lock:
+            try:
+                info = inspect_peer(Path(peer), self.site_id, self.clock)
+            except PeerError as e:
+                raise StoreError(str(e)) from e
+            report = MergeReport(str(info.path), info.site_id, dry_run=dry_run)
+            try:
+                self._conn.execute("ATTACH DATABASE ? AS peer", (info.uri,))
+            except sqlite3.Error as e:
+                raise StoreError(f"{info.path}: cannot open: {e}") from e
+            try:
+                self._merge_attached(info.columns, info.hlc, report, details)
+            except _DryRun:
+                pass
+            except sqlite3.DatabaseError as e:
+                raise StoreError(f"{info.path}: merge failed, nothing changed: {e}") from e
+            finally:
+                self._conn.execute("DETACH DATABASE peer")
+        return report
+
+    def _merge_attached(
+        self, columns: dict[str, list[str]], hlc: str, report: MergeReport, details: bool
+    ) -> None:
+        with self._tx() as c:
+            # merged rows get a version of their own, so a sync can tell them from local writes
+            ver = report.version = self._ver + 1
+            merge_attached(c, columns, ver, report, details)
+            report.compacted = compaction.absorb(c, ver, only_ver=ver)
+            report.conflicts = placement_conflicts(c)
+            if report.dry_run:
+                raise _DryRun
+            try:
+                self.clock.observe(hlc)
+            except ClockDriftError as e:  # checked before; the wall clock moved meanwhile
+                raise StoreError(str(e)) from e
+            self._set_meta("hlc", self.clock.last)
+            self._set_meta("db_version", ver + 1)
+        self._ver = ver + 1
+
+    def conflicts(self) -> list[ConstraintConflict]:
+        with self._lock:
+            return placement_conflicts(self._conn)
+
+    def snapshot(self, out: str | Path) -> Path:
+        """A consistent copy (VACUUM INTO), safe to carry on a USB stick and merge elsewhere."""
+        target = Path(out).expanduser().absolute()
+        if target.resolve() == self.path.resolve():
+            raise StoreError(f"{target}: is this database itself")
+        with self._lock:
+            try:
+                files.vacuum_into(self._conn, target)
+            except (sqlite3.Error, OSError) as e:
+                raise StoreError(f"{target}: snapshot failed: {e}") from e
+        return target
+
+    def write_changes(
+        self, out: str | Path, since: int = 0, exclude_ver: int | None = None
+    ) -> tuple[int, int]:
+        """Write rows changed after version `since` to a peer file at `out`.
+
+        Returns (cursor, rows): pass `cursor` as `since` next time. Rows stamped
+        `exclude_ver` (what a merge from the same partner wrote) are left out: no echo.
+        """
+        target = Path(out).expanduser().absolute()
+        tmp = files.tmp_beside(target)
+        with self._lock:
+            try:
+                files.empty_peer_file(tmp)
+                self._conn.execute("ATTACH DATABASE ? AS delta", (str(tmp),))
+                try:
+                    with self._tx() as c:
+                        cursor = self._ver
+                        rows = files.copy_changes(c, since, exclude_ver)
+                        files.write_delta_meta(
+                            c,
+                            {"site_id": self.site_id, "hlc": self.clock.last,
+                             "db_version": cursor, "delta_since": since},
+                        )
+                        # later local writes get a higher version than this cursor
+                        self._set_meta("db_version", cursor + 1)
+                    self._ver = cursor + 1
+                finally:
+                    self._conn.execute("DETACH DATABASE delta")
+                files.publish(tmp, target)
+            except (sqlite3.Error, OSError) as e:
+                raise StoreError(f"{target}: cannot write changes: {e}") from e
+            finally:
+                tmp.unlink(missing_ok=True)
+        return cursor, rows
+
+    def compact(self, older_than_s: float = compaction.DEFAULT_HORIZON_S,
+                now: float | None = None) -> int:
+        """Downsample raw samples older than the horizon into hourly buckets."""
+        before = (time.time() if now is None else now) - older_than_s
+        with self._write() as c:
+            self._set_meta("seq_floor.samples", self._seq["samples"])
+            return compaction.compact(c, before, self._ver)
 
     # ---- devices -------------------------------------------------------------------------
     def upsert_device(self, serial: str, **fields: object) -> None:
@@ -334,10 +514,14 @@ class Store:
             )
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
+        """Raw samples, plus compacted buckets (count > 1, time = the bucket's middle)."""
+        metrics = ", ".join(c.name for c in SAMPLE_METRICS)
         with self._lock:
             cur = self._conn.execute(
-                f"SELECT {', '.join(_SAMPLE_COLS)} FROM samples WHERE serial = ? AND time >= ? "
-                "ORDER BY time, origin, seq",
+                f"SELECT serial, time, {metrics}, 1 AS count FROM samples "
+                "WHERE serial = ?1 AND time >= ?2 "
+                f"UNION ALL SELECT serial, bucket + bucket_s / 2.0, {metrics}, n FROM "
+                "sample_rollups WHERE serial = ?1 AND bucket + bucket_s > ?2 ORDER BY 2",
                 (serial, since),
             )
             names = [d[0] for d in cur.description]

@@ -1,0 +1,168 @@
+"""The merge itself: one `INSERT … SELECT … ON CONFLICT DO UPDATE` per table from an attached peer.
+
+Runs inside the caller's transaction with the peer attached as schema `peer`. The rules:
+- LWW cell: the higher clock wins; equal clocks with different values (only possible if a file
+  was tampered with) are resolved by value, NULL lowest, so every replica still converges.
+- Append-only row: union; the same (origin, seq) with different content is reported.
+- Rollup row: the one covering more samples wins whole (core/compaction.py).
+Columns a peer of an older schema lacks merge as never written ('' clock), so additive
+migrations and merge go together.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from core.schema import CLK, TABLES, AppendTable, LwwTable, RollupTable, Table
+from core.sync.report import CellConflict, Corruption, MergeReport, TableChange
+
+DETAIL_LIMIT = 200  # overwritten cells listed one by one; the rest are only counted
+
+
+def _wins(new: str, old: str, col: str) -> str:
+    """SQL: does the incoming cell beat ours? (`new`/`old` are row prefixes)."""
+    nc, oc = f"{new}{col}{CLK}", f"{old}{col}{CLK}"
+    nv, ov = f"{new}{col}", f"{old}{col}"
+    return f"({nc} > {oc} OR ({nc} = {oc} AND {nv} IS NOT {ov} AND ({ov} IS NULL OR {nv} > {ov})))"
+
+
+def _peer_expr(col: str, peer_cols: set[str], default: str) -> str:
+    return col if col in peer_cols else default
+
+
+def lww_sql(t: LwwTable, peer_cols: set[str], src: str = "peer") -> str:
+    cols = [c for c in t.value_columns if c.name in peer_cols and c.name + CLK in peer_cols]
+    names = [t.key, *(x for c in cols for x in (c.name, c.name + CLK))]
+    sets = []
+    for c in cols:
+        sets.append(f"{c.name} = CASE WHEN {_wins('excluded.', '', c.name)} THEN excluded.{c.name} ELSE {c.name} END")
+        sets.append(f"{c.name}{CLK} = max({c.name}{CLK}, excluded.{c.name}{CLK})")
+    where = " OR ".join(_wins("excluded.", "", c.name) for c in cols) or "0"
+    return (
+        f"INSERT INTO main.{t.name} ({', '.join(names)}, _ver) "
+        f"SELECT {', '.join(names)}, :ver FROM {src}.{t.name} WHERE true "
+        f"ON CONFLICT({t.key}) DO UPDATE SET {', '.join([*sets, '_ver = excluded._ver'])} "
+        f"WHERE {where}"
+    )
+
+
+def append_sql(t: AppendTable, peer_cols: set[str], src: str = "peer") -> str:
+    cols = [c.name for c in t.all_columns() if c.name != "_ver" and c.name in peer_cols]
+    return (
+        f"INSERT INTO main.{t.name} ({', '.join(cols)}, _ver) "
+        f"SELECT {', '.join(cols)}, :ver FROM {src}.{t.name} WHERE true ON CONFLICT DO NOTHING"
+    )
+
+
+def rollup_sql(t: RollupTable, peer_cols: set[str], src: str = "peer") -> str:
+    """`src` is a schema name, or a full `schema.table` to read candidates from elsewhere."""
+    source = src if "." in src else f"{src}.{t.name}"
+    cols = [c.name for c in t.all_columns() if c.name != "_ver" and c.name in peer_cols]
+    value_cols = [c for c in cols if c not in t.key]
+    rank = ["n", "digest", *(c for c in value_cols if c not in ("n", "digest"))]
+
+    def row(prefix: str) -> str:
+        return ", ".join(f"coalesce({prefix}{c}, -1e308)" for c in rank)
+
+    sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+    return (
+        f"INSERT INTO main.{t.name} ({', '.join(cols)}, _ver) "
+        f"SELECT {', '.join(cols)}, :ver FROM {source} WHERE true "
+        f"ON CONFLICT({', '.join(t.key)}) DO UPDATE SET {sets}, _ver = excluded._ver "
+        f"WHERE ({row('excluded.')}) > ({row('')})"
+    )
+
+
+def _count(conn: sqlite3.Connection, table: str) -> int:
+    return int(conn.execute(f"SELECT count(*) FROM main.{table}").fetchone()[0])
+
+
+def _lww_overwrites(
+    conn: sqlite3.Connection, t: LwwTable, peer_cols: set[str], report: MergeReport
+) -> None:
+    """Cells both sides wrote with different values, and which side's value is kept."""
+    cols = [c.name for c in t.value_columns if c.name + CLK in peer_cols]
+    if not cols:
+        return
+    cond = " OR ".join(
+        f"(p.{c} IS NOT m.{c} AND p.{c}{CLK} != '' AND m.{c}{CLK} != '')" for c in cols
+    )
+    sel = ", ".join(f"p.{c}, m.{c}, p.{c}{CLK}, m.{c}{CLK}" for c in cols)
+    cur = conn.execute(
+        f"SELECT p.{t.key}, {sel} FROM peer.{t.name} p JOIN main.{t.name} m "
+        f"ON m.{t.key} = p.{t.key} WHERE {cond}"
+    )
+    for row in cur:
+        key = row[0]
+        for i, c in enumerate(cols):
+            theirs, ours, tclk, oclk = row[1 + 4 * i : 5 + 4 * i]
+            if theirs == ours or not tclk or not oclk:
+                continue
+            if tclk == oclk:
+                report.corruption.append(
+                    Corruption(t.name, key, f"{c}: same clock, values {ours!r} vs {theirs!r}")
+                )
+                continue
+            report.overwrite_count += 1
+            if len(report.overwrites) < DETAIL_LIMIT:
+                winner = "theirs" if tclk > oclk else "ours"
+                report.overwrites.append(CellConflict(t.name, key, c, ours, theirs, winner))
+
+
+def _append_corruption(
+    conn: sqlite3.Connection, t: AppendTable, peer_cols: set[str], report: MergeReport
+) -> None:
+    """Same (origin, seq) on both sides with different content: checked only where the
+    per-origin sequence ranges overlap, so disjoint histories cost nothing."""
+    cols = [c.name for c in t.columns if c.name in peer_cols]
+    if not cols:
+        return
+    ours = dict(conn.execute(f"SELECT origin, max(seq) FROM main.{t.name} GROUP BY origin"))
+    theirs = conn.execute(f"SELECT origin, min(seq) FROM peer.{t.name} GROUP BY origin")
+    differs = " OR ".join(f"p.{c} IS NOT m.{c}" for c in cols)
+    for origin, low in theirs.fetchall():
+        high = ours.get(origin)
+        if high is None or low > high:
+            continue
+        cur = conn.execute(
+            f"SELECT p.seq FROM peer.{t.name} p JOIN main.{t.name} m "
+            f"ON m.origin = p.origin AND m.seq = p.seq "
+            f"WHERE p.origin = ? AND p.seq <= ? AND ({differs}) LIMIT 20",
+            (origin, high),
+        )
+        for (seq,) in cur:
+            report.corruption.append(
+                Corruption(t.name, f"{origin[:8]}/{seq}", "same key, different content")
+            )
+
+
+def merge_attached(
+    conn: sqlite3.Connection,
+    columns: dict[str, list[str]],
+    ver: int,
+    report: MergeReport,
+    details: bool = True,
+    tables: Callable[[Table], bool] = lambda t: True,
+) -> None:
+    """Merge every table the peer has into main (caller holds the transaction)."""
+    for name, t in TABLES.items():
+        if name not in columns or not tables(t):
+            continue
+        peer_cols = set(columns[name])
+        before = _count(conn, name) if not isinstance(t, AppendTable) else 0
+        changes = conn.total_changes
+        if isinstance(t, LwwTable):
+            if details:
+                _lww_overwrites(conn, t, peer_cols, report)
+            conn.execute(lww_sql(t, peer_cols), {"ver": ver})
+        elif isinstance(t, AppendTable):
+            if details:
+                _append_corruption(conn, t, peer_cols, report)
+            conn.execute(append_sql(t, peer_cols), {"ver": ver})
+        else:
+            conn.execute(rollup_sql(t, peer_cols), {"ver": ver})
+        touched = conn.total_changes - changes
+        # an append-only insert never updates: every change is an added row
+        added = touched if isinstance(t, AppendTable) else _count(conn, name) - before
+        report.tables[name] = TableChange(added, touched - added)

@@ -1,0 +1,96 @@
+"""What a merge changed: counts per table, overwritten cells, corruption, constraint conflicts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class TableChange:
+    added: int = 0
+    updated: int = 0
+
+
+@dataclass
+class CellConflict:
+    """Both copies had written this cell with different values; `winner` is the kept side."""
+
+    table: str
+    key: str
+    column: str
+    ours: Any
+    theirs: Any
+    winner: str  # "ours" | "theirs"
+
+
+@dataclass
+class Corruption:
+    """Same key, different content, where the content should have been identical."""
+
+    table: str
+    key: str
+    detail: str
+
+
+@dataclass
+class ConstraintConflict:
+    """A rule no CRDT can hold (one device per slot, one slot per device), left to the user."""
+
+    kind: str  # "slot-shared" | "device-in-two-slots"
+    subject: str  # the slot "rack/unit/slot" or the serial
+    placements: list[str]  # placement ids involved
+    serials: list[str]
+
+
+@dataclass
+class MergeReport:
+    peer: str
+    peer_site: str
+    version: int = 0  # local version at which the merge's rows were written
+    dry_run: bool = False
+    tables: dict[str, TableChange] = field(default_factory=dict)
+    overwrites: list[CellConflict] = field(default_factory=list)
+    overwrite_count: int = 0  # may exceed len(overwrites): details are capped
+    corruption: list[Corruption] = field(default_factory=list)
+    conflicts: list[ConstraintConflict] = field(default_factory=list)
+    compacted: int = 0  # raw samples folded into compacted buckets after the merge
+
+    @property
+    def changed(self) -> int:
+        return sum(t.added + t.updated for t in self.tables.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["changed"] = self.changed
+        return d
+
+    def lines(self) -> list[str]:
+        """A human summary, one fact per line."""
+        verb = "would change" if self.dry_run else "changed"
+        out = [f"merge {self.peer} (site {self.peer_site[:8]}): {self.changed} rows {verb}"]
+        for name, t in sorted(self.tables.items()):
+            if t.added or t.updated:
+                out.append(f"  {name}: {t.added} added, {t.updated} updated")
+        if self.overwrite_count:
+            out.append(f"  {self.overwrite_count} cells edited on both sides:")
+            for c in self.overwrites:
+                won = c.theirs if c.winner == "theirs" else c.ours
+                out.append(
+                    f"    {c.table} {c.key} {c.column}: ours={c.ours!r} theirs={c.theirs!r}"
+                    f" -> {won!r} ({c.winner})"
+                )
+            if self.overwrite_count > len(self.overwrites):
+                out.append(f"    … {self.overwrite_count - len(self.overwrites)} more")
+        for k in self.corruption:
+            out.append(f"  CORRUPTION {k.table} {k.key}: {k.detail}")
+        for c in self.conflicts:
+            what = (
+                f"slot {c.subject} holds {', '.join(c.serials)}"
+                if c.kind == "slot-shared"
+                else f"device {c.subject} is in {len(c.placements)} places"
+            )
+            out.append(f"  CONFLICT {what}")
+        if self.compacted:
+            out.append(f"  {self.compacted} raw samples folded into compacted buckets")
+        return out

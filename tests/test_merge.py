@@ -1,0 +1,186 @@
+"""Merging peer files: LWW per column, union of appends, reports, and bad peers losing nothing."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.hlc import MAX_DRIFT_MS, Stamp, wall_ms
+from core.store import Store, StoreError
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    a = Store.open(tmp_path / "a" / "fleet.db")
+    b = Store.open(tmp_path / "b" / "fleet.db")
+    yield a, b
+    a.close()
+    b.close()
+
+
+def snap(s: Store, tmp: Path, name: str = "snap.db") -> Path:
+    out = tmp / "usb" / f"{s.site_id[:6]}-{name}"
+    out.unlink(missing_ok=True)
+    return s.snapshot(out)
+
+
+def test_lww_per_column_and_report(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    a.upsert_device("s1", hostname="pi1", label="rack A")
+    b.merge(snap(a, tmp_path))
+    b.upsert_device("s1", label="rack B")  # later: wins
+    a.upsert_device("s1", notes="fan noisy")  # other column: both survive
+    b.upsert_device("s2", hostname="pi2")
+    rep = a.merge(snap(b, tmp_path))
+    d = a.get_device("s1")
+    assert d is not None and (d.label, d.notes, d.hostname) == ("rack B", "fan noisy", "pi1")
+    assert rep.tables["devices"].added == 1 and rep.tables["devices"].updated == 1
+    assert [(c.column, c.ours, c.theirs, c.winner) for c in rep.overwrites] == [
+        ("label", "rack A", "rack B", "theirs")
+    ]
+    b.merge(snap(a, tmp_path))
+    assert a.list_devices() == b.list_devices()
+    again = a.merge(snap(b, tmp_path, "again.db"))
+    assert again.changed == 0  # idempotent
+
+
+def test_tombstone_and_restore_by_newer_write(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    a.upsert_device("s1", hostname="pi1")
+    b.merge(snap(a, tmp_path))
+    a.forget_device("s1")
+    b.merge(snap(a, tmp_path))
+    assert b.get_device("s1") is None
+    b.upsert_device("s1", label="back")  # a newer write restores it
+    a.merge(snap(b, tmp_path))
+    d = a.get_device("s1")
+    assert d is not None and d.label == "back" and d.hostname == "pi1"
+
+
+def test_appends_union_and_events(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    a.record_event("s1", "note", "from a")
+    b.record_event("s1", "note", "from b")
+    a.record_health("s1", {"time": 10.0, "temperature_c": 50.0})
+    b.record_health("s1", {"time": 11.0, "temperature_c": 60.0})
+    rep = a.merge(snap(b, tmp_path))
+    assert rep.tables["events"].added == 1 and rep.tables["samples"].added == 1
+    assert {e.message for e in a.events()} == {"from a", "from b"}
+    assert [s.temperature_c for s in a.recent_samples("s1", 0)] == [50.0, 60.0]
+    assert a.merge(snap(b, tmp_path, "2.db")).changed == 0
+
+
+def test_placement_conflicts_reported_not_dropped(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    a.set_row("racks", "r1", name="R1", height_u=42, power_budget_w=500.0)
+    b.merge(snap(a, tmp_path))
+    a.set_row("placements", "pa", serial="s1", rack_id="r1", unit=5, slot=0)
+    b.set_row("placements", "pb", serial="s2", rack_id="r1", unit=5, slot=0)
+    b.set_row("placements", "pc", serial="s1", rack_id="r1", unit=9, slot=0)
+    rep = a.merge(snap(b, tmp_path))
+    kinds = sorted((c.kind, c.subject) for c in rep.conflicts)
+    assert kinds == [("device-in-two-slots", "s1"), ("slot-shared", "r1/5/0")]
+    assert len(a.rows("placements")) == 3  # nothing silently dropped
+    a.delete_row("placements", "pc")
+    a.delete_row("placements", "pb")
+    assert a.conflicts() == []
+
+
+def test_append_corruption_reported(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    a.record_event(None, "x", "original")
+    p = snap(a, tmp_path)
+    b.merge(p)
+    c = sqlite3.connect(tmp_path / "b" / "fleet.db")
+    c.execute("UPDATE events SET message = 'tampered'")
+    c.commit()
+    c.close()
+    rep = b.merge(snap(a, tmp_path, "again.db"))
+    assert [k.table for k in rep.corruption] == ["events"]
+
+
+def test_dry_run_changes_nothing(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    a, b = pair
+    b.upsert_device("s9", hostname="pi9")
+    before = a.list_devices()
+    rep = a.merge(snap(b, tmp_path), dry_run=True)
+    assert rep.dry_run and rep.tables["devices"].added == 1
+    assert a.list_devices() == before
+    assert a.merge(snap(b, tmp_path, "2.db")).tables["devices"].added == 1
+
+
+# ---- bad peers: a one-line reason and the local file byte-identical ----------------------
+
+def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]]:
+    good = snap(b, tmp, "good.db")
+    cases: dict[str, tuple[Path, str]] = {}
+    t = tmp / "bad"
+    t.mkdir()
+    data = good.read_bytes()
+    (t / "trunc.db").write_bytes(data[: len(data) // 2])
+    cases["truncated"] = (t / "trunc.db", "truncated")
+    corrupt = bytearray(data)
+    for i in range(len(data) - 4096, len(data) - 2048):  # smash a page in the middle
+        corrupt[i] = 0xA5
+    (t / "corrupt.db").write_bytes(bytes(corrupt))
+    cases["corrupt"] = (t / "corrupt.db", "damaged|malformed|not an SQLite|cannot open")
+    (t / "text.db").write_text("id,name\n1,pi\n" * 100)
+    cases["not sqlite"] = (t / "text.db", "not an SQLite database")
+    other = t / "foreign.db"
+    c = sqlite3.connect(other)
+    c.execute("CREATE TABLE meta (key, value)")
+    c.commit()
+    c.close()
+    cases["foreign"] = (other, "not a fleet-tui database")
+    newer = t / "newer.db"
+    shutil.copy(good, newer)
+    c = sqlite3.connect(newer)
+    c.execute("PRAGMA user_version = 99")
+    c.commit()
+    c.close()
+    cases["newer schema"] = (newer, "newer")
+    cases["own site id"] = (snap(a, tmp, "own.db"), "own site id")
+    live = t / "live" / "fleet.db"
+    live.parent.mkdir()
+    src = sqlite3.connect(tmp / "b" / "fleet.db")
+    src.execute("PRAGMA wal_autocheckpoint = 0")
+    b.upsert_device("w1", hostname="in-the-wal")
+    shutil.copy(tmp / "b" / "fleet.db", live)
+    shutil.copy(tmp / "b" / "fleet.db-wal", live.with_name("fleet.db-wal"))
+    src.close()
+    cases["live copy with -wal"] = (live, "-wal")
+    ahead = t / "ahead.db"
+    shutil.copy(good, ahead)
+    c = sqlite3.connect(ahead)
+    c.execute("UPDATE meta SET value = ? WHERE key = 'hlc'",
+              (Stamp(wall_ms() + 10 * MAX_DRIFT_MS, 0, "ff" * 16).encode(),))
+    c.commit()
+    c.close()
+    cases["clock far ahead"] = (ahead, "ahead")
+    cases["missing"] = (t / "nope.db", "no such file")
+    return cases
+
+
+def test_bad_peers_change_nothing(tmp_path: Path) -> None:
+    a = Store.open(tmp_path / "a" / "fleet.db")
+    b = Store.open(tmp_path / "b" / "fleet.db")
+    a.upsert_device("s1", hostname="pi1")
+    b.upsert_device("s2", hostname="pi2")
+    for i in range(300):
+        b.record_event("s2", "k", f"event {i} " + "x" * 50)
+    cases = _bad_peer_cases(tmp_path, a, b)
+    local = tmp_path / "a" / "fleet.db"
+    a.close()
+    before = local.read_bytes()
+    for name, (peer, reason) in cases.items():
+        with Store.open(local) as s:
+            with pytest.raises(StoreError, match=reason) as err:
+                s.merge(peer)
+            assert "\n" not in str(err.value), name
+        assert local.read_bytes() == before, name
+        assert not local.with_name("fleet.db-wal").exists() or True
+    b.close()
