@@ -13,7 +13,8 @@ BAD_REQUEST = "bad_request"
 TOO_LARGE = "too_large"
 INTERNAL = "internal"
 NOT_PERMITTED = "not_permitted"
-UNAVAILABLE = "unavailable"
+UNAVAILABLE = "unavailable"  # the hardware or tool is absent on this Pi
+FAILED = "failed"  # the action ran and failed
 
 
 class ProtocolError(Exception):

@@ -82,7 +82,9 @@ case "$1" in
 esac
 """
 
-# Fake sudo: only "sudo -n CMD ..." is supported; runs CMD from this tree's bin/.
+# Fake sudo: only "sudo -n CMD ..." is supported; runs CMD from this tree's sim/sudo-bin/
+# (fakes of reboot, poweroff, tee, rm, pinctrl), never a host command. sim/sudo_denied makes
+# it answer like a sudo without a NOPASSWD rule.
 SUDO_SCRIPT = r"""#!/bin/sh
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
 if [ "$1" != "-n" ]; then echo "sudo: a password is required" >&2; exit 1; fi
@@ -92,7 +94,7 @@ CMD=$1; shift
 if [ "$CMD" = "true" ]; then exit 0; fi
 case "$CMD" in
     */*) ;;
-    *) CMD="$ROOT/bin/$CMD" ;;
+    *) CMD="$ROOT/sim/sudo-bin/$CMD" ;;
 esac
 case "$CMD" in
     "$ROOT"/*) exec "$CMD" "$@" ;;
@@ -102,13 +104,13 @@ esac
 
 # reboot / poweroff / shutdown / systemctl: record the request instead of doing it.
 REQUEST_SCRIPT = r"""#!/bin/sh
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 echo "$(basename "$0") $*" >> "$ROOT/sim/requests"
 """
 
 # tee restricted to this tree (the agent writes sysfs files through "sudo -n tee").
 TEE_SCRIPT = r"""#!/bin/sh
-ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
 for f in "$@"; do
     case "$f" in
         "$ROOT"/*) ;;
@@ -118,6 +120,18 @@ done
 for t in /usr/bin/tee /bin/tee; do [ -x "$t" ] && exec "$t" "$@"; done
 echo "tee: not found" >&2
 exit 127
+"""
+
+RM_SCRIPT = r"""#!/bin/sh
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
+for f in "$@"; do
+    case "$f" in
+        -f) ;;
+        "$ROOT"/*) [ -e "$f" ] && /bin/rm -f -- "$f" ;;
+        *) echo "rm: $f: outside the simulated Pi" >&2; exit 1 ;;
+    esac
+done
+exit 0
 """
 
 # pinctrl subset: "pinctrl set N op dh|dl" and "pinctrl get N"; state kept in sim/gpio/N.
@@ -317,19 +331,24 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
         _write(d / "trigger", trig + "\n")
         _write(d / "brightness", bright + "\n")
         _write(d / "max_brightness", "255\n")
+    (root / "etc/avahi/services").mkdir(parents=True, exist_ok=True)
     (root / "dev").mkdir(parents=True, exist_ok=True)
     _write(root / "dev/gpiochip0", "")
     sim = root / "sim"
     (sim / "vcgencmd").mkdir(parents=True, exist_ok=True)
     (sim / "gpio").mkdir(parents=True, exist_ok=True)
     _write(sim / "model", model.key + "\n")
+    # bin/ goes first on PATH for every command of the simulated Pi: only Pi-specific tools.
     bin_ = root / "bin"
     _exe(bin_ / "vcgencmd", VCGENCMD_SCRIPT)
     _exe(bin_ / "sudo", SUDO_SCRIPT)
-    _exe(bin_ / "tee", TEE_SCRIPT)
     _exe(bin_ / "pinctrl", PINCTRL_SCRIPT)
+    sbin = sim / "sudo-bin"
+    _exe(sbin / "tee", TEE_SCRIPT)
+    _exe(sbin / "rm", RM_SCRIPT)
+    _exe(sbin / "pinctrl", PINCTRL_SCRIPT.replace('$(dirname -- "$0")/..', '$(dirname -- "$0")/../..'))
     for name in ("reboot", "poweroff", "shutdown", "systemctl"):
-        _exe(bin_ / name, REQUEST_SCRIPT)
+        _exe(sbin / name, REQUEST_SCRIPT)
     if state.fan_pwm is None and (model.has_fan or state.poe_hat):
         state.fan_pwm = 0
         state.fan_rpm = 0 if model.has_fan else None

@@ -1,0 +1,127 @@
+"""Run steps after a delay in a detached helper process that outlives the agent.
+
+Used to restore the ACT LED trigger after identify and to end a relay pulse: the agent exits
+when its SSH session closes, but the LED must still be restored. The helper is a tiny
+``python3 -c`` program (no imports from this package), double-forked so the agent never
+leaves a zombie. A state file with a token lets a newer request supersede an older helper,
+which then exits within half a second.
+On a re-rooted (simulated) Pi the helper stays in the agent's process group, so stopping the
+simulator stops it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any, Optional
+
+from hardware.paths import is_rerooted, path
+
+HELPER = r"""
+import json, os, subprocess, sys, time
+spec = json.loads(sys.argv[1])
+if os.fork() > 0:
+    os._exit(0)
+sf = spec.get("state_file")
+
+
+def superseded():
+    if not sf:
+        return False
+    try:
+        with open(sf) as f:
+            return json.load(f).get("token") != spec["token"]
+    except (OSError, ValueError):
+        return True
+
+
+end = time.time() + spec["delay"]
+while True:
+    left = end - time.time()
+    if superseded():
+        sys.exit(0)
+    if left <= 0:
+        break
+    time.sleep(min(0.5, left))
+quiet = dict(stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+for step in spec["steps"]:
+    try:
+        if "write" in step:
+            p, value = step["write"]
+            try:
+                with open(p, "w") as f:
+                    f.write(value)
+            except PermissionError:
+                if step.get("sudo"):
+                    subprocess.run([step["sudo"], "-n", "tee", p], input=value.encode(),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=15)
+        elif "run" in step:
+            subprocess.run(step["run"], timeout=15, **quiet)
+    except Exception:
+        pass
+if sf:
+    try:
+        os.remove(sf)
+    except OSError:
+        pass
+"""
+
+
+def state_dir() -> str:
+    if is_rerooted():
+        d = path("/run/fleet-agent")
+    else:
+        base = os.environ.get("XDG_RUNTIME_DIR") or os.path.expanduser("~/.cache/fleet-tui")
+        d = os.path.join(base, "fleet-agent")
+    os.makedirs(d, mode=0o700, exist_ok=True)
+    return d
+
+
+def read_state(name: str) -> Optional[dict[str, Any]]:
+    try:
+        with open(os.path.join(state_dir(), name)) as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def write_state(name: str, data: dict[str, Any]) -> str:
+    """Write a state file with a fresh token (superseding any pending helper); return token."""
+    token = uuid.uuid4().hex
+    data = dict(data, token=token)
+    p = os.path.join(state_dir(), name)
+    tmp = p + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, p)
+    return token
+
+
+def clear_state(name: str) -> None:
+    try:
+        os.remove(os.path.join(state_dir(), name))
+    except OSError:
+        pass
+
+
+def spawn(delay: float, steps: list[dict[str, Any]], state_name: Optional[str] = None,
+          token: Optional[str] = None) -> None:
+    spec = {
+        "delay": max(0.0, float(delay)),
+        "steps": steps,
+        "state_file": os.path.join(state_dir(), state_name) if state_name else None,
+        "token": token,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HELPER, json.dumps(spec)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        close_fds=True,
+        start_new_session=not is_rerooted(),
+    )
+    proc.wait(timeout=15)  # the first fork exits at once; the grandchild carries on
