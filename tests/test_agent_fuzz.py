@@ -159,7 +159,7 @@ def test_live_agent_survives_garbage(live: Agent, batch: list[bytes]) -> None:
             obj = json.loads(line)
         except (ValueError, RecursionError):
             obj = None
-        if isinstance(obj, dict) and obj.get("method") in ACTIONS:
+        if isinstance(obj, dict) and isinstance(obj.get("method"), str) and obj["method"] in ACTIONS:
             continue
         live.send_raw(line + b"\n")
     _ping_id[0] += 1
