@@ -27,8 +27,25 @@ def hello() -> dict[str, Any]:
     }
 
 
-def health_now(sampler: sensors.Sampler) -> dict[str, Any]:
-    return sensors.health(sampler, facts.capabilities().get("pmic", False))
+def health_now(sampler: sensors.Sampler, fields: Optional[list[str]] = None) -> dict[str, Any]:
+    return sensors.health(sampler, facts.capabilities().get("pmic", False), fields)
+
+
+def health_fields(req: Request) -> Optional[list[str]]:
+    """Optional ``params.fields``: a list of health field names to sample (saves bytes/CPU)."""
+    fields = req.params.get("fields")
+    if fields is None:
+        return None
+    if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
+        raise ProtocolError(protocol.BAD_REQUEST, "'fields' must be a list of strings", req.id)
+    unknown = sorted(set(fields) - set(sensors.HEALTH_FIELDS))
+    if unknown:
+        raise ProtocolError(
+            protocol.BAD_REQUEST,
+            "unknown health fields %s (known: %s)" % (", ".join(unknown[:5]), ", ".join(sensors.HEALTH_FIELDS)),
+            req.id,
+        )
+    return fields
 
 
 class Server:
@@ -45,7 +62,7 @@ class Server:
             "hello": lambda req: hello(),
             "ping": self.ping,
             "facts": lambda req: facts.facts(),
-            "health": lambda req: health_now(self.sampler),
+            "health": lambda req: health_now(self.sampler, health_fields(req)),
             "watch": self.watch,
             "cancel": self.cancel,
         }
@@ -90,6 +107,7 @@ class Server:
             raise ProtocolError(protocol.BAD_REQUEST, "too many watches (max %d)" % MAX_WATCHES, req.id)
         if req.id in self.watches:
             raise ProtocolError(protocol.BAD_REQUEST, "a watch with this id is running", req.id)
+        fields = health_fields(req)
         stop = threading.Event()
         sampler = sensors.Sampler()
         sampler.prime()
@@ -97,7 +115,7 @@ class Server:
         def run() -> None:
             while not stop.is_set() and not self.closed.is_set():
                 try:
-                    event = health_now(sampler)
+                    event = health_now(sampler, fields)
                 except Exception as e:  # never let a sensor kill the stream
                     event = {"error": "%s: %s" % (type(e).__name__, e)}
                 if stop.is_set() or not self.send({"id": req.id, "event": event}):

@@ -182,6 +182,22 @@ def macs() -> Reading:
     return out, "/sys/class/net/*/address"
 
 
+def hat() -> Reading:
+    """An add-on board with an ID EEPROM: product and vendor from the device tree."""
+    base = "/proc/device-tree/hat/"
+    try:
+        product = read_stripped(base + "product")
+    except Missing:
+        raise Missing("no HAT EEPROM (/proc/device-tree/hat absent)") from None
+    out: dict[str, Any] = {"product": product}
+    for key in ("vendor", "product_id", "product_ver", "uuid"):
+        try:
+            out[key] = read_stripped(base + key)
+        except Missing:
+            out[key] = None
+    return out, base
+
+
 def boot_time() -> Reading:
     for line in read_text("/proc/stat").splitlines():
         if line.startswith("btime "):
@@ -223,6 +239,7 @@ def facts() -> dict[str, Any]:
     c.run("arch", arch)
     c.run("macs", macs)
     c.run("boot_time", boot_time)
+    c.run("hat", hat)
     c.put("python", platform.python_version(), "platform")
     c.put("agent_version", AGENT_VERSION, "agent")
     c.put("agent_hash", agent_hash(), "sha256 of the zipapp")

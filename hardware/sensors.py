@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from hardware import vcgencmd
 from hardware.collect import Collector, Reading
@@ -51,6 +51,14 @@ def _listdir(p: str) -> list[str]:
         return []
 
 
+def hat_product() -> Optional[str]:
+    """The HAT's EEPROM product string (``/proc/device-tree/hat/product``), if a HAT is fitted."""
+    try:
+        return read_stripped("/proc/device-tree/hat/product") or None
+    except Missing:
+        return None
+
+
 def find_fan_hwmon() -> Optional[tuple[str, str]]:
     """Return (hwmon dir, kind) of a PWM fan, found by name never by index.
 
@@ -69,7 +77,7 @@ def find_fan_hwmon() -> Optional[tuple[str, str]]:
         real = os.path.realpath(path(d))
         if "cooling_fan" in real or name == "cooling_fan":
             found.append((0, d, "cooling_fan"))
-        elif "poe" in real.lower() or name == "rpipoefan":
+        elif "poe" in real.lower() or name == "rpipoefan" or "poe" in (hat_product() or "").lower():
             found.append((1, d, "poe_hat"))
         else:
             found.append((2, d, "pwm_fan"))
@@ -223,6 +231,16 @@ class Sampler:
         self.lock = threading.Lock()
         self.cpu: Optional[tuple[float, int, int]] = None
         self.net: Optional[tuple[float, dict[str, dict[str, int]]]] = None
+        self.volts: Optional[tuple[float, Any, str]] = None
+
+    def core_volts(self) -> Reading:
+        now = time.monotonic()
+        cached = self.volts
+        if cached is not None and now - cached[0] < VOLTS_TTL_S:
+            return cached[1], cached[2]
+        value, source = core_volts()
+        self.volts = (now, value, source)
+        return value, source
 
     def prime(self) -> None:
         try:
@@ -235,7 +253,16 @@ class Sampler:
             pass
 
     def cpu_percent(self) -> Reading:
-        total, busy = cpu_times()
+        try:
+            total, busy = cpu_times()
+        except Missing:
+            if is_rerooted():
+                raise
+            try:
+                import psutil  # optional, only where /proc is unavailable
+            except ImportError:
+                raise Missing("/proc/stat unreadable and psutil not installed") from None
+            return psutil.cpu_percent(interval=None), "psutil"
         now = time.monotonic()
         with self.lock:
             prev, self.cpu = self.cpu, (now, total, busy)
@@ -266,33 +293,72 @@ class Sampler:
         return result, "/proc/net/dev"
 
 
-def health(sampler: Sampler, has_pmic: bool) -> dict[str, Any]:
+HEALTH_FIELDS = (
+    "uptime_s", "temperature_c", "throttled", "core_volts", "load", "cpu_percent",
+    "mem_total_mb", "mem_available_mb", "disk_total_mb", "disk_free_mb", "pmic", "fan", "net",
+)
+
+VOLTS_TTL_S = 30.0  # the core voltage barely moves; saves a vcgencmd run per sample
+
+
+def _meminfo_or_psutil() -> tuple[dict[str, int], str]:
+    try:
+        return parse_meminfo(read_text("/proc/meminfo")), "/proc/meminfo"
+    except Missing as e:
+        if is_rerooted():
+            raise
+        try:
+            import psutil  # optional, only where /proc is unavailable
+        except ImportError:
+            raise e from None
+        vm = psutil.virtual_memory()
+        return {"MemTotal": vm.total // 1024, "MemAvailable": vm.available // 1024}, "psutil"
+
+
+def health(sampler: Sampler, has_pmic: bool, fields: Optional[Iterable[str]] = None) -> dict[str, Any]:
+    """One health sample. ``fields`` limits the sample to those readings (``time`` always)."""
+    want = set(HEALTH_FIELDS if fields is None else fields)
     c = Collector()
     c.put("time", time.time(), "clock")
-    c.run("uptime_s", uptime)
-    c.first("temperature_c", thermal_zone_temp, vcgencmd_temp)
-    c.run("throttled", throttled)
-    c.run("core_volts", core_volts)
-    c.run("load", load)
-    c.run("cpu_percent", sampler.cpu_percent)
-    try:
-        mem = parse_meminfo(read_text("/proc/meminfo"))
-        for field, key in (("mem_total_mb", "MemTotal"), ("mem_available_mb", "MemAvailable")):
-            if key in mem:
-                c.put(field, mem[key] // 1024, "/proc/meminfo")
-            else:
-                c.miss(field, "/proc/meminfo has no %s" % key)
-    except Missing as e:
-        c.miss("mem_total_mb", str(e))
-        c.miss("mem_available_mb", str(e))
-    try:
-        (total, free), src = disk()
-        c.put("disk_total_mb", total, src)
-        c.put("disk_free_mb", free, src)
-    except Exception as e:
-        c.miss("disk_total_mb", str(e))
-        c.miss("disk_free_mb", str(e))
-    c.run("pmic", lambda: pmic(has_pmic))
-    c.run("fan", fan)
-    c.run("net", sampler.net_counters)
+    if "uptime_s" in want:
+        c.run("uptime_s", uptime)
+    if "temperature_c" in want:
+        c.first("temperature_c", thermal_zone_temp, vcgencmd_temp)
+    if "throttled" in want:
+        c.run("throttled", throttled)
+    if "core_volts" in want:
+        c.run("core_volts", sampler.core_volts)
+    if "load" in want:
+        c.run("load", load)
+    if "cpu_percent" in want:
+        c.run("cpu_percent", sampler.cpu_percent)
+    if want & {"mem_total_mb", "mem_available_mb"}:
+        try:
+            mem, src = _meminfo_or_psutil()
+            for field, key in (("mem_total_mb", "MemTotal"), ("mem_available_mb", "MemAvailable")):
+                if field not in want:
+                    continue
+                if key in mem:
+                    c.put(field, mem[key] // 1024, src)
+                else:
+                    c.miss(field, "%s has no %s" % (src, key))
+        except Missing as e:
+            for field in want & {"mem_total_mb", "mem_available_mb"}:
+                c.miss(field, str(e))
+    if want & {"disk_total_mb", "disk_free_mb"}:
+        try:
+            (total, free), src = disk()
+            if "disk_total_mb" in want:
+                c.put("disk_total_mb", total, src)
+            if "disk_free_mb" in want:
+                c.put("disk_free_mb", free, src)
+        except Exception as e:
+            for field in want & {"disk_total_mb", "disk_free_mb"}:
+                c.miss(field, str(e))
+    if "pmic" in want:
+        c.run("pmic", lambda: pmic(has_pmic))
+    if "fan" in want:
+        c.run("fan", fan)
+    if "net" in want:
+        c.run("net", sampler.net_counters)
     return c.finish()

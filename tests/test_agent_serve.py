@@ -27,7 +27,7 @@ HEALTH_KEYS = {
 }
 FACT_KEYS = {
     "hostname", "model", "revision", "revision_info", "serial", "os_name", "kernel", "arch", "macs",
-    "boot_time", "python", "agent_version", "agent_hash", "capabilities",
+    "boot_time", "hat", "python", "agent_version", "agent_hash", "capabilities",
 }
 CAPS = {"vcgencmd", "pmic", "fan", "led", "sudo", "gpio"}
 
@@ -198,3 +198,31 @@ def test_missing_sources_never_raise(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         obj = json.loads(out.stdout)
         check_nulls_explained(obj)
+
+
+def test_health_fields_selection(agent: Agent) -> None:
+    agent.recv()
+    h = agent.call("health", {"fields": ["temperature_c", "throttled"]}, req_id=1)["result"]
+    assert set(h) == {"time", "temperature_c", "throttled", "sources", "missing"}
+    assert agent.call("health", {"fields": ["nope"]}, req_id=2)["error"]["code"] == "bad_request"
+    assert agent.call("health", {"fields": "temperature_c"}, req_id=3)["error"]["code"] == "bad_request"
+    agent.send({"id": 4, "method": "watch", "params": {"interval": 0.5, "fields": ["temperature_c"]}})
+    ev = agent.recv()
+    assert ev["id"] == 4 and set(ev["event"]) == {"time", "temperature_c", "sources", "missing"}
+    assert agent.call("cancel", {"target": 4}, req_id=5)["result"] == {"cancelled": True}
+
+
+def test_poe_hat_fan_on_pi4(tmp_path: Path) -> None:
+    st = SimPiState(temperature_c=55.0, poe_hat=True)
+    build_pi_tree(tmp_path, MODELS["4b"], "poe-pi", "10000000a3f2b1c9", st)
+    st.fan_pwm = 150
+    write_dynamic(tmp_path, st, MODELS["4b"])
+    a = Agent(tmp_path)
+    try:
+        assert a.recv()["hello"]["capabilities"]["fan"] is True
+        facts = a.call("facts")["result"]
+        assert facts["hat"]["product"] == "Raspberry Pi PoE+ HAT" and facts["hat"]["vendor"] == "Raspberry Pi Ltd"
+        fan = a.call("health", req_id=2)["result"]["fan"]
+        assert fan["kind"] == "poe_hat" and fan["pwm"] == 150 and fan["rpm"] is None
+    finally:
+        a.kill()

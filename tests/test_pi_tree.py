@@ -96,3 +96,39 @@ def test_under_voltage_flag() -> None:
     st = SimPiState(under_voltage=True)
     step(st, MODELS["4b"], 1.0)
     assert st.throttled & 0x1 and st.throttled & 0x10000
+
+
+def test_pi5_fan_curve_hysteresis() -> None:
+    from core.sim.pi_tree import pi5_fan_pwm
+
+    assert pi5_fan_pwm(45.0, 0) == 0
+    assert pi5_fan_pwm(50.0, 0) == 75
+    assert pi5_fan_pwm(61.0, 75) == 125
+    assert pi5_fan_pwm(57.0, 125) == 125  # within 5 °C hysteresis of the 60 °C step
+    assert pi5_fan_pwm(54.0, 125) == 75
+    assert pi5_fan_pwm(80.0, 0) == 250
+
+
+def test_manual_fan_is_kept_by_step() -> None:
+    st = SimPiState(temperature_c=70.0, fan_mode="manual", fan_pwm=30)
+    step(st, MODELS["5"], 10.0)
+    assert st.fan_pwm == 30 and st.fan_rpm and st.fan_rpm > 0
+
+
+def test_poe_hat_fan_curve_on_pi4() -> None:
+    st = SimPiState(temperature_c=52.0, poe_hat=True, fan_pwm=0)
+    step(st, MODELS["4b"], 1.0)
+    assert st.fan_pwm == 175 and st.fan_rpm is None
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_idle_and_loaded_temperatures_are_plausible(key: str) -> None:
+    m = MODELS[key]
+    idle = SimPiState(temperature_c=25.0, load=0.05)
+    busy = SimPiState(temperature_c=25.0, load=float(m.cores))
+    for _ in range(3000):
+        step(idle, m, 1.0)
+        step(busy, m, 1.0)
+    assert 28.0 < idle.temperature_c < 55.0
+    assert idle.temperature_c + 8 < busy.temperature_c <= m.hard_temp_c + 1
+    assert m.idle_watts <= idle.power_w < busy.power_w <= m.max_watts

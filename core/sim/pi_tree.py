@@ -29,6 +29,9 @@ JIFFIES = 100  # USER_HZ
 # Pi 5 active-cooler defaults (firmware dtparams fan_temp0..3 / fan_temp0_speed..3).
 PI5_FAN_CURVE: tuple[tuple[float, int], ...] = ((50.0, 75), (60.0, 125), (67.5, 175), (75.0, 250))
 PI5_FAN_HYST_C = 5.0
+# PoE / PoE+ HAT fan defaults (dtparams poe_fan_temp0..3, hysteresis 2 °C).
+POE_FAN_CURVE: tuple[tuple[float, int], ...] = ((40.0, 75), (45.0, 125), (50.0, 175), (55.0, 250))
+POE_FAN_HYST_C = 2.0
 PI5_FAN_MAX_RPM = 8000
 
 LED_TRIGGERS = (
@@ -321,6 +324,12 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
         _write(root / "sys/class/thermal/cooling_device0/type", "pwm-fan\n")
         _write(root / "sys/class/thermal/cooling_device0/max_state", "4\n")
     if state.poe_hat:
+        hat = dt / "hat"
+        _write(hat / "product", "Raspberry Pi PoE+ HAT\0")
+        _write(hat / "vendor", "Raspberry Pi Ltd\0")
+        _write(hat / "product_id", "0x0004\0")
+        _write(hat / "product_ver", "0x0001\0")
+        _write(hat / "uuid", "e2ffa1b1-5b7c-4c44-9c7e-0b3c1f0a6d25\0")
         d = poe_hwmon_dir(root)
         _write(d / "name", "pwmfan\n")
         _write(d / "pwm1_enable", "2\n")
@@ -498,11 +507,12 @@ def _utilisation(model: PiModel, state: SimPiState) -> float:
     return max(0.0, min(1.0, state.load / float(model.cores)))
 
 
-def pi5_fan_pwm(temp_c: float, current_pwm: int) -> int:
-    """Pi 5 firmware fan curve with hysteresis: a level is left only 5 °C below its entry."""
+def pi5_fan_pwm(temp_c: float, current_pwm: int, curve: tuple[tuple[float, int], ...] = PI5_FAN_CURVE,
+                hyst_c: float = PI5_FAN_HYST_C) -> int:
+    """Stepped fan curve with hysteresis: a level is left only ``hyst_c`` below its entry."""
     pwm = 0
-    for t, speed in PI5_FAN_CURVE:
-        if temp_c >= t or (current_pwm >= speed and temp_c >= t - PI5_FAN_HYST_C):
+    for t, speed in curve:
+        if temp_c >= t or (current_pwm >= speed and temp_c >= t - hyst_c):
             pwm = speed
     return pwm
 
@@ -545,7 +555,10 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
     state.temperature_c = round(state.temperature_c, 3)
     if model.has_fan or state.poe_hat:
         if state.fan_mode != "manual":
-            state.fan_pwm = pi5_fan_pwm(state.temperature_c, pwm)
+            if model.has_fan:
+                state.fan_pwm = pi5_fan_pwm(state.temperature_c, pwm)
+            else:
+                state.fan_pwm = pi5_fan_pwm(state.temperature_c, pwm, POE_FAN_CURVE, POE_FAN_HYST_C)
         state.fan_rpm = fan_rpm_for(state.fan_pwm or 0) if model.has_fan else None
     current = 0
     if state.under_voltage:
