@@ -226,3 +226,17 @@ def test_poe_hat_fan_on_pi4(tmp_path: Path) -> None:
         assert fan["kind"] == "poe_hat" and fan["pwm"] == 150 and fan["rpm"] is None
     finally:
         a.kill()
+
+
+def test_vcgencmd_failure_is_a_reason_not_a_crash(agent: Agent, pi5: Path) -> None:
+    from core.sim.pi_tree import apply_fault
+
+    agent.recv()
+    st = SimPiState(temperature_c=48.3)
+    apply_fault(pi5, st, MODELS["5"], "vcgencmd_fail")
+    h = agent.call("health", req_id=1)["result"]
+    assert h["temperature_c"] == 48.3  # thermal zone still works
+    assert h["throttled"] is None and "VCHI" in h["missing"]["throttled"]
+    assert h["pmic"] is None and "pmic" in h["missing"]
+    apply_fault(pi5, st, MODELS["5"], "disk_full")
+    assert agent.call("health", {"fields": ["disk_free_mb"]}, req_id=2)["result"]["disk_free_mb"] == 0

@@ -132,3 +132,33 @@ def test_idle_and_loaded_temperatures_are_plausible(key: str) -> None:
     assert 28.0 < idle.temperature_c < 55.0
     assert idle.temperature_c + 8 < busy.temperature_c <= m.hard_temp_c + 1
     assert m.idle_watts <= idle.power_w < busy.power_w <= m.max_watts
+
+
+def test_faults_visible_to_the_agent(tmp_path: Path) -> None:
+    from core.sim.pi_tree import apply_fault
+
+    m = MODELS["4b"]
+    st = SimPiState(temperature_c=50.0)
+    build_pi_tree(tmp_path, m, "f", "10000000a3f2b1c9", st)
+    apply_fault(tmp_path, st, m, "overheat")
+    assert st.temperature_c >= m.throttle_temp_c
+    assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x60006\n"
+    for _ in range(300):
+        step(st, m, 1.0)
+    assert st.temperature_c >= m.throttle_temp_c  # stays hot while the fault is on
+    apply_fault(tmp_path, st, m, "overheat", active=False)
+    assert st.temperature_c <= 50.0
+    apply_fault(tmp_path, st, m, "under_voltage")
+    assert int(_vc(tmp_path, "get_throttled").stdout.split("=")[1], 16) & 0x10001 == 0x10001
+    apply_fault(tmp_path, st, m, "disk_full")
+    assert (tmp_path / "sim/disk").read_text().split()[1] == "0"
+    apply_fault(tmp_path, st, m, "disk_full", active=False)
+    assert int((tmp_path / "sim/disk").read_text().split()[1]) > 0
+    apply_fault(tmp_path, st, m, "vcgencmd_fail")
+    assert _vc(tmp_path, "measure_temp").returncode != 0
+    apply_fault(tmp_path, st, m, "vcgencmd_fail", active=False)
+    assert _vc(tmp_path, "measure_temp").returncode == 0
+    apply_fault(tmp_path, st, m, "sudo_denied")
+    assert (tmp_path / "sim/sudo_denied").exists()
+    with pytest.raises(ValueError):
+        apply_fault(tmp_path, st, m, "gremlins")

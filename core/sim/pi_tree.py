@@ -182,6 +182,8 @@ class SimPiState:
     poe_hat: bool = False  # a PoE HAT pwm-fan (Pi 3B+/4B)
     power_w: float = 0.0  # last computed board power
     vcgencmd_fail: bool = False
+    overheat: bool = False  # blocked airflow / hot enclosure: step() adds OVERHEAT_EXTRA_C
+    saved: dict[str, float] = field(default_factory=dict)  # values a cleared fault restores
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -550,6 +552,8 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
     if model.has_fan or state.poe_hat:
         airflow = 1.0 - 0.55 * (pwm / 255.0)
     target = state.ambient_c + power * model.c_per_watt * airflow
+    if state.overheat:
+        target += OVERHEAT_EXTRA_C
     if dt > 0:
         state.temperature_c += (target - state.temperature_c) * (1.0 - math.exp(-dt / model.tau_s))
     state.temperature_c = round(state.temperature_c, 3)
@@ -577,3 +581,53 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
     state.net_rx_bytes += int(dt * (800 + 3000 * _utilisation(model, state)))
     state.net_tx_bytes += int(dt * (400 + 1500 * _utilisation(model, state)))
     return state
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+OVERHEAT_EXTRA_C = 45.0
+FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied")
+
+
+def apply_fault(root: Path, state: SimPiState, model: PiModel, kind: str, active: bool = True) -> None:
+    """Turn a Pi-level fault on or off, then rewrite the dynamic files.
+
+    Effects are visible at once (not only after ``step``): ``overheat`` jumps past the
+    throttle temperature and keeps heating in ``step``; ``under_voltage`` sets bits 0/16 of
+    get_throttled; ``disk_full`` leaves 0 MB free; ``vcgencmd_fail`` makes vcgencmd fail like a
+    Pi without /dev/vchiq access; ``sudo_denied`` makes the fake sudo refuse like one without a
+    NOPASSWD rule. Network-level faults (SSH down, slow link, agent crash) belong to the lab.
+    """
+    root = Path(root)
+    if kind == "overheat":
+        state.overheat = active
+        if active:
+            state.saved.setdefault("temperature_c", state.temperature_c)
+            state.temperature_c = max(state.temperature_c, model.throttle_temp_c + 3.0)
+            state.throttled |= 0x6 | 0x60000
+        else:
+            state.temperature_c = min(state.temperature_c, state.saved.pop("temperature_c", 50.0))
+            state.throttled &= ~0xE
+    elif kind == "under_voltage":
+        state.under_voltage = active
+        if active:
+            state.throttled |= 0x1 | 0x10000
+        else:
+            state.throttled &= ~0x1
+    elif kind == "disk_full":
+        if active:
+            state.saved.setdefault("disk_free_mb", float(state.disk_free_mb))
+            state.disk_free_mb = 0
+        else:
+            state.disk_free_mb = int(state.saved.pop("disk_free_mb", state.disk_total_mb * 0.7))
+    elif kind == "vcgencmd_fail":
+        state.vcgencmd_fail = active
+    elif kind == "sudo_denied":
+        marker = root / "sim/sudo_denied"
+        if active:
+            _write(marker, "1\n")
+        elif marker.exists():
+            marker.unlink()
+    else:
+        raise ValueError(f"unknown Pi fault {kind!r}; known: {', '.join(FAULTS)}")
+    write_dynamic(root, state, model)
