@@ -45,7 +45,7 @@ class DeviceRecord(_Row):
 
 
 class HostKeyEvent(_Row):
-    origin: str
+    origin: int
     seq: int
     endpoint: str
     serial: str | None
@@ -70,7 +70,7 @@ class SampleRecord(_Row):
 
 
 class EventRecord(_Row):
-    origin: str
+    origin: int
     seq: int
     time: float
     serial: str | None

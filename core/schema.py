@@ -2,8 +2,10 @@
 
 Two kinds of replicated table (see DESIGN.md, "The store and its merge"):
 - LWW tables: one TEXT primary key; every mutable column `c` has a clock column `c__clk`
-  (an HLC stamp, '' when never written); `deleted` is an LWW tombstone like any other column.
-- Append-only tables: primary key (origin, seq) = (writer's site id, writer's counter).
+  (an integer HLC stamp, 0 when never written); `deleted` is an LWW tombstone like any other
+  column. Rowid tables: their rows are too wide for WITHOUT ROWID (overflow pages).
+- Append-only tables: primary key (origin, seq) = (writer's site id as a 60-bit integer,
+  writer's counter).
 Both carry `_ver`: the local database version at which this replica last changed the row. It is
 never merged; it is the cursor for incremental sync ("rows changed since version N").
 
@@ -18,7 +20,7 @@ import sqlite3
 from dataclasses import dataclass
 
 APPLICATION_ID = 0x464C5454  # "FLTT"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: integer clocks, LWW tables with rowid (v1 lived one afternoon)
 CLK = "__clk"
 
 
@@ -56,7 +58,7 @@ class LwwTable:
     def all_columns(self) -> list[Column]:
         cols = [Column(self.key, "TEXT")]
         for c in self.value_columns:
-            cols += [c, Column(c.name + CLK, "TEXT", "''")]
+            cols += [c, Column(c.name + CLK, "INTEGER", "0")]
         return [*cols, Column("_ver", "INTEGER", "0")]
 
     def ddl(self) -> str:
@@ -64,7 +66,7 @@ class LwwTable:
             f"{self.key} TEXT PRIMARY KEY NOT NULL" if c.name == self.key else c.ddl()
             for c in self.all_columns()
         )
-        return f"CREATE TABLE IF NOT EXISTS {self.name} ({body}) WITHOUT ROWID"
+        return f"CREATE TABLE IF NOT EXISTS {self.name} ({body})"
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class AppendTable:
 
     def all_columns(self) -> list[Column]:
         return [
-            Column("origin", "TEXT"),
+            Column("origin", "INTEGER"),
             Column("seq", "INTEGER"),
             *self.columns,
             Column("_ver", "INTEGER", "0"),
@@ -159,7 +161,7 @@ class RollupTable:
         return [
             Column("serial", "TEXT"),
             Column("bucket", "INTEGER"),
-            Column("origin", "TEXT"),
+            Column("origin", "INTEGER"),
             *self.columns,
             Column("_ver", "INTEGER", "0"),
         ]
@@ -235,3 +237,39 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
                 conn.execute(f"CREATE INDEX {name} ON {t.name} ({cols})")
                 changed = True
     return changed
+
+
+def migrate_v1(conn: sqlite3.Connection) -> None:
+    """v1 (text clocks and origins, WITHOUT ROWID LWW tables) -> v2: rebuild the tables."""
+    from core.hlc import Stamp
+
+    def clk(text: object) -> int:
+        if not text:
+            return 0
+        wall, counter, site = str(text).split("-", 2)
+        return Stamp(int(wall, 16), int(counter, 16), int(site[-4:], 16) & 0x3FF).encode()
+
+    conn.create_function("clk_v1", 1, clk, deterministic=True)
+    conn.create_function("origin_v1", 1, lambda o: int(str(o)[:15], 16), deterministic=True)
+    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    for t in (*LWW_TABLES, *APPEND_TABLES):
+        if t.name not in existing:
+            continue
+        have = set(table_columns(conn, t.name))
+        conn.execute(f"ALTER TABLE {t.name} RENAME TO {t.name}_v1")
+        conn.execute(t.ddl())
+        cols = [c.name for c in t.all_columns() if c.name in have]
+        sel = [
+            f"clk_v1({c})" if c.endswith(CLK) else "origin_v1(origin)" if c == "origin" else c
+            for c in cols
+        ]
+        conn.execute(
+            f"INSERT INTO {t.name} ({', '.join(cols)}) SELECT {', '.join(sel)} FROM {t.name}_v1"
+        )
+        conn.execute(f"DROP TABLE {t.name}_v1")  # its indexes go with it
+    for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type='index' AND "
+                                "name LIKE 'ix_%'").fetchall():
+        conn.execute(f"DROP INDEX {name}")  # recreated by ensure_schema
+    hlc = conn.execute("SELECT value FROM meta WHERE key = 'hlc'").fetchone()
+    if hlc and isinstance(hlc[0], str):
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (clk(hlc[0]),))

@@ -30,6 +30,7 @@ from core.schema import (
     AppendTable,
     LwwTable,
     ensure_schema,
+    migrate_v1,
 )
 from core.sync import files, identity
 from core.sync.conflicts import placement_conflicts
@@ -111,6 +112,10 @@ class Store:
     def _setup(self) -> None:
         c = self._conn
         c.execute("PRAGMA busy_timeout = 5000")
+        # merges read and write whole tables: a bigger cache and mmap cut syscalls a lot
+        c.execute("PRAGMA cache_size = -65536")
+        c.execute("PRAGMA mmap_size = 268435456")
+        c.execute("PRAGMA temp_store = MEMORY")
         app_id = c.execute("PRAGMA application_id").fetchone()[0]
         version = c.execute("PRAGMA user_version").fetchone()[0]
         has_tables = c.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] > 0
@@ -126,6 +131,8 @@ class Store:
                 c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes
             with self._tx():
+                if version == 1:
+                    migrate_v1(c)
                 ensure_schema(c)
                 if app_id != APPLICATION_ID:
                     c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
@@ -134,10 +141,11 @@ class Store:
                 self._claim_identity()
         meta = self.meta()
         self.site_id = str(meta.get("site_id", ""))
+        self.origin = identity.origin_of(self.site_id)
         self._ver = int(meta.get("db_version", 1))
-        self.clock = Clock(self.site_id, str(meta.get("hlc", "")))
+        self.clock = Clock(self.site_id, meta.get("hlc") or 0)  # type: ignore[arg-type]
         for t in APPEND_TABLES:
-            row = c.execute(f"SELECT max(seq) FROM {t.name} WHERE origin = ?", (self.site_id,))
+            row = c.execute(f"SELECT max(seq) FROM {t.name} WHERE origin = ?", (self.origin,))
             # compaction may have deleted our newest rows: never reuse their sequence numbers
             floor = int(meta.get(f"seq_floor.{t.name}", 0) or 0)  # type: ignore[call-overload]
             self._seq[t.name] = max(row.fetchone()[0] or 0, floor)
@@ -235,7 +243,7 @@ class Store:
         marks = ", ".join("?" for _ in row)
         c.execute(
             f"INSERT INTO {table} (origin, seq, {cols}, _ver) VALUES (?, ?, {marks}, ?)",
-            [self.site_id, self._next_seq(table), *row.values(), self._ver],
+            [self.origin, self._next_seq(table), *row.values(), self._ver],
         )
 
     def _row_dicts(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
@@ -282,13 +290,13 @@ class Store:
             f"SELECT {cols} FROM {table} WHERE deleted = 0 AND ({where}) ORDER BY {t.key}", params
         )
 
-    def append_row(self, table: str, **fields: object) -> tuple[str, int]:
+    def append_row(self, table: str, **fields: object) -> tuple[int, int]:
         """Append to an append-only table; returns the row's key (origin, seq)."""
         t: AppendTable = self._spec(table, AppendTable)
         self._check_fields(t, fields)
         with self._write() as c:
             self._append(c, table, fields)
-            return self.site_id, self._seq[table]
+            return self.origin, self._seq[table]
 
     def appended(
         self, table: str, where: str = "1", params: tuple[object, ...] = ()
@@ -329,7 +337,7 @@ class Store:
         return report
 
     def _merge_attached(
-        self, columns: dict[str, list[str]], hlc: str, report: MergeReport, details: bool
+        self, columns: dict[str, list[str]], hlc: int, report: MergeReport, details: bool
     ) -> None:
         with self._tx() as c:
             # merged rows get a version of their own, so a sync can tell them from local writes
@@ -510,7 +518,7 @@ class Store:
         )
         with self._write() as c:
             c.executemany(
-                sql, [(self.site_id, self._next_seq("samples"), *r, self._ver) for r in rows]
+                sql, [(self.origin, self._next_seq("samples"), *r, self._ver) for r in rows]
             )
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:

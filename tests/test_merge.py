@@ -157,7 +157,7 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
     shutil.copy(good, ahead)
     c = sqlite3.connect(ahead)
     c.execute("UPDATE meta SET value = ? WHERE key = 'hlc'",
-              (Stamp(wall_ms() + 10 * MAX_DRIFT_MS, 0, "ff" * 16).encode(),))
+              (Stamp(wall_ms() + 10 * MAX_DRIFT_MS, 0, 7).encode(),))
     c.commit()
     c.close()
     cases["clock far ahead"] = (ahead, "ahead")

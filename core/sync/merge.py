@@ -5,7 +5,7 @@ Runs inside the caller's transaction with the peer attached as schema `peer`. Th
   was tampered with) are resolved by value, NULL lowest, so every replica still converges.
 - Append-only row: union; the same (origin, seq) with different content is reported.
 - Rollup row: the one covering more samples wins whole (core/compaction.py).
-Columns a peer of an older schema lacks merge as never written ('' clock), so additive
+Columns a peer of an older schema lacks merge as never written (clock 0), so additive
 migrations and merge go together.
 """
 
@@ -86,7 +86,7 @@ def _lww_overwrites(
     if not cols:
         return
     cond = " OR ".join(
-        f"(p.{c} IS NOT m.{c} AND p.{c}{CLK} != '' AND m.{c}{CLK} != '')" for c in cols
+        f"(p.{c} IS NOT m.{c} AND p.{c}{CLK} != 0 AND m.{c}{CLK} != 0)" for c in cols
     )
     sel = ", ".join(f"p.{c}, m.{c}, p.{c}{CLK}, m.{c}{CLK}" for c in cols)
     cur = conn.execute(
@@ -133,7 +133,7 @@ def _append_corruption(
         )
         for (seq,) in cur:
             report.corruption.append(
-                Corruption(t.name, f"{origin[:8]}/{seq}", "same key, different content")
+                Corruption(t.name, f"{origin:015x}/{seq}", "same key, different content")
             )
 
 

@@ -27,7 +27,7 @@ class PeerInfo:
     uri: str
     site_id: str
     schema_version: int
-    hlc: str
+    hlc: int
     db_version: int
     columns: dict[str, list[str]] = field(default_factory=dict)  # tables we share -> columns
 
@@ -94,19 +94,22 @@ def _inspect(
             f"{path}: schema version {version} is newer than this fleet-tui ({SCHEMA_VERSION}); "
             "upgrade fleet-tui first"
         )
+    if version < 2:  # v1 had text clocks; it lived one afternoon, in development only
+        raise PeerError(f"{path}: schema version {version} is a development build's; "
+                        "open it once with this fleet-tui to upgrade it")
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     site = str(meta.get("site_id") or "")
     if not site:
         raise PeerError(f"{path}: has no site id")
     if site == own_site:
         raise PeerError(f"{path}: has this database's own site id (a copy of it); nothing to merge")
-    hlc = str(meta.get("hlc") or "")
+    hlc = meta.get("hlc") or 0
     try:
         clock.check(hlc)  # refuse a far-ahead peer before merging, not halfway
     except ClockDriftError as e:
         raise PeerError(f"{path}: {e}") from e
-    except ValueError as e:
+    except (TypeError, ValueError) as e:
         raise PeerError(f"{path}: bad clock in meta: {e}") from e
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
     columns = {name: table_columns(conn, name) for name in TABLES if name in have}
-    return PeerInfo(path, uri, site, version, hlc, int(meta.get("db_version") or 0), columns)
+    return PeerInfo(path, uri, site, version, int(hlc), int(meta.get("db_version") or 0), columns)
