@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import time
 from typing import Any, Callable, Optional
-from xml.sax.saxutils import escape
 
 from hardware import AGENT_VERSION, facts, later, privileged, protocol, sensors
 from hardware.paths import Missing, path, read_stripped
@@ -255,6 +254,11 @@ def relay(req: Request) -> dict[str, Any]:
 
 
 # --- avahi ----------------------------------------------------------------------------------
+
+def escape(text: str) -> str:
+    """XML text escaping (xml.sax.saxutils pulls in urllib/http/ssl: ~3 MB of RSS)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 def avahi_service_xml(model: Optional[str], serial: Optional[str], port: int) -> str:
     txt = [("model", model or "unknown"), ("serial", serial or "unknown"), ("agent", AGENT_VERSION)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import threading
 from typing import IO, Any, Callable, Optional
@@ -22,7 +21,7 @@ def hello() -> dict[str, Any]:
         "protocol": PROTOCOL_VERSION,
         "agent_version": AGENT_VERSION,
         "agent_hash": facts.agent_hash(),
-        "python": platform.python_version(),
+        "python": facts.python_version(),
         "capabilities": facts.capabilities(),
     }
 
@@ -65,7 +64,10 @@ class Server:
             "health": lambda req: health_now(self.sampler, health_fields(req)),
             "watch": self.watch,
             "cancel": self.cancel,
+            "stats": self.stats,
         }
+        self.bytes_out = 0
+        self.lines_out = 0
         try:
             from hardware import actions
         except ImportError:  # pragma: no cover - actions are optional during bring-up
@@ -82,6 +84,8 @@ class Server:
             try:
                 self.stdout.write(data)
                 self.stdout.flush()
+                self.bytes_out += len(data)
+                self.lines_out += 1
             except (OSError, ValueError):
                 self.closed.set()
                 return False
@@ -92,6 +96,30 @@ class Server:
         import time
 
         return {"pong": True, "time": time.time()}
+
+    def stats(self, req: Request) -> dict[str, Any]:
+        """The agent's own footprint, for benchmarks: RSS, CPU time, bytes written."""
+        import resource
+
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rss_kb = None
+        try:
+            with open("/proc/self/status") as f:  # the agent's own process: never re-rooted
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        rss_kb = int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+        return {
+            "rss_kb": rss_kb,
+            "max_rss_kb": me.ru_maxrss,
+            "cpu_self_s": round(me.ru_utime + me.ru_stime, 4),
+            "cpu_children_s": round(kids.ru_utime + kids.ru_stime, 4),
+            "bytes_out": self.bytes_out,
+            "lines_out": self.lines_out,
+            "watches": len(self.watches),
+        }
 
     def watch(self, req: Request) -> Optional[dict[str, Any]]:
         interval = req.params.get("interval", 2.0)

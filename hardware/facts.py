@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-import platform
 import shutil
-import socket
 import subprocess
 import sys
-import zipfile
 from typing import Any, Optional
 
 from hardware import AGENT_VERSION, revision, vcgencmd
@@ -24,6 +21,19 @@ SERIAL_PATH = "/sys/firmware/devicetree/base/serial-number"
 _hash_cache: dict[str, str] = {}
 
 
+def _is_zip(p: str) -> bool:
+    """A zip has its end-of-central-directory record in the last 64 KiB + 22 bytes.
+
+    (zipfile itself costs ~1.5 MB of RSS; a zipapp may start with a shebang, so the head
+    is no proof.)
+    """
+    with open(p, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - 65558))
+        return b"PK\x05\x06" in f.read()
+
+
 def agent_hash() -> str:
     """sha256 hex of the zipapp we run from; ``dev`` when run from a source tree."""
     src = sys.argv[0] if sys.argv else ""
@@ -31,7 +41,7 @@ def agent_hash() -> str:
         return _hash_cache[src]
     digest = "dev"
     try:
-        if src and os.path.isfile(src) and zipfile.is_zipfile(src):
+        if src and os.path.isfile(src) and _is_zip(src):
             h = hashlib.sha256()
             with open(src, "rb") as f:
                 for chunk in iter(lambda: f.read(65536), b""):
@@ -41,6 +51,11 @@ def agent_hash() -> str:
         digest = "dev"
     _hash_cache[src] = digest
     return digest
+
+
+def python_version() -> str:
+    v = sys.version_info
+    return "%d.%d.%d" % (v[0], v[1], v[2])
 
 
 def is_pi_oui(mac: str) -> bool:
@@ -147,14 +162,14 @@ def hostname() -> Reading:
             return name, "/proc/sys/kernel/hostname"
     except Missing:
         pass
-    return socket.gethostname(), "socket.gethostname()"
+    return os.uname().nodename, "uname"
 
 
 def kernel() -> Reading:
     try:
         return read_stripped("/proc/sys/kernel/osrelease"), "/proc/sys/kernel/osrelease"
     except Missing:
-        return platform.release(), "uname"
+        return os.uname().release, "uname"
 
 
 def arch() -> Reading:
@@ -164,7 +179,7 @@ def arch() -> Reading:
             return value, "/proc/sys/kernel/arch"
     except Missing:
         pass
-    return platform.machine(), "uname"
+    return os.uname().machine, "uname"
 
 
 def macs() -> Reading:
@@ -240,7 +255,7 @@ def facts() -> dict[str, Any]:
     c.run("macs", macs)
     c.run("boot_time", boot_time)
     c.run("hat", hat)
-    c.put("python", platform.python_version(), "platform")
+    c.put("python", python_version(), "sys.version_info")
     c.put("agent_version", AGENT_VERSION, "agent")
     c.put("agent_hash", agent_hash(), "sha256 of the zipapp")
     c.put("capabilities", capabilities(), "probed")

@@ -15,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from typing import Any, Optional
 
 from hardware.paths import is_rerooted, path
@@ -91,7 +90,7 @@ def read_state(name: str) -> Optional[dict[str, Any]]:
 
 def write_state(name: str, data: dict[str, Any]) -> str:
     """Write a state file with a fresh token (superseding any pending helper); return token."""
-    token = uuid.uuid4().hex
+    token = os.urandom(16).hex()
     data = dict(data, token=token)
     p = os.path.join(state_dir(), name)
     tmp = p + ".tmp"

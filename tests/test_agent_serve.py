@@ -240,3 +240,17 @@ def test_vcgencmd_failure_is_a_reason_not_a_crash(agent: Agent, pi5: Path) -> No
     assert h["pmic"] is None and "pmic" in h["missing"]
     apply_fault(pi5, st, MODELS["5"], "disk_full")
     assert agent.call("health", {"fields": ["disk_free_mb"]}, req_id=2)["result"]["disk_free_mb"] == 0
+
+
+def test_footprint_per_health_sample(agent: Agent) -> None:
+    """Issue 3 targets: < 20 MB RSS and < 10 ms agent CPU per health sample (sim tree)."""
+    agent.recv()
+    before = agent.call("stats", req_id=1)["result"]
+    n = 20
+    for i in range(n):
+        agent.call("health", req_id=100 + i)
+    after = agent.call("stats", req_id=2)["result"]
+    per_sample_ms = (after["cpu_self_s"] - before["cpu_self_s"]) * 1000 / n
+    assert after["rss_kb"] is not None and after["rss_kb"] < 20 * 1024
+    assert per_sample_ms < 10, per_sample_ms  # measured ~1.6 ms here
+    assert after["bytes_out"] > before["bytes_out"] and after["lines_out"] >= n + 1
