@@ -151,3 +151,17 @@ def test_meminfo_and_netdev() -> None:
     n = sensors.parse_net_dev(dev)
     assert list(n) == ["eth0"]
     assert n["eth0"]["rx_bytes"] == 2345678 and n["eth0"]["tx_bytes"] == 345678 and n["eth0"]["rx_errs"] == 1
+
+
+def test_pi5_sysfs_fan_thermal_led(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recorded Pi 5 sysfs subset: the fan is found by hwmon name, not by index."""
+    from hardware.actions import current_trigger
+    from hardware.paths import read_stripped
+
+    monkeypatch.setenv("FLEET_AGENT_ROOT", str(FIX / "pi5" / "sysfs"))
+    reading, source = sensors.fan()
+    assert reading == {"kind": "cooling_fan", "rpm": 2507, "pwm": 75, "pwm_percent": 29.4, "mode": "auto"}
+    assert source == "/sys/class/hwmon/hwmon2"
+    assert sensors.thermal_zone_temp() == (53.8, "/sys/class/thermal/thermal_zone0/temp")
+    assert facts.led_dir() == "/sys/class/leds/ACT"
+    assert current_trigger(read_stripped("/sys/class/leds/ACT/trigger")) == "mmc0"
