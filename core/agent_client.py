@@ -1,0 +1,174 @@
+"""Talk to the fleet agent on a device: upload it when missing, start it, call methods.
+
+One `AgentSession` is one long-lived `python3 agent-<hash>.pyz serve` process on the device,
+speaking JSON lines over the SSH channel. Requests carry ids so replies may come in any order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+from typing import Any, TypeVar
+
+import asyncssh
+from pydantic import ValidationError
+
+from core.agent_bundle import AgentBundle, build_agent
+from core.models import AgentErrorBody, Facts, Health, Hello
+
+REMOTE_DIR = ".cache/fleet-tui"
+MAX_LINE = 1 << 20  # the agent refuses larger requests; we refuse larger replies
+SUPPORTED_PROTOCOL = 1
+_M = TypeVar("_M", Facts, Health)
+
+
+class AgentFailure(Exception):
+    """The agent could not be started or gave a bad answer; message is for the technician."""
+
+
+class AgentError(AgentFailure):
+    def __init__(self, body: AgentErrorBody) -> None:
+        self.code = body.code
+        super().__init__(f"agent error {body.code}: {body.message}")
+
+
+async def ensure_agent(
+    conn: asyncssh.SSHClientConnection, bundle: AgentBundle | None = None
+) -> str:
+    """Upload the agent over SFTP unless this exact build is already there; return its path."""
+    bundle = bundle or build_agent()
+    path = f"{REMOTE_DIR}/{bundle.filename}"
+    async with conn.start_sftp_client() as sftp:
+        if await sftp.exists(path):
+            return path
+        await sftp.makedirs(REMOTE_DIR, exist_ok=True)
+        tmp = f"{path}.{id(conn):x}.tmp"
+        try:
+            async with sftp.open(tmp, "wb") as f:
+                await f.write(bundle.data)
+            # Atomic: a half-written agent must never have the real name.
+            await sftp.posix_rename(tmp, path)
+        except (asyncssh.SFTPError, OSError) as exc:
+            with contextlib.suppress(asyncssh.SFTPError, OSError):
+                await sftp.remove(tmp)
+            raise AgentFailure(f"could not upload agent: {exc}") from None
+    return path
+
+
+class AgentSession:
+    def __init__(self, process: asyncssh.SSHClientProcess[bytes], hello: Hello) -> None:
+        self._process = process
+        self.hello = hello
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._reader = asyncio.get_running_loop().create_task(self._read_replies())
+        self.closed_reason: str | None = None
+
+    @classmethod
+    async def start(
+        cls, conn: asyncssh.SSHClientConnection, timeout: float = 15.0, python: str = "python3"
+    ) -> AgentSession:
+        path = await asyncio.wait_for(ensure_agent(conn), timeout)
+        process = await conn.create_process(f"{python} {path} serve", encoding=None)
+        try:
+            line = await asyncio.wait_for(process.stdout.readline(), timeout)
+        except asyncio.TimeoutError:
+            process.close()
+            raise AgentFailure("agent did not say hello in time") from None
+        hello = _parse_hello(line)
+        if hello is None:
+            stderr = await _drain(process.stderr)
+            process.close()
+            raise AgentFailure(f"agent did not start: {stderr or line[:200]!r}")
+        if hello.protocol != SUPPORTED_PROTOCOL:
+            process.close()
+            raise AgentFailure(f"agent speaks protocol {hello.protocol}, we speak 1")
+        return cls(process, hello)
+
+    async def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
+        if self.closed_reason is not None:
+            raise AgentFailure(self.closed_reason)
+        request_id = next(self._ids)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = future
+        line = json.dumps({"id": request_id, "method": method, "params": params or {}})
+        try:
+            self._process.stdin.write(line.encode() + b"\n")
+            return await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise AgentFailure(f"agent did not answer {method} within {timeout:g} s") from None
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def facts(self) -> Facts:
+        return _validate(Facts, await self.call("facts"))
+
+    async def health(self) -> Health:
+        return _validate(Health, await self.call("health"))
+
+    async def _read_replies(self) -> None:
+        reason = "agent exited"
+        try:
+            while True:
+                line = await self._process.stdout.readline()
+                if not line:
+                    break
+                if len(line) > MAX_LINE:
+                    reason = "agent sent an oversized message"
+                    break
+                self._dispatch(line)
+        except (asyncssh.Error, OSError) as exc:
+            reason = f"connection lost: {exc}"
+        self.closed_reason = reason
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(AgentFailure(reason))
+
+    def _dispatch(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+            future = self._pending.get(message.get("id"))
+        except (ValueError, AttributeError, TypeError):
+            return  # a malformed line is dropped; the request it belonged to times out
+        if future is None or future.done():
+            return
+        if "error" in message:
+            try:
+                future.set_exception(AgentError(AgentErrorBody.model_validate(message["error"])))
+            except ValidationError:
+                future.set_exception(AgentFailure("agent sent a malformed error"))
+        else:
+            future.set_result(message.get("result"))
+
+    async def close(self) -> None:
+        # Closing stdin is what makes the agent exit: nothing is left running on the Pi.
+        with contextlib.suppress(asyncssh.Error, OSError):
+            self._process.stdin.write_eof()
+        self._process.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
+
+
+def _parse_hello(line: bytes) -> Hello | None:
+    try:
+        return Hello.model_validate(json.loads(line)["hello"])
+    except (ValueError, KeyError, TypeError, ValidationError):
+        return None
+
+
+def _validate(model: type[_M], data: Any) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise AgentFailure(f"agent sent malformed {model.__name__.lower()}: {exc.errors()[0]['msg']}") from None
+
+
+async def _drain(stream: asyncssh.SSHReader[bytes]) -> str:
+    try:
+        data = await asyncio.wait_for(stream.read(4096), 1.0)
+    except (asyncio.TimeoutError, asyncssh.Error):
+        return ""
+    return data.decode(errors="replace").strip()

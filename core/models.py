@@ -1,0 +1,116 @@
+"""Pydantic models at the agent-protocol boundary, and the live view of one device.
+
+Everything the agent sends is validated here before the rest of the program sees it. The
+agent is ours, but it runs on a machine we do not control and its output is untrusted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+THROTTLE_FLAGS = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit")
+
+
+class _Lenient(BaseModel):
+    # Newer agents may send more fields; older clients must keep working.
+    model_config = ConfigDict(extra="allow")
+
+
+class Hello(_Lenient):
+    protocol: int
+    agent_version: str
+    agent_hash: str = ""
+    python: str = ""
+    capabilities: dict[str, bool] = Field(default_factory=dict)
+
+
+class Throttled(_Lenient):
+    raw: str
+    current: list[str] = Field(default_factory=list)
+    sticky: list[str] = Field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        if self.current:
+            return ",".join(self.current)
+        if self.sticky:
+            return "past:" + ",".join(self.sticky)
+        return "ok"
+
+
+class Facts(_Lenient):
+    hostname: str | None = None
+    model: str | None = None
+    revision: str | None = None
+    serial: str | None = None
+    os_name: str | None = None
+    kernel: str | None = None
+    arch: str | None = None
+    boot_time: float | None = None
+    python: str | None = None
+    agent_version: str | None = None
+    agent_hash: str | None = None
+    capabilities: dict[str, bool] = Field(default_factory=dict)
+
+
+class Health(_Lenient):
+    time: float
+    uptime_s: float | None = None
+    temperature_c: float | None = None
+    throttled: Throttled | None = None
+    core_volts: float | None = None
+    load: list[float] | None = None
+    cpu_percent: float | None = None
+    mem_total_mb: float | None = None
+    mem_available_mb: float | None = None
+    disk_total_mb: float | None = None
+    disk_free_mb: float | None = None
+    sources: dict[str, str] = Field(default_factory=dict)
+    missing: dict[str, str] = Field(default_factory=dict)
+
+
+class AgentErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class DeviceState(BaseModel):
+    """What the UI and the headless twin know about one device right now."""
+
+    key: str  # stable identity: serial once known, else the endpoint "host:port"
+    endpoint: str
+    address: str
+    port: int
+    name: str  # the name it was found under (mDNS instance or hostname)
+    reachable: bool = False
+    error: str | None = None
+    facts: Facts | None = None
+    health: Health | None = None
+    last_seen: float | None = None
+
+    @property
+    def hostname(self) -> str:
+        if self.facts and self.facts.hostname:
+            return self.facts.hostname
+        return self.name
+
+    def to_json(self) -> dict[str, Any]:
+        facts = self.facts or Facts()
+        health = self.health
+        return {
+            "hostname": self.hostname,
+            "address": self.address,
+            "port": self.port,
+            "reachable": self.reachable,
+            "error": self.error,
+            "model": facts.model,
+            "serial": facts.serial,
+            "os": facts.os_name,
+            "uptime_s": health.uptime_s if health else None,
+            "temperature_c": health.temperature_c if health else None,
+            "throttled": health.throttled.model_dump() if health and health.throttled else None,
+            "last_seen": self.last_seen,
+        }

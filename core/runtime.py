@@ -1,0 +1,72 @@
+"""Run the whole fleet pipeline — optionally on a simulated lab — until told to stop.
+
+Shared by the TUI (inside a thread worker with its own event loop) and by the headless CLI
+twins, so both see exactly the same behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.fleet import FleetService
+from core.models import DeviceState
+from core.sim.lab import LOOPBACK, SimLab
+from core.ssh import ConnectOptions
+from core.store import Store
+
+
+@dataclass
+class FleetConfig:
+    db_path: Path
+    demo_devices: int | None = None  # run a simulated lab of this many Pis on loopback
+    interfaces: list[str] | None = None  # None: all interfaces (a technician's laptop)
+    poll_interval: float = 2.0
+    concurrency: int = 32
+    options: ConnectOptions = field(default_factory=ConnectOptions)
+
+
+@dataclass
+class RunningFleet:
+    service: FleetService
+    lab: SimLab | None
+
+
+async def run_fleet(
+    config: FleetConfig,
+    on_update: Callable[[DeviceState], None],
+    stop: asyncio.Event,
+    on_ready: Callable[[RunningFleet], None] | None = None,
+) -> None:
+    lab: SimLab | None = None
+    store = Store.open(config.db_path)
+    service: FleetService | None = None
+    try:
+        options, interfaces = config.options, config.interfaces
+        if config.demo_devices:
+            lab = SimLab(config.demo_devices)
+            await lab.start()
+            # The demo never leaves loopback, whatever the user asked for.
+            options, interfaces = lab.connect_options(), [LOOPBACK]
+        service = FleetService(
+            store,
+            options,
+            on_update=on_update,
+            interfaces=interfaces,
+            poll_interval=config.poll_interval,
+            concurrency=config.concurrency,
+        )
+        await service.start()
+        if on_ready is not None:
+            on_ready(RunningFleet(service, lab))
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            if service is not None:
+                await service.stop()
+        if lab is not None:
+            await lab.stop()
+        store.close()

@@ -1,0 +1,22 @@
+"""`fleet-tui agent build --output PATH`: write the agent zipapp and print its hash."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.agent_bundle import write_agent
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("agent", help="the agent that runs on each Pi")
+    agent_sub = p.add_subparsers(dest="agent_command", required=True, metavar="ACTION")
+    build = agent_sub.add_parser("build", help="write the agent zipapp (agent-<hash>.pyz)")
+    build.add_argument("--output", required=True, type=Path, metavar="PATH")
+    build.set_defaults(func=_build)
+
+
+def _build(args: argparse.Namespace) -> int:
+    bundle = write_agent(args.output)
+    print(bundle.sha256)
+    return 0

@@ -1,0 +1,98 @@
+"""The one-way layering of DESIGN.md, enforced: fleet_tui → screens → core; core → hardware
+only to bundle the agent; hardware imports nothing of ours and only the standard library."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+OURS = {"fleet_tui", "core", "hardware", "screens", "assets"}
+ALLOWED = {
+    "core": {"core", "hardware"},
+    "hardware": {"hardware"},
+    "screens": {"screens", "core", "assets"},
+    "fleet_tui": {"fleet_tui", "screens", "core", "assets"},
+}
+OPTIONAL_ON_PI = {"psutil", "gpiozero"}  # used by hardware/ only when installed, imported lazily
+
+
+def _imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(top-level module, line, at module level?) for every import in a file."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: list[tuple[str, int, bool]] = []
+    module_level = {id(node) for node in tree.body}
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for name in names:
+            found.append((name.split(".")[0], node.lineno, id(node) in module_level))
+    return found
+
+
+def _files(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_package_imports_only_what_its_layer_allows(package: str) -> None:
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _files(package)
+        for name, line, _ in _imports(path)
+        if name in OURS and name not in ALLOWED[package]
+    ]
+    assert not bad, "layering violated:\n" + "\n".join(bad)
+
+
+def test_core_uses_hardware_only_to_bundle_the_agent() -> None:
+    users = {
+        str(path.relative_to(ROOT))
+        for path in _files("core")
+        for name, _, _ in _imports(path)
+        if name == "hardware"
+    }
+    assert users <= {"core/agent_bundle.py"}, users
+
+
+@pytest.mark.parametrize("package", ["core", "hardware"])
+def test_headless_packages_never_import_textual(package: str) -> None:
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for path in _files(package)
+        for name, line, _ in _imports(path)
+        if name in {"textual", "screens"}
+    ]
+    assert not bad, bad
+
+
+def test_hardware_uses_only_the_standard_library_at_module_level() -> None:
+    stdlib = set(sys.stdlib_module_names) | {"__future__"}
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _files("hardware")
+        for name, line, module_level in _imports(path)
+        if name not in stdlib | {"hardware"} and (module_level or name not in OPTIONAL_ON_PI)
+    ]
+    assert not bad, bad
+
+
+def test_importing_core_does_not_load_textual() -> None:
+    # The static check above misses indirect imports; a fresh interpreter catches them.
+    code = (
+        "import sys, importlib, pkgutil, core, hardware\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "print(__import__('json').dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'screens'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []

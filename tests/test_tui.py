@@ -1,0 +1,45 @@
+"""The TUI, driven headlessly: the fleet table fills with the simulated fleet, live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import DataTable
+
+from core.runtime import FleetConfig
+from fleet_tui.app import FleetApp
+
+
+async def _wait_for(pilot: object, condition: object, seconds: float = 15.0) -> bool:
+    for _ in range(int(seconds / 0.1)):
+        if condition():  # type: ignore[operator]
+            return True
+        await pilot.pause(0.1)  # type: ignore[attr-defined]
+    return False
+
+
+async def test_fleet_table_fills_with_the_simulated_fleet_and_q_stops_it(tmp_path: Path) -> None:
+    app = FleetApp(FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=4, poll_interval=0.5))
+    async with app.run_test(size=(100, 30)) as pilot:
+        table = app.screen.query_one("#fleet-table", DataTable)
+
+        def filled() -> bool:
+            if table.row_count != 4:
+                return False
+            temps = [str(table.get_cell_at((row, 5))) for row in range(4)]
+            return all(t.endswith("°C") for t in temps)
+
+        assert await _wait_for(pilot, filled), "table did not fill with 4 live devices"
+        hosts = sorted(str(table.get_cell_at((row, 0))) for row in range(4))
+        assert hosts == ["pi-3bp-003", "pi-4b-001", "pi-5-002", "pi-zero2w-004"]
+        models = {str(table.get_cell_at((row, 2))) for row in range(4)}
+        assert models == {"3B+", "4B", "5B", "Zero2W"}
+        lab = app.running.lab if app.running else None
+        assert lab is not None
+        first_seen = str(table.get_cell_at((0, 7)))
+        # Live refresh: the seen clock of a row moves on while the app runs.
+        assert await _wait_for(pilot, lambda: str(table.get_cell_at((0, 7))) != first_seen, 5.0)
+        await pilot.press("q")
+        await pilot.pause(0.5)
+    assert app.backend_stopped
+    assert all(not pi.processes and pi.server is None for pi in lab.pis)
