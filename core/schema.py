@@ -191,11 +191,13 @@ ROLLUP = RollupTable(
 # Local-only tables: never merged, never sent to a peer.
 LOCAL_DDL = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value) WITHOUT ROWID",
-    # One row per sync partner: our version at the last exchange (what we sent up to) and the
-    # partner's version we have received up to.
+    # One row per sync partner: our version the last upload ran up to, and the version our
+    # merge of its files wrote (left out of the next upload: no echo).
     "CREATE TABLE IF NOT EXISTS sync_peers (target TEXT PRIMARY KEY NOT NULL, sent_ver INTEGER"
-    " NOT NULL DEFAULT 0, recv_ver INTEGER NOT NULL DEFAULT 0, peer_site TEXT, last_sync REAL)"
-    " WITHOUT ROWID",
+    " NOT NULL DEFAULT 0, echo_ver INTEGER, last_sync REAL) WITHOUT ROWID",
+    # Per partner and per writing site: the highest change-set cursor already merged.
+    "CREATE TABLE IF NOT EXISTS sync_seen (target TEXT NOT NULL, site TEXT NOT NULL, cursor"
+    " INTEGER NOT NULL, PRIMARY KEY (target, site)) WITHOUT ROWID",
 )
 
 Table = LwwTable | AppendTable | RollupTable

@@ -6,12 +6,14 @@ The store is the only writer of the file. Calls may come from several threads, o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.request import pathname2url
@@ -35,7 +37,7 @@ from core.schema import (
 from core.sync import files, identity
 from core.sync.conflicts import placement_conflicts
 from core.sync.merge import merge_attached
-from core.sync.peer import PeerError, inspect_peer
+from core.sync.peer import PeerError, PeerInfo, inspect_peer
 from core.sync.report import ConstraintConflict, MergeReport
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -45,6 +47,26 @@ _SAMPLE_COLS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
 
 class StoreError(Exception):
     """Anything the user must be told about the database, as one line."""
+
+
+@dataclass
+class Exchange:
+    cursor: int  # our version the outgoing changes run up to
+    rows: int  # rows written to the outgoing file
+    report: MergeReport | None  # what merging the incoming file changed
+
+    @property
+    def echo_ver(self) -> int | None:
+        return self.report.version if self.report else None
+
+
+@dataclass
+class SyncState:
+    target: str
+    sent_ver: int  # our changes up to this version are in the partner's copy
+    echo_ver: int | None  # rows our last merge of the partner's files wrote
+    last_sync: float | None
+    seen: dict[str, int]  # writing site -> highest change-set cursor merged
 
 
 class _DryRun(Exception):
@@ -317,43 +339,53 @@ class Store:
         if self.readonly and not dry_run:
             raise StoreError(f"{self.path}: opened read-only")
         with self._lock:
-            try:
-                info = inspect_peer(Path(peer), self.site_id, self.clock)
-            except PeerError as e:
-                raise StoreError(str(e)) from e
+            info = self._inspect(Path(peer))
             report = MergeReport(str(info.path), info.site_id, dry_run=dry_run)
-            try:
-                self._conn.execute("ATTACH DATABASE ? AS peer", (info.uri,))
-            except sqlite3.Error as e:
-                raise StoreError(f"{info.path}: cannot open: {e}") from e
-            try:
-                self._merge_attached(info.columns, info.hlc, report, details)
-            except _DryRun:
-                pass
-            except sqlite3.DatabaseError as e:
-                raise StoreError(f"{info.path}: merge failed, nothing changed: {e}") from e
-            finally:
-                self._conn.execute("DETACH DATABASE peer")
+            with self._attached(info.uri, "peer"):
+                try:
+                    with self._tx() as c:
+                        self._merge_in_tx(c, info, report, details)
+                        if dry_run:
+                            raise _DryRun
+                    self._ver = report.version + 1
+                except _DryRun:
+                    pass
+                except sqlite3.DatabaseError as e:
+                    raise StoreError(f"{info.path}: merge failed, nothing changed: {e}") from e
         return report
 
-    def _merge_attached(
-        self, columns: dict[str, list[str]], hlc: int, report: MergeReport, details: bool
+    def _inspect(self, path: Path) -> PeerInfo:
+        try:
+            return inspect_peer(path, self.site_id, self.clock)
+        except PeerError as e:
+            raise StoreError(str(e)) from e
+
+    @contextmanager
+    def _attached(self, uri: str, name: str) -> Iterator[None]:
+        try:
+            self._conn.execute(f"ATTACH DATABASE ? AS {name}", (uri,))
+        except sqlite3.Error as e:
+            raise StoreError(f"{uri}: cannot open: {e}") from e
+        try:
+            yield
+        finally:
+            self._conn.execute(f"DETACH DATABASE {name}")
+
+    def _merge_in_tx(
+        self, c: sqlite3.Connection, info: PeerInfo, report: MergeReport, details: bool
     ) -> None:
-        with self._tx() as c:
-            # merged rows get a version of their own, so a sync can tell them from local writes
-            ver = report.version = self._ver + 1
-            merge_attached(c, columns, ver, report, details)
-            report.compacted = compaction.absorb(c, ver, only_ver=ver)
-            report.conflicts = placement_conflicts(c)
-            if report.dry_run:
-                raise _DryRun
-            try:
-                self.clock.observe(hlc)
-            except ClockDriftError as e:  # checked before; the wall clock moved meanwhile
-                raise StoreError(str(e)) from e
-            self._set_meta("hlc", self.clock.last)
-            self._set_meta("db_version", ver + 1)
-        self._ver = ver + 1
+        """Merge the attached `peer` (caller holds the transaction)."""
+        # merged rows get a version of their own, so a sync can tell them from local writes
+        ver = report.version = self._ver + 1
+        merge_attached(c, info.columns, ver, report, details)
+        report.compacted = compaction.absorb(c, ver, only_ver=ver)
+        report.conflicts = placement_conflicts(c)
+        try:
+            self.clock.observe(info.hlc)
+        except ClockDriftError as e:  # checked before; the wall clock moved meanwhile
+            raise StoreError(str(e)) from e
+        self._set_meta("hlc", self.clock.last)
+        self._set_meta("db_version", ver + 1)
 
     def conflicts(self) -> list[ConstraintConflict]:
         with self._lock:
@@ -379,32 +411,86 @@ class Store:
         Returns (cursor, rows): pass `cursor` as `since` next time. Rows stamped
         `exclude_ver` (what a merge from the same partner wrote) are left out: no echo.
         """
+        ex = self.exchange(out, since, exclude_ver, None)
+        return ex.cursor, ex.rows
+
+    def exchange(
+        self, out: str | Path, since: int, exclude_ver: int | None, incoming: Path | None
+    ) -> Exchange:
+        """Atomically: write our changes since `since` to `out`, then merge `incoming`.
+
+        One transaction under the lock, so no local write can slip between the two: every
+        row stamped with the merge's version came from `incoming` alone, and the next
+        exchange with the same partner can leave those rows out (`exclude_ver`).
+        """
         target = Path(out).expanduser().absolute()
         tmp = files.tmp_beside(target)
         with self._lock:
+            info = self._inspect(incoming) if incoming is not None else None
             try:
                 files.empty_peer_file(tmp)
-                self._conn.execute("ATTACH DATABASE ? AS delta", (str(tmp),))
-                try:
-                    with self._tx() as c:
-                        cursor = self._ver
-                        rows = files.copy_changes(c, since, exclude_ver)
-                        files.write_delta_meta(
-                            c,
-                            {"site_id": self.site_id, "hlc": self.clock.last,
-                             "db_version": cursor, "delta_since": since},
-                        )
-                        # later local writes get a higher version than this cursor
-                        self._set_meta("db_version", cursor + 1)
-                    self._ver = cursor + 1
-                finally:
-                    self._conn.execute("DETACH DATABASE delta")
+                with self._attached(str(tmp), "delta"), contextlib.ExitStack() as stack:
+                    if info is not None:
+                        stack.enter_context(self._attached(info.uri, "peer"))
+                    ex = self._exchange_tx(since, exclude_ver, info)
                 files.publish(tmp, target)
             except (sqlite3.Error, OSError) as e:
-                raise StoreError(f"{target}: cannot write changes: {e}") from e
+                raise StoreError(f"{target}: exchange failed, nothing changed: {e}") from e
             finally:
                 tmp.unlink(missing_ok=True)
-        return cursor, rows
+        return ex
+
+    def _exchange_tx(self, since: int, exclude_ver: int | None, info: PeerInfo | None) -> Exchange:
+        before = self._ver
+        try:
+            return self._exchange_body(since, exclude_ver, info)
+        except BaseException:
+            self._ver = before  # rolled back: the versions handed out never happened
+            raise
+
+    def _exchange_body(self, since: int, exclude_ver: int | None, info: PeerInfo | None) -> Exchange:
+        with self._tx() as c:
+            cursor = self._ver
+            rows = files.copy_changes(c, since, exclude_ver)
+            files.write_delta_meta(
+                c,
+                {"site_id": self.site_id, "hlc": self.clock.last, "db_version": cursor,
+                 "delta_since": since},
+            )
+            # later local writes get a higher version than this cursor
+            self._set_meta("db_version", cursor + 1)
+            self._ver = cursor + 1
+            report = None
+            if info is not None:
+                report = MergeReport(str(info.path), info.site_id)
+                self._merge_in_tx(c, info, report, True)
+                self._ver = report.version + 1
+        return Exchange(cursor, rows, report)
+
+    # ---- sync bookkeeping (local-only, never merged) ----------------------------------------
+    def sync_state(self, target: str) -> SyncState:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sent_ver, echo_ver, last_sync FROM sync_peers WHERE target = ?", (target,)
+            ).fetchone()
+            seen = dict(self._conn.execute(
+                "SELECT site, cursor FROM sync_seen WHERE target = ?", (target,)
+            ).fetchall())
+        if row is None:
+            return SyncState(target, 0, None, None, seen)
+        return SyncState(target, row[0], row[1], row[2], seen)
+
+    def save_sync_state(self, state: SyncState) -> None:
+        with self._write() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO sync_peers (target, sent_ver, echo_ver, last_sync) "
+                "VALUES (?, ?, ?, ?)",
+                (state.target, state.sent_ver, state.echo_ver, state.last_sync),
+            )
+            c.executemany(
+                "INSERT OR REPLACE INTO sync_seen (target, site, cursor) VALUES (?, ?, ?)",
+                [(state.target, site, cur) for site, cur in state.seen.items()],
+            )
 
     def compact(self, older_than_s: float = compaction.DEFAULT_HORIZON_S,
                 now: float | None = None) -> int:

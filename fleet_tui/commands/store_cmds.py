@@ -1,0 +1,233 @@
+"""Store subcommands: snapshot, merge, sync, device edit/forget, export.
+
+`export KIND` is shared: another module adds a kind with `register_export_kind(...)` at import
+time (every command module is imported before arguments are parsed), e.g.
+    register_export_kind("racks", "rack elevations", export_racks)   # fn(store, args, out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from core.store import Store, StoreError
+from fleet_tui.paths import default_db_path
+
+EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2, 64
+
+ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
+
+
+@dataclass(frozen=True)
+class ExportKind:
+    help: str
+    run: ExportFn
+
+
+EXPORT_KINDS: dict[str, ExportKind] = {}
+
+
+def register_export_kind(name: str, help: str, run: ExportFn) -> None:
+    EXPORT_KINDS[name] = ExportKind(help, run)
+
+
+def _db(args: argparse.Namespace) -> Path:
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+
+
+def _fail(msg: str, code: int = EXIT_FAILURE) -> int:
+    print(f"fleet-tui: {msg}", file=sys.stderr)
+    return code
+
+
+def _refuse_readonly(args: argparse.Namespace, what: str) -> bool:
+    if getattr(args, "readonly", False):
+        _fail(f"{what}: refused, --readonly is on")
+        return True
+    return False
+
+
+# ---- snapshot / merge / sync -------------------------------------------------------------
+
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        return _fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
+    try:
+        with Store.open(_db(args)) as store:
+            path = store.snapshot(out)
+    except StoreError as e:
+        return _fail(str(e))
+    print(f"snapshot written: {path}")
+    return EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    if not args.dry_run and _refuse_readonly(args, "merge"):
+        return EXIT_FAILURE
+    try:
+        with Store.open(_db(args)) as store:
+            report = store.merge(args.peer, dry_run=args.dry_run)
+            if not args.dry_run:
+                store.record_event(None, "merge", f"merged {args.peer}: {report.changed} rows")
+    except StoreError as e:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(e)}))
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps({"ok": True, **report.to_dict()}, default=str))
+    else:
+        print("\n".join(report.lines()))
+    return EXIT_PARTIAL if report.corruption else EXIT_OK
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if _refuse_readonly(args, "sync"):
+        return EXIT_FAILURE
+    from core.sync.ssh import SyncError, sync_target
+
+    try:
+        with Store.open(_db(args)) as store:
+            result = sync_target(store, args.target, port=args.port)
+    except (StoreError, SyncError) as e:
+        return _fail(str(e))
+    print("\n".join(result.lines()))
+    return EXIT_PARTIAL if result.partial else EXIT_OK
+
+
+# ---- devices --------------------------------------------------------------------------------
+
+def _find(store: Store, ref: str) -> Any:
+    dev = store.find_device(ref)
+    if dev is None:
+        _fail(f"no device {ref!r} (give a serial, hostname or address)")
+    return dev
+
+
+def cmd_device_edit(args: argparse.Namespace) -> int:
+    if _refuse_readonly(args, "device edit"):
+        return EXIT_FAILURE
+    fields: dict[str, object] = {}
+    if args.label is not None:
+        fields["label"] = args.label
+    if args.note is not None:
+        fields["notes"] = args.note
+    try:
+        with Store.open(_db(args)) as store:
+            dev = _find(store, args.ref)
+            if dev is None:
+                return EXIT_FAILURE
+            if args.tag or args.untag or args.clear_tags:
+                tags = set() if args.clear_tags else set(dev.tags)
+                fields["tags"] = sorted((tags | set(args.tag)) - set(args.untag))
+            if not fields:
+                return _fail("nothing to change (give --label, --note, --tag or --untag)",
+                             EXIT_USAGE)
+            store.upsert_device(dev.serial, **fields)
+            print(f"{dev.serial}: updated {', '.join(sorted(fields))}")
+    except StoreError as e:
+        return _fail(str(e))
+    return EXIT_OK
+
+
+def cmd_device_forget(args: argparse.Namespace) -> int:
+    if _refuse_readonly(args, "device forget"):
+        return EXIT_FAILURE
+    try:
+        with Store.open(_db(args)) as store:
+            dev = _find(store, args.ref)
+            if dev is None:
+                return EXIT_FAILURE
+            store.forget_device(dev.serial)
+            store.record_event(dev.serial, "forget", "forgotten from the command line")
+            print(f"{dev.serial}: forgotten ({dev.hostname or dev.address or 'no name'})")
+    except StoreError as e:
+        return _fail(str(e))
+    return EXIT_OK
+
+
+# ---- export ----------------------------------------------------------------------------------
+
+DEVICE_CSV_COLUMNS = (
+    "serial", "hostname", "address", "port", "user", "model", "revision", "os_name", "kernel",
+    "arch", "agent_version", "last_seen", "label", "notes", "tags", "mac",
+)
+
+
+def export_devices(store: Store, args: argparse.Namespace, out: IO[str]) -> int:
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(DEVICE_CSV_COLUMNS)
+    for d in store.list_devices():  # ordered by hostname, then serial: stable
+        row = d.model_dump()
+        if row["last_seen"] is not None:
+            row["last_seen"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["last_seen"]))
+        row["tags"] = ";".join(row["tags"])
+        w.writerow(["" if row[c] is None else row[c] for c in DEVICE_CSV_COLUMNS])
+    return EXIT_OK
+
+
+register_export_kind("devices", "every known device, one row each", export_devices)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    kind = EXPORT_KINDS.get(args.kind)
+    if kind is None:
+        known = ", ".join(sorted(EXPORT_KINDS))
+        return _fail(f"export: unknown kind {args.kind!r} (known: {known})", EXIT_USAGE)
+    try:
+        with Store.open(_db(args), readonly=_db(args).exists()) as store:
+            if args.out:
+                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                with open(args.out, "w", newline="", encoding="utf-8") as f:
+                    return kind.run(store, args, f)
+            return kind.run(store, args, sys.stdout)
+    except StoreError as e:
+        return _fail(str(e))
+
+
+# ---- registration --------------------------------------------------------------------------
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("snapshot", help="write a consistent copy of the database (for a USB stick)")
+    p.add_argument("out", metavar="OUT.db")
+    p.add_argument("--force", action="store_true", help="replace OUT.db if it exists")
+    p.set_defaults(func=cmd_snapshot)
+
+    p = sub.add_parser("merge", help="merge a peer's snapshot into this database")
+    p.add_argument("peer", metavar="PEER.db")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("sync", help="exchange changes both ways with a copy kept over SSH")
+    p.add_argument("target", metavar="[user@]host[:path]")
+    p.add_argument("-p", "--port", type=int, default=None, help="SSH port")
+    p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("device", help="edit or forget one device")
+    dsub = p.add_subparsers(dest="device_cmd", metavar="ACTION", required=True)
+    e = dsub.add_parser("edit", help="set label, notes, tags")
+    e.add_argument("ref", metavar="HOST|SERIAL")
+    e.add_argument("--label")
+    e.add_argument("--note", help="replace the notes")
+    e.add_argument("--tag", action="append", default=[], help="add a tag (repeatable)")
+    e.add_argument("--untag", action="append", default=[], help="remove a tag (repeatable)")
+    e.add_argument("--clear-tags", action="store_true", help="remove every tag first")
+    e.set_defaults(func=cmd_device_edit)
+    f = dsub.add_parser("forget", help="forget a device (it comes back if it answers again)")
+    f.add_argument("ref", metavar="HOST|SERIAL")
+    f.set_defaults(func=cmd_device_forget)
+
+    p = sub.add_parser("export", help="export a report (kinds: see `export --help`)")
+    kinds = "; ".join(f"{k}: {v.help}" for k, v in sorted(EXPORT_KINDS.items()))
+    p.add_argument("kind", metavar="KIND", help=f"what to export ({kinds}, …)")
+    p.add_argument("--csv", action="store_true", help="CSV output (the default)")
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,141 @@
+"""Incremental sync: the mailbox protocol, over a directory and over real SFTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.store import Store
+from core.sync.mailbox import DirMailbox, sync_with
+from core.sync.ssh import SyncError, parse_target, sync_target_async
+
+
+def state(s: Store) -> tuple[object, ...]:
+    return (
+        [d.model_dump() for d in s.list_devices()],
+        sorted((e.origin, e.seq, e.message) for e in s.events(limit=10_000)),
+    )
+
+
+def test_three_technicians_converge_through_a_mailbox(tmp_path: Path) -> None:
+    box = DirMailbox(tmp_path / "jump")
+    a, b, c = (Store.open(tmp_path / n / "fleet.db") for n in "abc")
+    a.upsert_device("s1", hostname="pi1")
+    b.upsert_device("s2", hostname="pi2")
+    c.record_event(None, "note", "c was here")
+    for s in (a, b, c, a, b):
+        asyncio.run(sync_with(s, box, "jump"))
+    assert state(a) == state(b) == state(c)
+    assert len(a.list_devices()) == 2 and len(a.events()) == 1
+    # incremental: nothing new, nothing pushed; one edit -> one small change set
+    r = asyncio.run(sync_with(a, box, "jump"))
+    assert r.pushed is None and r.pulled == []
+    b.upsert_device("s1", label="top shelf")
+    r = asyncio.run(sync_with(b, box, "jump"))
+    assert r.pushed_rows == 1
+    r = asyncio.run(sync_with(a, box, "jump"))
+    assert r.pulled and a.get_device("s1").label == "top shelf"  # type: ignore[union-attr]
+    # no echo: what a just pulled is not pushed back
+    b.upsert_device("s3")
+    asyncio.run(sync_with(b, box, "jump"))
+    r1 = asyncio.run(sync_with(a, box, "jump"))
+    r2 = asyncio.run(sync_with(a, box, "jump"))
+    assert r1.pushed_rows == 0 and r2.pushed is None
+    for s in (a, b, c):
+        s.close()
+
+
+def test_local_write_during_sync_is_not_lost(tmp_path: Path) -> None:
+    """A write made while a sync is pulling must reach the mailbox on the next sync."""
+    box = DirMailbox(tmp_path / "jump")
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    b.upsert_device("s1", hostname="pi1")
+    asyncio.run(sync_with(b, box, "jump"))
+    a.upsert_device("s1", label="mine")  # a local change to the same row the pull updates
+    asyncio.run(sync_with(a, box, "jump"))
+    asyncio.run(sync_with(b, box, "jump"))
+    assert b.get_device("s1").label == "mine"  # type: ignore[union-attr]
+
+
+def test_bad_change_set_is_refused_and_the_rest_merged(tmp_path: Path) -> None:
+    box = DirMailbox(tmp_path / "jump")
+    a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+    b.upsert_device("s1")
+    asyncio.run(sync_with(b, box, "jump"))
+    (box.root / f"{'f' * 32}-{0:012d}-{5:012d}.db").write_bytes(b"garbage" * 100)
+    r = asyncio.run(sync_with(a, box, "jump"))
+    assert r.partial and len(r.refused) == 1 and a.get_device("s1") is not None
+
+
+def test_parse_target() -> None:
+    t = parse_target("pi@jump.example:/srv/fleet")
+    assert (t.user, t.host, t.path) == ("pi", "jump.example", "/srv/fleet")
+    assert parse_target("jump").path == "fleet-tui-sync"
+    with pytest.raises(SyncError):
+        parse_target("a b")
+
+
+# ---- over SFTP, against an asyncssh server on 127.0.0.1 ---------------------------------
+
+asyncssh = pytest.importorskip("asyncssh")
+
+
+class _NoAuth(asyncssh.SSHServer):  # type: ignore[misc]
+    def begin_auth(self, username: str) -> bool:
+        return False  # loopback test server: no authentication
+
+
+async def _sftp_server(root: Path) -> Any:
+    key = asyncssh.generate_private_key("ssh-ed25519")
+
+    def sftp_factory(chan: Any) -> Any:
+        return asyncssh.SFTPServer(chan, chroot=str(root).encode())
+
+    server = await asyncssh.listen(
+        "127.0.0.1", 0, server_host_keys=[key], server_factory=_NoAuth, sftp_factory=sftp_factory
+    )
+    return server, key
+
+
+def test_sync_over_sftp(tmp_path: Path) -> None:
+    remote = tmp_path / "remote"
+    remote.mkdir()
+
+    async def run() -> None:
+        server, key = await _sftp_server(remote)
+        port = server.sockets[0].getsockname()[1]
+        opts: dict[str, Any] = {"known_hosts": None, "client_keys": None, "agent_path": None,
+                                "config": None}
+        a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
+        try:
+            a.upsert_device("s1", hostname="pi1")
+            a.record_health("s1", {"time": 1.0, "temperature_c": 50.0})
+            b.upsert_device("s2", hostname="pi2")
+            target = "tech@127.0.0.1:/shared/site"
+            await sync_target_async(a, target, port=port, **opts)
+            r = await sync_target_async(b, target, port=port, **opts)
+            assert r.pulled and r.pushed_rows > 0
+            r = await sync_target_async(a, target, port=port, **opts)
+            assert state(a) == state(b)
+            assert len(b.recent_samples("s1", 0)) == 1
+            names = [p.name for p in (remote / "shared" / "site").iterdir()]
+            assert len([n for n in names if n.endswith(".db")]) >= 2
+            assert not any(p.name.endswith(".part") for p in (remote / "shared" / "site").iterdir())
+        finally:
+            a.close()
+            b.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(run())
+
+
+def test_sync_unreachable_host_is_one_line(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a.db") as a:
+        with pytest.raises(SyncError) as e:
+            asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, known_hosts=None,
+                                          config=None))
+    assert "\n" not in str(e.value)
