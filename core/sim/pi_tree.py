@@ -66,7 +66,10 @@ if [ -f "$S/fail" ]; then
     exit 1
 fi
 case "$1" in
-    measure_temp) cat "$S/measure_temp" ;;
+    measure_temp)
+        t=$(cat "$ROOT/sys/class/thermal/thermal_zone0/temp") || exit 1
+        t=$(( (t + 50) / 100 ))
+        printf "temp=%d.%d'C\n" $(( t / 10 )) $(( t % 10 )) ;;
     get_throttled) cat "$S/get_throttled" ;;
     measure_volts)
         case "${2:-core}" in
@@ -188,16 +191,36 @@ class SimPiState:
 
 # --- small helpers --------------------------------------------------------------------------
 
+_known_dirs: set[str] = set()
+_last_written: dict[str, bytes] = {}
+
+
 def _write(path: Path, data: str | bytes, mode: int | None = None) -> None:
-    """Atomic write: temp file in the same directory, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Atomic write: temp file in the same directory, then rename (readers never see half)."""
+    parent = os.path.dirname(path)
+    if parent not in _known_dirs:
+        os.makedirs(parent, exist_ok=True)
+        _known_dirs.add(parent)
+    tmp = f"{parent}/.{os.path.basename(path)}.{os.getpid()}.tmp"
     raw = data.encode() if isinstance(data, str) else data
-    with open(tmp, "wb") as f:
-        f.write(raw)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644 if mode is None else mode)
+    try:
+        os.write(fd, raw)
+    finally:
+        os.close(fd)
     if mode is not None:
         os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+def _write_if_changed(path: Path, data: str) -> None:
+    """For files only the simulator writes: skip the write when the content is unchanged."""
+    raw = data.encode()
+    key = str(path)
+    if _last_written.get(key) == raw and path.exists():
+        return
+    _write(path, raw)
+    _last_written[key] = raw
 
 
 def _exe(path: Path, text: str) -> None:
@@ -313,6 +336,7 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
     _write(tz / "type", "cpu-thermal\n")
     hw0 = root / "sys/devices/virtual/thermal/thermal_zone0/hwmon0"
     _write(hw0 / "name", "cpu_thermal\n")
+    _write(hw0 / "temp1_input", f"{int(round(state.temperature_c * 1000))}\n")
     _symlink(root / "sys/class/hwmon/hwmon0", "../../devices/virtual/thermal/thermal_zone0/hwmon0")
     if model.soc == "BCM2712":
         hw1 = root / "sys/devices/platform/axi/1000120000.pcie/1f000c8000.adc/hwmon/hwmon1"
@@ -468,26 +492,24 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
         key = (root / "sim/model").read_text().strip() if (root / "sim/model").exists() else "4b"
         model = MODELS.get(key, MODELS["4b"])
     temp_mc = int(round(state.temperature_c * 1000))
-    _write(root / "sys/class/thermal/thermal_zone0/temp", f"{temp_mc}\n")
-    _write(root / "sys/devices/virtual/thermal/thermal_zone0/hwmon0/temp1_input", f"{temp_mc}\n")
+    _write_if_changed(root / "sys/class/thermal/thermal_zone0/temp", f"{temp_mc}\n")
     vc = root / "sim/vcgencmd"
-    _write(vc / "measure_temp", f"temp={state.temperature_c:.1f}'C\n")
-    _write(vc / "get_throttled", f"throttled=0x{state.throttled:x}\n")
+    _write_if_changed(vc / "get_throttled", f"throttled=0x{state.throttled:x}\n")
     volts = state.core_volts if state.core_volts is not None else model.core_volts
-    _write(vc / "measure_volts_core", f"volt={volts:.4f}V\n")
+    _write_if_changed(vc / "measure_volts_core", f"volt={volts:.4f}V\n")
     if model.has_pmic:
-        _write(vc / "pmic_read_adc", _pmic_text(model, state))
+        _write_if_changed(vc / "pmic_read_adc", _pmic_text(model, state))
     if state.vcgencmd_fail:
         _write(vc / "fail", "1\n")
     elif (vc / "fail").exists():
         (vc / "fail").unlink()
     _write(root / "proc/uptime", f"{state.uptime_s:.2f} {state.uptime_s * model.cores * 0.9:.2f}\n")
     l1 = state.load
-    _write(root / "proc/loadavg", f"{l1:.2f} {l1 * 0.8:.2f} {l1 * 0.6:.2f} 1/{180 + int(l1 * 3)} {4000 + int(state.uptime_s) % 30000}\n")
+    _write_if_changed(root / "proc/loadavg", f"{l1:.2f} {l1 * 0.8:.2f} {l1 * 0.6:.2f} 1/{180 + int(l1 * 3)} {4000 + int(state.uptime_s) % 30000}\n")
     _write(root / "proc/stat", _stat_text(model, state))
-    _write(root / "proc/meminfo", _meminfo_text(model, state))
-    _write(root / "proc/net/dev", _net_text(model, state))
-    _write(root / "sim/disk", f"{state.disk_total_mb} {state.disk_free_mb}\n")
+    _write_if_changed(root / "proc/meminfo", _meminfo_text(model, state))
+    _write_if_changed(root / "proc/net/dev", _net_text(model, state))
+    _write_if_changed(root / "sim/disk", f"{state.disk_total_mb} {state.disk_free_mb}\n")
     fan_dirs = []
     if model.has_fan:
         fan_dirs.append(fan_hwmon_dir(root))
@@ -497,10 +519,10 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
         if state.fan_mode != "manual":
             _write(d / "pwm1", f"{state.fan_pwm or 0}\n")
         if d == fan_hwmon_dir(root):
-            _write(d / "fan1_input", f"{state.fan_rpm or 0}\n")
+            _write_if_changed(d / "fan1_input", f"{state.fan_rpm or 0}\n")
     if model.has_fan:
         level = sum(1 for _, s in PI5_FAN_CURVE if (state.fan_pwm or 0) >= s)
-        _write(root / "sys/class/thermal/cooling_device0/cur_state", f"{level}\n")
+        _write_if_changed(root / "sys/class/thermal/cooling_device0/cur_state", f"{level}\n")
 
 
 # --- simulation step --------------------------------------------------------------------------
