@@ -42,6 +42,7 @@ class FleetService:
         self.states: dict[str, DeviceState] = {}
         self._connect_slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._sessions: dict[str, AgentSession] = {}
         self._discovery = Discovery(self.add_candidate, interfaces) if discover else None
 
     async def start(self) -> None:
@@ -77,6 +78,7 @@ class FleetService:
                     session = await AgentSession.start(conn)
                     facts = await session.facts()
                 self._record_facts(state, facts)
+                self._sessions[state.key] = session
                 backoff = 1.0
                 while True:
                     health = await session.health()
@@ -90,12 +92,24 @@ class FleetService:
             except (SSHFailure, AgentFailure, asyncssh.Error, OSError) as exc:
                 self._mark_unreachable(state, str(exc) or type(exc).__name__)
             finally:
+                self._sessions.pop(state.key, None)
                 if session is not None:
                     await session.close()
                 if conn is not None:
                     conn.close()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def call(
+        self, key: str, method: str, params: dict[str, object] | None = None, timeout: float = 30.0
+    ) -> object:
+        """Run one agent method on a connected device (by row key) over its open session."""
+        session = self._sessions.get(key)
+        if session is None:
+            state = self.states.get(key)
+            reason = state.error if state and state.error else "not connected"
+            raise AgentFailure(f"{key}: {reason}")
+        return await session.call(method, params, timeout=timeout)
 
     def _record_facts(self, state: DeviceState, facts: Facts) -> None:
         state.facts = facts
