@@ -162,3 +162,20 @@ def test_faults_visible_to_the_agent(tmp_path: Path) -> None:
     assert (tmp_path / "sim/sudo_denied").exists()
     with pytest.raises(ValueError):
         apply_fault(tmp_path, st, m, "gremlins")
+
+
+def test_tick_honours_manual_fan_set_by_agent(tmp_path: Path) -> None:
+    from core.sim.pi_tree import fan_hwmon_dir, tick
+
+    m = MODELS["5"]
+    st = SimPiState(temperature_c=70.0, load=4.0)
+    build_pi_tree(tmp_path, m, "t", "6a1b2c3d4e5f6071", st)
+    tick(tmp_path, st, m, 1.0)
+    assert st.fan_pwm and st.fan_pwm >= 175  # auto curve at 70 °C
+    d = fan_hwmon_dir(tmp_path)
+    (d / "pwm1_enable").write_text("1\n")
+    (d / "pwm1").write_text("40\n")
+    tick(tmp_path, st, m, 1.0)
+    assert st.fan_mode == "manual" and st.fan_pwm == 40
+    assert (d / "pwm1").read_text().strip() == "40"
+    assert int((d / "fan1_input").read_text()) == st.fan_rpm

@@ -653,3 +653,11 @@ def apply_fault(root: Path, state: SimPiState, model: PiModel, kind: str, active
     else:
         raise ValueError(f"unknown Pi fault {kind!r}; known: {', '.join(FAULTS)}")
     write_dynamic(root, state, model)
+
+
+def tick(root: Path, state: SimPiState, model: PiModel, dt: float) -> SimPiState:
+    """One simulator tick: take the agent's manual fan setting, advance, rewrite the files."""
+    read_fan_controls(root, state)
+    step(state, model, dt)
+    write_dynamic(root, state, model)
+    return state
