@@ -180,7 +180,9 @@ class SimLab:
         try:
             await process.redirect(stdin=proc.stdin, stdout=proc.stdout, stderr=proc.stderr)
             process.exit(await proc.wait())
-        except (asyncssh.Error, OSError, BrokenPipeError):
+            # Let asyncssh finish its own pipe-forwarding cleanup before we go.
+            await asyncio.wait_for(process.wait_closed(), 5.0)
+        except (asyncssh.Error, OSError, BrokenPipeError, TimeoutError):
             pass
         finally:
             _kill(proc)
