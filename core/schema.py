@@ -200,8 +200,19 @@ LOCAL_DDL = (
     " INTEGER NOT NULL, PRIMARY KEY (target, site)) WITHOUT ROWID",
 )
 
+# ---- hosts and jump hosts (discovery and connections, core/hosts.py) --------------------------
+# Candidates that are not (yet) devices: manual adds, imports, mDNS / neighbour / jump-host
+# discovery. Keyed by the canonical target "host[:port][ via jump]"; `serial` is a claim until
+# an agent has answered. `site_jumps`: per site, the jump host its Pis are reached through.
+HOST_TABLES: tuple[LwwTable, ...] = (
+    LwwTable("hosts", "id", _cols("host port:INTEGER user name jump site serial mac source added:REAL")),
+    LwwTable("site_jumps", "site", _cols("jump")),
+)
+
 Table = LwwTable | AppendTable | RollupTable
-TABLES: dict[str, Table] = {t.name: t for t in (*LWW_TABLES, *APPEND_TABLES, ROLLUP)}
+TABLES: dict[str, Table] = {
+    t.name: t for t in (*LWW_TABLES, *HOST_TABLES, *APPEND_TABLES, ROLLUP)
+}
 
 
 def table_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
