@@ -61,14 +61,15 @@ def compact(conn: sqlite3.Connection, before: float, ver: int) -> int:
     return _fold(conn, f"s.time < {edge}", {"ver": ver})
 
 
-def absorb(conn: sqlite3.Connection, ver: int, only_ver: int | None = None) -> int:
-    """Fold raw samples whose bucket already has a rollup (e.g. just merged from a peer)."""
-    if conn.execute("SELECT 1 FROM main.sample_rollups LIMIT 1").fetchone() is None:
+def absorb(conn: sqlite3.Connection, ver: int) -> int:
+    """Fold raw samples whose bucket has a rollup: raw rows a merge just brought in, or raw
+    rows of ours whose rollup a merge just brought in (both stamped `ver`)."""
+    top = conn.execute("SELECT max(bucket) FROM main.sample_rollups").fetchone()[0]
+    if top is None:
         return 0
     where = (
-        f"EXISTS (SELECT 1 FROM main.sample_rollups r WHERE r.serial = s.serial "
-        f"AND r.bucket = {_BUCKET} AND r.origin = s.origin)"
+        f"s.time < {int(top) + BUCKET_S} AND EXISTS (SELECT 1 FROM main.sample_rollups r "
+        f"WHERE r.serial = s.serial AND r.bucket = {_BUCKET} AND r.origin = s.origin "
+        f"AND (s._ver = {int(ver)} OR r._ver = {int(ver)}))"
     )
-    if only_ver is not None:
-        where = f"s._ver = {int(only_ver)} AND {where}"
     return _fold(conn, where, {"ver": ver})

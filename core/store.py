@@ -378,7 +378,7 @@ class Store:
         # merged rows get a version of their own, so a sync can tell them from local writes
         ver = report.version = self._ver + 1
         merge_attached(c, info.columns, ver, report, details)
-        report.compacted = compaction.absorb(c, ver, only_ver=ver)
+        report.compacted = compaction.absorb(c, ver)
         report.conflicts = placement_conflicts(c)
         try:
             self.clock.observe(info.hlc)
