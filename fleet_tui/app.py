@@ -1,19 +1,31 @@
-"""The App shell: header, footer, command palette, help, and the fleet pipeline's worker."""
+"""The App shell: global keys, the pipeline's worker, the UI's store access, one error outlet.
+
+Screens live in `screens/` and reach this class only through `screens.context.FleetContext`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import threading
+from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from assets import asset
 from core.models import DeviceState
-from core.runtime import FleetConfig, RunningFleet, run_fleet
+from core.runtime import FleetConfig
+from core.store import Store
+from core.text import visible
+from fleet_tui.backend import Backend
+from fleet_tui.stores import UiStores
+from screens import registry
+from screens.command_line import CommandPrompt
+from screens.commands import FleetCommands
+from screens.context import UiOptions
 from screens.fleet import FleetScreen
+from screens.help import show_help
 from screens.messages import BackendFailed, DeviceUpdated
 
 STOP_TIMEOUT = 10.0
@@ -21,75 +33,81 @@ STOP_TIMEOUT = 10.0
 
 class FleetApp(App[None]):
     TITLE = "fleet-tui"
-    CSS_PATH = str(asset("app.tcss"))
-    BINDINGS = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("question_mark", "toggle_help", "Help", id="help", key_display="?"),
+    CSS_PATH = [asset(n) for n in ("app.tcss", "dialogs.tcss", "device.tcss")]
+    COMMANDS = App.COMMANDS | {FleetCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
+        Binding("colon", "command", "Cmd", id="app.command", key_display=":"),
+        Binding(
+            "ctrl+p", "command_palette", "Palette", id="app.palette", show=False, priority=True
+        ),
     ]
 
-    def __init__(self, config: FleetConfig) -> None:
+    def __init__(
+        self,
+        config: FleetConfig,
+        options: UiOptions | None = None,
+        *,
+        start_backend: bool = True,
+        keymap: dict[str, str] | None = None,
+        problems: list[str] | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
+        self.options = options or UiOptions()
         self.sub_title = "demo: simulated fleet" if config.demo_devices else str(config.db_path)
-        self._backend_loop: asyncio.AbstractEventLoop | None = None
-        self._backend_stop: asyncio.Event | None = None
-        self._backend_done = threading.Event()
-        self._stop_requested = threading.Event()
-        self._backend_started = False
-        self.running: RunningFleet | None = None  # set by the backend once it is up
+        if self.options.low_bandwidth:
+            self.sub_title += " · low-bandwidth"
+        if not self.options.animate or self.options.low_bandwidth:
+            self.animation_level = "none"
+        self._keymap_wanted = keymap or {}
+        self._problems = list(problems or [])
+        self._states: dict[str, DeviceState] = {}
+        self.backend = Backend(config, self._publish)
+        self._start_backend = start_backend
+        self.stores = UiStores(
+            config.db_path, self.options.readonly, self._backend_store, pipeline=start_backend
+        )
+
+    # ---- lifecycle --------------------------------------------------------------------
+    def get_default_screen(self) -> Screen[Any]:
+        return FleetScreen()
 
     def on_mount(self) -> None:
-        self.push_screen(FleetScreen())
-        self._backend_started = True
-        self.run_backend()
+        registry.load_all()
+        if self._keymap_wanted:
+            self.set_keymap(self._keymap_wanted)
+        for problem in self._problems:
+            self.report_error("Config", problem)
+        if self._start_backend:
+            self.run_worker(
+                self.backend.run,
+                thread=True,
+                exclusive=True,
+                group="backend",
+                exit_on_error=False,
+                description="fleet pipeline",
+            )
 
-    @work(thread=True, exclusive=True, group="backend", exit_on_error=False, description="fleet pipeline")
-    def run_backend(self) -> None:
-        # The pipeline (SSH, zeroconf, SQLite, the simulated lab) gets its own event loop in
-        # this thread, so nothing it does can stall the UI.
-        try:
-            asyncio.run(self._backend_main())
-        finally:
-            self._backend_done.set()
+    @property
+    def running(self) -> Any:
+        return self.backend.running
 
-    async def _backend_main(self) -> None:
-        self._backend_stop = asyncio.Event()
-        self._backend_loop = asyncio.get_running_loop()
-        if self._stop_requested.is_set():  # asked to stop before we got here
-            return
-        await run_fleet(self.config, self._publish, self._backend_stop, on_ready=self._backend_ready)
+    @property
+    def backend_stopped(self) -> bool:
+        return self.backend.stopped
 
-    def _backend_ready(self, running: RunningFleet) -> None:
-        self.running = running
+    def stop_backend(self) -> None:
+        self.backend.stop()
 
-    def _publish(self, state: DeviceState) -> None:
-        self.post_message(DeviceUpdated(state))
+    async def shutdown_backend(self) -> None:
+        import asyncio
 
-    def on_device_updated(self, message: DeviceUpdated) -> None:
-        screen = self._fleet_screen()
-        if screen is not None:
-            screen.device_updated(message.state)
-
-    def _fleet_screen(self) -> FleetScreen | None:
-        for screen in self.screen_stack:
-            if isinstance(screen, FleetScreen):
-                return screen
-        return None
-
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        # Background failures surface in one place, as a notification — never a traceback.
-        if event.state is WorkerState.ERROR and event.worker.error is not None:
-            self.post_message(BackendFailed(f"{event.worker.description}: {event.worker.error}"))
-
-    def on_backend_failed(self, message: BackendFailed) -> None:
-        self.notify(message.reason, title="Background error", severity="error", markup=False, timeout=10)
-
-    def action_toggle_help(self) -> None:
-        if self.screen.query("HelpPanel"):
-            self.action_hide_help_panel()
-        else:
-            self.action_show_help_panel()
+        self.backend.stop()
+        # Wait off the UI thread until the lab and every connection are gone.
+        await asyncio.get_running_loop().run_in_executor(None, self.backend.wait, STOP_TIMEOUT)
+        self.stores.close()
 
     async def action_quit(self) -> None:
         await self.shutdown_backend()
@@ -99,19 +117,91 @@ class FleetApp(App[None]):
         # However the app ends (q, ctrl+c, an error, a test), the lab and connections go too.
         await self.shutdown_backend()
 
-    async def shutdown_backend(self) -> None:
-        self.stop_backend()
-        if not self._backend_started:
+    # ---- live updates -----------------------------------------------------------------
+    def _publish(self, state: DeviceState) -> None:
+        self.post_message(DeviceUpdated(state))  # thread-safe
+
+    def on_device_updated(self, message: DeviceUpdated) -> None:
+        self._states[message.state.key] = message.state
+        for screen in self.screen_stack:
+            handler = getattr(screen, "device_updated", None)
+            if handler is not None:
+                handler(message.state)
+
+    # ---- FleetContext -----------------------------------------------------------------
+    def live_state(self, key: str) -> DeviceState | None:
+        return self._states.get(key)
+
+    def live_states(self) -> dict[str, DeviceState]:
+        return dict(self._states)
+
+    def _backend_store(self) -> Store | None:
+        running = self.backend.running
+        return running.service.store if running is not None else None
+
+    def read_store(self) -> Store | None:
+        return self.stores.read()
+
+    def write_store(self) -> Store:
+        return self.stores.write()
+
+    def call_agent(
+        self, key: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> object:
+        return self.backend.call(key, method, params, timeout)
+
+    def report_error(self, title: str, message: str) -> None:
+        self.post_message(BackendFailed(message, title))  # post_message is thread-safe
+
+    # ---- errors: one place ------------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            error = event.worker.error
+            self.report_error(
+                "Background error", f"{event.worker.description}: {error or type(error).__name__}"
+            )
+
+    def on_backend_failed(self, message: BackendFailed) -> None:
+        self.notify(
+            visible(message.reason, 1000),
+            title=visible(message.title, 80),
+            severity="error",
+            markup=False,
+            timeout=10,
+        )
+
+    # ---- global actions ---------------------------------------------------------------
+    def action_help(self) -> None:
+        show_help(self)
+
+    def action_command(self) -> None:
+        words = registry.words()
+        fleet = self.screen_stack[0] if self.screen_stack else None
+        if isinstance(fleet, FleetScreen) and fleet.model is not None:
+            words += [f"device {r.hostname}" for r in list(fleet.model.rows.values())[:2000]]
+        self.push_screen(CommandPrompt(words, blink=self.options.animate), self._run_command)
+
+    def _run_command(self, line: str | None) -> None:
+        if not line:
             return
-        # Wait off the UI thread until the lab and every connection are gone.
-        await asyncio.get_running_loop().run_in_executor(None, self._backend_done.wait, STOP_TIMEOUT)
+        try:
+            registry.run_line(self, line)
+        except registry.CommandError as e:
+            self.notify(str(e), title="Command", severity="error", markup=False)
 
-    @property
-    def backend_stopped(self) -> bool:
-        return self._backend_done.is_set()
 
-    def stop_backend(self) -> None:
-        self._stop_requested.set()
-        loop, stop = self._backend_loop, self._backend_stop
-        if loop is not None and stop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(stop.set)
+def _quit(app: App[Any], arg: str) -> None:
+    app.call_later(app.run_action, "quit")
+
+
+registry.register_command(
+    registry.CommandSpec(
+        "quit",
+        ("q", "q!", "exit"),
+        "Quit",
+        "stop the pipeline and leave",
+        _quit,
+        screen=False,
+    )
+)

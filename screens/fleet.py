@@ -1,66 +1,375 @@
-"""The fleet overview: one row per device, updated in place by row key."""
+"""The fleet overview: one row per device, filtered, sorted, marked, updated in place by key."""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Input, Static
 
+from core.export import FleetCsvRow, iso
 from core.models import DeviceState
-from screens.format import COLUMNS, row_cells
+from core.policy import Severity
+from core.records import DeviceRecord
+from screens import actions
+from screens.context import fleet_context
+from screens.device import DeviceRef, DeviceScreen
+from screens.exporting import export_rows
+from screens.filters import FilterError, FleetFilter
+from screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
+from screens.fleet_table import FleetTable
+from screens.format import SEVERITY_STYLE, literal
+from screens.messages import RecordsLoaded
+from screens.registry import CommandSpec, register_command
 
-FLUSH_SECONDS = 0.25  # coalesce a flood of updates into at most 4 table refreshes a second
+MARK = "*"
+TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS]
+MODIFYING = {"identify", "reboot"}
 
 
 class FleetScreen(Screen[None]):
     BINDINGS = [
-        Binding("question_mark", "app.toggle_help", "Help", id="help", key_display="?"),
+        Binding("slash", "filter", "Filter", id="fleet.filter", key_display="/"),
+        Binding("space", "mark", "Mark", id="fleet.mark"),
+        Binding("s", "sort", "Sort", id="fleet.sort"),
+        Binding("S", "reverse", "Reverse", id="fleet.reverse", show=False),
+        Binding("o", "open", "Open", id="fleet.open", show=False),
+        Binding("i", "identify", "Identify", id="fleet.identify", show=False),
+        Binding("R", "reboot", "Reboot", id="fleet.reboot", show=False),
+        Binding("x", "export", "Export", id="fleet.export"),
+        Binding("a", "mark_all", "Mark shown", id="fleet.mark_all", show=False),
+        Binding("u", "unmark", "Unmark all", id="fleet.unmark", show=False),
+        Binding("r", "reload", "Reload", id="fleet.reload", show=False),
+        Binding("escape", "back", "Clear", id="fleet.back", show=False),
     ]
 
     def __init__(self) -> None:
-        super().__init__()
-        self._states: dict[str, DeviceState] = {}
+        super().__init__(id="fleet")
+        self.model: FleetModel | None = None
+        self.marked: set[str] = set()
         self._pending: dict[str, DeviceState] = {}
+        self._records: tuple[list[DeviceRecord], dict[str, str]] | None = None
+        self._dirty = False
+        self._filter_before_edit = ""
+        self.first_rows_shown: float | None = None  # for the benchmark: when rows first appeared
 
+    # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        table: DataTable[object] = DataTable(id="fleet-table", cursor_type="row", zebra_stripes=True)
-        for key, label, width in COLUMNS:
-            table.add_column(label, key=key, width=width)
-        yield table
+        yield FleetTable(TABLE_COLUMNS, id="fleet-table")
+        yield Input(
+            id="fleet-filter",
+            placeholder="regex  !invert  status:warn,critical  model:4B  rack:R1  tag:lab",
+            classes="hidden",
+        )
         yield Static(id="fleet-summary")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
+        ctx = fleet_context(self.app)
+        self.model = FleetModel(ctx.options.policy)
+        self.query_one("#fleet-filter", Input).cursor_blink = ctx.options.animate
+        self.set_interval(ctx.options.flush_interval, self.flush)
+        self.set_interval(ctx.options.records_seconds, self.load_records)
+        self.load_records()
+        pending = ctx.live_states()
+        if pending:
+            self._pending.update(pending)
+        self._show_sort()
         self._update_summary()
-        self.set_interval(FLUSH_SECONDS, self.flush)
 
+    @property
+    def table(self) -> FleetTable:
+        return self.query_one("#fleet-table", FleetTable)
+
+    # ---- data in ----------------------------------------------------------------------
     def device_updated(self, state: DeviceState) -> None:
         """Called by the app for every update; rendering happens later, in `flush`."""
         self._pending[state.key] = state
 
-    def flush(self) -> None:
-        if not self._pending:
+    @work(
+        thread=True,
+        exclusive=True,
+        group="fleet-records",
+        exit_on_error=False,
+        description="reading the fleet database",
+    )
+    def load_records(self) -> None:
+        store = fleet_context(self.app).read_store()
+        if store is None:
             return
-        pending, self._pending = self._pending, {}
-        table = self.query_one("#fleet-table", DataTable)
+        from core.export import rack_names
+
+        message = RecordsLoaded(store.list_devices(), rack_names(store))
+        self.post_message(message)
+
+    def on_records_loaded(self, message: RecordsLoaded) -> None:
+        self._records = (message.records, message.racks)
+        self.flush()
+
+    def flush(self) -> None:
+        """Apply what arrived since the last flush to the table, in one batch."""
+        model = self.model
+        if model is None or not (self._pending or self._records or self._dirty):
+            return
+        changed: set[str] = set()
+        if self._records is not None:
+            changed |= model.apply_records(*self._records)
+            self._records = None
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            changed |= model.apply_states(pending.values())
+        self.marked -= model.take_removed()
+        self._dirty = False
+        now = fleet_context(self.app).options.now()
+        table = self.table
+
+        def cells(key: str) -> list[Text]:
+            return [Text(MARK if key in self.marked else " "), *model.cells(key, now)]
+
         with self.app.batch_update():
-            for key, state in pending.items():
-                cells = row_cells(state)
-                if key not in self._states:
-                    table.add_row(*cells, key=key)
-                else:
-                    previous = row_cells(self._states[key])
-                    for (column, _, _), new, old in zip(COLUMNS, cells, previous, strict=True):
-                        if new != old:
-                            table.update_cell(key, column, new)
-                self._states[key] = state
+            table.sync(model.visible(), cells, changed)
+        if self.first_rows_shown is None and table.row_count:
+            import time
+
+            self.first_rows_shown = time.perf_counter()
         self._update_summary()
 
+    def refresh_view(self) -> None:
+        self._dirty = True
+        self.flush()
+
+    # ---- summary line -------------------------------------------------------------------
     def _update_summary(self) -> None:
-        total = len(self._states)
-        up = sum(1 for s in self._states.values() if s.reachable)
-        self.query_one("#fleet-summary", Static).update(
-            f"{total} devices · {up} reachable · {total - up} unreachable"
+        model = self.model
+        if model is None:
+            return
+        counts = model.counts()
+        total, shown = len(model.rows), self.table.row_count
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(f"{shown}/{total} shown")
+        for sev in (Severity.CRITICAL, Severity.UNREACHABLE, Severity.WARN):
+            if counts[sev]:
+                text.append(" · ")
+                text.append(f"{counts[sev]} {sev.value}", style=SEVERITY_STYLE[sev])
+        if self.marked:
+            text.append(f" · {len(self.marked)} marked")
+        if model.filter.active:
+            text.append(" · /")
+            text.append_text(literal(model.filter.text))
+        options = fleet_context(self.app).options
+        if options.readonly:
+            text.append(" · READ-ONLY", style="bold")
+        if options.low_bandwidth:
+            text.append(" · low-bandwidth")
+        self.query_one("#fleet-summary", Static).update(text)
+
+    # ---- filter -----------------------------------------------------------------------
+    def action_filter(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        self._filter_before_edit = self.model.filter.text if self.model else ""
+        field.value = self._filter_before_edit
+        field.remove_class("hidden")
+        field.focus()
+
+    def set_filter_text(self, text: str) -> bool:
+        """Apply a filter; on a bad one, say why and keep the current filter."""
+        if self.model is None:
+            return False
+        try:
+            flt = FleetFilter.parse(text)
+        except FilterError as e:
+            self.query_one("#fleet-filter", Input).add_class("-invalid")
+            self.query_one("#fleet-summary", Static).update(Text(str(e), style="bold red"))
+            return False
+        self.query_one("#fleet-filter", Input).remove_class("-invalid")
+        self.model.set_filter(flt)
+        self.refresh_view()
+        return True
+
+    @on(Input.Changed, "#fleet-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if not event.input.has_class("hidden"):
+            self.set_filter_text(event.value)
+
+    @on(Input.Submitted, "#fleet-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if self.set_filter_text(event.value):
+            self._close_filter()
+
+    def _close_filter(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        field.add_class("hidden")
+        self.table.focus()
+
+    def action_back(self) -> None:
+        field = self.query_one("#fleet-filter", Input)
+        if not field.has_class("hidden"):
+            self.set_filter_text(self._filter_before_edit)
+            self._close_filter()
+        elif self.model is not None and self.model.filter.active:
+            self.set_filter_text("")
+        elif self.marked:
+            self.action_unmark()
+
+    # ---- sort -------------------------------------------------------------------------
+    def sort_by(self, key: str, reverse: bool | None = None) -> None:
+        if self.model is None:
+            return
+        if reverse is None:
+            reverse = not self.model.sort_reverse if key == self.model.sort_key else False
+        self.model.set_sort(key, reverse)
+        self._show_sort()
+        self.refresh_view()
+
+    def action_sort(self) -> None:
+        if self.model is None:
+            return
+        i = SORTABLE.index(self.model.sort_key)
+        self.sort_by(SORTABLE[(i + 1) % len(SORTABLE)], reverse=False)
+
+    def action_reverse(self) -> None:
+        if self.model is not None:
+            self.sort_by(self.model.sort_key, not self.model.sort_reverse)
+
+    def _show_sort(self) -> None:
+        if self.model is None:
+            return
+        for c in COLUMNS:
+            arrow = (
+                ("▼" if self.model.sort_reverse else "▲") if c.key == self.model.sort_key else ""
+            )
+            self.table.set_header(c.key, c.label + arrow)
+
+    @on(DataTable.HeaderSelected)
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = event.column_key.value
+        if key in COLUMN_BY_KEY:
+            self.sort_by(key)
+
+    # ---- marks ------------------------------------------------------------------------
+    def _set_mark(self, key: str, on_: bool) -> None:
+        (self.marked.add if on_ else self.marked.discard)(key)
+        self.table.update_column(key, "mark", Text(MARK if on_ else " "))
+
+    def action_mark(self) -> None:
+        key = self.table.cursor_key
+        if key is None:
+            return
+        self._set_mark(key, key not in self.marked)
+        self.table.action_cursor_down()
+        self._update_summary()
+
+    def action_mark_all(self) -> None:
+        with self.app.batch_update():
+            for key in self.table.order:
+                self._set_mark(key, True)
+        self._update_summary()
+
+    def action_unmark(self) -> None:
+        with self.app.batch_update():
+            for key in list(self.marked):
+                self._set_mark(key, False)
+        self.marked.clear()
+        self._update_summary()
+
+    # ---- open, actions, export ------------------------------------------------------------
+    def targets(self) -> list[actions.Target]:
+        """Marked devices, else the one under the cursor."""
+        if self.model is None:
+            return []
+        keys = [k for k in self.table.order if k in self.marked] or (
+            [self.table.cursor_key] if self.table.cursor_key else []
         )
+        rows = [self.model.rows[k] for k in keys if k in self.model.rows]
+        return [actions.Target(r.key, r.hostname, r.serial) for r in rows]
+
+    def open_row(self, key: str | None) -> None:
+        if key is not None and self.model is not None and key in self.model.rows:
+            self.app.push_screen(DeviceScreen(DeviceRef.of(self.model.rows[key])))
+
+    def action_open(self) -> None:
+        self.open_row(self.table.cursor_key)
+
+    @on(DataTable.RowSelected, "#fleet-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.open_row(event.row_key.value)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MODIFYING and fleet_context(self.app).options.readonly:
+            return False  # hidden from the footer, the palette and `?`, and refused
+        return True
+
+    def action_identify(self) -> None:
+        actions.request(self, "identify", self.targets())
+
+    def action_reboot(self) -> None:
+        actions.request(self, "reboot", self.targets())
+
+    def action_reload(self) -> None:
+        self.load_records()
+
+    def export_rows(self) -> list[FleetCsvRow]:
+        model = self.model
+        if model is None:
+            return []
+        out = []
+        for key in self.table.order:
+            r = model.rows[key]
+            out.append(
+                FleetCsvRow(
+                    hostname=r.hostname,
+                    status=r.status.severity.value,
+                    reasons="; ".join(r.status.reasons),
+                    temperature_c=r.temperature,
+                    throttled=r.throttle if r.state and r.state.reachable else "",
+                    model=r.model,
+                    uptime_s=r.uptime,
+                    last_seen=iso(r.last_seen),
+                    address=r.address,
+                    os_name=r.os_name,
+                    rack=r.rack,
+                    label=r.label,
+                    tags=r.tags,
+                    serial=r.serial,
+                )
+            )
+        return out
+
+    def action_export(self) -> None:
+        export_rows(self, "the fleet table", "fleet", FleetCsvRow, self.export_rows)
+
+
+# ---- `:` commands ---------------------------------------------------------------------------
+
+
+def fleet_screen(app: App[Any]) -> FleetScreen:
+    """Back to the fleet overview (it is the bottom of the stack) and return it."""
+    while len(app.screen_stack) > 1 and not isinstance(app.screen, FleetScreen):
+        app.pop_screen()
+    screen = app.screen
+    if not isinstance(screen, FleetScreen):
+        raise RuntimeError("the fleet screen is not running")
+    return screen
+
+
+def _open_fleet(app: App[Any], arg: str) -> None:
+    screen = fleet_screen(app)
+    if arg:
+        screen.set_filter_text(arg)
+
+
+register_command(
+    CommandSpec(
+        "fleet",
+        ("fl", "f", "devices"),
+        "Fleet overview",
+        "every device; an argument sets the filter, e.g. :fleet status:critical",
+        _open_fleet,
+        argument="[FILTER]",
+    )
+)

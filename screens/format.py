@@ -1,4 +1,4 @@
-"""Turn device state into table cells: short, literal (never markup), and sortable."""
+"""Turn values into table cells: short, literal (never markup, never escapes), sortable."""
 
 from __future__ import annotations
 
@@ -6,24 +6,21 @@ import time
 
 from rich.text import Text
 
-from core.models import DeviceState
+from core.policy import Severity
 from core.text import visible
 
-# (key, label, width): widths fixed so early rows with unknown values don't shrink columns.
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("hostname", "Host", 14),
-    ("address", "Address", 15),
-    ("model", "Model", 6),
-    ("os", "OS", 8),
-    ("uptime", "Up", 6),
-    ("temp", "Temp", 6),
-    ("throttle", "Throttle", 11),
-    ("seen", "Seen", 8),
-)
+SEVERITY_STYLE = {
+    Severity.OK: "green",
+    Severity.UNKNOWN: "dim",
+    Severity.WARN: "bold yellow",
+    Severity.UNREACHABLE: "bold magenta",
+    Severity.CRITICAL: "bold red",
+}
 
 
-def literal(value: object, style: str = "") -> Text:
-    return Text(visible(value), style=style, no_wrap=True)
+def literal(value: object, style: str = "", limit: int = 256) -> Text:
+    """Untrusted text made safe: control characters shown as escapes, markup left as text."""
+    return Text(visible(value, limit), style=style, no_wrap=True, end="")
 
 
 def short_model(model: str | None) -> str:
@@ -55,23 +52,26 @@ def duration(seconds: float | None) -> str:
     return f"{s // 60}m{s % 60:02d}s"
 
 
-def clock(epoch: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "never"
+def clock(epoch: float | None, now: float | None = None) -> str:
+    """HH:MM:SS today, else the date (8 characters either way)."""
+    if not epoch:
+        return "never"
+    now = time.time() if now is None else now
+    if now - epoch < 20 * 3600:
+        return time.strftime("%H:%M:%S", time.localtime(epoch))
+    return time.strftime("%y-%m-%d", time.localtime(epoch))
 
 
-def row_cells(state: DeviceState) -> list[Text]:
-    facts, health = state.facts, state.health
-    temp = health.temperature_c if health else None
-    throttle = health.throttled.summary if health and health.throttled else "?"
-    temp_style = "bold red" if temp is not None and temp >= 80 else ("yellow" if temp is not None and temp >= 70 else "")
-    throttle_style = "" if throttle in ("ok", "?") else ("bold red" if not throttle.startswith("past") else "yellow")
-    return [
-        literal(state.hostname, "" if state.reachable else "red"),
-        literal(state.address),
-        literal(short_model(facts.model if facts else None)),
-        literal(short_os(facts.os_name if facts else None)),
-        literal(duration(health.uptime_s if health else None)),
-        literal(f"{temp:.1f}°C" if temp is not None else "?", temp_style),
-        literal(throttle if state.reachable else "unreachable", throttle_style if state.reachable else "red"),
-        literal(clock(state.last_seen)),
-    ]
+def stamp(epoch: float | None) -> str:
+    """Local date and time for detail views: 2024-05-01 12:03:04."""
+    if not epoch:
+        return "never"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def temperature(value: float | None) -> str:
+    return f"{value:.1f}°C" if value is not None else "?"
+
+
+def percent(value: float | None) -> str:
+    return f"{value:.0f}%" if value is not None else "?"

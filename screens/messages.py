@@ -1,10 +1,11 @@
-"""Messages that carry news from the fleet pipeline (another thread) up to the screens."""
+"""Messages that carry news from background work (other threads) up to the screens."""
 
 from __future__ import annotations
 
 from textual.message import Message
 
 from core.models import DeviceState
+from core.records import DeviceRecord
 
 
 class DeviceUpdated(Message, bubble=False):
@@ -16,6 +17,16 @@ class DeviceUpdated(Message, bubble=False):
 
 
 class BackendFailed(Message, bubble=False):
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, title: str = "Background error") -> None:
         super().__init__()
         self.reason = reason
+        self.title = title
+
+
+class RecordsLoaded(Message, bubble=False):
+    """What the fleet database knows about devices (labels, tags, racks), read in a worker."""
+
+    def __init__(self, records: list[DeviceRecord], racks: dict[str, str]) -> None:
+        super().__init__()
+        self.records = records
+        self.racks = racks

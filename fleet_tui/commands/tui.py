@@ -1,25 +1,86 @@
-"""`fleet-tui` with no subcommand: open the TUI on the user's own fleet."""
+"""`fleet-tui` with no subcommand: open the TUI on the user's own fleet. Also `fleet-tui keys`."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 from pathlib import Path
 
 from core.runtime import FleetConfig
-from fleet_tui.paths import default_db_path
+from fleet_tui.config import UserConfig, load_config
+from fleet_tui.paths import config_file, default_db_path, log_file
 
 
-def run_tui(args: argparse.Namespace, demo_devices: int | None = None, db: Path | None = None) -> int:
+def _setup_logging() -> None:
+    """Actions (identify, reboot, edits) are logged to a file: never to the terminal."""
+    path = log_file()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError:
+        return
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    root = logging.getLogger("fleet_tui")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def ui_settings(args: argparse.Namespace, cfg: UserConfig) -> tuple[bool, bool]:
+    readonly = bool(getattr(args, "readonly", False)) or cfg.readonly
+    low = bool(getattr(args, "low_bandwidth", False)) or cfg.low_bandwidth
+    return readonly, low
+
+
+def run_tui(
+    args: argparse.Namespace, demo_devices: int | None = None, db: Path | None = None
+) -> int:
     from fleet_tui.app import FleetApp  # Textual is imported only when a TUI is wanted
+    from fleet_tui.keymap import build_keymap, known_bindings
+    from screens import registry
+    from screens.context import UiOptions
 
     if db is None:
         db = Path(args.db) if args.db else default_db_path()
+    cfg, problems = load_config(config_file())
+    readonly, low = ui_settings(args, cfg)
+    keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))
+    problems += key_problems + registry.set_user_aliases(cfg.aliases)
     config = FleetConfig(
         db_path=db,
         demo_devices=demo_devices,
         interfaces=getattr(args, "interface", None),
+        poll_interval=cfg.poll_interval(low),
     )
-    app = FleetApp(config)
+    options = UiOptions(
+        readonly=readonly,
+        low_bandwidth=low,
+        flush_seconds=cfg.table_interval(low),
+        records_seconds=cfg.refresh.records * (4 if low else 1),
+        policy=cfg.status,
+        animate=not low,
+    )
+    _setup_logging()
+    app = FleetApp(config, options, keymap=keymap, problems=problems)
     app.run()
     app.stop_backend()
     return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from fleet_tui.app import FleetApp
+    from fleet_tui.keymap import build_keymap, describe, known_bindings
+
+    cfg, problems = load_config(config_file())
+    known = known_bindings(FleetApp)
+    keymap, key_problems = build_keymap(cfg.keys, known)
+    print(f"# remap in {config_file()} under [keys]; * = remapped there")
+    print("\n".join(describe(known, keymap)))
+    for p in problems + key_problems:
+        print(f"fleet-tui: {p}", file=sys.stderr)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("keys", help="list the TUI's key bindings by id (for [keys] in config.toml)")
+    p.set_defaults(func=cmd_keys)

@@ -1,0 +1,273 @@
+"""CSV reports a customer can open in a spreadsheet: one pydantic model per kind of row.
+
+Rules for every file: UTF-8, a header row of the model's field names, timestamps as ISO-8601
+with the zone offset (local time of the machine that wrote it), numbers as plain numbers,
+lists joined by ";", text exactly as it is (no markup) except that control characters are
+shown as escapes (`\\x1b`) and a cell that a spreadsheet would run as a formula (starting with
+=, +, -, @) gets a leading apostrophe. The columns are documented in README.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import IO
+
+from pydantic import BaseModel, ConfigDict
+
+from core.policy import StatusPolicy, evaluate_reading, reading_of_sample, throttle_flags
+from core.records import DeviceRecord, EventRecord, SampleRecord
+from core.store import Store
+from core.text import visible
+
+TEXT_LIMIT = 10_000  # notes can be long; a CSV cell is no place to truncate them at 256
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def iso(epoch: float | None) -> datetime | None:
+    """An aware datetime in local time (so its ISO form carries the zone offset)."""
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch).astimezone()
+
+
+class CsvRow(BaseModel):
+    """A row of a CSV report: its field names are the header, in order."""
+
+    model_config = ConfigDict(frozen=True)
+
+
+def cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, int | float):
+        return repr(round(value, 3)) if isinstance(value, float) else str(value)
+    if isinstance(value, list | tuple):
+        return cell(";".join(str(v) for v in value))
+    text = visible(value, TEXT_LIMIT)
+    if text.startswith(FORMULA_START):
+        text = "'" + text
+    return text
+
+
+def write_csv(model: type[CsvRow], rows: Iterable[CsvRow], out: IO[str]) -> int:
+    """Write a header and the rows; returns the number of rows written."""
+    names = list(model.model_fields)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(names)
+    n = 0
+    for row in rows:
+        writer.writerow([cell(getattr(row, name)) for name in names])
+        n += 1
+    return n
+
+
+# ---- the fleet table as shown in the TUI ------------------------------------------------------
+
+
+class FleetCsvRow(CsvRow):
+    hostname: str
+    status: str
+    reasons: str
+    temperature_c: float | None
+    throttled: str
+    model: str | None
+    uptime_s: float | None
+    last_seen: datetime | None
+    address: str
+    os_name: str | None
+    rack: str
+    label: str
+    tags: list[str]
+    serial: str | None
+
+
+# ---- headless reports ----------------------------------------------------------------------
+
+
+class InventoryRow(CsvRow):
+    serial: str
+    hostname: str | None
+    label: str | None
+    model: str | None
+    revision: str | None
+    os_name: str | None
+    kernel: str | None
+    arch: str | None
+    agent_version: str | None
+    address: str | None
+    port: int | None
+    mac: str | None
+    rack: str | None
+    tags: list[str]
+    notes: str | None
+    last_seen: datetime | None
+
+
+class HealthRow(CsvRow):
+    serial: str
+    hostname: str | None
+    time: datetime | None
+    status: str
+    reasons: str
+    temperature_c: float | None
+    cpu_percent: float | None
+    load1: float | None
+    mem_percent: float | None
+    disk_percent: float | None
+    core_volts: float | None
+    power_w: float | None
+    fan_rpm: float | None
+    throttled_now: list[str]
+    throttled_past: list[str]
+
+
+class EventRow(CsvRow):
+    time: datetime | None
+    serial: str | None
+    hostname: str | None
+    kind: str
+    message: str
+
+
+class ThrottleRow(CsvRow):
+    time: datetime | None
+    hostname: str
+    throttled_now: list[str]
+    throttled_past: list[str]
+
+
+class HostKeyRow(CsvRow):
+    time: datetime | None
+    hostname: str
+    endpoint: str
+    reason: str
+    fingerprint: str
+    key: str
+
+
+def rack_names(store: Store) -> dict[str, str]:
+    """serial -> the rack a device is placed in (its name, else its id)."""
+    racks = {r["id"]: r.get("name") or r["id"] for r in store.rows("racks")}
+    out: dict[str, str] = {}
+    for p in store.rows("placements"):
+        if p.get("serial") and p.get("rack_id"):
+            out[p["serial"]] = racks.get(p["rack_id"], p["rack_id"])
+    return out
+
+
+def inventory_rows(store: Store) -> list[InventoryRow]:
+    racks = rack_names(store)
+    return [_inventory(d, racks.get(d.serial)) for d in store.list_devices()]
+
+
+def _inventory(d: DeviceRecord, rack: str | None) -> InventoryRow:
+    return InventoryRow(
+        serial=d.serial,
+        hostname=d.hostname,
+        label=d.label,
+        model=d.model,
+        revision=d.revision,
+        os_name=d.os_name,
+        kernel=d.kernel,
+        arch=d.arch,
+        agent_version=d.agent_version,
+        address=d.address,
+        port=d.port,
+        mac=d.mac,
+        rack=rack,
+        tags=list(d.tags),
+        notes=d.notes,
+        last_seen=iso(d.last_seen),
+    )
+
+
+def latest_samples(store: Store) -> dict[str, SampleRecord]:
+    """The newest stored health sample of every device (one indexed query)."""
+    rows = store.appended(
+        "samples",
+        "(serial, time) IN (SELECT serial, max(time) FROM samples GROUP BY serial)",
+    )
+    out: dict[str, SampleRecord] = {}
+    for r in rows:
+        fields = {k: v for k, v in r.items() if k in SampleRecord.model_fields}
+        out[r["serial"]] = SampleRecord(**fields)
+    return out
+
+
+def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[HealthRow]:
+    policy = policy or StatusPolicy()
+    latest = latest_samples(store)
+    out = []
+    for d in store.list_devices():
+        s = latest.get(d.serial)
+        if s is None:
+            out.append(
+                HealthRow(
+                    serial=d.serial,
+                    hostname=d.hostname,
+                    time=None,
+                    status="unknown",
+                    reasons="no health sample stored",
+                    temperature_c=None,
+                    cpu_percent=None,
+                    load1=None,
+                    mem_percent=None,
+                    disk_percent=None,
+                    core_volts=None,
+                    power_w=None,
+                    fan_rpm=None,
+                    throttled_now=[],
+                    throttled_past=[],
+                )
+            )
+            continue
+        status = evaluate_reading(reading_of_sample(s), policy)
+        now, past = throttle_flags(s.throttled)
+        out.append(
+            HealthRow(
+                serial=d.serial,
+                hostname=d.hostname,
+                time=iso(s.time),
+                status=status.severity.value,
+                reasons="; ".join(status.reasons),
+                temperature_c=s.temperature_c,
+                cpu_percent=s.cpu_percent,
+                load1=s.load1,
+                mem_percent=s.mem_percent,
+                disk_percent=s.disk_percent,
+                core_volts=s.core_volts,
+                power_w=s.power_w,
+                fan_rpm=s.fan_rpm,
+                throttled_now=now,
+                throttled_past=past,
+            )
+        )
+    return out
+
+
+def event_rows(store: Store, events: Sequence[EventRecord] | None = None) -> list[EventRow]:
+    """Events oldest first (a report reads top to bottom)."""
+    names = {d.serial: d.hostname for d in store.list_devices()}
+    if events is None:
+        events = store.events(limit=1_000_000)
+    return [
+        EventRow(
+            time=iso(e.time),
+            serial=e.serial,
+            hostname=names.get(e.serial or ""),
+            kind=e.kind,
+            message=e.message,
+        )
+        for e in sorted(events, key=lambda e: (e.time, e.origin, e.seq))
+    ]
+
+
+def default_name(kind: str, now: float | None = None) -> str:
+    return time.strftime(f"fleet-{kind}-%Y%m%d-%H%M%S.csv", time.localtime(now))

@@ -1,0 +1,79 @@
+"""The user's config file (`$XDG_CONFIG_HOME/fleet-tui/config.toml`), validated with pydantic.
+
+    low_bandwidth = false          # or --low-bandwidth: refresh less often (slow SSH links)
+    readonly = false               # or --readonly
+
+    [refresh]                      # seconds
+    poll = 2.0                     # health poll of each device
+    table = 0.25                   # screen refresh
+    low_bandwidth_poll = 10.0
+    low_bandwidth_table = 2.0
+
+    [keys]                         # binding id = "key[,key…]"  (`fleet-tui keys` lists the ids)
+    "fleet.filter" = "slash,f"
+    "fleet.reboot" = "ctrl+r"
+
+    [aliases]                      # :alias = "command [argument]"
+    hot = "fleet status:critical,warn"
+
+    [status]                       # thresholds of the status column (core/policy.py)
+    temp_warn_c = 70
+    temp_critical_c = 80
+
+A broken file never stops the app: it starts with the defaults and says what was wrong.
+Other sections belong to other parts of fleet-tui and are left alone here.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core.policy import StatusPolicy
+
+
+class RefreshConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    poll: Annotated[float, Field(ge=0.5, le=3600)] = 2.0
+    table: Annotated[float, Field(ge=0.05, le=60)] = 0.25
+    low_bandwidth_poll: Annotated[float, Field(ge=0.5, le=3600)] = 10.0
+    low_bandwidth_table: Annotated[float, Field(ge=0.05, le=60)] = 2.0
+    records: Annotated[float, Field(ge=1, le=3600)] = 30.0
+
+
+class UserConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")  # sections of other parts of fleet-tui
+
+    low_bandwidth: bool = False
+    readonly: bool = False
+    refresh: RefreshConfig = Field(default_factory=lambda: RefreshConfig())
+    keys: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
+    status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
+
+    def poll_interval(self, low_bandwidth: bool) -> float:
+        return self.refresh.low_bandwidth_poll if low_bandwidth else self.refresh.poll
+
+    def table_interval(self, low_bandwidth: bool) -> float:
+        return self.refresh.low_bandwidth_table if low_bandwidth else self.refresh.table
+
+
+def load_config(path: Path) -> tuple[UserConfig, list[str]]:
+    """The config at `path` (defaults if missing) and the problems found in it."""
+    if not path.exists():
+        return UserConfig(), []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        return UserConfig(), [f"{path}: {e}; using defaults"]
+    try:
+        return UserConfig.model_validate(data), []
+    except ValidationError as e:
+        problems = [
+            f"{path}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        ]
+        return UserConfig(), [*problems, f"{path}: using defaults"]

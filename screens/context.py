@@ -1,0 +1,77 @@
+"""What every screen may ask of the app: options passed down, and a few services.
+
+Screens never import the App class (fleet_tui imports screens, not the other way round); they
+reach the app through the `FleetContext` protocol, which `fleet_tui.app.FleetApp` implements.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from textual.app import App
+
+from core.models import DeviceState
+from core.policy import StatusPolicy
+from core.store import Store
+
+NORMAL_FLUSH_S = 0.25  # coalesce a flood of updates into at most 4 table refreshes a second
+LOW_BANDWIDTH_FLUSH_S = 2.0
+
+
+@dataclass(frozen=True)
+class UiOptions:
+    """Settings handed down to every screen (from CLI flags and the user's config file)."""
+
+    readonly: bool = False
+    low_bandwidth: bool = False
+    flush_seconds: float | None = None  # None: the default for the bandwidth mode
+    records_seconds: float = 30.0  # how often labels/tags/racks are re-read from the store
+    policy: StatusPolicy = field(default_factory=lambda: StatusPolicy())
+    now: Callable[[], float] = time.time  # frozen in snapshot tests
+    animate: bool = True  # cursor blink and animations (off for snapshots and slow links)
+
+    @property
+    def flush_interval(self) -> float:
+        if self.flush_seconds is not None:
+            return self.flush_seconds
+        return LOW_BANDWIDTH_FLUSH_S if self.low_bandwidth else NORMAL_FLUSH_S
+
+
+class ReadOnlyError(Exception):
+    """A modifying action was asked for while --readonly is on."""
+
+
+@runtime_checkable
+class FleetContext(Protocol):
+    options: UiOptions
+
+    def live_state(self, key: str) -> DeviceState | None: ...
+
+    def live_states(self) -> dict[str, DeviceState]: ...
+
+    def read_store(self) -> Store | None:
+        """A store for reads (call from a worker thread); None while there is no database."""
+        ...
+
+    def write_store(self) -> Store:
+        """The store for writes (worker thread). Raises ReadOnlyError in --readonly mode."""
+        ...
+
+    def call_agent(
+        self, key: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
+    ) -> object:
+        """Run an agent method on a connected device; blocking, so call it from a worker."""
+        ...
+
+    def report_error(self, title: str, message: str) -> None:
+        """The one place background failures surface (safe from any thread)."""
+        ...
+
+
+def fleet_context(app: App[Any]) -> FleetContext:
+    if not isinstance(app, FleetContext):
+        raise TypeError(f"{type(app).__name__} does not provide the fleet context")
+    return app

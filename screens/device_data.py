@@ -1,0 +1,132 @@
+"""What the device detail shows, read from the store in a worker. No Textual here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from core.models import Health
+from core.policy import throttle_flags
+from core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
+from core.store import Store
+
+HOUR = 3600.0
+EVENTS_SHOWN = 200
+
+# (sample field, label, unit/format) in display order
+METRICS: tuple[tuple[str, str, str], ...] = (
+    ("temperature_c", "Temp", "{:.1f}°C"),
+    ("cpu_percent", "CPU", "{:.0f}%"),
+    ("load1", "Load", "{:.2f}"),
+    ("mem_percent", "Mem", "{:.0f}%"),
+    ("disk_percent", "Disk", "{:.0f}%"),
+    ("core_volts", "Volts", "{:.3f}V"),
+    ("power_w", "Power", "{:.1f}W"),
+)
+
+
+@dataclass
+class Point:
+    time: float
+    values: dict[str, float | None]
+    throttled: int | None = None
+
+
+@dataclass
+class ThrottleChange:
+    time: float
+    current: list[str]
+    sticky: list[str]
+
+
+@dataclass
+class DeviceDetail:
+    record: DeviceRecord | None = None
+    rack: str = ""
+    points: list[Point] = field(default_factory=list)
+    events: list[EventRecord] = field(default_factory=list)
+    pinned_key: str | None = None
+    pinned_at: float | None = None
+    key_history: list[HostKeyEvent] = field(default_factory=list)
+
+
+def _num(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def point_of_sample(s: SampleRecord) -> Point:
+    return Point(s.time, {name: getattr(s, name) for name, _, _ in METRICS}, s.throttled)
+
+
+def point_of_health(h: Health) -> Point:
+    """A live reading as a point; extra agent fields (pmic) are untrusted, so checked."""
+    extra = h.model_extra or {}
+    pmic = extra.get("pmic")
+    mem = disk = None
+    if h.mem_total_mb and h.mem_available_mb is not None:
+        mem = 100.0 * (h.mem_total_mb - h.mem_available_mb) / h.mem_total_mb
+    if h.disk_total_mb and h.disk_free_mb is not None:
+        disk = 100.0 * (h.disk_total_mb - h.disk_free_mb) / h.disk_total_mb
+    raw = None
+    if h.throttled is not None:
+        try:
+            raw = int(h.throttled.raw, 0)
+        except ValueError:
+            raw = None
+    return Point(
+        h.time,
+        {
+            "temperature_c": h.temperature_c,
+            "cpu_percent": h.cpu_percent,
+            "load1": h.load[0] if h.load else None,
+            "mem_percent": mem,
+            "disk_percent": disk,
+            "core_volts": h.core_volts,
+            "power_w": _num(pmic.get("total_w")) if isinstance(pmic, dict) else None,
+        },
+        raw,
+    )
+
+
+def load_detail(store: Store, serial: str | None, endpoint: str | None, now: float) -> DeviceDetail:
+    detail = DeviceDetail()
+    if serial:
+        from core.export import rack_names
+
+        detail.record = store.get_device(serial)
+        detail.rack = rack_names(store).get(serial, "")
+        detail.points = [point_of_sample(s) for s in store.recent_samples(serial, now - HOUR)]
+        detail.events = store.events(serial, limit=EVENTS_SHOWN)
+    if endpoint is None and detail.record is not None:
+        endpoint = detail.record.endpoint
+    if endpoint:
+        row = store.get_row("host_keys", endpoint)
+        if row is not None:
+            detail.pinned_key, detail.pinned_at = row.get("key"), row.get("pinned_at")
+    seen: set[tuple[int, int]] = set()
+    for ref in (serial, endpoint):
+        if ref:
+            for ev in store.host_key_history(ref):
+                if (ev.origin, ev.seq) not in seen:
+                    seen.add((ev.origin, ev.seq))
+                    detail.key_history.append(ev)
+    detail.key_history.sort(key=lambda e: e.time, reverse=True)
+    return detail
+
+
+def series(points: Sequence[Point], metric: str) -> list[float]:
+    return [v for p in points if (v := p.values.get(metric)) is not None]
+
+
+def throttle_changes(points: Sequence[Point]) -> list[ThrottleChange]:
+    """Each time the throttle bits changed (newest first)."""
+    out: list[ThrottleChange] = []
+    last: int | None = None
+    for p in points:
+        if p.throttled is None or p.throttled == last:
+            continue
+        last = p.throttled
+        current, sticky = throttle_flags(p.throttled)
+        out.append(ThrottleChange(p.time, current, sticky))
+    out.reverse()
+    return out

@@ -1,0 +1,123 @@
+"""The fleet filter language typed after `/` (k9s style), parsed once, applied per row.
+
+    pi-4b            regex (case-insensitive) on hostname, label, address, model, OS, serial,
+                     tags and rack
+    !pi-4b           the same, inverted
+    status:warn,critical   model:4B   rack:R1   tag:lab      field filters (comma = any of)
+    !tag:spare       any term can be inverted
+
+Terms are ANDed. No Textual here: the filter is tested on its own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from core.policy import Severity
+
+FIELDS = ("status", "model", "rack", "tag")
+FIELD_ALIASES = {
+    "st": "status",
+    "s": "status",
+    "m": "model",
+    "r": "rack",
+    "t": "tag",
+    "tags": "tag",
+}
+STATUS_WORDS = {
+    "ok": Severity.OK,
+    "warn": Severity.WARN,
+    "warning": Severity.WARN,
+    "crit": Severity.CRITICAL,
+    "critical": Severity.CRITICAL,
+    "unreachable": Severity.UNREACHABLE,
+    "unreach": Severity.UNREACHABLE,
+    "down": Severity.UNREACHABLE,
+    "unknown": Severity.UNKNOWN,
+}
+
+
+class FilterError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filterable:
+    """What a filter looks at in one row (the fleet model builds these)."""
+
+    haystack: str  # every searchable text of the row, joined by spaces
+    severity: Severity
+    model: str  # the full and the short model name, e.g. "Raspberry Pi 4 Model B Rev 1.4 4B"
+    rack: str
+    tags: Sequence[str]
+
+
+@dataclass(frozen=True)
+class _Term:
+    test: Callable[[Filterable], bool]
+    negate: bool
+
+    def __call__(self, row: Filterable) -> bool:
+        return self.test(row) != self.negate
+
+
+@dataclass(frozen=True)
+class FleetFilter:
+    text: str = ""
+    terms: tuple[_Term, ...] = field(default=(), compare=False)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.terms)
+
+    def matches(self, row: Filterable) -> bool:
+        return all(term(row) for term in self.terms)
+
+    @classmethod
+    def parse(cls, text: str) -> FleetFilter:
+        terms: list[_Term] = []
+        words: list[str] = []
+        for token in text.split():
+            negate = token.startswith("!")
+            body = token[1:] if negate else token
+            name, sep, value = body.partition(":")
+            name = FIELD_ALIASES.get(name.lower(), name.lower())
+            if sep and name in FIELDS:
+                terms.append(_Term(_field_test(name, value), negate))
+            else:
+                words.append(token)
+        if words:
+            pattern = " ".join(words)
+            negate = pattern.startswith("!")
+            pattern = pattern[1:] if negate else pattern
+            if pattern:
+                try:
+                    rx = re.compile(pattern, re.IGNORECASE)
+                except re.error as e:
+                    raise FilterError(f"bad regex {pattern!r}: {e}") from None
+                terms.append(_Term(lambda row: rx.search(row.haystack) is not None, negate))
+        return cls(text.strip(), tuple(terms))
+
+
+def _field_test(name: str, value: str) -> Callable[[Filterable], bool]:
+    wanted = [v.strip().lower() for v in value.split(",") if v.strip()]
+    if not wanted:
+        raise FilterError(f"{name}: needs a value, e.g. {name}:{_EXAMPLE[name]}")
+    if name == "status":
+        unknown = [w for w in wanted if w not in STATUS_WORDS]
+        if unknown:
+            raise FilterError(
+                f"status:{','.join(unknown)}? use ok, warn, critical, unreachable, unknown"
+            )
+        levels = {STATUS_WORDS[w] for w in wanted}
+        return lambda row: row.severity in levels
+    if name == "model":
+        return lambda row: any(w in row.model.lower() for w in wanted)
+    if name == "rack":
+        return lambda row: row.rack.lower() in wanted or any(w in row.rack.lower() for w in wanted)
+    return lambda row: any(t.lower() in wanted for t in row.tags)
+
+
+_EXAMPLE = {"status": "critical", "model": "4B", "rack": "R1", "tag": "lab"}

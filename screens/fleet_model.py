@@ -1,0 +1,364 @@
+"""The fleet overview's data: rows, columns, filter and sort. No Textual, so it is cheap to test.
+
+A row is one device, keyed by the live pipeline's key (its endpoint "address:port") or, for a
+device known only from the store, by its stored endpoint (or "serial:<serial>"). When a live
+device turns out to be a stored one (same serial), the stored row folds into the live one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.text import Text
+
+from core.models import DeviceState
+from core.policy import Severity, Status, StatusPolicy, evaluate
+from core.records import DeviceRecord
+from screens.filters import Filterable, FleetFilter
+from screens.format import SEVERITY_STYLE, clock, duration, literal, short_model, short_os
+
+
+@dataclass
+class FleetRow:
+    key: str
+    state: DeviceState | None = None
+    record: DeviceRecord | None = None
+    rack: str = ""
+    status: Status = field(default_factory=lambda: Status(Severity.UNKNOWN))
+    temp_level: Severity = Severity.OK
+    _filterable: Filterable | None = None
+
+    @property
+    def serial(self) -> str | None:
+        if self.state and self.state.facts and self.state.facts.serial:
+            return self.state.facts.serial
+        return self.record.serial if self.record else None
+
+    @property
+    def hostname(self) -> str:
+        if self.state is not None:
+            return self.state.hostname
+        if self.record is not None:
+            return self.record.hostname or self.record.address or self.record.serial
+        return self.key
+
+    @property
+    def model(self) -> str | None:
+        if self.state and self.state.facts and self.state.facts.model:
+            return self.state.facts.model
+        return self.record.model if self.record else None
+
+    @property
+    def os_name(self) -> str | None:
+        if self.state and self.state.facts and self.state.facts.os_name:
+            return self.state.facts.os_name
+        return self.record.os_name if self.record else None
+
+    @property
+    def address(self) -> str:
+        if self.state is not None:
+            return f"{self.state.address}:{self.state.port}"
+        if self.record is not None and self.record.address:
+            return f"{self.record.address}:{self.record.port or 22}"
+        return ""
+
+    @property
+    def last_seen(self) -> float | None:
+        if self.state is not None and self.state.last_seen is not None:
+            return self.state.last_seen
+        return self.record.last_seen if self.record else None
+
+    @property
+    def label(self) -> str:
+        return (self.record.label or "") if self.record else ""
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.record.tags) if self.record else []
+
+    @property
+    def temperature(self) -> float | None:
+        h = self.state.health if self.state else None
+        return h.temperature_c if h else None
+
+    @property
+    def uptime(self) -> float | None:
+        h = self.state.health if self.state else None
+        return h.uptime_s if h else None
+
+    @property
+    def throttle(self) -> str:
+        h = self.state.health if self.state else None
+        return h.throttled.summary if h and h.throttled else "?"
+
+    def filterable(self) -> Filterable:
+        if self._filterable is None:
+            model = self.model or ""
+            parts = [
+                self.hostname,
+                self.label,
+                self.address,
+                model,
+                short_model(model),
+                self.os_name or "",
+                self.serial or "",
+                self.rack,
+                *self.tags,
+            ]
+            if self.state is not None and self.state.name != self.hostname:
+                parts.append(self.state.name)
+            self._filterable = Filterable(
+                haystack=" ".join(parts),
+                severity=self.status.severity,
+                model=f"{model} {short_model(model)}",
+                rack=self.rack,
+                tags=self.tags,
+            )
+        return self._filterable
+
+    def changed(self) -> None:
+        self._filterable = None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    cell: Callable[[FleetRow, float], Text]
+    sort: Callable[[FleetRow], Any]  # None sorts last in either direction
+
+
+def _temp_cell(row: FleetRow, now: float) -> Text:
+    t = row.temperature
+    style = SEVERITY_STYLE[row.temp_level] if row.temp_level is not Severity.OK else ""
+    return literal(f"{t:.1f}°C" if t is not None else "?", style)
+
+
+SHORT_FLAGS = {
+    "under_voltage": "undervolt",
+    "freq_capped": "capped",
+    "throttled": "throttled",
+    "soft_temp_limit": "softlimit",
+}
+
+
+def short_throttle(row: FleetRow) -> str:
+    h = row.state.health if row.state else None
+    if h is None or h.throttled is None:
+        return "?"
+    t = h.throttled
+    if t.current:
+        return ",".join(SHORT_FLAGS.get(f, f) for f in t.current)
+    if t.sticky:
+        return "was " + ",".join(SHORT_FLAGS.get(f, f) for f in t.sticky)
+    return "ok"
+
+
+def _throttle_cell(row: FleetRow, now: float) -> Text:
+    if row.state is None or not row.state.reachable:
+        return literal("-")
+    text = short_throttle(row)
+    style = "" if text in ("ok", "?") else ("yellow" if text.startswith("was") else "bold red")
+    return literal(text, style)
+
+
+def _address_key(row: FleetRow) -> Any:
+    host, _, port = row.address.rpartition(":")
+    if not host:
+        return None
+    try:
+        return (0, int(ipaddress.ip_address(host)), int(port or 0))
+    except ValueError:
+        return (1, host, int(port or 0) if port.isdigit() else 0)
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column(
+        "hostname",
+        "Host",
+        13,
+        lambda r, n: literal(
+            r.hostname, "" if r.status.severity is not Severity.UNREACHABLE else "magenta"
+        ),
+        lambda r: r.hostname.lower(),
+    ),
+    Column(
+        "status",
+        "Status",
+        11,
+        lambda r, n: literal(r.status.severity.value, SEVERITY_STYLE[r.status.severity]),
+        lambda r: r.status.severity.rank,
+    ),
+    Column("temp", "Temp", 6, _temp_cell, lambda r: r.temperature),
+    Column(
+        "throttle",
+        "Throttle",
+        11,
+        _throttle_cell,
+        lambda r: r.throttle if r.state and r.state.reachable else None,
+    ),
+    Column(
+        "model",
+        "Model",
+        6,
+        lambda r, n: literal(short_model(r.model)),
+        lambda r: short_model(r.model) if r.model else None,
+    ),
+    Column("uptime", "Up", 6, lambda r, n: literal(duration(r.uptime)), lambda r: r.uptime),
+    Column("seen", "Seen", 8, lambda r, n: literal(clock(r.last_seen, n)), lambda r: r.last_seen),
+    Column("address", "Address", 21, lambda r, n: literal(r.address), _address_key),
+    Column("os", "OS", 8, lambda r, n: literal(short_os(r.os_name)), lambda r: r.os_name),
+    Column("rack", "Rack", 6, lambda r, n: literal(r.rack), lambda r: r.rack or None),
+    Column("label", "Label", 14, lambda r, n: literal(r.label), lambda r: r.label.lower() or None),
+    Column(
+        "tags",
+        "Tags",
+        14,
+        lambda r, n: literal(",".join(r.tags)),
+        lambda r: ",".join(r.tags) or None,
+    ),
+    Column("serial", "Serial", 16, lambda r, n: literal(r.serial or ""), lambda r: r.serial),
+)
+COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
+SORTABLE = tuple(c.key for c in COLUMNS)
+
+
+class FleetModel:
+    """Every device row, the filter and the sort; `visible()` is what the table shows."""
+
+    def __init__(self, policy: StatusPolicy) -> None:
+        self.policy = policy
+        self.rows: dict[str, FleetRow] = {}
+        self._by_serial: dict[str, str] = {}
+        self.filter = FleetFilter()
+        self.sort_key = "hostname"
+        self.sort_reverse = False
+        self._visible: list[str] | None = None
+        self.removed: set[str] = set()  # rows folded away since the last `take_removed`
+
+    # ---- updates ----------------------------------------------------------------------
+    def apply_states(self, states: Iterable[DeviceState]) -> set[str]:
+        changed: set[str] = set()
+        for state in states:
+            row = self.rows.get(state.key)
+            if row is None:
+                row = self.rows[state.key] = FleetRow(state.key)
+            row.state = state
+            serial = row.serial
+            if serial:
+                other = self._by_serial.get(serial)
+                if other is not None and other != state.key and other in self.rows:
+                    stale = self.rows.pop(other)
+                    self.removed.add(other)
+                    if stale.state is None:  # a stored-only row: take over what the store knows
+                        row.record, row.rack = row.record or stale.record, row.rack or stale.rack
+                self._by_serial[serial] = state.key
+            self._refresh(row)
+            changed.add(state.key)
+        if changed:
+            self._visible = None
+        return changed
+
+    def apply_records(self, records: Iterable[DeviceRecord], racks: dict[str, str]) -> set[str]:
+        """Stored devices (labels, tags, racks); devices not seen live get their own rows."""
+        changed: set[str] = set()
+        for rec in records:
+            key = self._by_serial.get(rec.serial)
+            if key is None or key not in self.rows:
+                key = rec.endpoint or f"serial:{rec.serial}"
+                if key in self.rows and self.rows[key].serial not in (None, rec.serial):
+                    key = f"serial:{rec.serial}"  # its old address is now another Pi's
+                self._by_serial[rec.serial] = key
+            row = self.rows.get(key)
+            if row is None:
+                row = self.rows[key] = FleetRow(key)
+            rack = racks.get(rec.serial, "")
+            if row.record == rec and row.rack == rack:
+                continue
+            row.record, row.rack = rec, rack
+            self._refresh(row)
+            changed.add(key)
+        if changed:
+            self._visible = None
+        return changed
+
+    def _refresh(self, row: FleetRow) -> None:
+        row.status = evaluate(row.state, self.policy)
+        t, p = row.temperature, self.policy
+        row.temp_level = (
+            Severity.OK
+            if t is None or t < p.temp_warn_c
+            else Severity.WARN
+            if t < p.temp_critical_c
+            else Severity.CRITICAL
+        )
+        row.changed()
+
+    def take_removed(self) -> set[str]:
+        removed, self.removed = self.removed, set()
+        return removed
+
+    # ---- view -------------------------------------------------------------------------
+    def set_filter(self, flt: FleetFilter) -> None:
+        self.filter = flt
+        self._visible = None
+
+    def set_sort(self, key: str, reverse: bool) -> None:
+        if key not in COLUMN_BY_KEY:
+            raise KeyError(key)
+        self.sort_key, self.sort_reverse = key, reverse
+        self._visible = None
+
+    def visible(self) -> list[str]:
+        if self._visible is None:
+            self._visible = self._compute()
+        return self._visible
+
+    def _compute(self) -> list[str]:
+        flt = self.filter
+        rows = [r for r in self.rows.values() if not flt.active or flt.matches(r.filterable())]
+        sort = COLUMN_BY_KEY[self.sort_key].sort
+        keyed = [(sort(r), r.hostname.lower(), r.key) for r in rows]
+        known = sorted((k for k in keyed if k[0] is not None), reverse=self.sort_reverse)
+        unknown = sorted(k for k in keyed if k[0] is None)
+        return [k[2] for k in known] + [k[2] for k in unknown]
+
+    def cells(self, key: str, now: float) -> tuple[Text, ...]:
+        row = self.rows[key]
+        return tuple(c.cell(row, now) for c in COLUMNS)
+
+    def counts(self) -> dict[Severity, int]:
+        out = dict.fromkeys(Severity, 0)
+        for row in self.rows.values():
+            out[row.status.severity] += 1
+        return out
+
+
+def find_rows(model: FleetModel, ref: str) -> list[FleetRow]:
+    """Rows a technician may mean by `ref`: exact hostname/serial/address/label, else a prefix."""
+    want = ref.strip().lower().removesuffix(".local")
+    if not want:
+        return []
+    exact = []
+    for row in model.rows.values():
+        names = {
+            row.hostname.lower().removesuffix(".local"),
+            (row.serial or "").lower(),
+            row.address.lower(),
+            row.address.rpartition(":")[0].lower(),
+            row.label.lower(),
+            row.key.lower(),
+        }
+        if want in names:
+            exact.append(row)
+    if exact:
+        return exact
+    return [
+        r
+        for r in model.rows.values()
+        if r.hostname.lower().startswith(want) or r.label.lower().startswith(want)
+    ]

@@ -1,0 +1,129 @@
+"""The fleet DataTable: made to show an ordered list of rows, touching only what changed.
+
+`sync()` adds and removes rows by key, updates only the cells whose text or style changed,
+reorders without rebuilding, and keeps the cursor on the same device, so live updates never
+flicker or move the cursor to another row. A big change (a new filter hiding hundreds of rows)
+rebuilds the table once instead of hundreds of `remove_row` calls, each of which re-lays it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from rich.text import Text
+from textual._two_way_dict import TwoWayDict
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
+
+REBUILD_AFTER = 24  # more removals than this in one sync: rebuild instead
+
+CellsFn = Callable[[str], Sequence[Text]]
+
+
+def _signature(cells: Sequence[Text]) -> tuple[tuple[str, str], ...]:
+    # rich's Text.__eq__ ignores the base style: compare text and style ourselves
+    return tuple((c.plain, str(c.style)) for c in cells)
+
+
+class FleetTable(DataTable[Text]):
+    def __init__(self, columns: Sequence[tuple[str, str, int]], **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+        self._columns = [key for key, _, _ in columns]
+        self._spec = list(columns)
+        self._order: list[str] = []
+        self._shown: dict[str, tuple[tuple[str, str], ...]] = {}
+
+    def on_mount(self) -> None:
+        for key, label, width in self._spec:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def order(self) -> list[str]:
+        return list(self._order)
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self._order or not 0 <= self.cursor_row < len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def set_header(self, key: str, label: str) -> None:
+        column = self.columns.get(key)  # type: ignore[call-overload]
+        if column is not None:
+            column.label = Text(label)
+            self._update_count += 1
+            self.refresh()
+
+    def sync(self, order: list[str], cells: CellsFn, changed: set[str]) -> None:
+        """Show exactly `order`; `changed` are keys whose cells may differ from what is shown."""
+        keep_key, keep_row = self.cursor_key, self.cursor_row
+        wanted = set(order)
+        removed = [k for k in self._order if k not in wanted]
+        if len(removed) > REBUILD_AFTER:
+            self._rebuild(order, cells)
+        else:
+            for key in removed:
+                self.remove_row(key)
+                self._shown.pop(key, None)
+            self._order = [k for k in self._order if k in wanted]
+            present = set(self._order)
+            for key in order:
+                if key not in present:
+                    row = list(cells(key))
+                    self.add_row(*row, key=key)
+                    self._shown[key] = _signature(row)
+                    self._order.append(key)
+                elif key in changed:
+                    self._update(key, cells(key))
+            if self._order != order:
+                self._reorder(order)
+        self._restore_cursor(keep_key, keep_row)
+
+    def _update(self, key: str, cells: Sequence[Text]) -> None:
+        new = _signature(cells)
+        old = self._shown.get(key)
+        if new == old:
+            return
+        for i, column in enumerate(self._columns):
+            if old is None or new[i] != old[i]:
+                self.update_cell(key, column, cells[i])
+        self._shown[key] = new
+
+    def update_column(self, key: str, column: str, cell: Text) -> None:
+        index = self._columns.index(column)
+        old = self._shown.get(key)
+        if old is None:
+            return
+        self.update_cell(key, column, cell)
+        self._shown[key] = (*old[:index], (cell.plain, str(cell.style)), *old[index + 1 :])
+
+    def _reorder(self, order: list[str]) -> None:
+        # What DataTable.sort does, with an order we computed (it only sorts by cell values).
+        self._row_locations = TwoWayDict({RowKey(k): i for i, k in enumerate(order)})
+        self._order = list(order)
+        self._update_count += 1
+        self.refresh()
+
+    def _rebuild(self, order: list[str], cells: CellsFn) -> None:
+        scroll_y = self.scroll_y
+        self.clear()
+        self._shown.clear()
+        for key in order:
+            row = list(cells(key))
+            self.add_row(*row, key=key)
+            self._shown[key] = _signature(row)
+        self._order = list(order)
+        self.scroll_to(y=scroll_y, animate=False, immediate=True)
+
+    def _restore_cursor(self, key: str | None, old_row: int) -> None:
+        if not self._order:
+            return
+        if key is not None and key in self._shown:
+            row = self._order.index(key)
+        else:
+            row = min(old_row, len(self._order) - 1)
+        if row != self.cursor_row:
+            self.move_cursor(row=row, animate=False)
+        elif self.cursor_coordinate != Coordinate(row, self.cursor_column):
+            self.cursor_coordinate = Coordinate(row, self.cursor_column)
