@@ -1,8 +1,12 @@
-"""Find candidate Pis by mDNS (zeroconf).
+"""Find candidate Pis by mDNS (zeroconf): `_ssh._tcp`, `_workstation._tcp`, `_pifleet._tcp`.
 
-A candidate is only a name, an address and a port until its agent has answered. Names and
-TXT values come from the network and are untrusted: they are validated and length-limited
-here, and the UI shows them literally.
+A candidate is only a name, addresses and a port until its agent has answered. Names and TXT
+values come from the network and are untrusted: they are validated and length-limited here,
+and the UI shows them literally (core/text.py).
+
+Discovery follows devices: a service that re-announces with another address is reported as
+`moved`, a TXT change as `updated`, a goodbye (or a service whose records expire) as `gone`.
+The same Pi advertised under several service types is one candidate per endpoint.
 """
 
 from __future__ import annotations
@@ -10,28 +14,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import re
+import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import InterfaceChoice, IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 SERVICE_TYPES = ("_ssh._tcp.local.", "_workstation._tcp.local.", "_pifleet._tcp.local.")
 MAX_NAME = 63  # one DNS label
+MAX_TXT_KEYS = 32
 MAX_TXT_VALUE = 255
+MAX_ADDRESSES = 8
+RESOLVE_TIMEOUT_MS = 3000
+_SERIAL = re.compile(r"^[0-9a-fA-F]{8,32}$")
+
+EventKind = Literal["found", "moved", "updated", "gone"]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    name: str
-    address: str
-    port: int
-    service_type: str
-    txt: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.address}:{self.port}"
+class InterfaceError(ValueError):
+    """An --interface value that is neither an address of this machine nor an interface."""
 
 
 def clean_label(raw: str, limit: int = MAX_NAME) -> str:
@@ -40,47 +44,193 @@ def clean_label(raw: str, limit: int = MAX_NAME) -> str:
     return text[:limit]
 
 
+def clean_serial(raw: str | None) -> str | None:
+    """A Pi serial as announced (hex, 8 to 32 digits), lower case; anything else is no serial."""
+    if raw is None or not _SERIAL.match(raw):
+        return None
+    return raw.lower()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    address: str  # preferred address: IPv4 first, then global IPv6, then link-local
+    port: int
+    service_type: str
+    txt: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    addresses: tuple[str, ...] = ()
+    server: str | None = None  # the advertised host name, e.g. `pi-07.local.`
+    service_types: tuple[str, ...] = ()
+    source: str = "mdns"
+    jump: str | None = None  # reached (and found) through this jump host
+    mac: str | None = None  # from a neighbour table
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"{host}:{self.port}"
+
+    @property
+    def serial(self) -> str | None:
+        return clean_serial(self.txt.get("serial"))
+
+    @property
+    def model(self) -> str | None:
+        model = self.txt.get("model")
+        return model if model and model != "unknown" else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "address": self.address,
+            "addresses": list(self.addresses or (self.address,)),
+            "port": self.port,
+            "services": [
+                t.removesuffix(".local.") for t in (self.service_types or (self.service_type,))
+            ],
+            "server": self.server,
+            "serial": self.serial,
+            "model": self.model,
+            "txt": dict(self.txt),
+            "mac": self.mac,
+            "source": self.source,
+            "jump": self.jump,
+        }
+
+
+@dataclass(frozen=True)
+class DiscoveryEvent:
+    kind: EventKind
+    candidate: Candidate
+    previous: Candidate | None = None  # for `moved` and `updated`
+
+
 def _instance_name(full_name: str, service_type: str) -> str:
     suffix = "." + service_type
     name = full_name[: -len(suffix)] if full_name.endswith(suffix) else full_name
     return clean_label(name)
 
 
-def _decode_txt(properties: dict[bytes, bytes | None]) -> dict[str, str]:
+def decode_txt(properties: dict[bytes, bytes | None]) -> dict[str, str]:
     txt: dict[str, str] = {}
-    for key, value in list(properties.items())[:32]:
-        k = clean_label(key.decode("utf-8", "replace"), 32)
+    for key, value in list(properties.items())[:MAX_TXT_KEYS]:
+        k = clean_label(key.decode("utf-8", "replace"), 32).lower()
         if k:
             txt[k] = clean_label((value or b"").decode("utf-8", "replace"), MAX_TXT_VALUE)
     return txt
 
 
+def _identity(candidate: Candidate) -> str:
+    """One device: its advertised host name (unique on a link) and its SSH port."""
+    return f"{(candidate.server or candidate.name).lower()}#{candidate.port}"
+
+
+def _server(candidate: Candidate) -> str:
+    return (candidate.server or candidate.name).lower()
+
+
+def _preference(candidate: Candidate) -> int:
+    kind = candidate.service_type
+    return 0 if kind.startswith("_pifleet") else 1 if kind.startswith("_ssh") else 2
+
+
+def usable_address(address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    return not (ip.is_multicast or ip.is_unspecified)
+
+
+def order_addresses(addresses: Sequence[str]) -> tuple[str, ...]:
+    """IPv4 first, then global IPv6, then link-local; duplicates and unusable ones dropped."""
+
+    def rank(a: str) -> int:
+        ip = ipaddress.ip_address(a.split("%", 1)[0])
+        return 0 if ip.version == 4 else 2 if ip.is_link_local else 1
+
+    unique = list(dict.fromkeys(a for a in addresses if usable_address(a)))
+    return tuple(sorted(unique, key=rank)[:MAX_ADDRESSES])
+
+
+def resolve_interfaces(specs: Sequence[str]) -> tuple[list[str | int], IPVersion]:
+    """`--interface` values (addresses or interface names) -> zeroconf interfaces + IP version."""
+    import psutil  # only needed when interfaces are chosen by name
+
+    chosen: list[str | int] = []
+    by_name: dict[str, Any] | None = None
+    for spec in specs:
+        try:
+            ip = ipaddress.ip_address(spec)
+        except ValueError:
+            if by_name is None:
+                by_name = psutil.net_if_addrs()
+            if spec not in by_name:
+                known = ", ".join(sorted(by_name)) or "none"
+                raise InterfaceError(
+                    f"{spec!r}: no such interface or address (interfaces: {known})"
+                ) from None
+            for snic in by_name[spec]:
+                if snic.family == socket.AF_INET:
+                    chosen.append(snic.address)
+            with contextlib.suppress(OSError):
+                chosen.append(socket.if_nametoindex(spec))
+            continue
+        chosen.append(str(ip) if ip.version == 4 else _v6_index(ip))
+    if not chosen:
+        raise InterfaceError(f"{', '.join(specs)}: no IPv4 or IPv6 address to listen on")
+    has4 = any(isinstance(c, str) for c in chosen)
+    has6 = any(isinstance(c, int) for c in chosen)
+    version = IPVersion.All if has4 and has6 else IPVersion.V4Only if has4 else IPVersion.V6Only
+    return list(dict.fromkeys(chosen)), version
+
+
+def _v6_index(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
+    import psutil
+
+    for name, snics in psutil.net_if_addrs().items():
+        for snic in snics:
+            if snic.family == socket.AF_INET6 and snic.address.split("%")[0] == str(ip):
+                return socket.if_nametoindex(name)
+    raise InterfaceError(f"{ip}: not an address of this machine")
+
+
 class Discovery:
-    """Browse mDNS on the chosen interfaces and report candidates through a callback."""
+    """Browse mDNS on the chosen interfaces and report events through a callback.
+
+    `interfaces=None` means every interface, IPv4 and IPv6: right on a technician's laptop,
+    never in tests (they pass `["127.0.0.1"]`).
+    """
 
     def __init__(
         self,
-        on_found: Callable[[Candidate], None],
+        on_event: Callable[[DiscoveryEvent], None],
         interfaces: Sequence[str] | None = None,
         service_types: Sequence[str] = SERVICE_TYPES,
-        on_gone: Callable[[str], None] | None = None,
+        resolve_timeout_ms: int = RESOLVE_TIMEOUT_MS,
     ) -> None:
-        self._on_found = on_found
-        self._on_gone = on_gone
+        self._on_event = on_event
         self._interfaces = list(interfaces) if interfaces else None
         self._types = list(service_types)
+        self._resolve_ms = resolve_timeout_ms
         self._zc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.seen: dict[str, Candidate] = {}
+        self._services: dict[str, Candidate] = {}  # full service name -> its candidate
+        self.seen: dict[str, Candidate] = {}  # device identity (host name, port) -> candidate
 
     async def start(self) -> None:
-        # No interfaces given means all of them: right on a technician's laptop, never in tests.
-        kwargs = {"interfaces": self._interfaces} if self._interfaces else {}
-        self._zc = AsyncZeroconf(ip_version=IPVersion.V4Only, **kwargs)  # type: ignore[arg-type]
+        if self._interfaces:
+            chosen, version = resolve_interfaces(self._interfaces)
+            self._zc = AsyncZeroconf(interfaces=chosen, ip_version=version)  # type: ignore[arg-type]
+        else:
+            self._zc = AsyncZeroconf(interfaces=InterfaceChoice.All, ip_version=IPVersion.All)
         self._browser = AsyncServiceBrowser(
             self._zc.zeroconf, self._types, handlers=[self._on_state_change]
         )
+
+    def candidates(self) -> list[Candidate]:
+        return sorted(self.seen.values(), key=lambda c: (c.name.lower(), c.endpoint))
 
     def _on_state_change(
         self,
@@ -90,11 +240,7 @@ class Discovery:
         state_change: ServiceStateChange,
     ) -> None:
         if state_change is ServiceStateChange.Removed:
-            gone = [key for key, c in self.seen.items() if c.name == _instance_name(name, service_type)]
-            for key in gone:
-                del self.seen[key]
-                if self._on_gone:
-                    self._on_gone(key)
+            self._service_left(name)
             return
         task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
         self._tasks.add(task)  # keep a reference so the task is not garbage-collected
@@ -103,26 +249,94 @@ class Discovery:
     async def _resolve(self, service_type: str, name: str) -> None:
         assert self._zc is not None
         info = AsyncServiceInfo(service_type, name)
-        if not await info.async_request(self._zc.zeroconf, 3000):
+        if not await info.async_request(self._zc.zeroconf, self._resolve_ms):
             return
-        addresses = [a for a in info.parsed_addresses(IPVersion.V4Only) if _usable(a)]
+        addresses = order_addresses(info.parsed_scoped_addresses(IPVersion.All))
         if not addresses or not info.port:
             return
+        port = info.port
+        # An ssh service is the SSH endpoint itself; a workstation record only tells us the
+        # host exists, so assume port 22 for it.
+        if service_type.startswith("_workstation"):
+            port = 22
+        server = clean_label(info.server or "", 253) or None
         candidate = Candidate(
             name=_instance_name(name, service_type),
             address=addresses[0],
-            port=info.port,
+            port=port,
             service_type=service_type,
-            txt=_decode_txt(info.properties),
+            txt=decode_txt(info.properties),
+            addresses=addresses,
+            server=server,
+            service_types=(service_type,),
         )
-        # An ssh service on a non-standard port is the SSH endpoint itself; a workstation
-        # record only tells us the host exists, so assume port 22 for it.
-        if service_type.startswith("_workstation"):
-            candidate = Candidate(candidate.name, candidate.address, 22, service_type, candidate.txt)
-        previous = self.seen.get(candidate.endpoint)
-        self.seen[candidate.endpoint] = candidate
+        self._service_seen(name, candidate)
+
+    def _service_seen(self, service: str, candidate: Candidate) -> None:
+        before = self._services.get(service)
+        self._services[service] = candidate
+        self._refresh_server(_server(candidate))
+        if before is not None and _server(before) != _server(candidate):
+            self._refresh_server(_server(before))
+
+    def _service_left(self, service: str) -> None:
+        before = self._services.pop(service, None)
+        if before is not None:
+            self._refresh_server(_server(before))
+
+    def _refresh_server(self, server: str) -> None:
+        identities = {_identity(c) for c in self._services.values() if _server(c) == server}
+        identities |= {i for i, c in self.seen.items() if _server(c) == server}
+        for identity in sorted(identities):
+            self._refresh(identity)
+
+    def _refresh(self, identity: str) -> None:
+        """Re-merge one device's live services and report what changed."""
+        previous = self.seen.get(identity)
+        merged = self._merge(identity)
+        if merged is None:
+            if previous is not None:
+                del self.seen[identity]
+                self._emit("gone", previous)
+            return
+        self.seen[identity] = merged
         if previous is None:
-            self._on_found(candidate)
+            self._emit("found", merged)
+        elif merged.endpoint != previous.endpoint:
+            self._emit("moved", merged, previous)
+        elif (merged.txt, merged.addresses, merged.name) != (
+            previous.txt,
+            previous.addresses,
+            previous.name,
+        ):
+            self._emit("updated", merged, previous)
+
+    def _merge(self, identity: str) -> Candidate | None:
+        parts = [c for c in self._services.values() if _identity(c) == identity]
+        if not parts:
+            return None
+        if all(_preference(c) == 2 for c in parts):
+            # Only `_workstation` (port assumed 22): not a device of its own when the same
+            # host advertises SSH on another port.
+            server = _server(parts[0])
+            if any(_server(c) == server and _preference(c) < 2 for c in self._services.values()):
+                return None
+        # The Pi's own `_pifleet` record names it best and carries model/serial in TXT.
+        parts.sort(key=_preference)
+        txt: dict[str, str] = {}
+        for part in reversed(parts):
+            txt.update(part.txt)
+        return replace(
+            parts[0],
+            txt=dict(list(txt.items())[:MAX_TXT_KEYS]),
+            addresses=order_addresses([a for p in parts for a in p.addresses]),
+            service_types=tuple(sorted({p.service_type for p in parts})),
+        )
+
+    def _emit(
+        self, kind: EventKind, candidate: Candidate, previous: Candidate | None = None
+    ) -> None:
+        self._on_event(DiscoveryEvent(kind, candidate, previous))
 
     async def stop(self) -> None:
         for task in list(self._tasks):
@@ -136,9 +350,30 @@ class Discovery:
         self._zc = None
 
 
-def _usable(address: str) -> bool:
+async def browse(
+    seconds: float,
+    interfaces: Sequence[str] | None = None,
+    service_types: Sequence[str] = SERVICE_TYPES,
+    settle: float = 0.3,
+    expect: int | None = None,
+) -> list[Candidate]:
+    """Browse for `seconds` (or until `expect` endpoints are seen and `settle` s passed)."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    discovery = Discovery(lambda event: changed.set(), interfaces, service_types)
+    await discovery.start()
     try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return not (ip.is_multicast or ip.is_unspecified)
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            changed.clear()
+            if expect is not None and len(discovery.seen) >= expect:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), min(settle, left))
+                if not changed.is_set():
+                    break
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), left)
+    finally:
+        await discovery.stop()
+    return discovery.candidates()

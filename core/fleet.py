@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import asyncssh
 
 from core.agent_client import AgentFailure, AgentSession
-from core.discovery import Candidate, Discovery
+from core.discovery import Candidate, Discovery, DiscoveryEvent
 from core.models import DeviceState, Facts, Health
 from core.ssh import ConnectOptions, Endpoint, HostKeyChanged, SSHFailure, connect
 from core.store import Store
@@ -34,6 +34,7 @@ class FleetService:
         poll_interval: float = 2.0,
         concurrency: int = 32,
         discover: bool = True,
+        accept: Callable[[Candidate], bool] | None = None,
     ) -> None:
         self.store = store
         self.options = options
@@ -43,11 +44,17 @@ class FleetService:
         self._connect_slots = asyncio.Semaphore(concurrency)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._sessions: dict[str, AgentSession] = {}
-        self._discovery = Discovery(self.add_candidate, interfaces) if discover else None
+        self._accept = accept  # e.g. the demo takes only its own lab's Pis
+        self._discovery = Discovery(self._on_discovery, interfaces) if discover else None
 
     async def start(self) -> None:
         if self._discovery is not None:
             await self._discovery.start()
+
+    def _on_discovery(self, event: DiscoveryEvent) -> None:
+        if event.kind in ("found", "moved"):
+            if self._accept is None or self._accept(event.candidate):
+                self.add_candidate(event.candidate)
 
     def add_candidate(self, candidate: Candidate) -> None:
         key = candidate.endpoint
@@ -87,7 +94,9 @@ class FleetService:
             except HostKeyChanged as exc:
                 # Never retried: only an explicit re-pin may let this device back in.
                 self._mark_unreachable(state, str(exc))
-                self.store.record_event(state.facts.serial if state.facts else None, "host_key_refused", str(exc))
+                self.store.record_event(
+                    state.facts.serial if state.facts else None, "host_key_refused", str(exc)
+                )
                 return
             except (SSHFailure, AgentFailure, asyncssh.Error, OSError) as exc:
                 self._mark_unreachable(state, str(exc) or type(exc).__name__)
@@ -101,7 +110,11 @@ class FleetService:
             backoff = min(backoff * 2, MAX_BACKOFF)
 
     async def call(
-        self, key: str, method: str, params: dict[str, object] | None = None, timeout: float = 30.0
+        self,
+        key: str,
+        method: str,
+        params: dict[str, object] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
     ) -> object:
         """Run one agent method on a connected device (by row key) over its open session."""
         session = self._sessions.get(key)

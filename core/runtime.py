@@ -46,11 +46,15 @@ async def run_fleet(
     service: FleetService | None = None
     try:
         options, interfaces = config.options, config.interfaces
+        accept = None
         if config.demo_devices:
             lab = SimLab(config.demo_devices)
             await lab.start()
-            # The demo never leaves loopback, whatever the user asked for.
+            # The demo never leaves loopback, whatever the user asked for, and takes only its
+            # own Pis (another lab or demo may be advertising on loopback too).
             options, interfaces = lab.connect_options(), [LOOPBACK]
+            ours = {pi.endpoint for pi in lab.pis}
+            accept = lambda candidate: candidate.endpoint in ours  # noqa: E731
         service = FleetService(
             store,
             options,
@@ -58,6 +62,7 @@ async def run_fleet(
             interfaces=interfaces,
             poll_interval=config.poll_interval,
             concurrency=config.concurrency,
+            accept=accept,
         )
         await service.start()
         if on_ready is not None:

@@ -210,9 +210,8 @@ HOST_TABLES: tuple[LwwTable, ...] = (
 )
 
 Table = LwwTable | AppendTable | RollupTable
-TABLES: dict[str, Table] = {
-    t.name: t for t in (*LWW_TABLES, *HOST_TABLES, *APPEND_TABLES, ROLLUP)
-}
+_ALL_TABLES: tuple[Table, ...] = (*LWW_TABLES, *HOST_TABLES, *APPEND_TABLES, ROLLUP)
+TABLES: dict[str, Table] = {t.name: t for t in _ALL_TABLES}
 
 
 def table_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
