@@ -47,7 +47,7 @@ class FilterError(ValueError):
 class Filterable:
     """What a filter looks at in one row (the fleet model builds these)."""
 
-    haystack: str  # every searchable text of the row, joined by spaces
+    haystack: tuple[str, ...]  # every searchable text of the row (a regex may match any one)
     severity: Severity
     model: str  # the full and the short model name, e.g. "Raspberry Pi 4 Model B Rev 1.4 4B"
     rack: str
@@ -97,7 +97,7 @@ class FleetFilter:
                     rx = re.compile(pattern, re.IGNORECASE)
                 except re.error as e:
                     raise FilterError(f"bad regex {pattern!r}: {e}") from None
-                terms.append(_Term(lambda row: rx.search(row.haystack) is not None, negate))
+                terms.append(_Term(lambda row: any(rx.search(h) for h in row.haystack), negate))
         return cls(text.strip(), tuple(terms))
 
 

@@ -111,7 +111,7 @@ class FleetRow:
             if self.state is not None and self.state.name != self.hostname:
                 parts.append(self.state.name)
             self._filterable = Filterable(
-                haystack=" ".join(parts),
+                haystack=tuple(p for p in parts if p),
                 severity=self.status.severity,
                 model=f"{model} {short_model(model)}",
                 rack=self.rack,

@@ -229,12 +229,20 @@ def post_fleet(app: FleetApp, states: list[DeviceState] | None = None) -> None:
 
 
 async def wait_for(pilot: Any, condition: Callable[[], bool], seconds: float = 5.0) -> bool:
-    """Poll `condition` while the app runs; bounded."""
+    """Poll `condition` while the app runs; bounded. A widget not mounted yet counts as False."""
+    from textual.css.query import NoMatches
+
+    def check() -> bool:
+        try:
+            return bool(condition())
+        except NoMatches:
+            return False
+
     for _ in range(int(seconds / 0.02)):
-        if condition():
+        if check():
             return True
         await pilot.pause(0.02)
-    return condition()
+    return check()
 
 
 @pytest.fixture
