@@ -13,6 +13,7 @@ from test_tui_support import (
     FLEET,
     HOSTILE_HOST,
     NOW,
+    exported_csv,
     make_app,
     post_fleet,
     seed_store,
@@ -140,7 +141,8 @@ async def test_x_exports_the_table_as_shown_filtered_and_sorted(
         assert await wait_for(pilot, lambda: any(n.title == "Exported" for n in app._notifications))
         shown = [fleet.model.rows[k].hostname for k in fleet.table.order]  # type: ignore[union-attr]
         # a second export to the same name is refused in the dialog
-        default = next(tmp_path.glob("fleet-fleet-*.csv"))
+        default = exported_csv(tmp_path)
+        assert default is not None
         await pilot.press("x")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
         await pilot.press("enter")

@@ -256,3 +256,8 @@ def utc() -> Iterator[None]:
     else:
         os.environ["TZ"] = old
     time.tzset()
+
+
+def exported_csv(directory: Path, kind: str = "fleet") -> Path | None:
+    """The CSV a TUI export wrote into `directory` (its default name), if any."""
+    return next(directory.glob(f"fleet-{kind}-*.csv"), None)

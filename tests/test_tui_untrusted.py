@@ -9,6 +9,7 @@ from pathlib import Path
 from test_tui_support import (
     HOSTILE_HOST,
     HOSTILE_SERIAL,
+    exported_csv,
     make_app,
     post_fleet,
     seed_store,
@@ -84,8 +85,9 @@ async def test_hostile_names_are_literal_in_table_detail_notifications_and_csv(
         await pilot.press("slash", *"evil", "enter", "x")
         await pilot.pause(0.1)
         await pilot.press("enter")
-        assert await wait_for(pilot, lambda: list(tmp_path.glob("fleet-fleet-*.csv")) != [])
-        out = next(tmp_path.glob("fleet-fleet-*.csv"))
+        assert await wait_for(pilot, lambda: exported_csv(tmp_path) is not None)
+        out = exported_csv(tmp_path)
+        assert out is not None
         assert await wait_for(pilot, lambda: out.read_text(encoding="utf-8").count("\n") == 2)
     raw = out.read_bytes()
     assert b"\x1b" not in raw
