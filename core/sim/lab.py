@@ -1,66 +1,61 @@
 """The simulated fleet: N fake Pis on 127.0.0.1, each a real SSH server running the real agent.
 
 Each simulated Pi has its own port, its own host key, a fake Pi filesystem tree that the
-agent reads (via FLEET_AGENT_ROOT and a `vcgencmd` script on PATH), and a real zeroconf
-`_ssh._tcp` advertisement bound to 127.0.0.1. Nothing here talks to any other address.
+agent reads (via FLEET_AGENT_ROOT and a `vcgencmd` script on PATH), a workload whose load
+drives its temperature, fan and throttling (``pi_tree.tick``), and a real zeroconf
+`_ssh._tcp` advertisement bound to 127.0.0.1. Faults are injected at run time with
+``inject`` / ``clear`` (or through the control socket of a running demo). Nothing here talks
+to any address outside 127.0.0.0/8, and ``stop`` leaves no process, socket or file behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import shutil
-import socket
 import sys
-import tempfile
-from dataclasses import dataclass, field
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
-from zeroconf import IPVersion, ServiceInfo
-from zeroconf.asyncio import AsyncZeroconf
 
-from core.sim.pi_models import MODELS, PiModel
-from core.sim.pi_tree import SimPiState, build_pi_tree, write_dynamic
+from core.sim.advert import Advertiser
+from core.sim.control import ControlServer
+from core.sim.device import LOOPBACK, SimPi
+from core.sim.faults import (
+    KINDS,
+    Fault,
+    FaultError,
+    FaultSpec,
+    is_clearing_alias,
+    make_fault,
+    parse_spec,
+)
+from core.sim.pi_models import MODELS
+from core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree, step, tick
+from core.sim.scratch import make_scratch_dir
+from core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
+from core.sim.workload import make_workload
 from core.ssh import ConnectOptions
 
-LOOPBACK = "127.0.0.1"
-SIM_USER = "pi"
+__all__ = ["LOOPBACK", "MODEL_MIX", "SIM_USER", "LabOptions", "SimLab", "SimPi"]
+
 MODEL_MIX = ("4b", "5", "3b+", "zero2w", "cm4")
+BUILD_THREADS = 4
+WARM_UP_S = 900.0  # Pis have been running a while: start near their steady temperature
+STOP_WAIT_S = 3.0
+
+Target = str | int | SimPi
 
 
-@dataclass
-class SimPi:
-    index: int
-    hostname: str
-    model: PiModel
-    serial: str
-    base: Path
-    state: SimPiState
-    host_key: asyncssh.SSHKey
-    port: int = 0
-    server: asyncssh.SSHAcceptor | None = None
-    service: ServiceInfo | None = None
-    processes: set[asyncio.subprocess.Process] = field(default_factory=set)
-
-    @property
-    def root(self) -> Path:
-        return self.base / "root"
-
-    @property
-    def home(self) -> Path:
-        return self.base / "home"
-
-    @property
-    def endpoint(self) -> str:
-        return f"{LOOPBACK}:{self.port}"
-
-
-class _SimServer(asyncssh.SSHServer):
-    def begin_auth(self, username: str) -> bool:
-        return True  # always require a key
+@dataclass(frozen=True)
+class LabOptions:
+    faults: Sequence[str] = ()  # "HOST:KIND[=VALUE]" specs applied as the lab starts
+    control_socket: Path | None = None  # serve `fleet-tui demo inject` on this Unix socket
 
 
 class SimLab:
@@ -73,17 +68,26 @@ class SimLab:
         seed: int = 1,
         advertise: bool = True,
         tick_seconds: float = 1.0,
+        options: LabOptions | None = None,
     ) -> None:
         self.count = count
         self.seed = seed
         self.advertise = advertise
         self.tick_seconds = tick_seconds
+        self.options = options or LabOptions()
+        self.faults = [parse_spec(s) for s in self.options.faults]  # bad specs fail here
         self._own_workdir = workdir is None
-        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="fleet-lab-"))
+        self.workdir = workdir or make_scratch_dir()
         self.pis: list[SimPi] = []
-        self._zeroconf: AsyncZeroconf | None = None
+        self.sim_time = 0.0
+        self._advertiser: Advertiser | None = None
+        self._control: ControlServer | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
         self._client_key = asyncssh.generate_private_key("ssh-ed25519")
+        self._authorized = asyncssh.import_authorized_keys(
+            self._client_key.export_public_key().decode()
+        )
         self.client_key_path = self.workdir / "client_ed25519"
 
     def connect_options(self) -> ConnectOptions:
@@ -96,6 +100,8 @@ class SimLab:
             connect_timeout=5.0,
         )
 
+    # --- start / stop -------------------------------------------------------------------------
+
     async def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._client_key.write_private_key(str(self.client_key_path))
@@ -103,10 +109,16 @@ class SimLab:
         rng = random.Random(self.seed)
         self.pis = [self._make_pi(i, rng) for i in range(self.count)]
         try:
-            await asyncio.gather(*(self._start_server(pi) for pi in self.pis))
+            await self._build_trees()
+            await asyncio.gather(*(start_server(pi, self._authorized) for pi in self.pis))
             if self.advertise:
-                self._zeroconf = AsyncZeroconf(interfaces=[LOOPBACK], ip_version=IPVersion.V4Only)
-                await asyncio.gather(*(self._advertise(pi) for pi in self.pis))
+                self._advertiser = Advertiser()
+                await self._advertiser.start(self.pis)
+            for spec in self.faults:
+                await self.apply(spec)
+            if self.options.control_socket is not None:
+                self._control = ControlServer(self.options.control_socket, self._on_control)
+                await self._control.start()
         except BaseException:
             await self.stop()
             raise
@@ -115,106 +127,25 @@ class SimLab:
     def _make_pi(self, index: int, rng: random.Random) -> SimPi:
         model = MODELS[MODEL_MIX[index % len(MODEL_MIX)]]
         hostname = f"pi-{model.key.replace('+', 'p')}-{index + 1:03d}"
-        serial = f"{rng.getrandbits(64):016x}" if model.key == "5" else f"10000000{rng.getrandbits(32):08x}"
-        base = self.workdir / "pis" / hostname
-        state = SimPiState(temperature_c=38.0 + rng.random() * 12, uptime_s=rng.uniform(600, 900_000))
-        (base / "home").mkdir(parents=True, exist_ok=True)
-        build_pi_tree(base / "root", model, hostname, serial, state)
-        self._link_python(base / "root" / "bin")
+        serial = (
+            f"{rng.getrandbits(64):016x}"
+            if model.key == "5"
+            else f"10000000{rng.getrandbits(32):08x}"
+        )
+        workload = make_workload(index, model.cores, rng)
+        state = SimPiState(temperature_c=40.0, uptime_s=rng.uniform(600, 900_000))
+        state.load = workload.runnable(0.0)
+        for _ in range(int(WARM_UP_S / 60.0)):
+            step(state, model, 60.0)
+        state.boot_time = float(int(time.time() - state.uptime_s))
         key = asyncssh.generate_private_key("ssh-ed25519")
-        return SimPi(index, hostname, model, serial, base, state, key)
+        base = self.workdir / "pis" / hostname
+        return SimPi(index, hostname, model, serial, base, state, key, workload=workload)
 
-    @staticmethod
-    def _link_python(bindir: Path) -> None:
-        # The device's `python3` is whatever runs us; the agent is stdlib-only.
-        bindir.mkdir(parents=True, exist_ok=True)
-        link = bindir / "python3"
-        if not link.exists():
-            link.symlink_to(sys.executable)
-
-    async def _start_server(self, pi: SimPi) -> None:
-        authorized = asyncssh.import_authorized_keys(
-            self._client_key.export_public_key().decode()
-        )
-
-        async def handle(process: asyncssh.SSHServerProcess[bytes]) -> None:
-            await self._run_command(pi, process)
-
-        pi.server = await asyncssh.create_server(
-            _SimServer,
-            LOOPBACK,
-            pi.port,
-            server_host_keys=[pi.host_key],
-            authorized_client_keys=authorized,
-            process_factory=handle,
-            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=str(pi.home).encode()),
-            encoding=None,
-            allow_scp=False,
-        )
-        pi.port = pi.server.sockets[0].getsockname()[1]
-
-    async def _run_command(self, pi: SimPi, process: asyncssh.SSHServerProcess[bytes]) -> None:
-        command = process.command
-        if not command:
-            process.stderr.write(b"interactive shells are not simulated\n")
-            process.exit(1)
-            return
-        env = {
-            "HOME": str(pi.home),
-            "PATH": f"{pi.root / 'bin'}:/usr/bin:/bin",
-            "FLEET_AGENT_ROOT": str(pi.root),
-            "LANG": "C.UTF-8",
-        }
-        proc = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
-            cwd=pi.home,
-            env=env,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-        pi.processes.add(proc)
-        try:
-            await process.redirect(stdin=proc.stdin, stdout=proc.stdout, stderr=proc.stderr)
-            process.exit(await proc.wait())
-            # Let asyncssh finish its own pipe-forwarding cleanup before we go.
-            await asyncio.wait_for(process.wait_closed(), 5.0)
-        except (asyncssh.Error, OSError, BrokenPipeError, TimeoutError):
-            pass
-        finally:
-            _kill(proc)
-            pi.processes.discard(proc)
-
-    async def change_host_key(self, pi: SimPi) -> None:
-        """Restart a Pi's SSH server on the same port with a new host key (a re-imaged card)."""
-        if pi.server is not None:
-            pi.server.close()
-            await pi.server.wait_closed()
-        pi.host_key = asyncssh.generate_private_key("ssh-ed25519")
-        await self._start_server(pi)
-
-    async def _advertise(self, pi: SimPi) -> None:
-        assert self._zeroconf is not None
-        pi.service = ServiceInfo(
-            "_ssh._tcp.local.",
-            f"{pi.hostname}._ssh._tcp.local.",
-            addresses=[socket.inet_aton(LOOPBACK)],
-            port=pi.port,
-            server=f"{pi.hostname}.local.",
-            properties={},
-        )
-        await self._zeroconf.async_register_service(pi.service)
-
-    async def _tick(self) -> None:
-        rng = random.Random(self.seed + 7)
-        while True:
-            await asyncio.sleep(self.tick_seconds)
-            for pi in self.pis:
-                _drift(pi.state, rng, self.tick_seconds)
-                write_dynamic(pi.root, pi.state)
+    async def _build_trees(self) -> None:
+        # File creation is syscall-bound: a few threads overlap it on a disk-backed workdir.
+        chunks = [self.pis[i::BUILD_THREADS] for i in range(BUILD_THREADS)]
+        await asyncio.gather(*(asyncio.to_thread(_build, chunk) for chunk in chunks if chunk))
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -222,31 +153,197 @@ class SimLab:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
-        if self._zeroconf is not None:
-            with contextlib.suppress(Exception):
-                await self._zeroconf.async_unregister_all_services()
-            await self._zeroconf.async_close()
-            self._zeroconf = None
+        if self._control is not None:
+            await self._control.stop()
+            self._control = None
+        if self._advertiser is not None:
+            await self._advertiser.close(self.pis)
+            self._advertiser = None
+        await asyncio.gather(*(stop_server(pi) for pi in self.pis))
         for pi in self.pis:
-            if pi.server is not None:
-                pi.server.close()
-            for proc in list(pi.processes):
-                _kill(proc)
-        for pi in self.pis:
-            if pi.server is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(pi.server.wait_closed(), 2.0)
-                pi.server = None
+            kill_all(pi)
+        await self._wait_for_processes()
         if self._own_workdir:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, self.workdir, True)
+
+    async def _wait_for_processes(self, pis: Sequence[SimPi] | None = None) -> None:
+        # Killed commands are reaped by their SSH session tasks; give those a bounded moment.
+        for _ in range(int(STOP_WAIT_S / 0.02)):
+            if not any(pi.processes for pi in (self.pis if pis is None else pis)):
+                return
+            await asyncio.sleep(0.02)
+
+    # --- the simulation ---------------------------------------------------------------------
+
+    async def _tick(self) -> None:
+        rng = random.Random(self.seed + 7)
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            now = loop.time()
+            dt, last = now - last, now
+            self.sim_time += dt
+            # File writes off the event loop (about 0.4 ms per Pi); faults wait for the tick.
+            async with self._lock:
+                await asyncio.to_thread(self._advance, dt, rng)
+
+    def _advance(self, dt: float, rng: random.Random) -> None:
+        for pi in self.pis:
+            if pi.workload is not None:
+                pi.state.load = pi.workload.advance(pi.state.load, self.sim_time, dt, rng)
+            with contextlib.suppress(OSError):
+                tick(pi.root, pi.state, pi.model, dt)
+
+    # --- faults -------------------------------------------------------------------------------
+
+    def select(self, target: Target) -> list[SimPi]:
+        """A Pi by SimPi, 0-based index, hostname, 1-based number as text, or "all"."""
+        if isinstance(target, SimPi):
+            return [target]
+        if isinstance(target, int):
+            if 0 <= target < len(self.pis):
+                return [self.pis[target]]
+        elif target.strip().lower() in ("all", "*"):
+            return list(self.pis)
+        elif target.strip().isdigit():
+            number = int(target)
+            if 1 <= number <= len(self.pis):
+                return [self.pis[number - 1]]
+        else:
+            for pi in self.pis:
+                if pi.hostname == target.strip():
+                    return [pi]
+        raise FaultError(
+            f"no simulated Pi {target!r}: use a hostname, a number 1..{len(self.pis)}, or all"
+        )
+
+    async def inject(
+        self, target: Target, kind: str, value: str | float | None = None
+    ) -> list[SimPi]:
+        """Turn a fault on (``ssh-up`` turns ``ssh-down`` off); returns the Pis it hit."""
+        if is_clearing_alias(kind):
+            return await self.clear(target, kind)
+        fault = make_fault(kind, value)
+        pis = self.select(target)
+        async with self._lock:
+            for pi in pis:
+                await self._set(pi, fault, True)
+        return pis
+
+    async def clear(self, target: Target, kind: str | None = None) -> list[SimPi]:
+        """Turn one fault (or, with no kind, every active fault) off."""
+        pis = self.select(target)
+        async with self._lock:
+            for pi in pis:
+                kinds = [make_fault(kind).kind] if kind else list(pi.faults)
+                for k in kinds:
+                    if k in pi.faults:  # clearing what is not on changes nothing
+                        await self._set(pi, Fault(k, pi.faults[k]), False)
+        return pis
+
+    async def apply(self, spec: FaultSpec | str) -> list[SimPi]:
+        spec = parse_spec(spec) if isinstance(spec, str) else spec
+        if spec.clears:
+            return await self.clear(spec.target, spec.fault.kind)
+        return await self.inject(spec.target, spec.fault.kind, spec.fault.value or None)
+
+    async def change_host_key(self, pi: SimPi) -> None:
+        """Restart a Pi's SSH server on the same port with a new host key (a re-imaged card)."""
+        await self.inject(pi, "host-key-change")
+
+    async def _set(self, pi: SimPi, fault: Fault, on: bool) -> None:
+        kind = KINDS[fault.kind]
+        if kind.pi_fault is not None:
+            apply_fault(pi.root, pi.state, pi.model, kind.pi_fault, active=on)
+        elif fault.kind == "slow-link":
+            pi.link_delay = fault.seconds if on else 0.0
+        elif fault.kind == "agent-crash":
+            pi.crash_agents = on and fault.value == "persist"
+            if on:
+                kill_agents(pi)
+        elif fault.kind == "host-key-change":
+            await self._rekey(pi, on)
+        if on and fault.sticky:
+            pi.faults[fault.kind] = fault.value
+        elif not on:
+            pi.faults.pop(fault.kind, None)
+        await self._reconcile(pi)
+
+    async def _rekey(self, pi: SimPi, on: bool) -> None:
+        if on:
+            pi.original_host_key = pi.original_host_key or pi.host_key
+            pi.host_key = asyncssh.generate_private_key("ssh-ed25519")
+        elif pi.original_host_key is not None:
+            pi.host_key, pi.original_host_key = pi.original_host_key, None
+        else:
+            return
+        if pi.server is not None:  # a re-imaged card means a reboot: connections drop
+            await stop_server(pi)
+            kill_all(pi)
+            await self._wait_for_processes([pi])
+            await start_server(pi, self._authorized)
+
+    async def _reconcile(self, pi: SimPi) -> None:
+        """Bring the Pi's SSH server and mDNS advert in line with its active faults."""
+        advert_wanted = "device-gone" not in pi.faults
+        if pi.ssh_wanted and pi.server is None:
+            await start_server(pi, self._authorized)  # the same port as before
+        if self._advertiser is not None:
+            if advert_wanted and pi.service is None:
+                await self._advertiser.advertise(pi)
+            elif not advert_wanted and pi.service is not None:
+                await self._advertiser.withdraw(pi)
+        if not pi.ssh_wanted and pi.server is not None:
+            await stop_server(pi)
+            kill_all(pi)
+            await self._wait_for_processes([pi])
+
+    # --- status and the control socket ------------------------------------------------------
+
+    def status(self, pis: Sequence[SimPi] | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for pi in self.pis if pis is None else pis:
+            s = pi.state
+            rows.append(
+                {
+                    "number": pi.index + 1,
+                    "hostname": pi.hostname,
+                    "port": pi.port,
+                    "model": pi.model.model_string,
+                    "serial": pi.serial,
+                    "workload": pi.workload.profile if pi.workload else None,
+                    "load": round(s.load, 2),
+                    "temperature_c": round(s.temperature_c, 1),
+                    "power_w": s.power_w,
+                    "fan_rpm": s.fan_rpm,
+                    "throttled": f"0x{s.throttled:x}",
+                    "ssh": pi.server is not None,
+                    "advertised": pi.service is not None,
+                    "faults": [str(Fault(k, v)) for k, v in pi.faults.items()],
+                }
+            )
+        return rows
+
+    async def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
+        op = request.get("op")
+        if op == "status":
+            return {"ok": True, "pis": self.status()}
+        if op == "inject":
+            pis = await self.apply(str(request.get("spec", "")))
+        elif op == "clear":
+            kind = request.get("kind")
+            pis = await self.clear(str(request.get("target", "")), str(kind) if kind else None)
+        else:
+            raise FaultError(f"unknown request {op!r}: inject, clear or status")
+        return {"ok": True, "pis": self.status(pis)}
 
 
-def _drift(state: SimPiState, rng: random.Random, dt: float) -> None:
-    state.uptime_s += dt
-    state.temperature_c = max(30.0, min(85.0, state.temperature_c + rng.uniform(-0.6, 0.6)))
-
-
-def _kill(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, 9)
+def _build(pis: list[SimPi]) -> None:
+    for pi in pis:
+        pi.home.mkdir(parents=True, exist_ok=True)
+        build_pi_tree(pi.root, pi.model, pi.hostname, pi.serial, pi.state)
+        bindir = pi.root / "bin"
+        link = bindir / "python3"
+        if not link.exists():  # the device's python3 is whatever runs us (agent: stdlib only)
+            link.symlink_to(sys.executable)
