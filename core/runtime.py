@@ -14,7 +14,7 @@ from pathlib import Path
 
 from core.fleet import FleetService
 from core.models import DeviceState
-from core.sim.lab import LOOPBACK, SimLab
+from core.sim.lab import LOOPBACK, LabOptions, SimLab
 from core.ssh import ConnectOptions
 from core.store import Store
 
@@ -27,6 +27,7 @@ class FleetConfig:
     poll_interval: float = 2.0
     concurrency: int = 32
     options: ConnectOptions = field(default_factory=ConnectOptions)
+    lab_options: LabOptions = field(default_factory=LabOptions)  # demo: faults, control socket
 
 
 @dataclass
@@ -48,7 +49,7 @@ async def run_fleet(
         options, interfaces = config.options, config.interfaces
         accept = None
         if config.demo_devices:
-            lab = SimLab(config.demo_devices)
+            lab = SimLab(config.demo_devices, options=config.lab_options)
             await lab.start()
             # The demo never leaves loopback, whatever the user asked for, and takes only its
             # own Pis (another lab or demo may be advertising on loopback too).

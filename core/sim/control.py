@@ -76,8 +76,8 @@ class ControlServer:
             reply = await self._handler(request)
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             reply = {"ok": False, "error": "incomplete or oversized request"}
-        except ValueError as exc:  # bad JSON, bad spec, unknown Pi
-            reply = {"ok": False, "error": str(exc)}
+        except ValueError as exc:  # bad JSON, bad spec, unknown Pi: the asker's mistake
+            reply = {"ok": False, "error": str(exc), "usage": True}
         except Exception as exc:  # the demo keeps running whatever one request does
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         try:

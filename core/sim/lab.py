@@ -126,7 +126,7 @@ class SimLab:
 
     def _make_pi(self, index: int, rng: random.Random) -> SimPi:
         model = MODELS[MODEL_MIX[index % len(MODEL_MIX)]]
-        hostname = f"pi-{model.key.replace('+', 'p')}-{index + 1:03d}"
+        hostname = hostname_for(index)
         serial = (
             f"{rng.getrandbits(64):016x}"
             if model.key == "5"
@@ -204,19 +204,8 @@ class SimLab:
         if isinstance(target, int):
             if 0 <= target < len(self.pis):
                 return [self.pis[target]]
-        elif target.strip().lower() in ("all", "*"):
-            return list(self.pis)
-        elif target.strip().isdigit():
-            number = int(target)
-            if 1 <= number <= len(self.pis):
-                return [self.pis[number - 1]]
-        else:
-            for pi in self.pis:
-                if pi.hostname == target.strip():
-                    return [pi]
-        raise FaultError(
-            f"no simulated Pi {target!r}: use a hostname, a number 1..{len(self.pis)}, or all"
-        )
+            raise FaultError(f"no simulated Pi at index {target}")
+        return [self.pis[i] for i in target_indices(target, [pi.hostname for pi in self.pis])]
 
     async def inject(
         self, target: Target, kind: str, value: str | float | None = None
@@ -337,6 +326,27 @@ class SimLab:
         else:
             raise FaultError(f"unknown request {op!r}: inject, clear or status")
         return {"ok": True, "pis": self.status(pis)}
+
+
+def hostname_for(index: int) -> str:
+    """The hostname of the Pi at ``index`` (0-based): pi-4b-001, pi-5-002, pi-3bp-003, ..."""
+    key = MODEL_MIX[index % len(MODEL_MIX)]
+    return f"pi-{key.replace('+', 'p')}-{index + 1:03d}"
+
+
+def target_indices(target: str, hostnames: Sequence[str]) -> list[int]:
+    """Which Pis a target names: a hostname, a 1-based number, or "all" (also "*")."""
+    text = target.strip()
+    if text.lower() in ("all", "*"):
+        return list(range(len(hostnames)))
+    if text.isdigit() and 1 <= int(text) <= len(hostnames):
+        return [int(text) - 1]
+    if text in hostnames:
+        return [hostnames.index(text)]
+    raise FaultError(
+        f"no simulated Pi {target!r}: use a hostname (e.g. {hostnames[0] if hostnames else 'pi-4b-001'}),"
+        f" a number 1..{len(hostnames)}, or all"
+    )
 
 
 def _build(pis: list[SimPi]) -> None:

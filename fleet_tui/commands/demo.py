@@ -1,4 +1,8 @@
-"""`fleet-tui demo`: the TUI (or its headless twin) on a simulated fleet on 127.0.0.1."""
+"""`fleet-tui demo`: the TUI (or its headless twin) on a simulated fleet on 127.0.0.1.
+
+`--fault HOST:KIND` injects faults as the lab starts; while a demo runs, `fleet-tui demo
+inject|clear|status` reach it through its control socket (see demo_ctl.py).
+"""
 
 from __future__ import annotations
 
@@ -11,67 +15,136 @@ from pathlib import Path
 
 from core.models import DeviceState
 from core.runtime import FleetConfig, RunningFleet, run_fleet
+from core.sim.control import ControlError, default_socket_path
+from core.sim.faults import FaultError, parse_spec
+from core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
+from fleet_tui.commands.demo_ctl import add_commands
 
 DEFAULT_DEVICES = 12
+MAX_DEVICES = 500
+EXIT_USAGE = 64
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="open the TUI on a built-in simulated fleet (loopback only)")
-    p.add_argument("--devices", type=int, default=DEFAULT_DEVICES, metavar="N", help="simulated Pis (default 12)")
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=DEFAULT_DEVICES,
+        metavar="N",
+        help="simulated Pis (default 12)",
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="HOST:KIND[=VALUE]",
+        help="inject a fault as the demo starts (repeatable; `fleet-tui demo faults` lists kinds)",
+    )
+    p.add_argument(
+        "--socket",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="control socket for `fleet-tui demo inject` (default: in the per-user runtime dir)",
+    )
     p.add_argument("--headless", action="store_true", help="run the pipeline without the TUI")
     p.add_argument("--json", action="store_true", help="headless: one JSON object per device")
-    p.add_argument("--seconds", type=float, default=20.0, metavar="S", help="headless: give up after S seconds")
+    p.add_argument(
+        "--seconds", type=float, default=20.0, metavar="S", help="headless: give up after S seconds"
+    )
+    p.add_argument(
+        "--hold",
+        action="store_true",
+        help="headless: run the full S seconds (inject faults meanwhile), then print",
+    )
     p.set_defaults(func=run_demo)
+    add_commands(p)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    if args.devices < 1 or args.devices > 500:
-        print("fleet-tui demo: --devices must be between 1 and 500", file=sys.stderr)
-        return 64
+    if args.devices < 1 or args.devices > MAX_DEVICES:
+        print(f"fleet-tui demo: --devices must be between 1 and {MAX_DEVICES}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        options = _lab_options(args.fault, args.devices, args.socket)
+    except FaultError as exc:
+        print(f"fleet-tui demo: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
         # A fresh database per run: the lab mints new host keys every time, and the demo must
         # never touch the technician's real fleet.db.
         db = Path(args.db) if args.db else Path(tmp) / "demo.db"
         if args.headless:
-            return asyncio.run(_headless(db, args.devices, args.seconds, args.json))
+            return asyncio.run(_headless(db, args, options))
         from fleet_tui.commands.tui import run_tui
 
-        return run_tui(args, demo_devices=args.devices, db=db)
+        return run_tui(args, demo_devices=args.devices, db=db, lab_options=options)
 
 
-async def _headless(db: Path, devices: int, seconds: float, as_json: bool) -> int:
+def _lab_options(faults: list[str], devices: int, socket: Path | None) -> LabOptions:
+    hostnames = [hostname_for(i) for i in range(devices)]
+    for spec in faults:
+        target_indices(parse_spec(spec).target, hostnames)  # fail before anything starts
+    if socket is None:
+        try:
+            socket = default_socket_path()
+        except ControlError as exc:
+            print(f"fleet-tui demo: no control socket: {exc}", file=sys.stderr)
+    return LabOptions(faults=tuple(faults), control_socket=socket)
+
+
+def _expects_health(pi: SimPi) -> bool:
+    """Can the pipeline read this Pi's health, given its faults?"""
+    return pi.ssh_wanted and not pi.crash_agents
+
+
+def _settled(lab: SimLab, states: dict[str, DeviceState]) -> bool:
+    """Every reachable Pi has health; every advertised but faulted one has shown its error."""
+    for pi in lab.pis:
+        state = states.get(pi.endpoint)
+        if _expects_health(pi):
+            if state is None or state.health is None:
+                return False
+        elif pi.service is not None and (state is None or not state.error):
+            return False
+    return True
+
+
+async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> int:
     states: dict[str, DeviceState] = {}
     running: list[RunningFleet] = []
     stop = asyncio.Event()
 
-    def all_reached() -> bool:
-        if not running or running[0].lab is None:
-            return False
-        endpoints = [pi.endpoint for pi in running[0].lab.pis]
-        return all(e in states and states[e].health is not None for e in endpoints)
-
     def on_update(state: DeviceState) -> None:
         states[state.key] = state
-        if all_reached():
+        lab = running[0].lab if running else None
+        if not args.hold and lab is not None and _settled(lab, states):
             stop.set()
 
-    config = FleetConfig(db_path=db, demo_devices=devices, poll_interval=1.0)
+    config = FleetConfig(
+        db_path=db, demo_devices=args.devices, poll_interval=1.0, lab_options=options
+    )
     task = asyncio.create_task(run_fleet(config, on_update, stop, on_ready=running.append))
     try:
-        await asyncio.wait_for(asyncio.shield(stop.wait()), seconds)
+        await asyncio.wait_for(asyncio.shield(stop.wait()), args.seconds)
     except TimeoutError:
         stop.set()
-    expected = [pi.endpoint for pi in running[0].lab.pis] if running and running[0].lab else []
+    lab = running[0].lab if running else None
+    expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if lab else []
     await task
     rows = sorted(states.values(), key=lambda s: (s.hostname, s.port))
     for state in rows:
-        if as_json:
+        if args.json:
             print(json.dumps(state.to_json(), sort_keys=True))
         else:
             print(_text_line(state))
     missing = [e for e in expected if e not in states or states[e].health is None]
-    if missing or not expected:
-        print(f"fleet-tui demo: {len(missing)} of {devices} simulated devices not reached", file=sys.stderr)
+    if missing or lab is None:
+        print(
+            f"fleet-tui demo: {len(missing)} of {len(expected)} reachable simulated devices not reached",
+            file=sys.stderr,
+        )
         return 2
     return 0
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from core.runtime import FleetConfig
+from core.sim.lab import LabOptions
 from fleet_tui.config import UserConfig, load_config
 from fleet_tui.paths import config_file, default_db_path, log_file
 
@@ -33,7 +34,10 @@ def ui_settings(args: argparse.Namespace, cfg: UserConfig) -> tuple[bool, bool]:
 
 
 def run_tui(
-    args: argparse.Namespace, demo_devices: int | None = None, db: Path | None = None
+    args: argparse.Namespace,
+    demo_devices: int | None = None,
+    db: Path | None = None,
+    lab_options: LabOptions | None = None,
 ) -> int:
     from fleet_tui.app import FleetApp  # Textual is imported only when a TUI is wanted
     from fleet_tui.keymap import build_keymap, known_bindings
@@ -51,6 +55,7 @@ def run_tui(
         demo_devices=demo_devices,
         interfaces=getattr(args, "interface", None),
         poll_interval=cfg.poll_interval(low),
+        lab_options=lab_options or LabOptions(),
     )
     options = UiOptions(
         readonly=readonly,
