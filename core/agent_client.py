@@ -68,13 +68,16 @@ class AgentSession:
 
     @classmethod
     async def start(
-        cls, conn: asyncssh.SSHClientConnection, timeout: float = 15.0, python: str = "python3"
+        cls,
+        conn: asyncssh.SSHClientConnection,
+        timeout: float = 15.0,  # noqa: ASYNC109
+        python: str = "python3",
     ) -> AgentSession:
         path = await asyncio.wait_for(ensure_agent(conn), timeout)
         process = await conn.create_process(f"{python} {path} serve", encoding=None)
         try:
             line = await asyncio.wait_for(process.stdout.readline(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             process.close()
             raise AgentFailure("agent did not say hello in time") from None
         hello = _parse_hello(line)
@@ -87,7 +90,12 @@ class AgentSession:
             raise AgentFailure(f"agent speaks protocol {hello.protocol}, we speak 1")
         return cls(process, hello)
 
-    async def call(self, method: str, params: dict[str, Any] | None = None, timeout: float = 10.0) -> Any:
+    async def call(
+        self,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109
+    ) -> Any:
         if self.closed_reason is not None:
             raise AgentFailure(self.closed_reason)
         request_id = next(self._ids)
@@ -97,16 +105,17 @@ class AgentSession:
         try:
             self._process.stdin.write(line.encode() + b"\n")
             return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise AgentFailure(f"agent did not answer {method} within {timeout:g} s") from None
         finally:
             self._pending.pop(request_id, None)
 
-    async def facts(self) -> Facts:
-        return _validate(Facts, await self.call("facts"))
+    async def facts(self, timeout: float = 10.0) -> Facts:  # noqa: ASYNC109
+        return _validate(Facts, await self.call("facts", timeout=timeout))
 
-    async def health(self) -> Health:
-        return _validate(Health, await self.call("health"))
+    async def health(self, timeout: float = 10.0, fields: list[str] | None = None) -> Health:  # noqa: ASYNC109
+        params = {"fields": fields} if fields else None
+        return _validate(Health, await self.call("health", params, timeout=timeout))
 
     async def _read_replies(self) -> None:
         reason = "agent exited"
@@ -163,12 +172,14 @@ def _validate(model: type[_M], data: Any) -> _M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise AgentFailure(f"agent sent malformed {model.__name__.lower()}: {exc.errors()[0]['msg']}") from None
+        raise AgentFailure(
+            f"agent sent malformed {model.__name__.lower()}: {exc.errors()[0]['msg']}"
+        ) from None
 
 
 async def _drain(stream: asyncssh.SSHReader[bytes]) -> str:
     try:
         data = await asyncio.wait_for(stream.read(4096), 1.0)
-    except (asyncio.TimeoutError, asyncssh.Error):
+    except (TimeoutError, asyncssh.Error):
         return ""
     return data.decode(errors="replace").strip()

@@ -74,6 +74,9 @@ class Server:
             actions = None  # type: ignore[assignment]
         if actions is not None:
             self.methods.update(actions.methods())
+        # Discovery from this host (jump-host discovery): imported on first use only.
+        for name in ("neighbours", "browse"):
+            self.methods[name] = _discover_method(name)
 
     # --- output ----------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:
@@ -219,6 +222,15 @@ class Server:
         for thread, _ in list(self.watches.values()):
             thread.join(timeout=5)
         self.watches.clear()
+
+
+def _discover_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
+    def call(req: Request) -> Optional[dict[str, Any]]:
+        from hardware import discover
+
+        return discover.methods()[name](req)
+
+    return call
 
 
 def _print(obj: dict[str, Any]) -> None:

@@ -1,0 +1,51 @@
+"""Every device we know how to reach: the hosts table plus devices with an address.
+
+A host row carries its own jump host; otherwise its site's jump applies (`hosts jump
+--site`). A device row (learned from an agent) belongs to a site through its rack placement.
+A device already covered by a host row (same serial or address) is not listed twice.
+"""
+
+from __future__ import annotations
+
+from core.hosts import HostBook, HostEntry
+from core.routes import Target
+from core.store import Store
+
+
+def target_of(entry: HostEntry, site_jumps: dict[str, str]) -> Target:
+    jump = entry.jump or (site_jumps.get(entry.site) if entry.site else None) or site_jumps.get("*")
+    return Target(entry.host, entry.port, entry.user, jump, entry.serial, entry.name, entry.mac)
+
+
+def device_sites(store: Store) -> dict[str, str]:
+    """serial -> site id, through the device's rack placement."""
+    racks = {r["id"]: r.get("site_id") for r in store.rows("racks")}
+    sites: dict[str, str] = {}
+    for placement in store.rows("placements"):
+        site = racks.get(placement.get("rack_id"))
+        if placement.get("serial") and site:
+            sites[placement["serial"]] = site
+    return sites
+
+
+def known_targets(store: Store) -> list[Target]:
+    book = HostBook(store)
+    jumps = book.site_jumps()
+    entries = book.entries()
+    targets = [target_of(e, jumps) for e in entries]
+    covered_serials = {e.serial for e in entries if e.serial}
+    covered_hosts = {(e.host, e.port or 22) for e in entries}
+    sites = device_sites(store)
+    for device in store.list_devices():
+        if not device.address or device.serial in covered_serials:
+            continue
+        if (device.address, device.port or 22) in covered_hosts:
+            continue
+        site = sites.get(device.serial)
+        jump = (jumps.get(site) if site else None) or jumps.get("*")
+        targets.append(
+            Target(
+                device.address, device.port, device.user, jump, device.serial, device.hostname, None
+            )
+        )
+    return targets
