@@ -36,11 +36,31 @@ class FleetApp(App[None]):
     CSS_PATH = [asset(n) for n in ("app.tcss", "dialogs.tcss", "device.tcss")]
     COMMANDS = App.COMMANDS | {FleetCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="app.quit"),
-        Binding("question_mark", "help", "Help", id="app.help", key_display="?"),
-        Binding("colon", "command", "Cmd", id="app.command", key_display=":"),
+        Binding("q", "quit", "Quit", id="app.quit", tooltip="stop the pipeline and leave"),
         Binding(
-            "ctrl+p", "command_palette", "Palette", id="app.palette", show=False, priority=True
+            "question_mark",
+            "help",
+            "Help",
+            id="app.help",
+            tooltip="the keys of this screen",
+            key_display="?",
+        ),
+        Binding(
+            "colon",
+            "command",
+            "Cmd",
+            id="app.command",
+            tooltip="command mode: :fleet :device :help …",
+            key_display=":",
+        ),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Palette",
+            id="app.palette",
+            tooltip="command palette",
+            show=False,
+            priority=True,
         ),
     ]
 

@@ -65,12 +65,36 @@ class DetailLoaded(Message, bubble=False):
 
 class DeviceScreen(Screen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Back", id="device.back", key_display="esc"),
-        Binding("e", "edit", "Edit", id="device.edit"),
-        Binding("i", "identify", "Identify", id="device.identify"),
-        Binding("R", "reboot", "Reboot", id="device.reboot"),
-        Binding("x", "export", "Export", id="device.export"),
-        Binding("r", "reload", "Reload", id="device.reload", show=False),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            id="device.back",
+            tooltip="back to the previous screen",
+            key_display="esc",
+        ),
+        Binding("e", "edit", "Edit", id="device.edit", tooltip="label, notes and tags"),
+        Binding(
+            "i", "identify", "Identify", id="device.identify", tooltip="blink the ACT LED for 30 s"
+        ),
+        Binding(
+            "R",
+            "reboot",
+            "Reboot",
+            id="device.reboot",
+            tooltip="reboot (type the hostname to confirm)",
+        ),
+        Binding(
+            "x", "export", "Export", id="device.export", tooltip="CSV of the table on this tab"
+        ),
+        Binding(
+            "r",
+            "reload",
+            "Reload",
+            id="device.reload",
+            tooltip="re-read history from the database",
+            show=False,
+        ),
         Binding("1", "tab('events')", "Events", id="device.tab_events", show=False),
         Binding("2", "tab('throttle')", "Throttle", id="device.tab_throttle", show=False),
         Binding("3", "tab('hostkey')", "Host key", id="device.tab_hostkey", show=False),

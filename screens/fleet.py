@@ -33,18 +33,71 @@ MODIFYING = {"identify", "reboot"}
 
 class FleetScreen(Screen[None]):
     BINDINGS = [
-        Binding("slash", "filter", "Filter", id="fleet.filter", key_display="/"),
-        Binding("space", "mark", "Mark", id="fleet.mark"),
-        Binding("s", "sort", "Sort", id="fleet.sort"),
-        Binding("S", "reverse", "Reverse", id="fleet.reverse", show=False),
-        Binding("o", "open", "Open", id="fleet.open", show=False),
-        Binding("i", "identify", "Identify", id="fleet.identify", show=False),
-        Binding("R", "reboot", "Reboot", id="fleet.reboot", show=False),
-        Binding("x", "export", "Export", id="fleet.export"),
-        Binding("a", "mark_all", "Mark shown", id="fleet.mark_all", show=False),
-        Binding("u", "unmark", "Unmark all", id="fleet.unmark", show=False),
-        Binding("r", "reload", "Reload", id="fleet.reload", show=False),
-        Binding("escape", "back", "Clear", id="fleet.back", show=False),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            id="fleet.filter",
+            tooltip="regex; !invert; status: model: rack: tag:",
+            key_display="/",
+        ),
+        Binding("space", "mark", "Mark", id="fleet.mark", tooltip="mark/unmark the row, move down"),
+        Binding("s", "sort", "Sort", id="fleet.sort", tooltip="sort by the next column"),
+        Binding(
+            "S",
+            "reverse",
+            "Reverse",
+            id="fleet.reverse",
+            tooltip="reverse the sort order",
+            show=False,
+        ),
+        Binding(
+            "o", "open", "Open", id="fleet.open", tooltip="open the device (also enter)", show=False
+        ),
+        Binding(
+            "i",
+            "identify",
+            "Identify",
+            id="fleet.identify",
+            tooltip="blink the ACT LED (marked rows, else this one)",
+            show=False,
+        ),
+        Binding(
+            "R",
+            "reboot",
+            "Reboot",
+            id="fleet.reboot",
+            tooltip="reboot (marked rows, else this one)",
+            show=False,
+        ),
+        Binding("x", "export", "Export", id="fleet.export", tooltip="CSV of the table as shown"),
+        Binding(
+            "a",
+            "mark_all",
+            "Mark shown",
+            id="fleet.mark_all",
+            tooltip="mark every row shown",
+            show=False,
+        ),
+        Binding(
+            "u", "unmark", "Unmark all", id="fleet.unmark", tooltip="clear all marks", show=False
+        ),
+        Binding(
+            "r",
+            "reload",
+            "Reload",
+            id="fleet.reload",
+            tooltip="re-read labels, tags, racks",
+            show=False,
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Clear",
+            id="fleet.back",
+            tooltip="cancel filter edit / clear filter / marks",
+            show=False,
+        ),
     ]
 
     def __init__(self) -> None:

@@ -26,12 +26,13 @@ def screen_keys(screen: Screen[Any]) -> list[tuple[str, str, str]]:
         b: Binding = active.binding
         if not b.description or b.system:
             continue
-        what = b.description
+        what = f"{b.description} — {b.tooltip}" if b.tooltip else b.description
         if (what, b.id or "") in seen:
             continue
         seen.add((what, b.id or ""))
         out.append((_label(screen.app, key, active), what, b.id or ""))
-    return out
+    # ours first (they carry ids), then the generic keys of tables and inputs
+    return [k for k in out if k[2]] + [k for k in out if not k[2]]
 
 
 def _label(app: App[Any], key: str, active: ActiveBinding) -> str:
@@ -58,9 +59,9 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#help-keys", DataTable)
-        table.add_column("Key", width=10)
-        table.add_column("Does", width=24)
-        table.add_column("Id (for remapping)", width=22)
+        table.add_column("Key", width=9)
+        table.add_column("Does", width=40)
+        table.add_column("Id (remap)", width=17)
         for key, what, bid in self._keys:
             table.add_row(literal(key), literal(what), literal(bid, "dim"))
         table.add_row(Text(""), Text(""), Text(""))

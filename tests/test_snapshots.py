@@ -1,0 +1,137 @@
+"""Snapshots at 80×24 (a jump host's terminal) and 160×48, from a fixed fleet with the pipeline
+off and the clock frozen. Update after a deliberate change: pytest --snapshot-update."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_support import fleet_states, make_app, post_fleet, seed_store, utc, wait_for
+
+from fleet_tui.app import FleetApp
+from screens.device import DeviceScreen
+from screens.fleet import FleetScreen
+
+_ = utc
+SIZES = [(80, 24), (160, 48)]
+Compare = Callable[..., bool]
+
+
+def _app(tmp_path: Path, **kwargs: Any) -> FleetApp:
+    db = tmp_path / "fleet.db"
+    seed_store(db)
+    app = make_app(db, **kwargs)
+    app.sub_title = "fleet.db"  # not the temporary path
+    return app
+
+
+async def _loaded(pilot: Any) -> None:
+    app = pilot.app
+    states = fleet_states()
+    post_fleet(app, states)
+    fleet = app.screen_stack[0]
+    assert isinstance(fleet, FleetScreen)
+
+    def ready() -> bool:
+        m = fleet.model
+        return (
+            m is not None
+            and fleet.table.row_count == 10
+            and not fleet._pending
+            and all(
+                m.rows.get(s.key) is not None and m.rows[s.key].state is not None for s in states
+            )
+        )
+
+    assert await wait_for(pilot, ready)
+
+
+def _then(*steps: Callable[[Any], Awaitable[None]]) -> Callable[[Any], Awaitable[None]]:
+    async def run(pilot: Any) -> None:
+        await _loaded(pilot)
+        for step in steps:
+            await step(pilot)
+        await pilot.pause(0.1)
+
+    return run
+
+
+def _press(*keys: str) -> Callable[[Any], Awaitable[None]]:
+    async def step(pilot: Any) -> None:
+        await pilot.press(*keys)
+        await pilot.pause(0.1)
+
+    return step
+
+
+async def _device(pilot: Any) -> None:
+    fleet = pilot.app.screen_stack[0]
+    fleet.open_row("127.0.0.1:2201")
+    assert await wait_for(
+        pilot,
+        lambda: (
+            isinstance(pilot.app.screen, DeviceScreen)
+            and pilot.app.screen.detail.record is not None
+        ),
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet_overview(
+    snap_compare: Compare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    assert snap_compare(_app(tmp_path), terminal_size=size, run_before=_then())
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_fleet_filtered_sorted_marked(
+    snap_compare: Compare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    steps = _then(_press("s", "S", "space", "space"), _press("slash", *"!status:ok"))
+    assert snap_compare(_app(tmp_path), terminal_size=size, run_before=steps)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_device_detail(
+    snap_compare: Compare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    assert snap_compare(_app(tmp_path), terminal_size=size, run_before=_then(_device))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_on_the_fleet(
+    snap_compare: Compare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    assert snap_compare(
+        _app(tmp_path), terminal_size=size, run_before=_then(_press("question_mark"))
+    )
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_reboot_confirmation_for_marked_devices(
+    snap_compare: Compare, tmp_path: Path, size: tuple[int, int], utc: None
+) -> None:
+    steps = _then(_press("down", "space", "space", "R"))
+    assert snap_compare(_app(tmp_path), terminal_size=size, run_before=steps)
+
+
+def test_command_mode_completion(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    steps = _then(_press("colon", *"dev pi-5-0"))
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=steps)
+
+
+def test_readonly_device_detail(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    assert snap_compare(
+        _app(tmp_path, readonly=True), terminal_size=(80, 24), run_before=_then(_device)
+    )
+
+
+def test_no_color_keeps_status_readable(
+    snap_compare: Compare, tmp_path: Path, utc: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = _app(tmp_path)
+    assert app.no_color
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_then())
