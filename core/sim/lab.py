@@ -183,10 +183,23 @@ class SimLab:
             await asyncio.sleep(self.tick_seconds)
             now = loop.time()
             dt, last = now - last, now
-            self.sim_time += dt
             # File writes off the event loop (about 0.4 ms per Pi); faults wait for the tick.
             async with self._lock:
+                self.sim_time += dt
                 await asyncio.to_thread(self._advance, dt, rng)
+
+    async def advance(self, seconds: float, step_s: float = 5.0) -> None:
+        """Run the simulation ``seconds`` ahead at once (tests, demos): load, heat, fans, files."""
+        rng = random.Random(self.seed + int(self.sim_time))
+        steps = [step_s] * int(seconds // step_s) + ([seconds % step_s] if seconds % step_s else [])
+
+        def run() -> None:
+            for dt in steps:
+                self.sim_time += dt
+                self._advance(dt, rng)
+
+        async with self._lock:
+            await asyncio.to_thread(run)
 
     def _advance(self, dt: float, rng: random.Random) -> None:
         for pi in self.pis:

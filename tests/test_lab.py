@@ -1,0 +1,131 @@
+"""The simulated lab itself: mixed models, load-driven heat and fans, start time, clean stop."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+from core.agent_client import AgentSession
+from core.sim.lab import LOOPBACK, LabOptions, SimLab
+from core.sim.leftovers import find_leftovers, mdns_sockets
+from core.sim.pi_tree import PI5_FAN_CURVE
+from core.ssh import Endpoint, connect
+from core.store import Store
+
+
+async def _facts_and_health(lab: SimLab, store: Store) -> list[tuple[object, object]]:
+    async def one(port: int) -> tuple[object, object]:
+        conn = await connect(Endpoint(LOOPBACK, port), store, lab.connect_options())
+        try:
+            session = await AgentSession.start(conn)
+            try:
+                return await session.facts(), await session.health()
+            finally:
+                await session.close()
+        finally:
+            conn.close()
+
+    return list(await asyncio.gather(*(one(pi.port) for pi in lab.pis)))
+
+
+async def test_five_models_with_their_identity_and_each_its_own_port_and_key(
+    tmp_path: Path, store: Store
+) -> None:
+    lab = SimLab(5, workdir=tmp_path / "lab", advertise=False)
+    await lab.start()
+    try:
+        results = await _facts_and_health(lab, store)
+    finally:
+        await lab.stop()
+    models = {facts.model for facts, _ in results}  # type: ignore[attr-defined]
+    assert models == {
+        "Raspberry Pi 4 Model B Rev 1.4",
+        "Raspberry Pi 5 Model B Rev 1.0",
+        "Raspberry Pi 3 Model B Plus Rev 1.3",
+        "Raspberry Pi Zero 2 W Rev 1.0",
+        "Raspberry Pi Compute Module 4 Rev 1.0",
+    }
+    for pi, (facts, _) in zip(lab.pis, results, strict=True):
+        assert facts.serial == pi.serial and facts.revision == pi.model.revision  # type: ignore[attr-defined]
+    assert len({pi.port for pi in lab.pis}) == 5
+    assert len({pi.host_key.export_public_key() for pi in lab.pis}) == 5
+
+
+async def test_temperature_fan_and_throttling_follow_load_and_model_limits(
+    tmp_path: Path, store: Store
+) -> None:
+    lab = SimLab(7, workdir=tmp_path / "lab", advertise=False)
+    await lab.start()
+    try:
+        pi4, pi5, pi3 = lab.pis[0], lab.pis[1], lab.pis[2]
+        assert pi3.workload is not None and pi3.workload.profile == "busy"
+        for pi in (pi4, pi5):  # give both a saturating job
+            assert pi.workload is not None
+            pi.workload.base, pi.workload.burst = float(pi.model.cores), 0.0
+        cool = {pi.hostname: pi.state.temperature_c for pi in lab.pis}
+        await lab.advance(600)
+        results = await _facts_and_health(lab, store)
+    finally:
+        await lab.stop()
+    h4, h5, h3 = (results[i][1] for i in range(3))
+    # Load heats a Pi towards its own steady state; the agent reads it over SSH.
+    assert pi4.state.load > 3.5 and pi4.state.temperature_c > cool[pi4.hostname] + 10
+    assert abs(h4.temperature_c - pi4.state.temperature_c) < 1.0  # type: ignore[attr-defined]
+    # Pi 5: the firmware fan curve spins the cooler up under load.
+    fan = h5.model_dump()["fan"]  # type: ignore[attr-defined]
+    assert fan["rpm"] > 0 and pi5.state.fan_pwm in {speed for _, speed in PI5_FAN_CURVE}
+    assert pi5.state.fan_pwm >= 125 and pi5.state.temperature_c < pi5.model.throttle_temp_c
+    # 3B+ busy: past its 60 °C soft limit, so soft_temp_limit and capped frequency.
+    assert pi3.state.temperature_c > 60.0
+    assert {"soft_temp_limit", "freq_capped"} <= set(h3.throttled.current)  # type: ignore[attr-defined]
+    # Power profile: each Pi draws between its model's idle and maximum.
+    for pi in lab.pis:
+        assert pi.model.idle_watts <= pi.state.power_w <= pi.model.max_watts
+
+
+async def test_a_stopped_lab_leaves_nothing_behind(store: Store, tmp_path: Path) -> None:
+    mdns_before = mdns_sockets()
+    control = tmp_path / "demo.sock"
+    lab = SimLab(
+        12, options=LabOptions(faults=("3:slow-link", "5:device-gone"), control_socket=control)
+    )
+    await lab.start()
+    workdir, ports = lab.workdir, [pi.port for pi in lab.pis]
+    conns = []
+    try:
+        assert control.exists() and lab.pis[4].server is None
+        for pi in lab.pis[:4]:  # agents running on some Pis, an identify helper on one
+            conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+            conns.append(conn)
+            session = await AgentSession.start(conn)
+            await session.health()
+        await session.call("identify", {"seconds": 30})
+        assert len(find_leftovers(workdir, ports).processes) >= 4
+    finally:
+        await lab.stop()
+        for conn in conns:
+            conn.close()
+    left = find_leftovers(workdir, ports, [control], mdns_before)
+    assert not left, left
+    for port in ports:
+        with socket.socket() as s:
+            s.settimeout(1.0)
+            assert s.connect_ex((LOOPBACK, port)) != 0, f"port {port} still accepts"
+
+
+async def test_a_hundred_pis_start_within_ten_seconds_and_stop_clean() -> None:
+    mdns_before = mdns_sockets()
+    lab = SimLab(100)
+    t0 = time.perf_counter()
+    await lab.start()
+    started = time.perf_counter() - t0
+    try:
+        assert len({pi.port for pi in lab.pis}) == 100
+        assert sum(pi.service is not None for pi in lab.pis) == 100
+    finally:
+        await lab.stop()
+    assert started < 10.0, f"100 Pis took {started:.1f} s to start"
+    left = find_leftovers(lab.workdir, [pi.port for pi in lab.pis], mdns_before=mdns_before)
+    assert not left, left
