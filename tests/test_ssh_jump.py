@@ -43,7 +43,7 @@ class JumpHost:
 async def _start_jump(
     lab: SimLab, home: Path, key: asyncssh.SSHKey | None = None, port: int = 0
 ) -> JumpHost:
-    home.mkdir(parents=True, exist_ok=True)
+    os.makedirs(home, exist_ok=True)
     client_pub = asyncssh.read_private_key(str(lab.client_key_path)).export_public_key().decode()
     jump = JumpHost(port, key or asyncssh.generate_private_key("ssh-ed25519"), home)
     jump.allowed = {pi.port for pi in lab.pis}
