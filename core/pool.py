@@ -168,7 +168,7 @@ class ConnectionPool:
         try:
             link = await self._open(target, route)
         except HostKeyChanged as refusal:
-            refusal = await self._explain(refusal, target, route)
+            refusal = await self.explain(refusal, target, route)
             self._failed(key, str(refusal), permanent=True)
             self.trust.record_refusal(refusal)
             future.set_exception(refusal)
@@ -258,9 +258,10 @@ class ConnectionPool:
         return await self._jump(route)
 
     # ---- evidence for a refused key -------------------------------------------------------
-    async def _explain(
+    async def explain(
         self, refusal: HostKeyChanged, target: Target, route: Route
     ) -> HostKeyChanged:
+        """The refusal, diagnosed with the evidence at hand (claimed serial, MAC seen)."""
         mac, where = target.mac, "discovery"
         with contextlib.suppress(Exception):
             if route.jump is None:
