@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from core.agent_client import AgentSession
+from core.models import Facts, Health
 from core.sim.lab import LOOPBACK, LabOptions, SimLab
 from core.sim.leftovers import find_leftovers, mdns_sockets
 from core.sim.pi_tree import PI5_FAN_CURVE
@@ -15,8 +16,8 @@ from core.ssh import Endpoint, connect
 from core.store import Store
 
 
-async def _facts_and_health(lab: SimLab, store: Store) -> list[tuple[object, object]]:
-    async def one(port: int) -> tuple[object, object]:
+async def _facts_and_health(lab: SimLab, store: Store) -> list[tuple[Facts, Health]]:
+    async def one(port: int) -> tuple[Facts, Health]:
         conn = await connect(Endpoint(LOOPBACK, port), store, lab.connect_options())
         try:
             session = await AgentSession.start(conn)
@@ -39,7 +40,7 @@ async def test_five_models_with_their_identity_and_each_its_own_port_and_key(
         results = await _facts_and_health(lab, store)
     finally:
         await lab.stop()
-    models = {facts.model for facts, _ in results}  # type: ignore[attr-defined]
+    models = {facts.model for facts, _ in results}
     assert models == {
         "Raspberry Pi 4 Model B Rev 1.4",
         "Raspberry Pi 5 Model B Rev 1.0",
@@ -48,7 +49,7 @@ async def test_five_models_with_their_identity_and_each_its_own_port_and_key(
         "Raspberry Pi Compute Module 4 Rev 1.0",
     }
     for pi, (facts, _) in zip(lab.pis, results, strict=True):
-        assert facts.serial == pi.serial and facts.revision == pi.model.revision  # type: ignore[attr-defined]
+        assert facts.serial == pi.serial and facts.revision == pi.model.revision
     assert len({pi.port for pi in lab.pis}) == 5
     assert len({pi.host_key.export_public_key() for pi in lab.pis}) == 5
 
@@ -72,14 +73,15 @@ async def test_temperature_fan_and_throttling_follow_load_and_model_limits(
     h4, h5, h3 = (results[i][1] for i in range(3))
     # Load heats a Pi towards its own steady state; the agent reads it over SSH.
     assert pi4.state.load > 3.5 and pi4.state.temperature_c > cool[pi4.hostname] + 10
-    assert abs(h4.temperature_c - pi4.state.temperature_c) < 1.0  # type: ignore[attr-defined]
+    assert h4.temperature_c is not None and abs(h4.temperature_c - pi4.state.temperature_c) < 1.0
     # Pi 5: the firmware fan curve spins the cooler up under load.
-    fan = h5.model_dump()["fan"]  # type: ignore[attr-defined]
+    fan = h5.model_dump()["fan"]
     assert fan["rpm"] > 0 and pi5.state.fan_pwm in {speed for _, speed in PI5_FAN_CURVE}
-    assert pi5.state.fan_pwm >= 125 and pi5.state.temperature_c < pi5.model.throttle_temp_c
+    assert (pi5.state.fan_pwm or 0) >= 125 and pi5.state.temperature_c < pi5.model.throttle_temp_c
     # 3B+ busy: past its 60 °C soft limit, so soft_temp_limit and capped frequency.
     assert pi3.state.temperature_c > 60.0
-    assert {"soft_temp_limit", "freq_capped"} <= set(h3.throttled.current)  # type: ignore[attr-defined]
+    assert h3.throttled is not None
+    assert {"soft_temp_limit", "freq_capped"} <= set(h3.throttled.current)
     # Power profile: each Pi draws between its model's idle and maximum.
     for pi in lab.pis:
         assert pi.model.idle_watts <= pi.state.power_w <= pi.model.max_watts
