@@ -1,9 +1,15 @@
-"""The live fleet: discovered candidates become connected devices that are polled for health.
+"""The live fleet: discovered and known devices, connected and polled for health.
 
-`FleetService` owns one long-lived task per device: connect (bounded concurrency), start the
-agent, read facts once, then read health every `poll_interval` over the open connection.
-Failures back off exponentially per device, so one dead host never slows the others. Every
+`FleetService` owns one long-lived task per device. The task asks the connection pool for the
+device's link (route, pinned SSH connection, agent session, first facts; the pool backs off
+unreachable hosts), then reads health every `poll_interval` over the open session. Every
 change is recorded in the store and published through `on_update`.
+
+Devices come from mDNS discovery (a device that moves to another address keeps its row; one
+that says goodbye is marked) and, outside the demo, from the store: manual and imported
+hosts, earlier discoveries, known devices. A device whose host key changed is refused and
+left alone until someone re-pins it explicitly (`fleet-tui trust HOST --repin`, from any
+process): then it is picked up again.
 """
 
 from __future__ import annotations
@@ -13,15 +19,17 @@ import contextlib
 import time
 from collections.abc import Callable, Sequence
 
-import asyncssh
-
-from core.agent_client import AgentFailure, AgentSession
+from core.agent_client import AgentFailure
 from core.discovery import Candidate, Discovery, DiscoveryEvent
-from core.models import DeviceState, Facts, Health
-from core.ssh import ConnectOptions, Endpoint, HostKeyChanged, SSHFailure, connect
+from core.models import DeviceState, Health
+from core.poll import record_link
+from core.pool import ConnectionPool, Link, Timeouts, Unreachable
+from core.routes import RouteError, Target
+from core.ssh import ConnectOptions, HostKeyChanged
 from core.store import Store
+from core.targets import known_targets
 
-MAX_BACKOFF = 60.0
+REPIN_CHECK_SECONDS = 5.0
 
 
 class FleetService:
@@ -35,79 +43,167 @@ class FleetService:
         concurrency: int = 32,
         discover: bool = True,
         accept: Callable[[Candidate], bool] | None = None,
+        known: bool = False,
     ) -> None:
         self.store = store
         self.options = options
         self.on_update = on_update
         self.poll_interval = poll_interval
         self.states: dict[str, DeviceState] = {}
-        self._connect_slots = asyncio.Semaphore(concurrency)
+        self.pool = ConnectionPool(
+            store,
+            options,
+            handshakes=concurrency,
+            timeouts=Timeouts(tcp=options.tcp_timeout, handshake=options.connect_timeout),
+        )
+        self._targets: dict[str, Target] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._sessions: dict[str, AgentSession] = {}
         self._accept = accept  # e.g. the demo takes only its own lab's Pis
+        self._known = known  # also follow the store's hosts and devices (never in the demo)
         self._discovery = Discovery(self._on_discovery, interfaces) if discover else None
 
     async def start(self) -> None:
+        if self._known:
+            for target in known_targets(self.store):
+                self.add_target(target)
         if self._discovery is not None:
             await self._discovery.start()
 
+    # ---- devices in -----------------------------------------------------------------------
     def _on_discovery(self, event: DiscoveryEvent) -> None:
-        if event.kind in ("found", "moved"):
-            if self._accept is None or self._accept(event.candidate):
-                self.add_candidate(event.candidate)
+        candidate = event.candidate
+        if self._accept is not None and not self._accept(candidate):
+            return
+        if event.kind == "found":
+            self.add_candidate(candidate)
+        elif event.kind == "moved" and event.previous is not None:
+            self._moved(event.previous, candidate)
+        elif event.kind == "updated":
+            key = self._key_of(candidate.endpoint)
+            if key is not None:
+                old = self._targets[key]
+                self._targets[key] = Target(
+                    old.host,
+                    old.port,
+                    old.user,
+                    old.jump,
+                    candidate.serial,
+                    candidate.name,
+                    old.mac,
+                )
+        elif event.kind == "gone":
+            key = self._key_of(candidate.endpoint)
+            state = self.states.get(key) if key else None
+            if state is not None and not state.reachable:
+                state.error = "no longer announced on the network (mDNS goodbye)"
+                self._publish(state)
 
     def add_candidate(self, candidate: Candidate) -> None:
-        key = candidate.endpoint
-        if key in self._tasks:
+        target = Target(
+            candidate.address,
+            candidate.port,
+            None,
+            candidate.jump,
+            candidate.serial,
+            candidate.name,
+            candidate.mac,
+        )
+        self.add_target(target, key=candidate.endpoint)
+
+    def add_target(self, target: Target, key: str | None = None) -> None:
+        try:
+            route = self.pool.route(target)
+        except RouteError:
+            return
+        key = key or route.key
+        if key in self._tasks or self._key_of(route.key) is not None:
             return
         state = DeviceState(
             key=key,
-            endpoint=key,
-            address=candidate.address,
-            port=candidate.port,
-            name=candidate.name,
+            endpoint=route.key,
+            address=route.host,
+            port=route.port,
+            name=target.name or target.host,
         )
         self.states[key] = state
+        self._targets[key] = target
         self._publish(state)
+        self._start(key)
+
+    def _key_of(self, endpoint: str) -> str | None:
+        for key, state in self.states.items():
+            if state.endpoint == endpoint:
+                return key
+        return None
+
+    def _moved(self, previous: Candidate, candidate: Candidate) -> None:
+        key = self._key_of(previous.endpoint)
+        if key is None:
+            self.add_candidate(candidate)
+            return
+        state = self.states[key]
+        self._targets[key] = Target(
+            candidate.address,
+            candidate.port,
+            None,
+            candidate.jump,
+            candidate.serial,
+            candidate.name,
+            candidate.mac,
+        )
+        state.address, state.port, state.endpoint = (
+            candidate.address,
+            candidate.port,
+            candidate.endpoint,
+        )
+        state.error = f"moved from {previous.endpoint}"
+        self._publish(state)
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            task.cancel()
+        self._start(key)
+
+    def _start(self, key: str) -> None:
         self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._follow(state), name=f"device {key}"
+            self._follow(key), name=f"device {key}"
         )
 
-    async def _follow(self, state: DeviceState) -> None:
-        endpoint = Endpoint(state.address, state.port)
-        backoff = 1.0
+    # ---- one device -----------------------------------------------------------------------
+    async def _follow(self, key: str) -> None:
+        state = self.states[key]
         while True:
-            conn: asyncssh.SSHClientConnection | None = None
-            session: AgentSession | None = None
+            target = self._targets[key]
             try:
-                async with self._connect_slots:
-                    conn = await connect(endpoint, self.store, self.options)
-                    session = await AgentSession.start(conn)
-                    facts = await session.facts()
-                self._record_facts(state, facts)
-                self._sessions[state.key] = session
-                backoff = 1.0
-                while True:
-                    health = await session.health()
-                    self._record_health(state, health)
-                    await asyncio.sleep(self.poll_interval)
-            except HostKeyChanged as exc:
-                # Never retried: only an explicit re-pin may let this device back in.
+                link = await self.pool.link(target)
+            except HostKeyChanged as refusal:
+                self._mark_unreachable(state, str(refusal))
+                await self._wait_for_repin(refusal)
+                continue
+            except Unreachable as exc:
                 self._mark_unreachable(state, str(exc))
-                self.store.record_event(
-                    state.facts.serial if state.facts else None, "host_key_refused", str(exc)
+                await asyncio.sleep(
+                    max(0.5, self.pool.retry_in(self.pool.route(target).key) or 0.5)
                 )
-                return
-            except (SSHFailure, AgentFailure, asyncssh.Error, OSError) as exc:
+                continue
+            self._record_facts(state, link)
+            try:
+                while True:
+                    health = await link.session.health(timeout=self.pool.timeouts.call)
+                    self._record_health(state, link, health)
+                    await asyncio.sleep(self.poll_interval)
+            except (AgentFailure, OSError) as exc:
                 self._mark_unreachable(state, str(exc) or type(exc).__name__)
-            finally:
-                self._sessions.pop(state.key, None)
-                if session is not None:
-                    await session.close()
-                if conn is not None:
-                    conn.close()
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+                await self.pool.drop(link.route.key)
+                await asyncio.sleep(0.5)
+
+    async def _wait_for_repin(self, refusal: HostKeyChanged) -> None:
+        """Never retried on its own: only a pin changed in the store (an explicit re-pin) helps."""
+        while True:
+            await asyncio.sleep(REPIN_CHECK_SECONDS)
+            pin = self.pool.trust.pin(refusal.endpoint)
+            if pin is None or pin.key.split()[:2] != refusal.pinned.split()[:2]:
+                self.pool.forgive(refusal.endpoint)
+                return
 
     async def call(
         self,
@@ -117,47 +213,37 @@ class FleetService:
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> object:
         """Run one agent method on a connected device (by row key) over its open session."""
-        session = self._sessions.get(key)
-        if session is None:
-            state = self.states.get(key)
+        state = self.states.get(key)
+        target = self._targets.get(key)
+        link = self.pool.open_links().get(self.pool.route(target).key) if target else None
+        if link is None:
             reason = state.error if state and state.error else "not connected"
             raise AgentFailure(f"{key}: {reason}")
-        return await session.call(method, params, timeout=timeout)
+        return await link.call(method, params, timeout=timeout)
 
-    def _record_facts(self, state: DeviceState, facts: Facts) -> None:
-        state.facts = facts
+    # ---- state ----------------------------------------------------------------------------
+    def _record_facts(self, state: DeviceState, link: Link) -> None:
+        state.facts = link.facts
         state.reachable = True
         state.error = None
         state.last_seen = time.time()
-        if facts.serial:
-            self.store.upsert_device(
-                facts.serial,
-                hostname=facts.hostname or state.name,
-                address=state.address,
-                port=state.port,
-                model=facts.model,
-                revision=facts.revision,
-                os_name=facts.os_name,
-                kernel=facts.kernel,
-                arch=facts.arch,
-                agent_version=facts.agent_version,
-                last_seen=state.last_seen,
-            )
+        record_link(self.store, link, None)
         self._publish(state)
 
-    def _record_health(self, state: DeviceState, health: Health) -> None:
+    def _record_health(self, state: DeviceState, link: Link, health: Health) -> None:
         state.health = health
         state.reachable = True
         state.error = None
         state.last_seen = time.time()
-        if state.facts and state.facts.serial:
-            self.store.record_health(state.facts.serial, health.model_dump(mode="json"))
+        if link.facts.serial:
+            self.store.record_health(link.facts.serial, health.model_dump(mode="json"))
         self._publish(state)
 
     def _mark_unreachable(self, state: DeviceState, reason: str) -> None:
-        state.reachable = False
-        state.error = reason
-        self._publish(state)
+        if state.reachable or state.error != reason:
+            state.reachable = False
+            state.error = reason
+            self._publish(state)
 
     def _publish(self, state: DeviceState) -> None:
         self.on_update(state.model_copy(deep=True))
@@ -171,3 +257,4 @@ class FleetService:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 3.0)
         self._tasks.clear()
+        await self.pool.close()

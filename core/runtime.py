@@ -64,6 +64,7 @@ async def run_fleet(
             poll_interval=config.poll_interval,
             concurrency=config.concurrency,
             accept=accept,
+            known=lab is None,  # the store's hosts and devices, never in the demo
         )
         await service.start()
         if on_ready is not None:
