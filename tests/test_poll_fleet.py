@@ -47,10 +47,8 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
             )
         )
         key = f"{LOOPBACK}:{lab.pis[0].port}"
-        assert (
-            service.states[key].facts is not None
-            and service.states[key].facts.serial == lab.pis[0].serial
-        )
+        facts = service.states[key].facts
+        assert facts is not None and facts.serial == lab.pis[0].serial
         pong = await service.call(key, "ping")
         assert isinstance(pong, dict) and pong["pong"] is True
         assert {d.serial for d in store.list_devices()} == {pi.serial for pi in lab.pis}
@@ -71,12 +69,12 @@ async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
         new = _candidate(second.port, "pi-x")
         service._on_discovery(DiscoveryEvent("moved", new, old))
         assert service.states[key].endpoint == new.endpoint
-        assert await _until(
-            lambda: (
-                service.states[key].facts is not None
-                and service.states[key].facts.serial == second.serial
-            )
-        )
+
+        def serial() -> str | None:
+            facts = service.states[key].facts
+            return facts.serial if facts else None
+
+        assert await _until(lambda: serial() == second.serial)
         assert list(service.states) == [key]
     finally:
         await service.stop()
