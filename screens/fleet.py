@@ -22,7 +22,7 @@ from screens.exporting import export_rows
 from screens.filters import FilterError, FleetFilter
 from screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
 from screens.fleet_table import FleetTable
-from screens.format import SEVERITY_STYLE, literal
+from screens.format import SEVERITY_STYLE, Cell, literal
 from screens.messages import RecordsLoaded
 from screens.registry import CommandSpec, register_command
 
@@ -181,8 +181,8 @@ class FleetScreen(Screen[None]):
         now = fleet_context(self.app).options.now()
         table = self.table
 
-        def cells(key: str) -> list[Text]:
-            return [Text(MARK if key in self.marked else " "), *model.cells(key, now)]
+        def cells(key: str) -> list[Cell]:
+            return [(MARK if key in self.marked else " ", ""), *model.cells(key, now)]
 
         with self.app.batch_update():
             table.sync(model.visible(), cells, changed)
@@ -307,7 +307,7 @@ class FleetScreen(Screen[None]):
     # ---- marks ------------------------------------------------------------------------
     def _set_mark(self, key: str, on_: bool) -> None:
         (self.marked.add if on_ else self.marked.discard)(key)
-        self.table.update_column(key, "mark", Text(MARK if on_ else " "))
+        self.table.update_column(key, "mark", (MARK if on_ else " ", ""))
 
     def action_mark(self) -> None:
         key = self.table.cursor_key

@@ -12,13 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.text import Text
-
 from core.models import DeviceState
 from core.policy import Severity, Status, StatusPolicy, evaluate
 from core.records import DeviceRecord
 from screens.filters import Filterable, FleetFilter
-from screens.format import SEVERITY_STYLE, clock, duration, literal, short_model, short_os
+from screens.format import SEVERITY_STYLE, Cell, cell, clock, duration, short_model, short_os
 
 
 @dataclass
@@ -128,14 +126,14 @@ class Column:
     key: str
     label: str
     width: int
-    cell: Callable[[FleetRow, float], Text]
+    cell: Callable[[FleetRow, float], Cell]
     sort: Callable[[FleetRow], Any]  # None sorts last in either direction
 
 
-def _temp_cell(row: FleetRow, now: float) -> Text:
+def _temp_cell(row: FleetRow, now: float) -> Cell:
     t = row.temperature
     style = SEVERITY_STYLE[row.temp_level] if row.temp_level is not Severity.OK else ""
-    return literal(f"{t:.1f}°C" if t is not None else "?", style)
+    return cell(f"{t:.1f}°C" if t is not None else "?", style)
 
 
 SHORT_FLAGS = {
@@ -158,12 +156,12 @@ def short_throttle(row: FleetRow) -> str:
     return "ok"
 
 
-def _throttle_cell(row: FleetRow, now: float) -> Text:
+def _throttle_cell(row: FleetRow, now: float) -> Cell:
     if row.state is None or not row.state.reachable:
-        return literal("-")
+        return cell("-")
     text = short_throttle(row)
     style = "" if text in ("ok", "?") else ("yellow" if text.startswith("was") else "bold red")
-    return literal(text, style)
+    return cell(text, style)
 
 
 def _address_key(row: FleetRow) -> Any:
@@ -181,7 +179,7 @@ COLUMNS: tuple[Column, ...] = (
         "hostname",
         "Host",
         13,
-        lambda r, n: literal(
+        lambda r, n: cell(
             r.hostname, "" if r.status.severity is not Severity.UNREACHABLE else "magenta"
         ),
         lambda r: r.hostname.lower(),
@@ -190,7 +188,7 @@ COLUMNS: tuple[Column, ...] = (
         "status",
         "Status",
         11,
-        lambda r, n: literal(r.status.severity.value, SEVERITY_STYLE[r.status.severity]),
+        lambda r, n: cell(r.status.severity.value, SEVERITY_STYLE[r.status.severity]),
         lambda r: r.status.severity.rank,
     ),
     Column("temp", "Temp", 6, _temp_cell, lambda r: r.temperature),
@@ -205,23 +203,23 @@ COLUMNS: tuple[Column, ...] = (
         "model",
         "Model",
         6,
-        lambda r, n: literal(short_model(r.model)),
+        lambda r, n: cell(short_model(r.model)),
         lambda r: short_model(r.model) if r.model else None,
     ),
-    Column("uptime", "Up", 6, lambda r, n: literal(duration(r.uptime)), lambda r: r.uptime),
-    Column("seen", "Seen", 8, lambda r, n: literal(clock(r.last_seen, n)), lambda r: r.last_seen),
-    Column("address", "Address", 21, lambda r, n: literal(r.address), _address_key),
-    Column("os", "OS", 8, lambda r, n: literal(short_os(r.os_name)), lambda r: r.os_name),
-    Column("rack", "Rack", 6, lambda r, n: literal(r.rack), lambda r: r.rack or None),
-    Column("label", "Label", 14, lambda r, n: literal(r.label), lambda r: r.label.lower() or None),
+    Column("uptime", "Up", 6, lambda r, n: cell(duration(r.uptime)), lambda r: r.uptime),
+    Column("seen", "Seen", 8, lambda r, n: cell(clock(r.last_seen, n)), lambda r: r.last_seen),
+    Column("address", "Address", 21, lambda r, n: cell(r.address), _address_key),
+    Column("os", "OS", 8, lambda r, n: cell(short_os(r.os_name)), lambda r: r.os_name),
+    Column("rack", "Rack", 6, lambda r, n: cell(r.rack), lambda r: r.rack or None),
+    Column("label", "Label", 14, lambda r, n: cell(r.label), lambda r: r.label.lower() or None),
     Column(
         "tags",
         "Tags",
         14,
-        lambda r, n: literal(",".join(r.tags)),
+        lambda r, n: cell(",".join(r.tags)),
         lambda r: ",".join(r.tags) or None,
     ),
-    Column("serial", "Serial", 16, lambda r, n: literal(r.serial or ""), lambda r: r.serial),
+    Column("serial", "Serial", 16, lambda r, n: cell(r.serial or ""), lambda r: r.serial),
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 SORTABLE = tuple(c.key for c in COLUMNS)
@@ -327,7 +325,7 @@ class FleetModel:
         unknown = sorted(k for k in keyed if k[0] is None)
         return [k[2] for k in known] + [k[2] for k in unknown]
 
-    def cells(self, key: str, now: float) -> tuple[Text, ...]:
+    def cells(self, key: str, now: float) -> tuple[Cell, ...]:
         row = self.rows[key]
         return tuple(c.cell(row, now) for c in COLUMNS)
 

@@ -1,9 +1,10 @@
 """The fleet DataTable: made to show an ordered list of rows, touching only what changed.
 
-`sync()` adds and removes rows by key, updates only the cells whose text or style changed,
-reorders without rebuilding, and keeps the cursor on the same device, so live updates never
-flicker or move the cursor to another row. A big change (a new filter hiding hundreds of rows)
-rebuilds the table once instead of hundreds of `remove_row` calls, each of which re-lays it.
+`sync()` adds and removes rows by key, replaces only the cells whose text or style changed
+(all of them in one refresh, not one refresh per cell), reorders without rebuilding, and keeps
+the cursor on the same device, so live updates never flicker or move the cursor to another
+row. A big change (a new filter hiding hundreds of rows) rebuilds the table once instead of
+hundreds of `remove_row` calls, each of which re-lays it.
 """
 
 from __future__ import annotations
@@ -12,27 +13,24 @@ from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
-from textual.coordinate import Coordinate
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
+
+from screens.format import Cell, SafeCell, as_cell
 
 REBUILD_AFTER = 24  # more removals than this in one sync: rebuild instead
 
-CellsFn = Callable[[str], Sequence[Text]]
+CellsFn = Callable[[str], Sequence[Cell]]
 
 
-def _signature(cells: Sequence[Text]) -> tuple[tuple[str, str], ...]:
-    # rich's Text.__eq__ ignores the base style: compare text and style ourselves
-    return tuple((c.plain, str(c.style)) for c in cells)
-
-
-class FleetTable(DataTable[Text]):
+class FleetTable(DataTable[SafeCell]):
     def __init__(self, columns: Sequence[tuple[str, str, int]], **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
         self._columns = [key for key, _, _ in columns]
+        self._column_keys = [ColumnKey(key) for key in self._columns]
         self._spec = list(columns)
         self._order: list[str] = []
-        self._shown: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._shown: dict[str, tuple[Cell, ...]] = {}
 
     def on_mount(self) -> None:
         for key, label, width in self._spec:
@@ -49,7 +47,7 @@ class FleetTable(DataTable[Text]):
         return self._order[self.cursor_row]
 
     def set_header(self, key: str, label: str) -> None:
-        column = self.columns.get(key)  # type: ignore[call-overload]
+        column = self.columns.get(ColumnKey(key))
         if column is not None:
             column.label = Text(label)
             self._update_count += 1
@@ -68,35 +66,45 @@ class FleetTable(DataTable[Text]):
                 self._shown.pop(key, None)
             self._order = [k for k in self._order if k in wanted]
             present = set(self._order)
+            updates: list[tuple[str, int, Cell]] = []
             for key in order:
                 if key not in present:
-                    row = list(cells(key))
-                    self.add_row(*row, key=key)
-                    self._shown[key] = _signature(row)
+                    row = tuple(cells(key))
+                    self.add_row(*(as_cell(c) for c in row), key=key)
+                    self._shown[key] = row
                     self._order.append(key)
                 elif key in changed:
-                    self._update(key, cells(key))
+                    new = tuple(cells(key))
+                    old = self._shown[key]
+                    if new != old:
+                        updates += [(key, i, c) for i, c in enumerate(new) if c != old[i]]
+                        self._shown[key] = new
+            self._set_cells(updates)
             if self._order != order:
                 self._reorder(order)
         self._restore_cursor(keep_key, keep_row)
 
-    def _update(self, key: str, cells: Sequence[Text]) -> None:
-        new = _signature(cells)
-        old = self._shown.get(key)
-        if new == old:
+    def _set_cells(self, updates: list[tuple[str, int, Cell]]) -> None:
+        """Replace cells by row key, then refresh once (update_cell refreshes per call)."""
+        if not updates:
             return
-        for i, column in enumerate(self._columns):
-            if old is None or new[i] != old[i]:
-                self.update_cell(key, column, cells[i])
-        self._shown[key] = new
+        data = getattr(self, "_data", None)
+        if data is None:  # a Textual without the private map: the public way
+            for key, i, c in updates:
+                self.update_cell(key, self._columns[i], as_cell(c))
+            return
+        for key, i, c in updates:
+            data[RowKey(key)][self._column_keys[i]] = as_cell(c)
+        self._update_count += 1
+        self.refresh()
 
-    def update_column(self, key: str, column: str, cell: Text) -> None:
-        index = self._columns.index(column)
+    def update_column(self, key: str, column: str, value: Cell) -> None:
         old = self._shown.get(key)
         if old is None:
             return
-        self.update_cell(key, column, cell)
-        self._shown[key] = (*old[:index], (cell.plain, str(cell.style)), *old[index + 1 :])
+        index = self._columns.index(column)
+        self.update_cell(key, column, as_cell(value))
+        self._shown[key] = (*old[:index], value, *old[index + 1 :])
 
     def _reorder(self, order: list[str]) -> None:
         # What DataTable.sort does, with an order we computed (it only sorts by cell values).
@@ -110,9 +118,9 @@ class FleetTable(DataTable[Text]):
         self.clear()
         self._shown.clear()
         for key in order:
-            row = list(cells(key))
-            self.add_row(*row, key=key)
-            self._shown[key] = _signature(row)
+            row = tuple(cells(key))
+            self.add_row(*(as_cell(c) for c in row), key=key)
+            self._shown[key] = row
         self._order = list(order)
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
 
@@ -125,5 +133,3 @@ class FleetTable(DataTable[Text]):
             row = min(old_row, len(self._order) - 1)
         if row != self.cursor_row:
             self.move_cursor(row=row, animate=False)
-        elif self.cursor_coordinate != Coordinate(row, self.cursor_column):
-            self.cursor_coordinate = Coordinate(row, self.cursor_column)
