@@ -1,0 +1,64 @@
+"""Identify and reboot from the TUI against the simulated lab: real SSH, the real agent, the
+fake Pi's LED and its recorded reboot requests. Confirmations and event logging included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_tui_support import wait_for
+
+from core.runtime import FleetConfig
+from core.store import Store
+from fleet_tui.app import FleetApp
+from screens.context import UiOptions
+from screens.dialogs import ConfirmDialog
+from screens.fleet import FleetScreen
+
+
+async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    config = FleetConfig(db_path=db, demo_devices=2, poll_interval=0.5)
+    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+
+        def live() -> bool:
+            m = fleet.model
+            return (
+                m is not None
+                and sum(
+                    1 for r in m.rows.values() if r.state is not None and r.state.health is not None
+                )
+                == 2
+            )
+
+        assert await wait_for(pilot, live, 30.0), "the lab's two Pis did not come up"
+        lab = app.running.lab
+        assert lab is not None
+        first = fleet.table.order[0]
+        pi = next(p for p in lab.pis if p.endpoint == first)
+        trigger = pi.root / "sys/class/leds/ACT/trigger"
+        before = trigger.read_text()
+
+        await pilot.press("i")  # the row under the cursor
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        assert await wait_for(
+            pilot, lambda: any("Identify: 1 accepted" in n.title for n in app._notifications), 15.0
+        )
+        assert "timer" in trigger.read_text() and trigger.read_text() != before
+
+        await pilot.press("space", "space", "R")  # mark both, reboot the marked
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press(*"reboot 2", "enter")
+        assert await wait_for(
+            pilot, lambda: any("Reboot: 2 accepted" in n.title for n in app._notifications), 15.0
+        )
+        for p in lab.pis:
+            assert "reboot" in (p.root / "sim/requests").read_text()
+        await pilot.press("q")
+    with Store.open(db, readonly=True) as store:
+        kinds = sorted(e.kind for e in store.events(limit=100))
+    assert kinds.count("reboot") == 2 and kinds.count("reboot_done") == 2
+    assert "identify" in kinds and "identify_done" in kinds

@@ -1,0 +1,142 @@
+"""The real `fleet-tui demo` in a real terminal (tmux) at 80×24 with NO_COLOR and no mouse:
+the fleet shows up, `/` filters, `:help` lists keys, enter opens a device, esc goes back, q
+quits. Skipped when tmux is not installed. Its own tmux server socket; every wait is bounded."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+ROOT = Path(__file__).resolve().parent.parent
+SGR = re.compile(r"\x1b\[([0-9;]*)m")
+GREYS = {0, 7, 8, 15, 16, 231, *range(232, 256)}
+
+
+class Tmux:
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout
+
+    def screen(self, colours: bool = False) -> str:
+        return self.run("capture-pane", "-p", *(["-e"] if colours else []), "-t", "t")
+
+    def keys(self, *keys: str) -> None:
+        self.run("send-keys", "-t", "t", *keys)
+
+    def wait(self, check: Callable[[str], bool], seconds: float = 20.0) -> str:
+        deadline = time.monotonic() + seconds
+        text = self.screen()
+        while time.monotonic() < deadline:
+            if check(text):
+                return text
+            time.sleep(0.2)
+            text = self.screen()
+        raise AssertionError(f"timed out; the screen was:\n{text}")
+
+    def alive(self) -> bool:
+        return (
+            subprocess.run(
+                ["tmux", "-L", self.socket, "has-session", "-t", "t"],
+                capture_output=True,
+                timeout=10,
+            ).returncode
+            == 0
+        )
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(f"fleet-tui-test-{os.getpid()}")
+    env = {
+        "NO_COLOR": "1",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    command = " ".join(
+        [
+            *(f"{k}={v}" for k, v in env.items()),
+            sys.executable,
+            "-m",
+            "fleet_tui.cli",
+            "--db",
+            str(tmp_path / "demo.db"),
+            "demo",
+            "--devices",
+            "3",
+        ]
+    )
+    t.run(
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-s",
+        "t",
+        "-c",
+        str(ROOT),
+        command,
+    )
+    try:
+        yield t
+    finally:
+        t.run("kill-server")  # only our own server, on our own socket
+
+
+def test_real_app_in_tmux_at_80x24_no_color_keyboard_only(tmux: Tmux) -> None:
+    screen = tmux.wait(lambda s: "3/3 shown" in s and s.count("°C") >= 3, 40.0)
+    lines = screen.splitlines()
+    assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+    assert "Status" in lines[1] and "Seen" in lines[1]  # the important columns fit in 80
+    assert "/ Filter" in lines[-1] and "q Quit" in lines[-1]  # the footer names the keys
+    # NO_COLOR: greys only, the status is a word
+    for match in SGR.finditer(tmux.screen(colours=True)):
+        codes = [int(c) for c in match.group(1).split(";") if c]
+        for i, code in enumerate(codes):
+            if code in (38, 48) and codes[i + 1 : i + 2] == [5]:
+                assert codes[i + 2] in GREYS, match.group(0)
+            if code in (38, 48) and codes[i + 1 : i + 2] == [2]:
+                assert len(set(codes[i + 2 : i + 5])) == 1, match.group(0)
+    assert re.search(r"\b(ok|warn|critical)\b", screen)
+    tmux.keys("/")
+    tmux.wait(lambda s: "!invert" in s)  # the filter line is open
+    tmux.keys("-l", "pi-5")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "1/3 shown" in s and "pi-5-002" in s and "pi-4b-001" not in s)
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "3/3 shown" in s)
+    tmux.keys(":")
+    tmux.wait(lambda s: "tab completes" in s)
+    tmux.keys("-l", "help")
+    tmux.keys("Enter")
+    tmux.wait(lambda s: "Keys — Fleet" in s and "fleet.filter" in s)
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "Keys — Fleet" not in s)
+    tmux.keys("Enter")  # open the device under the cursor
+    tmux.wait(lambda s: "serial" in s and "Temp" in s and "1 Events" in s)
+    tmux.keys("Escape")
+    tmux.wait(lambda s: "3/3 shown" in s)
+    tmux.keys("q")
+    deadline = time.monotonic() + 15
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not tmux.alive(), "q did not quit the app"
