@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def build_db(path: Path, devices: int, samples: int) -> None:
             )
         chunk = 100_000
         for start in range(0, samples, chunk):
-            items = []
+            items: list[tuple[str, Mapping[str, object]]] = []
             for j in range(start, min(samples, start + chunk)):
                 items.append(
                     (
@@ -180,7 +181,7 @@ async def refreshes(db: Path, devices: int, repeat: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in out.items() if k != "first"}
 
 
-def print_table(title: str, rows: list[tuple[str, ...]]) -> None:
+def print_table(title: str, rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     print(title)
     for r in rows:

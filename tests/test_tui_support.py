@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +165,7 @@ def seed_store(db: Path, samples: bool = True) -> None:
         store.record_event(FLEET[0][1], "edit", "label='front door'")
         store.record_event(HOSTILE_SERIAL, "agent", "output: [red]x[/red] \x1b[31m")
         if samples:
-            items = []
+            items: list[tuple[str, Mapping[str, object]]] = []
             for k in range(120):  # one every 30 s for the last hour
                 t = NOW - 3600 + 30 * k
                 temp = 45.0 + 10 * ((k % 20) / 20)

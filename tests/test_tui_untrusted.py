@@ -15,6 +15,7 @@ from test_tui_support import (
     seed_store,
     wait_for,
 )
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from core.text import visible
@@ -70,7 +71,7 @@ async def test_hostile_names_are_literal_in_table_detail_notifications_and_csv(
         assert title.startswith(LITERAL)
         facts = str(screen.query_one("#device-facts", Static).render())
         assert "\\x1b]0;pwned\\x07" in facts and "\x1b" not in facts
-        message = screen.query_one("#device-events", DataTable).get_cell_at((0, 2)).plain
+        message = screen.query_one("#device-events", DataTable).get_cell_at(Coordinate(0, 2)).plain
         assert message == "output: [red]x[/red] \\x1b[31m"
         # a notification naming it (the action fails: no pipeline)
         await pilot.press("i")
