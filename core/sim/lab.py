@@ -35,6 +35,7 @@ from core.sim.faults import (
     make_fault,
     parse_spec,
 )
+from core.sim.janitor import sweep_stale_labs
 from core.sim.pi_models import MODELS
 from core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree, step, tick
 from core.sim.scratch import make_scratch_dir
@@ -103,6 +104,8 @@ class SimLab:
     # --- start / stop -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self._own_workdir:  # labs of demos that were killed before they could stop
+            await asyncio.to_thread(sweep_stale_labs, self.workdir.parent)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._client_key.write_private_key(str(self.client_key_path))
         self.client_key_path.chmod(0o600)

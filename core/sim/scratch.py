@@ -25,8 +25,13 @@ def scratch_parent() -> str | None:
     return None
 
 
+OWNER_FILE = ".owner-pid"  # lets a later lab sweep this one up if its process was killed
+
+
 def make_scratch_dir(prefix: str = "fleet-lab-") -> Path:
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_parent()))
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_parent()))
+    (path / OWNER_FILE).write_text(f"{os.getpid()}\n")
+    return path
 
 
 def _usable(path: str) -> bool:

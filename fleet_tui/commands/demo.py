@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -126,6 +127,9 @@ async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> 
         db_path=db, demo_devices=args.devices, poll_interval=1.0, lab_options=options
     )
     task = asyncio.create_task(run_fleet(config, on_update, stop, on_ready=running.append))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # stop the lab cleanly, as at the deadline
+        loop.add_signal_handler(sig, stop.set)
     try:
         await asyncio.wait_for(asyncio.shield(stop.wait()), args.seconds)
     except TimeoutError:
