@@ -24,6 +24,23 @@ SUPPORTED_PROTOCOL = 1
 _M = TypeVar("_M", Facts, Health)
 
 
+UPLOAD_MARK = b"fleet-tui: agent upload needed"
+
+
+def start_command(path: str, size: int, python: str = "python3") -> str:
+    """A POSIX sh line: if `path` is missing, say so, read exactly `size` bytes from stdin into
+    a temporary file and rename it into place (a half-written agent never has the real name);
+    then run the agent on this same channel."""
+    folder = path.rsplit("/", 1)[0]
+    return (
+        f'f={path}; if [ ! -f "$f" ]; then echo "{UPLOAD_MARK.decode()}"; '
+        f't="$f.$$.tmp"; mkdir -p {folder} && head -c {size} > "$t" && '
+        f'[ "$(($(wc -c < "$t")))" -eq {size} ] && mv -f "$t" "$f" || '
+        f'{{ rm -f "$t"; echo "agent upload failed" >&2; exit 97; }}; fi; '
+        f'exec {python} "$f" serve'
+    )
+
+
 class AgentFailure(Exception):
     """The agent could not be started or gave a bad answer; message is for the technician."""
 
@@ -72,14 +89,36 @@ class AgentSession:
         conn: asyncssh.SSHClientConnection,
         timeout: float = 15.0,  # noqa: ASYNC109
         python: str = "python3",
+        bundle: AgentBundle | None = None,
     ) -> AgentSession:
-        path = await asyncio.wait_for(ensure_agent(conn), timeout)
-        process = await conn.create_process(f"{python} {path} serve", encoding=None)
+        """Start the agent, uploading it first only when this exact build is missing.
+
+        One exec channel does both (see `start_command`): no SFTP session, no second
+        process on the Pi, one round trip when the agent is already there.
+        """
+        bundle = bundle or build_agent()
+        path = f"{REMOTE_DIR}/{bundle.filename}"
+        try:
+            process = await asyncio.wait_for(
+                conn.create_process(start_command(path, len(bundle.data), python), encoding=None),
+                timeout,
+            )
+        except TimeoutError:
+            raise AgentFailure("could not open a session to start the agent in time") from None
+        except asyncssh.Error as exc:
+            raise AgentFailure(f"could not start the agent: {exc.reason}") from None
         try:
             line = await asyncio.wait_for(process.stdout.readline(), timeout)
+            if line.strip() == UPLOAD_MARK:
+                process.stdin.write(bundle.data)
+                await asyncio.wait_for(process.stdin.drain(), timeout)
+                line = await asyncio.wait_for(process.stdout.readline(), timeout)
         except TimeoutError:
             process.close()
             raise AgentFailure("agent did not say hello in time") from None
+        except (asyncssh.Error, OSError) as exc:
+            process.close()
+            raise AgentFailure(f"agent did not start: {exc}") from None
         hello = _parse_hello(line)
         if hello is None:
             stderr = await _drain(process.stderr)
@@ -88,6 +127,15 @@ class AgentSession:
         if hello.protocol != SUPPORTED_PROTOCOL:
             process.close()
             raise AgentFailure(f"agent speaks protocol {hello.protocol}, we speak 1")
+        if hello.agent_hash not in ("", "dev", bundle.sha256):
+            # The file with our build's name is not our build (corrupt or tampered): remove it
+            # so that the next start uploads a good one.
+            process.close()
+            with contextlib.suppress(asyncssh.Error, OSError, TimeoutError):
+                await asyncio.wait_for(conn.run(f"rm -f {path}", check=False), 5.0)
+            raise AgentFailure(
+                f"agent on the device is not this build ({hello.agent_hash[:16]}); removed it"
+            )
         return cls(process, hello)
 
     async def call(

@@ -242,6 +242,10 @@ class Discovery:
         if state_change is ServiceStateChange.Removed:
             self._service_left(name)
             return
+        info = AsyncServiceInfo(service_type, name)
+        if self._zc is not None and info.load_from_cache(self._zc.zeroconf):
+            self._resolved(service_type, name, info)  # the answer carried every record
+            return
         task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
         self._tasks.add(task)  # keep a reference so the task is not garbage-collected
         task.add_done_callback(self._tasks.discard)
@@ -251,6 +255,9 @@ class Discovery:
         info = AsyncServiceInfo(service_type, name)
         if not await info.async_request(self._zc.zeroconf, self._resolve_ms):
             return
+        self._resolved(service_type, name, info)
+
+    def _resolved(self, service_type: str, name: str, info: AsyncServiceInfo) -> None:
         addresses = order_addresses(info.parsed_scoped_addresses(IPVersion.All))
         if not addresses or not info.port:
             return
