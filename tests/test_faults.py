@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from core.agent_client import AgentFailure, AgentSession
+from core.agent_client import REMOTE_DIR, AgentFailure, AgentSession, ensure_agent
 from core.discovery import Candidate, Discovery, DiscoveryEvent
 from core.fleet import FleetService
 from core.models import DeviceState
@@ -144,10 +144,15 @@ async def test_disk_full_shows_no_space_and_an_agent_upload_fails_clearly(
     await lab.inject(fresh.hostname, "disk-full")
     conn = await connect(Endpoint(LOOPBACK, fresh.port), store, lab.connect_options())
     try:
-        with pytest.raises(AgentFailure, match="could not upload agent: No space left on device"):
+        # Upload in the agent's own start channel: the Pi's shell cannot write the file.
+        with pytest.raises(AgentFailure, match="agent upload failed"):
             await AgentSession.start(conn)
+        # Upload over SFTP: the server answers ENOSPC.
+        with pytest.raises(AgentFailure, match="could not upload agent: No space left on device"):
+            await ensure_agent(conn)
     finally:
         conn.close()
+    assert not list((fresh.home / REMOTE_DIR).glob("agent-*")), "no partial agent is left"
     await lab.clear("all")
     async with agent_on(lab, store, fresh) as agent:
         health = await agent.health()

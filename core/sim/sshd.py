@@ -4,7 +4,7 @@ Every command runs under ``/bin/sh -c`` with ``FLEET_AGENT_ROOT`` and ``PATH`` p
 the Pi's tree, in its own process group (so a kill takes the agent's helpers too). The
 command's output is relayed through a queue that can hold each write back by the Pi's
 ``link_delay`` (the slow-link fault). SFTP is chrooted to the Pi's home and refuses writes
-with ENOSPC while its simulated disk is full.
+with ENOSPC while its simulated disk is full (commands then get a zero file-size limit).
 """
 
 from __future__ import annotations
@@ -126,10 +126,13 @@ async def run_command(pi: SimPi, process: asyncssh.SSHServerProcess[bytes]) -> N
         "FLEET_AGENT_ROOT": str(pi.root),
         "LANG": "C.UTF-8",
     }
+    argv = ["/bin/sh", "-c", command]
+    if pi.state.disk_free_mb <= 0:
+        # Disk full: the kernel refuses every byte a command writes to a file (EFBIG: short of
+        # a size-limited mount, no way to get ENOSPC); pipes and the SSH channel still work.
+        argv = ["/bin/sh", "-c", 'ulimit -f 0; trap "" XFSZ; eval "$1"', "sh", command]
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh",
-        "-c",
-        command,
+        *argv,
         cwd=pi.home,
         env=env,
         stdin=asyncio.subprocess.PIPE,
