@@ -84,6 +84,7 @@ class SimLab:
         self._advertiser: Advertiser | None = None
         self._control: ControlServer | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._tick_job: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
         self._client_key = asyncssh.generate_private_key("ssh-ed25519")
         self._authorized = asyncssh.import_authorized_keys(
@@ -156,6 +157,10 @@ class SimLab:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticker
             self._ticker = None
+        if self._tick_job is not None:  # a tick writing files must finish before the rmtree
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._tick_job), STOP_WAIT_S)
+            self._tick_job = None
         if self._control is not None:
             await self._control.stop()
             self._control = None
@@ -189,7 +194,8 @@ class SimLab:
             # File writes off the event loop (about 0.4 ms per Pi); faults wait for the tick.
             async with self._lock:
                 self.sim_time += dt
-                await asyncio.to_thread(self._advance, dt, rng)
+                self._tick_job = loop.run_in_executor(None, self._advance, dt, rng)
+                await asyncio.shield(self._tick_job)  # stop() waits for it, whatever happens
 
     async def advance(self, seconds: float, step_s: float = 5.0) -> None:
         """Run the simulation ``seconds`` ahead at once (tests, demos): load, heat, fans, files."""
