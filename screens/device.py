@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, Sparkline, Static, TabbedContent, TabPane
 
 from core.export import EventRow, HostKeyRow, ThrottleRow, iso
 from core.models import DeviceState
@@ -35,10 +35,19 @@ from screens.device_data import (
 from screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
 from screens.exporting import export_rows
 from screens.fleet_model import FleetRow
-from screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
+from screens.format import SEVERITY_STYLE, cell, duration, literal, short_os, stamp
+from screens.keyed_table import KeyedTable
 from screens.registry import CommandError, CommandSpec, register_command
 
 MODIFYING = {"identify", "reboot", "edit"}
+EVENT_COLUMNS = [("when", "When", 19), ("kind", "Kind", 16), ("message", "Message", 60)]
+THROTTLE_COLUMNS = [("since", "Since", 19), ("now", "Now", 24), ("boot", "Since boot", 40)]
+KEY_COLUMNS = [
+    ("when", "When", 19),
+    ("reason", "Reason", 14),
+    ("fingerprint", "Fingerprint", 51),
+    ("endpoint", "Endpoint", 21),
+]
 RELOAD_S = 30.0
 
 
@@ -122,12 +131,12 @@ class DeviceScreen(Screen[None]):
                         yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
         with TabbedContent(id="device-tabs", initial="events"):
             with TabPane("1 Events", id="events"):
-                yield DataTable(id="device-events", cursor_type="row", zebra_stripes=True)
+                yield KeyedTable(EVENT_COLUMNS, id="device-events")
             with TabPane("2 Throttle", id="throttle"):
-                yield DataTable(id="device-throttle", cursor_type="row")
+                yield KeyedTable(THROTTLE_COLUMNS, id="device-throttle", zebra_stripes=False)
             with TabPane("3 Host key", id="hostkey"):
                 yield Static(id="hostkey-pinned")
-                yield DataTable(id="device-keys", cursor_type="row")
+                yield KeyedTable(KEY_COLUMNS, id="device-keys", zebra_stripes=False)
             with TabPane("4 Notes", id="notes"):
                 yield Static(id="device-notes")
         yield Footer(compact=True, show_command_palette=False)
@@ -135,11 +144,6 @@ class DeviceScreen(Screen[None]):
     def on_mount(self) -> None:
         self.title = "fleet-tui"
         self.sub_title = visible(self.ref.hostname, 64)
-        self._columns("#device-events", ("When", 19), ("Kind", 16), ("Message", 60))
-        self._columns("#device-throttle", ("Since", 19), ("Now", 24), ("Since boot", 40))
-        self._columns(
-            "#device-keys", ("When", 19), ("Reason", 14), ("Fingerprint", 51), ("Endpoint", 21)
-        )
         ctx = fleet_context(self.app)
         self._live = ctx.live_state(self.ref.key)
         if self._live and self._live.health:
@@ -148,12 +152,7 @@ class DeviceScreen(Screen[None]):
         self.set_interval(RELOAD_S * (4 if ctx.options.low_bandwidth else 1), self.load)
         self._render_all()
         self.load()
-        self.query_one("#device-events", DataTable).focus()
-
-    def _columns(self, selector: str, *cols: tuple[str, int]) -> None:
-        table = self.query_one(selector, DataTable)
-        for label, width in cols:
-            table.add_column(label, width=width, key=label.lower())
+        self.query_one("#device-events", KeyedTable).focus()
 
     # ---- data -------------------------------------------------------------------------
     @property
@@ -279,20 +278,24 @@ class DeviceScreen(Screen[None]):
             self.query_one(f"#spark-{name}", Sparkline).data = series(self._points, name)
 
     def _render_events(self) -> None:
-        table = self.query_one("#device-events", DataTable)
-        table.clear()
-        for ev in self.detail.events:
-            table.add_row(literal(stamp(ev.time)), literal(ev.kind), literal(ev.message))
+        rows = {f"{e.origin}:{e.seq}": e for e in self.detail.events}
+        self.query_one("#device-events", KeyedTable).sync(
+            list(rows),
+            lambda k: (cell(stamp(rows[k].time)), cell(rows[k].kind), cell(rows[k].message)),
+            set(rows),
+        )
 
     def _render_throttle(self) -> None:
-        table = self.query_one("#device-throttle", DataTable)
-        table.clear()
-        for ch in throttle_changes(self._points):
-            table.add_row(
-                literal(stamp(ch.time)),
-                literal(",".join(ch.current) or "ok"),
-                literal(",".join(ch.sticky) or "-"),
-            )
+        rows = {f"{c.time}": c for c in throttle_changes(self._points)}
+        self.query_one("#device-throttle", KeyedTable).sync(
+            list(rows),
+            lambda k: (
+                cell(stamp(rows[k].time)),
+                cell(",".join(rows[k].current) or "ok"),
+                cell(",".join(rows[k].sticky) or "-"),
+            ),
+            set(rows),
+        )
 
     def _render_keys(self) -> None:
         d = self.detail
@@ -305,15 +308,17 @@ class DeviceScreen(Screen[None]):
         else:
             text = Text("no host key pinned for this endpoint yet")
         self.query_one("#hostkey-pinned", Static).update(text)
-        table = self.query_one("#device-keys", DataTable)
-        table.clear()
-        for ev in d.key_history:
-            table.add_row(
-                literal(stamp(ev.time)),
-                literal(ev.reason),
-                literal(fingerprint(ev.key)),
-                literal(ev.endpoint),
-            )
+        rows = {f"{e.origin}:{e.seq}": e for e in d.key_history}
+        self.query_one("#device-keys", KeyedTable).sync(
+            list(rows),
+            lambda k: (
+                cell(stamp(rows[k].time)),
+                cell(rows[k].reason),
+                cell(fingerprint(rows[k].key)),
+                cell(rows[k].endpoint),
+            ),
+            set(rows),
+        )
 
     def _render_notes(self) -> None:
         rec = self.detail.record
@@ -346,7 +351,7 @@ class DeviceScreen(Screen[None]):
             "hostkey": "#device-keys",
         }.get(tab)
         if table:
-            self.query_one(table, DataTable).focus()
+            self.query_one(table, KeyedTable).focus()
 
     def action_reload(self) -> None:
         self.load()

@@ -1,4 +1,4 @@
-"""The fleet DataTable: made to show an ordered list of rows, touching only what changed.
+"""A DataTable made to show an ordered list of keyed rows, touching only what changed.
 
 `sync()` adds and removes rows by key, replaces only the cells whose text or style changed
 (all of them in one refresh, not one refresh per cell), reorders without rebuilding, and keeps
@@ -23,9 +23,11 @@ REBUILD_AFTER = 24  # more removals than this in one sync: rebuild instead
 CellsFn = Callable[[str], Sequence[Cell]]
 
 
-class FleetTable(DataTable[SafeCell]):
-    def __init__(self, columns: Sequence[tuple[str, str, int]], **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+class KeyedTable(DataTable[SafeCell]):
+    def __init__(
+        self, columns: Sequence[tuple[str, str, int]], zebra_stripes: bool = True, **kwargs: object
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=zebra_stripes, **kwargs)  # type: ignore[arg-type]
         self._columns = [key for key, _, _ in columns]
         self._column_keys = [ColumnKey(key) for key in self._columns]
         self._spec = list(columns)
