@@ -164,7 +164,7 @@ async def test_one_device_under_three_service_types_is_one_candidate_with_its_se
     tag = secrets.token_hex(3)
     server, other = f"pi-{tag}.local.", f"alt-{tag}.local."
     addr = [socket.inet_aton(LOOPBACK)]
-    for info in (
+    infos = (
         _info("_workstation._tcp", f"pi-{tag} [dc:a6:32:00:00:01]", 9, addr, server),
         _info("_ssh._tcp", f"pi-{tag}", 22, addr, server),
         _info(
@@ -179,8 +179,8 @@ async def test_one_device_under_three_service_types_is_one_candidate_with_its_se
         # SSH on another port: the workstation record (port assumed 22) is no device of its own
         _info("_workstation._tcp", f"alt-{tag} [dc:a6:32:00:00:02]", 9, addr, other),
         _info("_ssh._tcp", f"alt-{tag}", 2202, addr, other),
-    ):
-        await advertiser.async_register_service(info)  # probing runs in the background
+    )
+    await asyncio.gather(*(advertiser.async_register_service(info) for info in infos))
     rec, alt = Recorder(server), Recorder(other)
     discovery = Discovery(lambda e: (rec(e), alt(e)), interfaces=[LOOPBACK])
     key = f"{server}#22"
