@@ -179,3 +179,14 @@ def test_tick_honours_manual_fan_set_by_agent(tmp_path: Path) -> None:
     assert st.fan_mode == "manual" and st.fan_pwm == 40
     assert (d / "pwm1").read_text().strip() == "40"
     assert int((d / "fan1_input").read_text()) == st.fan_rpm
+
+
+@pytest.mark.parametrize("key", sorted(MODELS))
+def test_overheat_is_held_near_the_hard_limit_like_real_firmware(key: str) -> None:
+    model = MODELS[key]
+    state = SimPiState(temperature_c=50.0, load=float(model.cores))
+    state.overheat = True
+    for _ in range(600):  # ten simulated minutes
+        step(state, model, 1.0)
+    assert model.throttle_temp_c <= state.temperature_c <= model.throttle_temp_c + 2.0
+    assert state.throttled & 0x4, "the throttled flag must be set while held at the limit"

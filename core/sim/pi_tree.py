@@ -578,6 +578,8 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
         target += OVERHEAT_EXTRA_C
     if dt > 0:
         state.temperature_c += (target - state.temperature_c) * (1.0 - math.exp(-dt / model.tau_s))
+        # Firmware throttles the clock at the hard limit and so holds the SoC just above it.
+        state.temperature_c = min(state.temperature_c, model.throttle_temp_c + HARD_LIMIT_OVERSHOOT_C)
     state.temperature_c = round(state.temperature_c, 3)
     if model.has_fan or state.poe_hat:
         if state.fan_mode != "manual":
@@ -608,6 +610,7 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
 # --- faults ----------------------------------------------------------------------------------
 
 OVERHEAT_EXTRA_C = 45.0
+HARD_LIMIT_OVERSHOOT_C = 1.5
 FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied")
 
 
