@@ -121,6 +121,15 @@ class Trust:
         else:
             pinned = self.pin(endpoint)
             if serial and pinned is not None and pinned.serial != serial:
+                if pinned.serial:
+                    # Same key, other serial: the SD card (which holds the key) now runs in
+                    # another Pi. Not a changed key, but never silent either.
+                    self.store.record_event(
+                        serial,
+                        "host_card_moved",
+                        f"{endpoint}: same host key, but serial {serial} answers instead of "
+                        f"{pinned.serial} (SD card moved to another Pi?)",
+                    )
                 self.store.pin_host_key(endpoint, offered, serial=serial, reason="serial learned")
 
     def pin_first_use(self, endpoint: str, offered: str, serial: str | None = None) -> None:

@@ -141,3 +141,16 @@ async def test_an_explicit_repin_lets_it_back_in_and_is_logged(
     assert kinds[0] == "host_key_repinned"
     reasons = [h.reason for h in store.host_key_history(endpoint)]
     assert reasons == ["first use", "re-pinned by test"]
+
+
+async def test_same_key_from_another_serial_is_logged_as_a_moved_card(
+    lab: SimLab, pool: ConnectionPool, store: Store
+) -> None:
+    pi = lab.pis[1]
+    endpoint = f"{LOOPBACK}:{pi.port}"
+    store.pin_host_key(endpoint, _key_of(pi), serial="10000000feedf00d")  # pinned for another Pi
+    link = await pool.link(Target(LOOPBACK, pi.port))
+    assert link.facts.serial == pi.serial
+    (event,) = [e for e in store.events() if e.kind == "host_card_moved"]
+    assert "10000000feedf00d" in event.message and event.serial == pi.serial
+    assert store.host_key_history(endpoint)[-1].serial == pi.serial
