@@ -37,7 +37,7 @@ from core.sim.faults import (
 )
 from core.sim.janitor import sweep_stale_labs
 from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree, step, tick
+from core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree, forget_trees, step, tick
 from core.sim.scratch import make_scratch_dir
 from core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
 from core.sim.workload import make_workload
@@ -171,6 +171,7 @@ class SimLab:
         for pi in self.pis:
             kill_all(pi)
         await self._wait_for_processes()
+        forget_trees(self.workdir)
         if self._own_workdir:
             await asyncio.to_thread(shutil.rmtree, self.workdir, True)
 

@@ -213,6 +213,18 @@ def _write(path: Path, data: str | bytes, mode: int | None = None) -> None:
     os.replace(tmp, path)
 
 
+def forget_trees(prefix: Path) -> None:
+    """Drop the write caches for every tree under ``prefix`` (a lab that stopped).
+
+    Without this the caches would grow with every lab a long test run starts, and a new tree
+    at a reused path would be wrongly assumed to have its directories already.
+    """
+    text = str(prefix).rstrip("/") + "/"
+    _known_dirs.difference_update([d for d in _known_dirs if d.startswith(text)])
+    for key in [k for k in _last_written if k.startswith(text)]:
+        del _last_written[key]
+
+
 def _write_if_changed(path: Path, data: str) -> None:
     """For files only the simulator writes: skip the write when the content is unchanged."""
     raw = data.encode()
