@@ -275,7 +275,9 @@ class DeviceScreen(Screen[None]):
             self.query_one(f"#metric-{name}", Static).update(
                 Text.assemble((f"{label:<6}", "bold"), f"{shown:>8}")
             )
-            self.query_one(f"#spark-{name}", Sparkline).data = series(self._points, name)
+            data = series(self._points, name)
+            # one reading is not a trend (Textual would draw it as a full bar)
+            self.query_one(f"#spark-{name}", Sparkline).data = data if len(data) > 1 else []
 
     def _render_events(self) -> None:
         rows = {f"{e.origin}:{e.seq}": e for e in self.detail.events}
