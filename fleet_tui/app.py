@@ -95,7 +95,7 @@ class FleetApp(App[None]):
         return FleetScreen()
 
     def on_mount(self) -> None:
-        registry.load_all()
+        self._problems += registry.load_all()
         if self._keymap_wanted:
             self.set_keymap(self._keymap_wanted)
         for problem in self._problems:

@@ -108,9 +108,18 @@ def run_line(app: App[Any], line: str) -> None:
     spec.run(app, arg)
 
 
-def load_all() -> None:
-    """Import every module of the `screens` package so that each registers its commands."""
+def load_all() -> list[str]:
+    """Import every module of the `screens` package so that each registers its commands.
+
+    A module that fails to import (a screen half-written by someone else) costs its own
+    commands, not the whole app: the failure is returned for the app to report.
+    """
     import screens
 
+    problems = []
     for info in pkgutil.iter_modules(screens.__path__):
-        importlib.import_module(f"screens.{info.name}")
+        try:
+            importlib.import_module(f"screens.{info.name}")
+        except Exception as e:
+            problems.append(f"screens/{info.name}.py: {type(e).__name__}: {e}")
+    return problems

@@ -84,8 +84,9 @@ def test_export_inventory(tmp_path: Path, utc: None) -> None:
 
 
 def test_export_health_has_the_policy_status_of_the_newest_sample(
-    tmp_path: Path, utc: None
+    tmp_path: Path, utc: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # default thresholds
     db = tmp_path / "fleet.db"
     seed_store(db)
     rows = _cli_export(db, "health", tmp_path / "health.csv")

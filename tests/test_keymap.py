@@ -123,3 +123,20 @@ async def test_user_aliases_and_screens_registered_later(
         table = app.screen.query_one("#help-keys")
         cells = [str(table.get_cell_at((r, 0))) for r in range(table.row_count)]  # type: ignore[attr-defined]
         assert ":racks, :rk" in cells and ":hot" in cells
+
+
+async def test_a_broken_screen_module_is_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import screens
+
+    broken = tmp_path / "pkg"
+    broken.mkdir()
+    (broken / "zz_broken.py").write_text("raise RuntimeError('half-written screen')\n")
+    monkeypatch.setattr(screens, "__path__", [*screens.__path__, str(broken)])
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(
+            pilot, lambda: any("half-written screen" in n.message for n in app._notifications)
+        )
+        assert isinstance(app.screen, FleetScreen)
