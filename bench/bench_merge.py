@@ -45,7 +45,10 @@ def fill_devices(store: Store, n: int, offset: int, wall: int) -> None:
     c = store._conn
     c.execute("BEGIN")
     c.executemany(f"INSERT INTO devices ({names}) VALUES ({marks})", rows)
-    c.execute("UPDATE meta SET value = ? WHERE key = 'hlc'", (Stamp(wall + 1000, 0, site_tag(store.site_id)).encode(),))
+    c.execute(
+        "UPDATE meta SET value = ? WHERE key = 'hlc'",
+        (Stamp(wall + 1000, 0, site_tag(store.site_id)).encode(),),
+    )
     c.execute("COMMIT")
 
 
@@ -55,8 +58,10 @@ def fill_samples(store: Store, n: int) -> None:
     c.executemany(
         "INSERT INTO samples (origin, seq, serial, time, temperature_c, cpu_percent, throttled,"
         " load1) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        ((store.site_id, i, f"{i % 200:012x}", 1e9 + i, 40 + i % 30, i % 100, 0, 0.5)
-         for i in range(1, n + 1)),
+        (
+            (store.site_id, i, f"{i % 200:012x}", 1e9 + i, 40 + i % 30, i % 100, 0, 0.5)
+            for i in range(1, n + 1)
+        ),
     )
     c.execute("COMMIT")
 
@@ -73,8 +78,11 @@ def raw_copy(local: Path, peer: Path, table: str) -> float:
     c.execute("ATTACH ? AS peer", (str(peer),))
     ddl = c.execute("SELECT sql FROM peer.sqlite_schema WHERE name = ?", (table,)).fetchone()[0]
     c.execute("BEGIN")
-    c.execute(ddl.replace(f"TABLE {table}", "TABLE raw_copy", 1)
-              .replace(f"TABLE IF NOT EXISTS {table}", "TABLE raw_copy", 1))
+    c.execute(
+        ddl.replace(f"TABLE {table}", "TABLE raw_copy", 1).replace(
+            f"TABLE IF NOT EXISTS {table}", "TABLE raw_copy", 1
+        )
+    )
     t = timed(lambda: c.execute(f"INSERT INTO raw_copy SELECT * FROM peer.{table}"))
     c.execute("ROLLBACK")
     c.close()
@@ -106,12 +114,24 @@ def bench(rows: int, tmp: Path) -> list[tuple[str, str, str, str]]:
 
     t_lww = merge_only(only)
     t_raw = raw_copy(tmp / "a.db", snap, "devices")
-    out.append(("LWW merge (devices, 16 cols)", f"{rows / t_lww:,.0f} rows/s",
-                f"{rows / t_raw:,.0f} rows/s", f"{t_raw / t_lww:.2f}"))
+    out.append(
+        (
+            "LWW merge (devices, 16 cols)",
+            f"{rows / t_lww:,.0f} rows/s",
+            f"{rows / t_raw:,.0f} rows/s",
+            f"{t_raw / t_lww:.2f}",
+        )
+    )
     t_app = merge_only({"samples"})
     t_raw = raw_copy(tmp / "a.db", snap, "samples")
-    out.append(("append merge (samples)", f"{rows / t_app:,.0f} rows/s",
-                f"{rows / t_raw:,.0f} rows/s", f"{t_raw / t_app:.2f}"))
+    out.append(
+        (
+            "append merge (samples)",
+            f"{rows / t_app:,.0f} rows/s",
+            f"{rows / t_raw:,.0f} rows/s",
+            f"{t_raw / t_app:.2f}",
+        )
+    )
     t_full = timed(lambda: a.merge(snap))  # again, everything, with report details: no-op
     out.append(("idempotent re-merge, all tables", f"{2 * rows / t_full:,.0f} rows/s", "", ""))
     a.close()
@@ -120,8 +140,9 @@ def bench(rows: int, tmp: Path) -> list[tuple[str, str, str, str]]:
     s = Store.open(tmp / "w.db")
     n = 3000
     t_upsert = timed(lambda: [s.upsert_device("x", last_seen=float(i)) for i in range(n)])
-    t_sample = timed(lambda: [s.record_health("x", {"time": float(i), "temperature_c": 1.0})
-                              for i in range(n)])
+    t_sample = timed(
+        lambda: [s.record_health("x", {"time": float(i), "temperature_c": 1.0}) for i in range(n)]
+    )
     s.close()
     c = sqlite3.connect(tmp / "plain.db", isolation_level=None)
     c.execute("PRAGMA journal_mode = WAL")
@@ -137,10 +158,22 @@ def bench(rows: int, tmp: Path) -> list[tuple[str, str, str, str]]:
     t_plain = timed(plain)
     c.close()
     per = 1e6 / n
-    out.append(("local LWW write (upsert_device)", f"{t_upsert * per:.1f} µs",
-                f"{t_plain * per:.1f} µs", f"{t_upsert / t_plain:.2f}x cost"))
-    out.append(("local append (record_health)", f"{t_sample * per:.1f} µs",
-                f"{t_plain * per:.1f} µs", f"{t_sample / t_plain:.2f}x cost"))
+    out.append(
+        (
+            "local LWW write (upsert_device)",
+            f"{t_upsert * per:.1f} µs",
+            f"{t_plain * per:.1f} µs",
+            f"{t_upsert / t_plain:.2f}x cost",
+        )
+    )
+    out.append(
+        (
+            "local append (record_health)",
+            f"{t_sample * per:.1f} µs",
+            f"{t_plain * per:.1f} µs",
+            f"{t_sample / t_plain:.2f}x cost",
+        )
+    )
     return out
 
 
@@ -158,8 +191,10 @@ def main() -> int:
     lww = float(rows[0][1].split()[0].replace(",", ""))
     app = float(rows[1][1].split()[0].replace(",", ""))
     ok = lww >= LWW_TARGET and app >= APPEND_TARGET
-    print(f"targets: LWW >= {LWW_TARGET:,}/s, append >= {APPEND_TARGET:,}/s: "
-          f"{'met' if ok else 'MISSED'}")
+    print(
+        f"targets: LWW >= {LWW_TARGET:,}/s, append >= {APPEND_TARGET:,}/s: "
+        f"{'met' if ok else 'MISSED'}"
+    )
     return 0 if ok or not args.strict else 1
 
 

@@ -36,13 +36,16 @@ class Stamp:
     site: int  # the site tag
 
     def encode(self) -> int:
-        return (self.wall_ms << (COUNTER_BITS + SITE_BITS)) | (self.counter << SITE_BITS) | self.site
+        return (
+            (self.wall_ms << (COUNTER_BITS + SITE_BITS)) | (self.counter << SITE_BITS) | self.site
+        )
 
     @classmethod
     def decode(cls, value: int) -> Stamp:
         value = int(value)
         return cls(
-            value >> (COUNTER_BITS + SITE_BITS), (value >> SITE_BITS) & _COUNTER_MAX,
+            value >> (COUNTER_BITS + SITE_BITS),
+            (value >> SITE_BITS) & _COUNTER_MAX,
             value & _SITE_MASK,
         )
 

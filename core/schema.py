@@ -123,11 +123,13 @@ SAMPLE_METRICS = _cols(
 )
 
 APPEND_TABLES: tuple[AppendTable, ...] = (
-    AppendTable("samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS),
-                ("serial, time",)),
+    AppendTable(
+        "samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS), ("serial, time",)
+    ),
     AppendTable("events", _cols("serial time:REAL kind message"), ("time", "serial, time")),
-    AppendTable("host_key_history", _cols("endpoint serial key reason time:REAL"),
-                ("endpoint", "serial")),
+    AppendTable(
+        "host_key_history", _cols("endpoint serial key reason time:REAL"), ("endpoint", "serial")
+    ),
     AppendTable(
         "audits",
         _cols("session rack_id unit:INTEGER slot:INTEGER expected scanned result time:REAL"),
@@ -139,10 +141,12 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
         ("deployment_id",),
     ),
     AppendTable(
-        "config_versions", _cols("config_id content sha256 author message time:REAL"),
+        "config_versions",
+        _cols("config_id content sha256 author message time:REAL"),
         ("config_id",),
     ),
 )
+
 
 @dataclass(frozen=True)
 class RollupTable:
@@ -205,7 +209,9 @@ LOCAL_DDL = (
 # discovery. Keyed by the canonical target "host[:port][ via jump]"; `serial` is a claim until
 # an agent has answered. `site_jumps`: per site, the jump host its Pis are reached through.
 HOST_TABLES: tuple[LwwTable, ...] = (
-    LwwTable("hosts", "id", _cols("host port:INTEGER user name jump site serial mac source added:REAL")),
+    LwwTable(
+        "hosts", "id", _cols("host port:INTEGER user name jump site serial mac source added:REAL")
+    ),
     LwwTable("site_jumps", "site", _cols("jump")),
 )
 
@@ -243,12 +249,20 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
                 changed = True
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
     for t in APPEND_TABLES:
-        for cols in t.indexes:
-            name = f"ix_{t.name}_{cols.replace(', ', '_')}"
+        for name, ddl in index_ddl(t):
             if name not in indexes:
-                conn.execute(f"CREATE INDEX {name} ON {t.name} ({cols})")
+                conn.execute(ddl)
                 changed = True
     return changed
+
+
+def index_ddl(t: AppendTable, schema: str = "main") -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) for each secondary index of an append-only table."""
+    out = []
+    for cols in t.indexes:
+        name = f"ix_{t.name}_{cols.replace(', ', '_')}"
+        out.append((name, f"CREATE INDEX {schema}.{name} ON {t.name} ({cols})"))
+    return out
 
 
 def migrate_v1(conn: sqlite3.Connection) -> None:
@@ -264,7 +278,8 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
     conn.create_function("clk_v1", 1, clk, deterministic=True)
     conn.create_function("origin_v1", 1, lambda o: int(str(o)[:15], 16), deterministic=True)
     existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
-    for t in (*LWW_TABLES, *APPEND_TABLES):
+    rebuilt: tuple[LwwTable | AppendTable, ...] = (*LWW_TABLES, *APPEND_TABLES)
+    for t in rebuilt:
         if t.name not in existing:
             continue
         have = set(table_columns(conn, t.name))
@@ -279,8 +294,9 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
             f"INSERT INTO {t.name} ({', '.join(cols)}) SELECT {', '.join(sel)} FROM {t.name}_v1"
         )
         conn.execute(f"DROP TABLE {t.name}_v1")  # its indexes go with it
-    for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type='index' AND "
-                                "name LIKE 'ix_%'").fetchall():
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_schema WHERE type='index' AND name LIKE 'ix_%'"
+    ).fetchall():
         conn.execute(f"DROP INDEX {name}")  # recreated by ensure_schema
     hlc = conn.execute("SELECT value FROM meta WHERE key = 'hlc'").fetchone()
     if hlc and isinstance(hlc[0], str):

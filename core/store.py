@@ -37,7 +37,7 @@ from core.schema import (
 from core.sync import files, identity
 from core.sync.conflicts import placement_conflicts
 from core.sync.merge import merge_attached
-from core.sync.peer import PeerError, PeerInfo, inspect_peer
+from core.sync.peer import PageCheck, PeerError, PeerInfo, inspect_peer
 from core.sync.report import ConstraintConflict, MergeReport
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -164,12 +164,12 @@ class Store:
         meta = self.meta()
         self.site_id = str(meta.get("site_id", ""))
         self.origin = identity.origin_of(self.site_id)
-        self._ver = int(meta.get("db_version", 1))
-        self.clock = Clock(self.site_id, meta.get("hlc") or 0)  # type: ignore[arg-type]
+        self._ver = _meta_int(meta.get("db_version"), 1)
+        self.clock = Clock(self.site_id, _meta_int(meta.get("hlc"), 0))
         for t in APPEND_TABLES:
             row = c.execute(f"SELECT max(seq) FROM {t.name} WHERE origin = ?", (self.origin,))
             # compaction may have deleted our newest rows: never reuse their sequence numbers
-            floor = int(meta.get(f"seq_floor.{t.name}", 0) or 0)  # type: ignore[call-overload]
+            floor = _meta_int(meta.get(f"seq_floor.{t.name}"), 0)
             self._seq[t.name] = max(row.fetchone()[0] or 0, floor)
 
     def _claim_identity(self) -> None:
@@ -228,7 +228,7 @@ class Store:
     def _set_meta(self, key: str, value: object) -> None:
         self._conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
-    def _stamp(self) -> str:
+    def _stamp(self) -> int:
         """A fresh HLC stamp for a local write, persisted so the clock survives restarts."""
         try:
             stamp = self.clock.now()
@@ -242,7 +242,9 @@ class Store:
         return self._seq[table]
 
     # ---- generic LWW and append writes ---------------------------------------------------
-    def _lww_set(self, c: sqlite3.Connection, table: str, key: str, fields: Mapping[str, Any]) -> None:
+    def _lww_set(
+        self, c: sqlite3.Connection, table: str, key: str, fields: Mapping[str, Any]
+    ) -> None:
         """Stamp each given column of one row with a new HLC (caller holds a transaction)."""
         t = TABLES[table]
         assert isinstance(t, LwwTable)
@@ -304,7 +306,9 @@ class Store:
         found = self.rows(table, f"{self._spec(table, LwwTable).key} = ?", (key,))
         return found[0] if found else None
 
-    def rows(self, table: str, where: str = "1", params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
+    def rows(
+        self, table: str, where: str = "1", params: tuple[object, ...] = ()
+    ) -> list[dict[str, Any]]:
         """Live rows of an editable table (values only, no clocks), ordered by key."""
         t: LwwTable = self._spec(table, LwwTable)
         cols = ", ".join([t.key, *(c.name for c in t.columns)])
@@ -334,17 +338,19 @@ class Store:
         """The version local writes are stamped with now (the sync cursor's unit)."""
         return self._ver
 
-    def merge(self, peer: str | Path, *, dry_run: bool = False, details: bool = True) -> MergeReport:
+    def merge(
+        self, peer: str | Path, *, dry_run: bool = False, details: bool = True
+    ) -> MergeReport:
         """Merge a peer file in one transaction. A refused or failed merge changes nothing."""
         if self.readonly and not dry_run:
             raise StoreError(f"{self.path}: opened read-only")
         with self._lock:
             info = self._inspect(Path(peer))
             report = MergeReport(str(info.path), info.site_id, dry_run=dry_run)
-            with self._attached(info.uri, "peer"):
+            with self._attached(info.uri, "peer"), self._page_check(info) as check:
                 try:
                     with self._tx() as c:
-                        self._merge_in_tx(c, info, report, details)
+                        self._merge_in_tx(c, info, report, details, check)
                         if dry_run:
                             raise _DryRun
                     self._ver = report.version + 1
@@ -356,7 +362,27 @@ class Store:
 
     def _inspect(self, path: Path) -> PeerInfo:
         try:
-            return inspect_peer(path, self.site_id, self.clock)
+            return inspect_peer(path, self.site_id, self.clock, pages=False)
+        except PeerError as e:
+            raise StoreError(str(e)) from e
+
+    @contextmanager
+    def _page_check(self, info: PeerInfo) -> Iterator[PageCheck]:
+        """The peer's structural check, running while the merge does (see core/sync/peer.py)."""
+        check = PageCheck(info)
+        try:
+            check.start()
+        except PeerError as e:
+            raise StoreError(str(e)) from e
+        try:
+            yield check
+        finally:
+            check.wait()
+
+    @staticmethod
+    def _verdict(check: PageCheck) -> None:
+        try:
+            check.verdict()
         except PeerError as e:
             raise StoreError(str(e)) from e
 
@@ -372,13 +398,23 @@ class Store:
             self._conn.execute(f"DETACH DATABASE {name}")
 
     def _merge_in_tx(
-        self, c: sqlite3.Connection, info: PeerInfo, report: MergeReport, details: bool
+        self,
+        c: sqlite3.Connection,
+        info: PeerInfo,
+        report: MergeReport,
+        details: bool,
+        check: PageCheck,
     ) -> None:
-        """Merge the attached `peer` (caller holds the transaction)."""
+        """Merge the attached `peer` (caller holds the transaction). Raises before the caller
+        can commit if the peer's page check finds damage."""
         # merged rows get a version of their own, so a sync can tell them from local writes
         ver = report.version = self._ver + 1
-        merge_attached(c, info.columns, ver, report, details)
-        report.compacted = compaction.absorb(c, ver)
+        try:
+            merge_attached(c, info.columns, ver, report, details)
+            report.compacted = compaction.absorb(c, ver, info.columns)
+        except sqlite3.DatabaseError:
+            self._verdict(check)  # a damaged file explains the failure best
+            raise
         report.conflicts = placement_conflicts(c)
         try:
             self.clock.observe(info.hlc)
@@ -386,6 +422,7 @@ class Store:
             raise StoreError(str(e)) from e
         self._set_meta("hlc", self.clock.last)
         self._set_meta("db_version", ver + 1)
+        self._verdict(check)
 
     def conflicts(self) -> list[ConstraintConflict]:
         with self._lock:
@@ -430,9 +467,11 @@ class Store:
             try:
                 files.empty_peer_file(tmp)
                 with self._attached(str(tmp), "delta"), contextlib.ExitStack() as stack:
+                    check = None
                     if info is not None:
                         stack.enter_context(self._attached(info.uri, "peer"))
-                    ex = self._exchange_tx(since, exclude_ver, info)
+                        check = stack.enter_context(self._page_check(info))
+                    ex = self._exchange_tx(since, exclude_ver, info, check)
                 files.publish(tmp, target)
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"{target}: exchange failed, nothing changed: {e}") from e
@@ -440,30 +479,38 @@ class Store:
                 tmp.unlink(missing_ok=True)
         return ex
 
-    def _exchange_tx(self, since: int, exclude_ver: int | None, info: PeerInfo | None) -> Exchange:
+    def _exchange_tx(
+        self, since: int, exclude_ver: int | None, info: PeerInfo | None, check: PageCheck | None
+    ) -> Exchange:
         before = self._ver
         try:
-            return self._exchange_body(since, exclude_ver, info)
+            return self._exchange_body(since, exclude_ver, info, check)
         except BaseException:
             self._ver = before  # rolled back: the versions handed out never happened
             raise
 
-    def _exchange_body(self, since: int, exclude_ver: int | None, info: PeerInfo | None) -> Exchange:
+    def _exchange_body(
+        self, since: int, exclude_ver: int | None, info: PeerInfo | None, check: PageCheck | None
+    ) -> Exchange:
         with self._tx() as c:
             cursor = self._ver
             rows = files.copy_changes(c, since, exclude_ver)
             files.write_delta_meta(
                 c,
-                {"site_id": self.site_id, "hlc": self.clock.last, "db_version": cursor,
-                 "delta_since": since},
+                {
+                    "site_id": self.site_id,
+                    "hlc": self.clock.last,
+                    "db_version": cursor,
+                    "delta_since": since,
+                },
             )
             # later local writes get a higher version than this cursor
             self._set_meta("db_version", cursor + 1)
             self._ver = cursor + 1
             report = None
-            if info is not None:
+            if info is not None and check is not None:
                 report = MergeReport(str(info.path), info.site_id)
-                self._merge_in_tx(c, info, report, True)
+                self._merge_in_tx(c, info, report, True, check)
                 self._ver = report.version + 1
         return Exchange(cursor, rows, report)
 
@@ -473,9 +520,11 @@ class Store:
             row = self._conn.execute(
                 "SELECT sent_ver, echo_ver, last_sync FROM sync_peers WHERE target = ?", (target,)
             ).fetchone()
-            seen = dict(self._conn.execute(
-                "SELECT site, cursor FROM sync_seen WHERE target = ?", (target,)
-            ).fetchall())
+            seen = dict(
+                self._conn.execute(
+                    "SELECT site, cursor FROM sync_seen WHERE target = ?", (target,)
+                ).fetchall()
+            )
         if row is None:
             return SyncState(target, 0, None, None, seen)
         return SyncState(target, row[0], row[1], row[2], seen)
@@ -492,8 +541,9 @@ class Store:
                 [(state.target, site, cur) for site, cur in state.seen.items()],
             )
 
-    def compact(self, older_than_s: float = compaction.DEFAULT_HORIZON_S,
-                now: float | None = None) -> int:
+    def compact(
+        self, older_than_s: float = compaction.DEFAULT_HORIZON_S, now: float | None = None
+    ) -> int:
         """Downsample raw samples older than the horizon into hourly buckets."""
         before = (time.time() if now is None else now) - older_than_s
         with self._write() as c:
@@ -502,7 +552,10 @@ class Store:
 
     # ---- devices -------------------------------------------------------------------------
     def upsert_device(self, serial: str, **fields: object) -> None:
-        """Write the given columns of a device (each LWW-stamped). Brings a forgotten device back."""
+        """Write the given columns of a device (each LWW-stamped). Brings a forgotten device back.
+
+        Every write also stamps `deleted = 0`: a write newer than a forget wins over it even
+        on a replica that had not heard of the forget yet ("a newer write brings it back")."""
         unknown = set(fields) - _DEVICE_FIELD_NAMES
         if unknown:
             raise StoreError(f"unknown device field(s): {', '.join(sorted(unknown))}")
@@ -512,14 +565,9 @@ class Store:
         if "tags" in values:
             tags = values["tags"]
             values["tags"] = json.dumps(sorted(set(tags))) if tags is not None else None  # type: ignore[call-overload]
+        values["deleted"] = 0
         with self._write() as c:
-            row = c.execute("SELECT deleted FROM devices WHERE serial = ?", (serial,)).fetchone()
-            if row is not None and row[0]:
-                values["deleted"] = 0
-            if values:
-                self._lww_set(c, "devices", serial, values)
-            elif row is None:
-                self._lww_set(c, "devices", serial, {"deleted": 0})
+            self._lww_set(c, "devices", serial, values)
 
     def forget_device(self, serial: str) -> None:
         """Tombstone a device (LWW): a newer write anywhere brings it back."""
@@ -640,6 +688,13 @@ class Store:
             )
             names = [d[0] for d in cur.description]
             return [EventRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
+def _meta_int(value: object, default: int) -> int:
+    """A meta value written by us as an integer (stored as INTEGER or, by v1, TEXT)."""
+    if isinstance(value, int | str) and str(value).strip():
+        return int(value)
+    return default
 
 
 def _num(v: object) -> float | None:

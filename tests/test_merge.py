@@ -74,7 +74,9 @@ def test_appends_union_and_events(pair: tuple[Store, Store], tmp_path: Path) -> 
     assert a.merge(snap(b, tmp_path, "2.db")).changed == 0
 
 
-def test_placement_conflicts_reported_not_dropped(pair: tuple[Store, Store], tmp_path: Path) -> None:
+def test_placement_conflicts_reported_not_dropped(
+    pair: tuple[Store, Store], tmp_path: Path
+) -> None:
     a, b = pair
     a.set_row("racks", "r1", name="R1", height_u=42, power_budget_w=500.0)
     b.merge(snap(a, tmp_path))
@@ -114,6 +116,7 @@ def test_dry_run_changes_nothing(pair: tuple[Store, Store], tmp_path: Path) -> N
 
 
 # ---- bad peers: a one-line reason and the local file byte-identical ----------------------
+
 
 def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]]:
     good = snap(b, tmp, "good.db")
@@ -156,8 +159,10 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
     ahead = t / "ahead.db"
     shutil.copy(good, ahead)
     c = sqlite3.connect(ahead)
-    c.execute("UPDATE meta SET value = ? WHERE key = 'hlc'",
-              (Stamp(wall_ms() + 10 * MAX_DRIFT_MS, 0, 7).encode(),))
+    c.execute(
+        "UPDATE meta SET value = ? WHERE key = 'hlc'",
+        (Stamp(wall_ms() + 10 * MAX_DRIFT_MS, 0, 7).encode(),),
+    )
     c.commit()
     c.close()
     cases["clock far ahead"] = (ahead, "ahead")

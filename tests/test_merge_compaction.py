@@ -11,15 +11,30 @@ NOW = 100 * DAY
 
 
 def _fill(s: Store, start: float, n: int) -> None:
-    s.record_health_many([("p1", {"time": start + 60 * i, "temperature_c": 40.0 + i % 10,
-                                  "throttled": {"raw": 1 << (i % 3)}}) for i in range(n)])
+    s.record_health_many(
+        [
+            (
+                "p1",
+                {
+                    "time": start + 60 * i,
+                    "temperature_c": 40.0 + i % 10,
+                    "throttled": {"raw": 1 << (i % 3)},
+                },
+            )
+            for i in range(n)
+        ]
+    )
 
 
 def dump(s: Store) -> tuple[object, ...]:
     c = s._conn
-    return (c.execute("SELECT origin, seq, time FROM samples ORDER BY 1, 2").fetchall(),
-            c.execute("SELECT serial, bucket, origin, n, digest, temperature_c, throttled "
-                      "FROM sample_rollups ORDER BY 1, 2, 3").fetchall())
+    return (
+        c.execute("SELECT origin, seq, time FROM samples ORDER BY 1, 2").fetchall(),
+        c.execute(
+            "SELECT serial, bucket, origin, n, digest, temperature_c, throttled "
+            "FROM sample_rollups ORDER BY 1, 2, 3"
+        ).fetchall(),
+    )
 
 
 def test_compaction_then_merge_converges(tmp_path: Path) -> None:

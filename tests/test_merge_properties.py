@@ -7,25 +7,30 @@ import asyncio
 import itertools
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from core.hlc import wall_ms
 from core.schema import CLK, TABLES, AppendTable, LwwTable
 from core.store import Store
 from core.sync.mailbox import DirMailbox, sync_with
 
 SERIALS = ["s0", "s1", "s2"]
-COLUMNS = {"hostname": st.sampled_from(["pi-a", "pi-b", None]),
-           "label": st.sampled_from(["x", "y", "z"]),
-           "port": st.integers(1, 3)}
+COLUMNS = {
+    "hostname": st.sampled_from(["pi-a", "pi-b", None]),
+    "label": st.sampled_from(["x", "y", "z"]),
+    "port": st.integers(1, 3),
+}
 
 op = st.one_of(
     st.sampled_from(sorted(COLUMNS)).flatmap(
-        lambda col: st.tuples(st.just("set"), st.integers(0, 4), st.sampled_from(SERIALS),
-                              st.just(col), COLUMNS[col])
+        lambda col: st.tuples(
+            st.just("set"), st.integers(0, 4), st.sampled_from(SERIALS), st.just(col), COLUMNS[col]
+        )
     ),
     st.tuples(st.just("forget"), st.integers(0, 4), st.sampled_from(SERIALS)),
     st.tuples(st.just("restore"), st.integers(0, 4), st.sampled_from(SERIALS)),
@@ -33,8 +38,11 @@ op = st.one_of(
     st.tuples(st.just("merge"), st.integers(0, 4), st.integers(0, 4)),
 )
 
-SETTINGS = settings(max_examples=12, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def dump(s: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -45,7 +53,8 @@ def dump(s: Store) -> dict[str, list[tuple[Any, ...]]]:
             cols = [c.name for c in t.all_columns() if c.name != "_ver"]
             key = t.key if isinstance(t, LwwTable) else ", ".join(cols[:3])
             out[name] = s._conn.execute(
-                f"SELECT {', '.join(cols)} FROM {name} ORDER BY {key}").fetchall()
+                f"SELECT {', '.join(cols)} FROM {name} ORDER BY {key}"
+            ).fetchall()
     return out
 
 
@@ -58,6 +67,7 @@ class World:
         self.writes: dict[tuple[str, str], list[tuple[int, Any]]] = {}
         self.appended: set[tuple[int, int, str]] = set()
         self.snaps = itertools.count()
+        self.last_ms = 0
 
     def close(self) -> None:
         for s in self.stores:
@@ -74,12 +84,24 @@ class World:
             if cells[c.name + CLK] == stamp:
                 self.writes.setdefault((serial, c.name), []).append((stamp, cells[c.name]))
 
+    def _distinct_ms(self) -> None:
+        """Start each edit in a millisecond of its own. Two edits in one millisecond are
+        concurrent for the HLC and ordered by site id, which differs between two worlds: the
+        worlds could then disagree without either being wrong. Bounded wait (~1 ms)."""
+        for _ in range(2000):
+            if wall_ms() > self.last_ms:
+                break
+            time.sleep(0.0001)
+        self.last_ms = wall_ms()
+
     def snapshot(self, i: int) -> Path:
         return self.stores[i].snapshot(self.root / "usb" / f"{next(self.snaps)}.db")
 
     def apply(self, o: tuple[Any, ...]) -> None:
         kind, i = o[0], o[1] % len(self.stores)
         s = self.stores[i]
+        if kind in ("set", "forget", "restore"):
+            self._distinct_ms()
         if kind == "set":
             s.upsert_device(o[2], **{o[3]: o[4]})
             self._observe_write(s, o[2])
@@ -107,9 +129,16 @@ class World:
 
 def oracle_value(writes: list[tuple[int, Any]]) -> Any:
     """Highest clock wins; equal clocks: NULL lowest, then by value (the merge's order)."""
+
     def rank(w: tuple[int, Any]) -> tuple[Any, ...]:
         v = w[1]
-        return (w[0], v is not None, 0 if isinstance(v, int | float) else 1, v if v is not None else 0)
+        return (
+            w[0],
+            v is not None,
+            0 if isinstance(v, int | float) else 1,
+            v if v is not None else 0,
+        )
+
     return max(writes, key=rank)[1]
 
 
@@ -126,8 +155,9 @@ def test_replicas_converge_and_match_oracle(n: int, ops: list[tuple[Any, ...]]) 
             assert all(st_ == states[0] for st_ in states[1:]), "replicas diverged"
             s0 = w.stores[0]
             for (serial, col), writes in w.writes.items():
-                got = s0._conn.execute(f"SELECT {col} FROM devices WHERE serial = ?",
-                                       (serial,)).fetchone()[0]
+                got = s0._conn.execute(
+                    f"SELECT {col} FROM devices WHERE serial = ?", (serial,)
+                ).fetchone()[0]
                 assert got == oracle_value(writes), (serial, col, writes)
             events = {(e.origin, e.seq, e.message) for e in s0.events(limit=10_000)}
             assert events == w.appended, "an appended row was lost"

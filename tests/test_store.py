@@ -141,7 +141,12 @@ def test_health_samples(store: Store) -> None:
     assert len(got) == 1
     s = got[0]
     assert (s.temperature_c, s.throttled, s.load1, s.mem_percent, s.disk_percent) == (
-        61.2, 0x50005, 0.5, 25.0, 75.0)
+        61.2,
+        0x50005,
+        0.5,
+        25.0,
+        75.0,
+    )
     assert (s.power_w, s.fan_rpm, s.cpu_percent) == (4.2, 3000.0, 12.5)
     assert len(store.recent_samples("a1", 0)) == 2
 

@@ -15,7 +15,9 @@ def run(db: Path, *argv: str) -> int:
     return main(["--db", str(db), *argv])
 
 
-def test_snapshot_merge_edit_forget_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_snapshot_merge_edit_forget_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
     with Store.open(a) as s:
         s.upsert_device("100", hostname="pi-b", address="10.0.0.2")
@@ -29,7 +31,9 @@ def test_snapshot_merge_edit_forget_export(tmp_path: Path, capsys: pytest.Captur
     assert run(a, "merge", str(snap), "--json") == 0
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["tables"]["devices"]["added"] == 1
-    assert run(a, "device", "edit", "pi-a", "--label", "shelf 2", "--tag", "lab", "--tag", "hot") == 0
+    assert (
+        run(a, "device", "edit", "pi-a", "--label", "shelf 2", "--tag", "lab", "--tag", "hot") == 0
+    )
     assert run(a, "device", "edit", "10.0.0.1", "--untag", "hot", "--note", "fan") == 0
     assert run(a, "device", "forget", "pi-c") == 0
     assert run(a, "device", "forget", "nope") == 2

@@ -107,8 +107,12 @@ def test_sync_over_sftp(tmp_path: Path) -> None:
     async def run() -> None:
         server, key = await _sftp_server(remote)
         port = server.sockets[0].getsockname()[1]
-        opts: dict[str, Any] = {"known_hosts": None, "client_keys": None, "agent_path": None,
-                                "config": None}
+        opts: dict[str, Any] = {
+            "known_hosts": None,
+            "client_keys": None,
+            "agent_path": None,
+            "config": None,
+        }
         a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
         try:
             a.upsert_device("s1", hostname="pi1")
@@ -136,6 +140,5 @@ def test_sync_over_sftp(tmp_path: Path) -> None:
 def test_sync_unreachable_host_is_one_line(tmp_path: Path) -> None:
     with Store.open(tmp_path / "a.db") as a:
         with pytest.raises(SyncError) as e:
-            asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, known_hosts=None,
-                                          config=None))
+            asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, known_hosts=None, config=None))
     assert "\n" not in str(e.value)

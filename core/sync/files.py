@@ -80,4 +80,3 @@ def write_delta_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO delta.meta (key, value) VALUES (?, ?)", list(meta.items())
     )
-

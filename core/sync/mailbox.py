@@ -15,7 +15,9 @@ came from the mailbox are not echoed back next time), then upload.
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -43,17 +45,23 @@ class DirMailbox:
         self.root = root
         self.label = str(root)
 
-    async def list(self) -> list[str]:
+    def _list(self) -> list[str]:
         self.root.mkdir(parents=True, exist_ok=True)
         return sorted(p.name for p in self.root.iterdir())
 
+    def _put(self, src: Path, name: str) -> None:
+        tmp = self.root / f".{name}.part"
+        shutil.copyfile(src, tmp)
+        tmp.replace(self.root / name)
+
+    async def list(self) -> list[str]:
+        return await asyncio.to_thread(self._list)
+
     async def get(self, name: str, dest: Path) -> None:
-        dest.write_bytes((self.root / name).read_bytes())
+        await asyncio.to_thread(shutil.copyfile, self.root / name, dest)
 
     async def put(self, src: Path, name: str) -> None:
-        tmp = self.root / f".{name}.part"
-        tmp.write_bytes(src.read_bytes())
-        tmp.replace(self.root / name)
+        await asyncio.to_thread(self._put, src, name)
 
 
 @dataclass
@@ -70,8 +78,10 @@ class SyncResult:
         return bool(self.refused) or bool(self.report and self.report.corruption)
 
     def lines(self) -> list[str]:
-        out = [f"sync with {self.target}: pulled {len(self.pulled)} change sets, "
-               f"pushed {self.pushed_rows} rows"]
+        out = [
+            f"sync with {self.target}: pulled {len(self.pulled)} change sets, "
+            f"pushed {self.pushed_rows} rows"
+        ]
         if self.report is not None:
             out += self.report.lines()[1:]
         out += [f"  REFUSED {r}" for r in self.refused]

@@ -1,13 +1,22 @@
-"""Vetting a peer file before anything of ours is touched.
+"""Vetting a peer file before anything of ours is committed.
 
 Every refusal is a StoreError with a one-line reason. The checks are cheap first (file, header,
-size against the header's page count, a live `-wal` beside it), then SQLite's own
-`integrity_check`, then ours (application id, schema version, site id, clock).
+size against the header's page count, a live `-wal` beside it), then ours (application id,
+schema version, site id, clock), then SQLite's own structural check of every page.
+
+The structural check reads the whole file, so it runs in a thread of its own (`PageCheck`)
+while the merge statements run; the merge waits for its verdict before COMMIT and rolls back
+on a bad one. Files up to QUICK_CHECK_ABOVE bytes get `integrity_check`; larger ones get
+`quick_check`, which checks every b-tree page, record and free-list page but not that indexes
+agree with their tables — and the merge never reads a peer's index, only its tables (full
+scans in key order), so what `quick_check` skips cannot change what a merge writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +24,8 @@ from core.hlc import Clock, ClockDriftError
 from core.schema import APPLICATION_ID, SCHEMA_VERSION, TABLES, table_columns
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+QUICK_CHECK_ABOVE = 16 * 1024 * 1024  # bytes; integrity_check is cheap below this
+CHECK_TIMEOUT_S = 600.0  # a structural check that takes longer is interrupted and refused
 
 
 class PeerError(Exception):
@@ -62,8 +73,10 @@ def _check_file(path: Path) -> None:
         raise PeerError(f"{path}: truncated ({size} of {pages * page_size} bytes)")
 
 
-def inspect_peer(path: Path, own_site: str, clock: Clock) -> PeerInfo:
-    """Check a peer file; return what the merge needs to know about it."""
+def inspect_peer(path: Path, own_site: str, clock: Clock, *, pages: bool = True) -> PeerInfo:
+    """Check a peer file; return what the merge needs to know about it.
+
+    With `pages=False` the structural check is left to the caller (see PageCheck)."""
     path = path.absolute()
     _check_file(path)
     uri = peer_uri(path)
@@ -72,19 +85,79 @@ def inspect_peer(path: Path, own_site: str, clock: Clock) -> PeerInfo:
     except sqlite3.Error as e:
         raise PeerError(f"{path}: cannot open: {e}") from e
     try:
-        return _inspect(conn, path, uri, own_site, clock)
+        info = _inspect(conn, path, uri, own_site, clock)
     except sqlite3.DatabaseError as e:
         raise PeerError(f"{path}: damaged: {e}") from e
     finally:
         conn.close()
+    if pages:
+        check = PageCheck(info)
+        check.start()
+        check.verdict()
+    return info
+
+
+def _structure_pragma(path: Path) -> str:
+    big = path.stat().st_size > QUICK_CHECK_ABOVE
+    return "PRAGMA quick_check(5)" if big else "PRAGMA integrity_check(5)"
+
+
+class PageCheck:
+    """SQLite's structural check of a peer file, in a thread of its own.
+
+    `start()` it, do the merge, then call `verdict()` before committing: it waits (bounded)
+    and raises PeerError if the file is damaged. Its own read-only connection never touches
+    ours; Python's sqlite3 releases the GIL while SQLite works, so the check really overlaps."""
+
+    def __init__(self, info: PeerInfo, timeout_s: float = CHECK_TIMEOUT_S) -> None:
+        self.info = info
+        self.timeout_s = timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._problem: str | None = None
+        self._thread = threading.Thread(target=self._run, name="peer-page-check", daemon=True)
+
+    def start(self) -> None:
+        try:
+            self._conn = sqlite3.connect(self.info.uri, uri=True, check_same_thread=False)
+        except sqlite3.Error as e:
+            raise PeerError(f"{self.info.path}: cannot open: {e}") from e
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            rows = [r[0] for r in conn.execute(_structure_pragma(self.info.path))]
+            if rows != ["ok"]:
+                self._problem = f"damaged: {rows[0] if rows else 'no answer'}"
+        except sqlite3.Error as e:
+            self._problem = f"damaged: {e}"
+        finally:
+            conn.close()
+
+    def wait(self) -> str | None:
+        """Wait (bounded) for the check to end; its finding, or None if the file is sound."""
+        if self._thread.ident is None:
+            return "not checked"
+        self._thread.join(self.timeout_s)
+        if self._thread.is_alive():
+            if self._conn is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.interrupt()
+            self._thread.join(5.0)
+            self._problem = f"checking the file took over {self.timeout_s:.0f} s; refused"
+        return self._problem
+
+    def verdict(self) -> None:
+        """Wait for the check; raise PeerError with its finding. Safe to call twice."""
+        problem = self.wait()
+        if problem is not None:
+            raise PeerError(f"{self.info.path}: {problem}")
 
 
 def _inspect(
     conn: sqlite3.Connection, path: Path, uri: str, own_site: str, clock: Clock
 ) -> PeerInfo:
-    problems = [r[0] for r in conn.execute("PRAGMA integrity_check(5)")]
-    if problems != ["ok"]:
-        raise PeerError(f"{path}: damaged: {problems[0]}")
     app_id = conn.execute("PRAGMA application_id").fetchone()[0]
     if app_id != APPLICATION_ID:
         raise PeerError(f"{path}: not a fleet-tui database (application_id {app_id})")
@@ -95,8 +168,10 @@ def _inspect(
             "upgrade fleet-tui first"
         )
     if version < 2:  # v1 had text clocks; it lived one afternoon, in development only
-        raise PeerError(f"{path}: schema version {version} is a development build's; "
-                        "open it once with this fleet-tui to upgrade it")
+        raise PeerError(
+            f"{path}: schema version {version} is a development build's; "
+            "open it once with this fleet-tui to upgrade it"
+        )
     meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
     site = str(meta.get("site_id") or "")
     if not site:

@@ -84,11 +84,11 @@ class MergeReport:
                 out.append(f"    … {self.overwrite_count - len(self.overwrites)} more")
         for k in self.corruption:
             out.append(f"  CORRUPTION {k.table} {k.key}: {k.detail}")
-        for c in self.conflicts:
+        for k2 in self.conflicts:
             what = (
-                f"slot {c.subject} holds {', '.join(c.serials)}"
-                if c.kind == "slot-shared"
-                else f"device {c.subject} is in {len(c.placements)} places"
+                f"slot {k2.subject} holds {', '.join(k2.serials)}"
+                if k2.kind == "slot-shared"
+                else f"device {k2.subject} is in {len(k2.placements)} places"
             )
             out.append(f"  CONFLICT {what}")
         if self.compacted:

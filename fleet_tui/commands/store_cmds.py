@@ -56,6 +56,7 @@ def _refuse_readonly(args: argparse.Namespace, what: str) -> bool:
 
 # ---- snapshot / merge / sync -------------------------------------------------------------
 
+
 def cmd_snapshot(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
@@ -104,6 +105,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 # ---- devices --------------------------------------------------------------------------------
 
+
 def _find(store: Store, ref: str) -> Any:
     dev = store.find_device(ref)
     if dev is None:
@@ -128,8 +130,9 @@ def cmd_device_edit(args: argparse.Namespace) -> int:
                 tags = set() if args.clear_tags else set(dev.tags)
                 fields["tags"] = sorted((tags | set(args.tag)) - set(args.untag))
             if not fields:
-                return _fail("nothing to change (give --label, --note, --tag or --untag)",
-                             EXIT_USAGE)
+                return _fail(
+                    "nothing to change (give --label, --note, --tag or --untag)", EXIT_USAGE
+                )
             store.upsert_device(dev.serial, **fields)
             print(f"{dev.serial}: updated {', '.join(sorted(fields))}")
     except StoreError as e:
@@ -156,8 +159,22 @@ def cmd_device_forget(args: argparse.Namespace) -> int:
 # ---- export ----------------------------------------------------------------------------------
 
 DEVICE_CSV_COLUMNS = (
-    "serial", "hostname", "address", "port", "user", "model", "revision", "os_name", "kernel",
-    "arch", "agent_version", "last_seen", "label", "notes", "tags", "mac",
+    "serial",
+    "hostname",
+    "address",
+    "port",
+    "user",
+    "model",
+    "revision",
+    "os_name",
+    "kernel",
+    "arch",
+    "agent_version",
+    "last_seen",
+    "label",
+    "notes",
+    "tags",
+    "mac",
 )
 
 
@@ -193,6 +210,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 # ---- registration --------------------------------------------------------------------------
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("snapshot", help="write a consistent copy of the database (for a USB stick)")
