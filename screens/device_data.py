@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from core.export import rack_names
 from core.models import Health
 from core.policy import throttle_flags
 from core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
@@ -91,8 +92,6 @@ def point_of_health(h: Health) -> Point:
 def load_detail(store: Store, serial: str | None, endpoint: str | None, now: float) -> DeviceDetail:
     detail = DeviceDetail()
     if serial:
-        from core.export import rack_names
-
         detail.record = store.get_device(serial)
         detail.rack = rack_names(store).get(serial, "")
         detail.points = [point_of_sample(s) for s in store.recent_samples(serial, now - HOUR)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
@@ -11,7 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from core.export import FleetCsvRow, iso
+from core.export import FleetCsvRow, iso, rack_names
 from core.models import DeviceState
 from core.policy import Severity
 from core.records import DeviceRecord
@@ -155,8 +156,6 @@ class FleetScreen(Screen[None]):
         store = fleet_context(self.app).read_store()
         if store is None:
             return
-        from core.export import rack_names
-
         message = RecordsLoaded(store.list_devices(), rack_names(store))
         self.post_message(message)
 
@@ -187,8 +186,6 @@ class FleetScreen(Screen[None]):
         with self.app.batch_update():
             table.sync(model.visible(), cells, changed)
         if self.first_rows_shown is None and table.row_count:
-            import time
-
             self.first_rows_shown = time.perf_counter()
         self._update_summary()
 
