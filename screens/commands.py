@@ -36,14 +36,10 @@ class FleetCommands(Provider):
         for spec in registry.commands():
             words = " ".join(f":{w}" for w in (spec.name, *spec.aliases))
             yield Item(f"{spec.title} ({words})", spec.help, partial(_run_line, app, spec.name))
+        actions = {a.binding.id: a.binding.action for a in screen.active_bindings.values()}
         for key, what, bid in screen_keys(screen):
-            if bid and bid.startswith("app.palette"):
-                continue
-            action = next(
-                (a.binding.action for a in screen.active_bindings.values() if a.binding.id == bid),
-                None,
-            )
-            if action:
+            action = actions.get(bid) if bid else None
+            if action and not bid.startswith("app.palette"):
                 yield Item(
                     f"{what} [{key}]",
                     f"key {key} · id {bid}",
