@@ -419,7 +419,7 @@ class DeviceScreen(Screen[None]):
         self.app.call_from_thread(
             self.app.notify, describe_changes(changes), title="Saved", markup=False
         )
-        self.load()
+        self.app.call_from_thread(self.load)  # workers are started from the UI thread
         reload_fleet = getattr(self.app.screen_stack[0], "load_records", None)
         if reload_fleet is not None:
             self.app.call_from_thread(reload_fleet)
