@@ -112,3 +112,13 @@ def test_pis_behind_a_jump_host(netns: NetnsLab) -> None:
     rows = {r["hostname"]: r for r in _rows(polled.stdout) if r["hostname"]}
     assert rows["pi-b1"]["reachable"] and rows["pi-b1"]["serial"] == b1.serial
     assert rows["pi-b1"]["route"] == f"{b1.address}:22 via {jump.address}:22"
+
+    # Re-imaged behind the jump host: the jump host saw its serial (mDNS) and its MAC.
+    netns.restart_with_new_host_key(b1)
+    refused = netns.cli("poll", "--json")
+    row = {r["host"]: r for r in _rows(refused.stdout)}[f"{b1.address}:22"]
+    assert row["reachable"] is False and "re-imaged" in row["error"]
+    assert f"neighbour table of jump host {jump.address}:22" in row["error"]
+    repinned = netns.cli("trust", b1.address, "--repin", "--yes", "--json")
+    assert repinned.returncode == 0, repinned.stderr
+    assert _rows(repinned.stdout)[-1]["serial"] == b1.serial
