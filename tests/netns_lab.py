@@ -57,6 +57,17 @@ def sweep_stale() -> list[str]:
     return removed
 
 
+def _other_runs(tag: str) -> bool:
+    listed = subprocess.run(
+        ["ip", "netns", "list"], capture_output=True, text=True, timeout=10
+    ).stdout
+    for line in listed.splitlines():
+        m = re.match(r"^ft(\d+)-", line)
+        if m and m.group(1) != tag and os.path.exists(f"/proc/{m.group(1)}"):
+            return True
+    return False
+
+
 def _remove_namespace(ns: str) -> None:
     pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=10)
     for pid in pids.stdout.split():
@@ -355,7 +366,9 @@ class NetnsLab:
             _remove_namespace(ns)
         self.namespaces.clear()
         shutil.rmtree(self.workdir, ignore_errors=True)
-        if self.made_run_sshd:
+        # sshd needs /run/sshd for every new connection: leave it while another run of this
+        # tier (another engineer's, on the same machine) still has namespaces up.
+        if self.made_run_sshd and not _other_runs(self.tag):
             shutil.rmtree("/run/sshd", ignore_errors=True)
 
     def leftovers(self) -> list[str]:

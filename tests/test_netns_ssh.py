@@ -109,7 +109,9 @@ def test_pis_behind_a_jump_host(netns: NetnsLab) -> None:
     assert cands["pi-b1"]["serial"] == b1.serial and cands["pi-b1"]["source"] == "jump"
 
     polled = netns.cli("poll", "--json")
-    rows = {r["hostname"]: r for r in _rows(polled.stdout) if r["hostname"]}
+    rows = {r["hostname"] or r["name"]: r for r in _rows(polled.stdout)}
+    assert "pi-b1" in rows, polled.stdout + polled.stderr
+    assert rows["pi-b1"]["reachable"], rows["pi-b1"]
     assert rows["pi-b1"]["reachable"] and rows["pi-b1"]["serial"] == b1.serial
     assert rows["pi-b1"]["route"] == f"{b1.address}:22 via {jump.address}:22"
 
