@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ from urllib.request import pathname2url
 from core import compaction
 from core.hlc import Clock, ClockDriftError
 from core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
+from core.samples import SAMPLE_COLUMNS, SampleGate, sample_values
 from core.schema import (
     APPEND_TABLES,
     APPLICATION_ID,
@@ -34,15 +35,16 @@ from core.schema import (
     ensure_schema,
     migrate_v1,
 )
+from core.store_maintenance import POKE_EVERY, Maintenance
 from core.sync import files, identity
+from core.sync.beside import SideTask
 from core.sync.conflicts import placement_conflicts
-from core.sync.merge import merge_attached
+from core.sync.merge import analyse, merge_attached
 from core.sync.peer import PageCheck, PeerError, PeerInfo, inspect_peer
 from core.sync.report import ConstraintConflict, MergeReport
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 _DEVICE_FIELD_NAMES = frozenset(c.name for c in DEVICE_FIELDS)
-_SAMPLE_COLS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
 
 
 class StoreError(Exception):
@@ -93,17 +95,26 @@ class Store:
     site_id: str
     path: Path
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, readonly: bool, maintenance: bool = True
+    ) -> None:
         self._conn = conn
         self.path = path
         self.readonly = readonly
         self._lock = threading.RLock()
         self._seq: dict[str, int] = {}
+        self.gate = SampleGate()  # which health readings record_health keeps
+        self._auto = maintenance and not readonly
+        self._maint: Maintenance | None = None
+        self._unpoked = 0  # samples appended since the maintenance thread was last poked
 
     # ---- opening -----------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path, *, readonly: bool = False) -> Store:
-        """Open (or create) the store at `path`. Writes nothing if the file is current."""
+    def open(cls, path: str | Path, *, readonly: bool = False, maintenance: bool = True) -> Store:
+        """Open (or create) the store at `path`. Writes nothing if the file is current.
+
+        `maintenance`: compact old samples and checkpoint the WAL in a background thread
+        (core/store_maintenance.py), started on first need; writable stores only."""
         p = Path(path).expanduser().absolute()
         if p.exists() and p.stat().st_size > 0:
             check_sqlite_header(p)
@@ -120,7 +131,7 @@ class Store:
             )
         except sqlite3.Error as e:
             raise StoreError(f"{p}: cannot open: {e}") from e
-        store = cls(conn, p, readonly)
+        store = cls(conn, p, readonly, maintenance)
         try:
             store._setup()
         except sqlite3.DatabaseError as e:
@@ -189,6 +200,8 @@ class Store:
             self._set_meta("db_version", 1)
 
     def close(self) -> None:
+        if self._maint is not None:  # not under the lock: a compaction slice may need it
+            self._maint.stop()
         with self._lock:
             self._conn.close()
 
@@ -341,16 +354,20 @@ class Store:
     def merge(
         self, peer: str | Path, *, dry_run: bool = False, details: bool = True
     ) -> MergeReport:
-        """Merge a peer file in one transaction. A refused or failed merge changes nothing."""
+        """Merge a peer file in one transaction. A refused or failed merge changes nothing.
+
+        `details`: list every cell both sides wrote with different values in the report."""
         if self.readonly and not dry_run:
             raise StoreError(f"{self.path}: opened read-only")
         with self._lock:
             info = self._inspect(Path(peer))
+            if not dry_run:
+                self._maintenance()
             report = MergeReport(str(info.path), info.site_id, dry_run=dry_run)
-            with self._attached(info.uri, "peer"), self._page_check(info) as check:
+            with self._attached(info.uri, "peer"), self._beside(info, report, details) as verdict:
                 try:
                     with self._tx() as c:
-                        self._merge_in_tx(c, info, report, details, check)
+                        self._merge_in_tx(c, info, report, verdict)
                         if dry_run:
                             raise _DryRun
                     self._ver = report.version + 1
@@ -358,6 +375,8 @@ class Store:
                     pass
                 except sqlite3.DatabaseError as e:
                     raise StoreError(f"{info.path}: merge failed, nothing changed: {e}") from e
+        if not dry_run:
+            self._after_merge()
         return report
 
     def _inspect(self, path: Path) -> PeerInfo:
@@ -366,25 +385,51 @@ class Store:
         except PeerError as e:
             raise StoreError(str(e)) from e
 
+    def _reader(self, info: PeerInfo) -> sqlite3.Connection:
+        """A read-only connection to this file (its last committed state) with the peer."""
+        conn = sqlite3.connect(file_uri(self.path, mode="ro"), uri=True, check_same_thread=False)
+        try:
+            conn.execute("ATTACH DATABASE ? AS peer", (info.uri,))
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
     @contextmanager
-    def _page_check(self, info: PeerInfo) -> Iterator[PageCheck]:
-        """The peer's structural check, running while the merge does (see core/sync/peer.py)."""
+    def _beside(
+        self, info: PeerInfo, report: MergeReport, details: bool
+    ) -> Iterator[Callable[[], None]]:
+        """Start the peer's page check and the report's analysis beside the merge; yield the
+        verdict to call before COMMIT (raises StoreError). Both are joined however we leave."""
         check = PageCheck(info)
+
+        def analysis_work(conn: sqlite3.Connection) -> None:
+            analyse(conn, info.columns, report, details)
+
+        analysis = SideTask("merge analysis", lambda: self._reader(info), analysis_work)
         try:
             check.start()
         except PeerError as e:
             raise StoreError(str(e)) from e
         try:
-            yield check
+            try:
+                analysis.start()
+            except sqlite3.Error as e:
+                raise StoreError(f"{self.path}: cannot read: {e}") from e
+
+            def verdict() -> None:
+                try:
+                    check.verdict()
+                except PeerError as e:
+                    raise StoreError(str(e)) from e
+                problem = analysis.wait()
+                if problem is not None:
+                    raise StoreError(f"{info.path}: merge failed, nothing changed: {problem}")
+
+            yield verdict
         finally:
             check.wait()
-
-    @staticmethod
-    def _verdict(check: PageCheck) -> None:
-        try:
-            check.verdict()
-        except PeerError as e:
-            raise StoreError(str(e)) from e
+            analysis.wait()
 
     @contextmanager
     def _attached(self, uri: str, name: str) -> Iterator[None]:
@@ -402,18 +447,17 @@ class Store:
         c: sqlite3.Connection,
         info: PeerInfo,
         report: MergeReport,
-        details: bool,
-        check: PageCheck,
+        verdict: Callable[[], None],
     ) -> None:
         """Merge the attached `peer` (caller holds the transaction). Raises before the caller
-        can commit if the peer's page check finds damage."""
+        can commit if the peer's page check finds damage or the analysis failed."""
         # merged rows get a version of their own, so a sync can tell them from local writes
         ver = report.version = self._ver + 1
         try:
-            merge_attached(c, info.columns, ver, report, details)
+            merge_attached(c, info.columns, ver, report)
             report.compacted = compaction.absorb(c, ver, info.columns)
         except sqlite3.DatabaseError:
-            self._verdict(check)  # a damaged file explains the failure best
+            verdict()  # a damaged file explains the failure best
             raise
         report.conflicts = placement_conflicts(c)
         try:
@@ -422,7 +466,7 @@ class Store:
             raise StoreError(str(e)) from e
         self._set_meta("hlc", self.clock.last)
         self._set_meta("db_version", ver + 1)
-        self._verdict(check)
+        verdict()
 
     def conflicts(self) -> list[ConstraintConflict]:
         with self._lock:
@@ -464,33 +508,47 @@ class Store:
         tmp = files.tmp_beside(target)
         with self._lock:
             info = self._inspect(incoming) if incoming is not None else None
+            self._maintenance()
             try:
                 files.empty_peer_file(tmp)
                 with self._attached(str(tmp), "delta"), contextlib.ExitStack() as stack:
-                    check = None
-                    if info is not None:
+                    report = MergeReport(str(info.path), info.site_id) if info else None
+                    verdict = None
+                    if info is not None and report is not None:
                         stack.enter_context(self._attached(info.uri, "peer"))
-                        check = stack.enter_context(self._page_check(info))
-                    ex = self._exchange_tx(since, exclude_ver, info, check)
+                        verdict = stack.enter_context(self._beside(info, report, True))
+                    ex = self._exchange_tx(since, exclude_ver, info, report, verdict)
                 files.publish(tmp, target)
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"{target}: exchange failed, nothing changed: {e}") from e
             finally:
                 tmp.unlink(missing_ok=True)
+        if ex.report is not None:
+            self._after_merge()
         return ex
 
     def _exchange_tx(
-        self, since: int, exclude_ver: int | None, info: PeerInfo | None, check: PageCheck | None
+        self,
+        since: int,
+        exclude_ver: int | None,
+        info: PeerInfo | None,
+        report: MergeReport | None,
+        verdict: Callable[[], None] | None,
     ) -> Exchange:
         before = self._ver
         try:
-            return self._exchange_body(since, exclude_ver, info, check)
+            return self._exchange_body(since, exclude_ver, info, report, verdict)
         except BaseException:
             self._ver = before  # rolled back: the versions handed out never happened
             raise
 
     def _exchange_body(
-        self, since: int, exclude_ver: int | None, info: PeerInfo | None, check: PageCheck | None
+        self,
+        since: int,
+        exclude_ver: int | None,
+        info: PeerInfo | None,
+        report: MergeReport | None,
+        verdict: Callable[[], None] | None,
     ) -> Exchange:
         with self._tx() as c:
             cursor = self._ver
@@ -507,10 +565,8 @@ class Store:
             # later local writes get a higher version than this cursor
             self._set_meta("db_version", cursor + 1)
             self._ver = cursor + 1
-            report = None
-            if info is not None and check is not None:
-                report = MergeReport(str(info.path), info.site_id)
-                self._merge_in_tx(c, info, report, True, check)
+            if info is not None and report is not None and verdict is not None:
+                self._merge_in_tx(c, info, report, verdict)
                 self._ver = report.version + 1
         return Exchange(cursor, rows, report)
 
@@ -639,21 +695,68 @@ class Store:
             return [HostKeyEvent(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
 
     # ---- metric samples and events ---------------------------------------------------------
-    def record_health(self, serial: str, sample: Mapping[str, object]) -> None:
-        """Append one health sample (the agent's health JSON); cheap: one prepared insert."""
-        self.record_health_many([(serial, sample)])
+    def record_health(self, serial: str, sample: Mapping[str, object]) -> bool:
+        """Append one health sample (the agent's health JSON) if the gate keeps it.
+
+        The poller calls this every ~2 s per device; at most one sample per device per minute
+        is kept, plus every reading whose throttle flags changed or whose temperature moved
+        more than 2 °C (core/samples.py, `Store.gate`). Returns whether it was kept."""
+        row = sample_values(serial, sample)
+        if not self.gate.keep(row):
+            return False
+        self._insert_samples([row])
+        return True
 
     def record_health_many(self, items: list[tuple[str, Mapping[str, object]]]) -> None:
-        """Append many samples in one transaction (what a poller round should use)."""
-        rows = [_sample_values(serial, s) for serial, s in items]
+        """Append every given sample in one transaction, ungated (imports, backfills)."""
+        self._insert_samples([sample_values(serial, s) for serial, s in items])
+
+    def _insert_samples(self, rows: list[tuple[object, ...]]) -> None:
         sql = (
-            f"INSERT INTO samples (origin, seq, {', '.join(_SAMPLE_COLS)}, _ver) "
-            f"VALUES ({', '.join('?' for _ in range(len(_SAMPLE_COLS) + 3))})"
+            f"INSERT INTO samples (origin, seq, {', '.join(SAMPLE_COLUMNS)}, _ver) "
+            f"VALUES ({', '.join('?' for _ in range(len(SAMPLE_COLUMNS) + 3))})"
         )
         with self._write() as c:
             c.executemany(
                 sql, [(self.origin, self._next_seq("samples"), *r, self._ver) for r in rows]
             )
+            self._unpoked += len(rows)
+            if self._unpoked >= POKE_EVERY:
+                self._poke()
+
+    # ---- upkeep: automatic compaction and checkpoints (core/store_maintenance.py) -----------
+    def _maintenance(self) -> Maintenance | None:
+        """The maintenance thread's handle, created on first need (caller holds the lock)."""
+        if self._maint is None and self._auto:
+            self._maint = Maintenance(file_uri(self.path, mode="rw"), self.compact_due)
+            # it checkpoints beside writers from now on: no COMMIT pays for the checkpoint
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        return self._maint
+
+    def _poke(self) -> None:
+        """Ask the maintenance thread for a round (caller holds the lock)."""
+        maint = self._maintenance()
+        if maint is not None:
+            self._unpoked = 0
+            maint.poke()
+
+    def _after_merge(self) -> None:
+        with self._lock:
+            self._poke()
+
+    def maintenance_idle(self, timeout_s: float = 10.0) -> bool:
+        """Wait until the maintenance round asked for last is done (tests, benchmarks)."""
+        return self._maint is None or self._maint.wait_idle(timeout_s)
+
+    def compact_due(self, now: float | None = None) -> int:
+        """Fold one bounded slice of raw samples older than the raw tier (two days behind the
+        newest sample) into hourly buckets; 0 when nothing is due. The maintenance thread
+        calls this until it returns 0."""
+        with self._write() as c:
+            folded = compaction.compact_slice(c, self._ver, time.time() if now is None else now)
+            if folded:  # never reuse the sequence numbers of rows folded away
+                self._set_meta("seq_floor.samples", self._seq["samples"])
+            return folded
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
         """Raw samples, plus compacted buckets (count > 1, time = the bucket's middle)."""
@@ -695,45 +798,3 @@ def _meta_int(value: object, default: int) -> int:
     if isinstance(value, int | str) and str(value).strip():
         return int(value)
     return default
-
-
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _sample_values(serial: str, s: Mapping[str, Any]) -> tuple[object, ...]:
-    """The numeric columns we keep from an agent health reading (missing ones are NULL)."""
-    throttled = s.get("throttled")
-    raw = throttled.get("raw") if isinstance(throttled, dict) else throttled
-    if isinstance(raw, str):
-        raw = int(raw, 0)
-    load = s.get("load")
-    load1 = load[0] if isinstance(load, list | tuple) and load else None
-    mem_pct = _num(s.get("mem_percent"))
-    total, avail = _num(s.get("mem_total_mb")), _num(s.get("mem_available_mb"))
-    if mem_pct is None and total and avail is not None:
-        mem_pct = round(100.0 * (total - avail) / total, 2)
-    disk_pct = _num(s.get("disk_percent"))
-    dtotal, dfree = _num(s.get("disk_total_mb")), _num(s.get("disk_free_mb"))
-    if disk_pct is None and dtotal and dfree is not None:
-        disk_pct = round(100.0 * (dtotal - dfree) / dtotal, 2)
-    pmic = s.get("pmic")
-    power = _num(s.get("power_w"))
-    if power is None and isinstance(pmic, dict):
-        power = _num(pmic.get("total_w"))
-    fan = s.get("fan")
-    rpm = _num(fan.get("rpm")) if isinstance(fan, dict) else _num(s.get("fan_rpm"))
-    t = _num(s.get("time"))
-    return (
-        serial,
-        t if t is not None else time.time(),
-        _num(s.get("temperature_c")),
-        _num(s.get("cpu_percent")),
-        int(raw) if isinstance(raw, int | float) else None,
-        _num(load1),
-        mem_pct,
-        disk_pct,
-        _num(s.get("core_volts")),
-        power,
-        rpm,
-    )

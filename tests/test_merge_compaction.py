@@ -60,3 +60,75 @@ def test_compaction_then_merge_converges(tmp_path: Path) -> None:
     assert a._seq["samples"] == 211
     a.close()
     b.close()
+
+
+# ---- property: compaction anywhere, merges in any order, nothing counted twice or lost -------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+HOUR = 3600.0
+step = st.one_of(
+    st.tuples(st.just("append"), st.integers(0, 2), st.integers(1, 4)),
+    st.tuples(st.just("compact"), st.integers(0, 2), st.sampled_from([1, 2])),
+    st.tuples(st.just("merge"), st.integers(0, 2), st.integers(0, 2)),
+    st.tuples(st.just("wait"), st.integers(0, 2), st.integers(1, 3)),
+)
+
+
+def counted(s: Store) -> int:
+    return int(
+        s._conn.execute(
+            "SELECT (SELECT count(*) FROM samples) + "
+            "(SELECT coalesce(sum(n), 0) FROM sample_rollups)"
+        ).fetchone()[0]
+    )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(steps=st.lists(step, min_size=8, max_size=40))
+def test_compaction_and_merges_converge_and_count_every_sample(
+    tmp_path_factory: object, steps: list[tuple[str, int, int]]
+) -> None:
+    root = tmp_path_factory.mktemp("cm")  # type: ignore[attr-defined]
+    stores = [Store.open(root / f"r{i}.db", maintenance=False) for i in range(3)]
+    now, appended, snaps = 10 * DAY, 0, 0
+    try:
+
+        def snap(j: int) -> Path:
+            nonlocal snaps
+            snaps += 1
+            return stores[j].snapshot(root / f"s{snaps}.db")
+
+        for kind, i, arg in steps:
+            if kind == "append":
+                stores[i].record_health_many(
+                    [
+                        (f"p{k % 2}", {"time": now + k, "temperature_c": 40.0 + k})
+                        for k in range(arg)
+                    ]
+                )
+                appended += arg
+                now += 600
+            elif kind == "compact":
+                stores[i].compact(older_than_s=arg * HOUR, now=now)
+            elif kind == "merge" and i != arg:
+                stores[i].merge(snap(arg))
+            elif kind == "wait":
+                now += arg * HOUR
+        for _ in range(2):
+            files = [snap(j) for j in range(3)]
+            for i in range(3):
+                for j in range(3):
+                    if i != j:
+                        stores[i].merge(files[j])
+        states = [dump(s) for s in stores]
+        assert states[0] == states[1] == states[2], "replicas diverged"
+        assert counted(stores[0]) == appended, "a sample was lost or counted twice"
+    finally:
+        for s in stores:
+            s.close()

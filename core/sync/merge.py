@@ -201,7 +201,6 @@ def merge_attached(
     columns: dict[str, list[str]],
     ver: int,
     report: MergeReport,
-    details: bool = True,
     tables: Callable[[Table], bool] = lambda t: True,
 ) -> None:
     """Merge every table the peer has into main (caller holds the transaction)."""
@@ -212,12 +211,8 @@ def merge_attached(
         before = _count(conn, name) if not isinstance(t, AppendTable) else 0
         changes = conn.total_changes
         if isinstance(t, LwwTable):
-            if details:
-                _lww_overwrites(conn, t, peer_cols, report)
             conn.execute(lww_sql(t, peer_cols), {"ver": ver})
         elif isinstance(t, AppendTable):
-            if details:
-                _append_corruption(conn, t, peer_cols, report)
             _append(conn, t, peer_cols, ver)
         else:
             conn.execute(rollup_sql(t, peer_cols), {"ver": ver})
@@ -225,3 +220,22 @@ def merge_attached(
         # an append-only insert never updates: every change is an added row
         added = touched if isinstance(t, AppendTable) else _count(conn, name) - before
         report.tables[name] = TableChange(added, touched - added)
+
+
+def analyse(
+    conn: sqlite3.Connection,
+    columns: dict[str, list[str]],
+    report: MergeReport,
+    details: bool = True,
+) -> None:
+    """What the report lists besides counts, read on a connection of its own that sees the
+    state before the merge (core/sync/beside.py): same-key clashes of appended rows always,
+    and with `details` every cell both sides wrote with different values."""
+    for name, t in TABLES.items():
+        if name not in columns:
+            continue
+        peer_cols = set(columns[name])
+        if isinstance(t, LwwTable) and details:
+            _lww_overwrites(conn, t, peer_cols, report)
+        elif isinstance(t, AppendTable):
+            _append_corruption(conn, t, peer_cols, report)

@@ -4,9 +4,9 @@ Every refusal is a StoreError with a one-line reason. The checks are cheap first
 size against the header's page count, a live `-wal` beside it), then ours (application id,
 schema version, site id, clock), then SQLite's own structural check of every page.
 
-The structural check reads the whole file, so it runs in a thread of its own (`PageCheck`)
-while the merge statements run; the merge waits for its verdict before COMMIT and rolls back
-on a bad one. Files up to QUICK_CHECK_ABOVE bytes get `integrity_check`; larger ones get
+The structural check reads the whole file, so it runs beside the merge statements
+(`PageCheck`, core/sync/beside.py); the merge waits for its verdict before COMMIT and rolls
+back on a bad one. Files up to QUICK_CHECK_ABOVE bytes get `integrity_check`; larger ones get
 `quick_check`, which checks every b-tree page, record and free-list page but not that indexes
 agree with their tables — and the merge never reads a peer's index, only its tables (full
 scans in key order), so what `quick_check` skips cannot change what a merge writes.
@@ -14,14 +14,13 @@ scans in key order), so what `quick_check` skips cannot change what a merge writ
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.hlc import Clock, ClockDriftError
 from core.schema import APPLICATION_ID, SCHEMA_VERSION, TABLES, table_columns
+from core.sync.beside import SideTask
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 QUICK_CHECK_ABOVE = 16 * 1024 * 1024  # bytes; integrity_check is cheap below this
@@ -103,56 +102,39 @@ def _structure_pragma(path: Path) -> str:
 
 
 class PageCheck:
-    """SQLite's structural check of a peer file, in a thread of its own.
+    """SQLite's structural check of a peer file, beside the merge (core/sync/beside.py).
 
     `start()` it, do the merge, then call `verdict()` before committing: it waits (bounded)
-    and raises PeerError if the file is damaged. Its own read-only connection never touches
-    ours; Python's sqlite3 releases the GIL while SQLite works, so the check really overlaps."""
+    and raises PeerError if the file is damaged."""
 
     def __init__(self, info: PeerInfo, timeout_s: float = CHECK_TIMEOUT_S) -> None:
         self.info = info
-        self.timeout_s = timeout_s
-        self._conn: sqlite3.Connection | None = None
-        self._problem: str | None = None
-        self._thread = threading.Thread(target=self._run, name="peer-page-check", daemon=True)
+        self._task = SideTask(
+            "page check",
+            lambda: sqlite3.connect(info.uri, uri=True, check_same_thread=False),
+            self._check,
+            timeout_s,
+        )
+
+    def _check(self, conn: sqlite3.Connection) -> str | None:
+        rows = [r[0] for r in conn.execute(_structure_pragma(self.info.path))]
+        return None if rows == ["ok"] else (rows[0] if rows else "no answer")
 
     def start(self) -> None:
         try:
-            self._conn = sqlite3.connect(self.info.uri, uri=True, check_same_thread=False)
+            self._task.start()
         except sqlite3.Error as e:
             raise PeerError(f"{self.info.path}: cannot open: {e}") from e
-        self._thread.start()
-
-    def _run(self) -> None:
-        conn = self._conn
-        assert conn is not None
-        try:
-            rows = [r[0] for r in conn.execute(_structure_pragma(self.info.path))]
-            if rows != ["ok"]:
-                self._problem = f"damaged: {rows[0] if rows else 'no answer'}"
-        except sqlite3.Error as e:
-            self._problem = f"damaged: {e}"
-        finally:
-            conn.close()
 
     def wait(self) -> str | None:
         """Wait (bounded) for the check to end; its finding, or None if the file is sound."""
-        if self._thread.ident is None:
-            return "not checked"
-        self._thread.join(self.timeout_s)
-        if self._thread.is_alive():
-            if self._conn is not None:
-                with contextlib.suppress(sqlite3.Error):
-                    self._conn.interrupt()
-            self._thread.join(5.0)
-            self._problem = f"checking the file took over {self.timeout_s:.0f} s; refused"
-        return self._problem
+        return self._task.wait()
 
     def verdict(self) -> None:
         """Wait for the check; raise PeerError with its finding. Safe to call twice."""
         problem = self.wait()
         if problem is not None:
-            raise PeerError(f"{self.info.path}: {problem}")
+            raise PeerError(f"{self.info.path}: damaged: {problem}")
 
 
 def _inspect(

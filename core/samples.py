@@ -1,0 +1,106 @@
+"""Health readings as sample rows, and which of them are worth keeping.
+
+The poller reads every device every ~2 s; a year of that from 200 Pis would be 3 billion rows.
+`SampleGate` keeps at most one raw sample per device per `min_interval_s` (60 s), plus every
+reading that says something new: the throttle flags changed, or the temperature moved more
+than `temp_delta_c` since the last kept sample. The rest are dropped before they reach SQLite.
+Compaction (core/compaction.py) then folds kept samples older than two days into hourly rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.schema import SAMPLE_METRICS
+
+SAMPLE_COLUMNS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
+_TIME, _TEMP, _THROTTLED = 1, 2, 4  # positions in sample_values()
+MIN_INTERVAL_S = 60.0
+TEMP_DELTA_C = 2.0
+MAX_TRACKED = 100_000  # devices remembered by the gate (a bound, not a real fleet size)
+
+
+@dataclass
+class SampleGate:
+    """Per device: keep a sample if it is the first, `min_interval_s` after the last kept
+    one, earlier than it (a clock set back), or when throttling or temperature changed."""
+
+    min_interval_s: float = MIN_INTERVAL_S
+    temp_delta_c: float = TEMP_DELTA_C
+    _last: dict[str, tuple[float, float | None, int | None]] = field(default_factory=dict)
+
+    def keep(self, row: tuple[object, ...]) -> bool:
+        serial = str(row[0])
+        t = float(row[_TIME])  # type: ignore[arg-type]
+        temp, throttled = row[_TEMP], row[_THROTTLED]
+        last = self._last.get(serial)
+        if last is not None:
+            last_t, last_temp, last_throttled = last
+            moved = (
+                isinstance(temp, float)
+                and last_temp is not None
+                and abs(temp - last_temp) > self.temp_delta_c
+            )
+            if (
+                0 <= t - last_t < self.min_interval_s
+                and throttled == last_throttled
+                and not moved
+                and (temp is None) == (last_temp is None)
+            ):
+                return False
+        if last is None and len(self._last) >= MAX_TRACKED:
+            self._last.clear()
+        self._last[serial] = (
+            t,
+            temp if isinstance(temp, float) else None,
+            throttled if isinstance(throttled, int) else None,
+        )
+        return True
+
+
+def _num(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def sample_values(serial: str, s: Mapping[str, Any]) -> tuple[object, ...]:
+    """The numeric columns we keep from an agent health reading (missing ones are NULL)."""
+    throttled = s.get("throttled")
+    raw = throttled.get("raw") if isinstance(throttled, dict) else throttled
+    if isinstance(raw, str):
+        try:
+            raw = int(raw, 0)
+        except ValueError:  # not a number: the flags are unknown, the rest is still kept
+            raw = None
+    load = s.get("load")
+    load1 = load[0] if isinstance(load, list | tuple) and load else None
+    mem_pct = _num(s.get("mem_percent"))
+    total, avail = _num(s.get("mem_total_mb")), _num(s.get("mem_available_mb"))
+    if mem_pct is None and total and avail is not None:
+        mem_pct = round(100.0 * (total - avail) / total, 2)
+    disk_pct = _num(s.get("disk_percent"))
+    dtotal, dfree = _num(s.get("disk_total_mb")), _num(s.get("disk_free_mb"))
+    if disk_pct is None and dtotal and dfree is not None:
+        disk_pct = round(100.0 * (dtotal - dfree) / dtotal, 2)
+    pmic = s.get("pmic")
+    power = _num(s.get("power_w"))
+    if power is None and isinstance(pmic, dict):
+        power = _num(pmic.get("total_w"))
+    fan = s.get("fan")
+    rpm = _num(fan.get("rpm")) if isinstance(fan, dict) else _num(s.get("fan_rpm"))
+    t = _num(s.get("time"))
+    return (
+        serial,
+        t if t is not None else time.time(),
+        _num(s.get("temperature_c")),
+        _num(s.get("cpu_percent")),
+        int(raw) if isinstance(raw, int | float) else None,
+        _num(load1),
+        mem_pct,
+        disk_pct,
+        _num(s.get("core_volts")),
+        power,
+        rpm,
+    )
