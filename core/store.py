@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -315,6 +316,22 @@ class Store:
         with self._write() as c:
             self._lww_set(c, table, key, {"deleted": 1})
 
+    def delete_rows(
+        self, table: str, keys: list[str], event: tuple[str | None, str, str] | None = None
+    ) -> None:
+        """Tombstone several rows and log why (`event` = serial, kind, message), atomically."""
+        self._spec(table, LwwTable)
+        with self._write() as c:
+            for key in keys:
+                self._lww_set(c, table, key, {"deleted": 1})
+            if event is not None:
+                serial, kind, message = event
+                self._append(
+                    c,
+                    "events",
+                    {"serial": serial, "time": time.time(), "kind": kind, "message": message},
+                )
+
     def get_row(self, table: str, key: str) -> dict[str, Any] | None:
         found = self.rows(table, f"{self._spec(table, LwwTable).key} = ?", (key,))
         return found[0] if found else None
@@ -359,6 +376,8 @@ class Store:
         `details`: list every cell both sides wrote with different values in the report."""
         if self.readonly and not dry_run:
             raise StoreError(f"{self.path}: opened read-only")
+        if self.readonly:
+            return self._dry_run_on_copy(Path(peer), details)
         with self._lock:
             info = self._inspect(Path(peer))
             if not dry_run:
@@ -378,6 +397,21 @@ class Store:
         if not dry_run:
             self._after_merge()
         return report
+
+    def _dry_run_on_copy(self, peer: Path, details: bool) -> MergeReport:
+        """A read-only store previews a merge on a private copy of itself (VACUUM INTO works
+        on a read-only file); the copy answers with our identity, so our own snapshot is
+        still refused."""
+        with tempfile.TemporaryDirectory(prefix="fleet-dry-run-") as tmpdir:
+            copy = Path(tmpdir) / "fleet.db"
+            with self._lock:
+                try:
+                    files.vacuum_into(self._conn, copy)
+                except (sqlite3.Error, OSError) as e:
+                    raise StoreError(f"{self.path}: cannot copy for a preview: {e}") from e
+            with Store.open(copy, maintenance=False) as twin:
+                twin.site_id, twin.origin = self.site_id, self.origin
+                return twin.merge(peer, dry_run=True, details=details)
 
     def _inspect(self, path: Path) -> PeerInfo:
         try:
@@ -494,6 +528,11 @@ class Store:
         """
         ex = self.exchange(out, since, exclude_ver, None)
         return ex.cursor, ex.rows
+
+    def count_changes(self, since: int, exclude_ver: int | None = None) -> int:
+        """Rows a change set since `since` would hold (what a sync would send)."""
+        with self._lock:
+            return files.count_changes(self._conn, since, exclude_ver)
 
     def exchange(
         self, out: str | Path, since: int, exclude_ver: int | None, incoming: Path | None

@@ -80,3 +80,14 @@ def write_delta_meta(conn: sqlite3.Connection, meta: dict[str, object]) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO delta.meta (key, value) VALUES (?, ?)", list(meta.items())
     )
+
+
+def count_changes(conn: sqlite3.Connection, since: int, exclude_ver: int | None) -> int:
+    """How many rows `copy_changes` would copy (no `_ver` index: one scan per table)."""
+    total = 0
+    skip = "" if exclude_ver is None else f" AND _ver != {int(exclude_ver)}"
+    for t in TABLES.values():
+        total += conn.execute(
+            f"SELECT count(*) FROM main.{t.name} WHERE _ver > ?{skip}", (since,)
+        ).fetchone()[0]
+    return int(total)

@@ -27,6 +27,7 @@ from typing import Protocol
 from core.store import Store, StoreError
 from core.sync.report import MergeReport
 
+MAX_OWN_FILES = 32  # our change sets in a mailbox before they are consolidated into one
 NAME = re.compile(r"^(?P<site>[0-9a-f]{32})-(?P<since>\d{12})-(?P<cursor>\d{12})\.db$")
 
 
@@ -34,8 +35,11 @@ class Mailbox(Protocol):
     label: str
 
     async def list(self) -> list[str]: ...
-    async def get(self, name: str, dest: Path) -> None: ...
+    async def get(self, name: str, dest: Path) -> None:
+        """Download; FileNotFoundError if the file is gone (pruned meanwhile)."""
+
     async def put(self, src: Path, name: str) -> None: ...
+    async def remove(self, name: str) -> None: ...
 
 
 class DirMailbox:
@@ -63,6 +67,9 @@ class DirMailbox:
     async def put(self, src: Path, name: str) -> None:
         await asyncio.to_thread(self._put, src, name)
 
+    async def remove(self, name: str) -> None:
+        await asyncio.to_thread((self.root / name).unlink, True)
+
 
 @dataclass
 class SyncResult:
@@ -72,6 +79,7 @@ class SyncResult:
     pushed: str | None = None
     pushed_rows: int = 0
     report: MergeReport | None = None
+    pruned: int = 0  # our older change sets replaced by one file
 
     @property
     def partial(self) -> bool:
@@ -85,6 +93,30 @@ class SyncResult:
         if self.report is not None:
             out += self.report.lines()[1:]
         out += [f"  REFUSED {r}" for r in self.refused]
+        if self.pruned:
+            out.append(f"  {self.pruned} of our older change sets replaced by one")
+        return out
+
+
+@dataclass
+class SyncPreview:
+    """What a sync would do: the merge report of what would come in (None: nothing new),
+    the number of rows that would go out, the change sets read and refused."""
+
+    target: str
+    report: MergeReport | None
+    outgoing: int
+    pulled: list[str]
+    refused: list[str]
+
+    def lines(self) -> list[str]:
+        out = [
+            f"sync with {self.target}: {len(self.pulled)} new change sets, "
+            f"{self.outgoing} rows to send"
+        ]
+        if self.report is not None:
+            out += self.report.lines()[1:]
+        out += [f"  REFUSED {r}" for r in self.refused]
         return out
 
 
@@ -92,46 +124,144 @@ def change_set_name(site: str, since: int, cursor: int) -> str:
     return f"{site}-{since:012d}-{cursor:012d}.db"
 
 
+def _parse(name: str) -> tuple[str, int, int] | None:
+    m = NAME.match(name)
+    return (m["site"], int(m["since"]), int(m["cursor"])) if m else None
+
+
 def _wanted(names: list[str], own_site: str, seen: dict[str, int]) -> list[tuple[str, str, int]]:
-    out = []
+    """The change sets to fetch, per site in order: from what we have (`seen`), always the
+    file that starts at or before it and reaches furthest (a consolidated file `site-0-N`
+    replaces a chain of small ones); if none starts early enough (files removed by hand),
+    every newer file in cursor order."""
+    by_site: dict[str, list[tuple[int, int, str]]] = {}
     for name in names:
-        m = NAME.match(name)
-        if not m or m["site"] == own_site:
+        parsed = _parse(name)
+        if parsed is None or parsed[0] == own_site:
             continue
-        cursor = int(m["cursor"])
-        if cursor > seen.get(m["site"], 0):
-            out.append((name, m["site"], cursor))
-    return sorted(out, key=lambda w: (w[1], w[2]))
+        site, since, cursor = parsed
+        by_site.setdefault(site, []).append((since, cursor, name))
+    out = []
+    for site in sorted(by_site):
+        files = by_site[site]
+        have = seen.get(site, 0)
+        for _ in range(len(files)):
+            usable = [f for f in files if f[0] <= have < f[1]]
+            if not usable:
+                break
+            since, cursor, name = max(usable, key=lambda f: (f[1], -f[0]))
+            out.append((name, site, cursor))
+            have = cursor
+        else:
+            continue
+        if any(c > have for _, c, _ in files) and not any(f[0] <= have < f[1] for f in files):
+            out += [(n, site, c) for _, c, n in sorted(files, key=lambda f: f[1]) if c > have]
+    return out
+
+
+@dataclass
+class Pulled:
+    """Change sets downloaded and merged into one staging file (not yet into the store)."""
+
+    staging: Path | None
+    pulled: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # "name: reason"
+    seen: dict[str, int] = field(default_factory=dict)  # writing site -> cursor merged
+    names: list[str] = field(default_factory=list)  # the mailbox's listing
+
+
+async def pull(store: Store, box: Mailbox, seen: dict[str, int], tmp: Path) -> Pulled:
+    """Download the change sets newer than `seen` and merge them into `tmp/staging.db`."""
+    names = await box.list()
+    wanted = _wanted(names, store.site_id, seen)
+    out = Pulled(None, seen=dict(seen), names=names)
+    if not wanted:
+        return out
+    out.staging = tmp / "staging.db"
+    broken: set[str] = set()
+    with Store.open(out.staging, maintenance=False) as staging:
+        for name, site, cursor in wanted:
+            if site in broken:
+                continue
+            local = tmp / name
+            try:
+                await box.get(name, local)
+            except FileNotFoundError:
+                # pruned by its writer meanwhile: its consolidated file is there next time;
+                # never skip past a gap, or the rows in it would be lost to us
+                broken.add(site)
+                continue
+            try:
+                staging.merge(local, details=False)
+            except StoreError as e:
+                out.refused.append(f"{name}: {e}")
+                continue
+            out.pulled.append(name)
+            out.seen[site] = max(out.seen.get(site, 0), cursor)
+    return out
+
+
+async def preview_with(store: Store, box: Mailbox, target: str) -> SyncPreview:
+    """What a sync with `target` would bring in and send out; changes nothing anywhere."""
+    state = store.sync_state(target)
+    with tempfile.TemporaryDirectory(prefix="fleet-sync-") as tmpdir:
+        got = await pull(store, box, state.seen, Path(tmpdir))
+        report = None
+        if got.staging is not None:
+            report = store.merge(got.staging, dry_run=True)
+            report.peer = box.label
+    outgoing = store.count_changes(state.sent_ver, state.echo_ver)
+    return SyncPreview(box.label, report, outgoing, got.pulled, got.refused)
 
 
 async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
     """Both ways, incremental from the last exchange with `target`."""
     state = store.sync_state(target)
     result = SyncResult(box.label)
-    wanted = _wanted(await box.list(), store.site_id, state.seen)
     with tempfile.TemporaryDirectory(prefix="fleet-sync-") as tmpdir:
         tmp = Path(tmpdir)
-        staging_path: Path | None = None
-        if wanted:
-            staging_path = tmp / "staging.db"
-            with Store.open(staging_path) as staging:
-                for name, site, cursor in wanted:
-                    local = tmp / name
-                    await box.get(name, local)
-                    try:
-                        staging.merge(local, details=False)
-                    except StoreError as e:
-                        result.refused.append(f"{name}: {e}")
-                        continue
-                    result.pulled.append(name)
-                    state.seen[site] = max(state.seen.get(site, 0), cursor)
+        got = await pull(store, box, state.seen, tmp)
+        result.pulled, result.refused = got.pulled, got.refused
         out = tmp / "outgoing.db"
-        ex = store.exchange(out, state.sent_ver, state.echo_ver, staging_path)
+        ex = store.exchange(out, state.sent_ver, state.echo_ver, got.staging)
+        if ex.report is not None:
+            ex.report.peer = box.label
         result.report = ex.report
         if ex.rows:
             name = change_set_name(store.site_id, state.sent_ver, ex.cursor)
             await box.put(out, name)
             result.pushed, result.pushed_rows = name, ex.rows
-    state.sent_ver, state.echo_ver, state.last_sync = ex.cursor, ex.echo_ver, time.time()
-    store.save_sync_state(state)
+        state.seen = got.seen
+        state.sent_ver, state.echo_ver, state.last_sync = ex.cursor, ex.echo_ver, time.time()
+        store.save_sync_state(state)
+        own = [n for n in got.names if n.startswith(store.site_id)]
+        if result.pushed:
+            own.append(result.pushed)
+        result.pruned = await prune_own(store, box, own, ex.cursor, tmp)
     return result
+
+
+async def prune_own(
+    store: Store, box: Mailbox, own: list[str], cursor: int, tmp: Path, keep: int = MAX_OWN_FILES
+) -> int:
+    """Replace our chain of change sets by one file once it is longer than `keep`.
+
+    The new file holds everything we have, named `site-0-cursor`, so a partner at any point
+    of our chain (or new to the mailbox) catches up from it alone, and one already at `cursor`
+    skips it. Then our older files go. A partner downloading one of them right now finds it
+    gone and takes the consolidated file on its next sync (core/sync/mailbox.py, `pull`).
+    Returns how many files were removed."""
+    if len(own) <= keep:
+        return 0
+    name = change_set_name(store.site_id, 0, cursor)
+    if name not in own:
+        full = tmp / "full.db"
+        store.write_changes(full, since=0)  # rows newer than `cursor` come again next time
+        await box.put(full, name)
+    removed = 0
+    for old in own:
+        parsed = _parse(old)
+        if old != name and parsed is not None and parsed[2] <= cursor:
+            await box.remove(old)
+            removed += 1
+    return removed

@@ -9,12 +9,14 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from core.store import Store, StoreError
-from core.sync.mailbox import SyncResult, sync_with
+from core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
 
 DEFAULT_REMOTE_DIR = "fleet-tui-sync"  # relative to the remote login's home
 _TARGET = re.compile(r"^(?:(?P<user>[^@:/\s]+)@)?(?P<host>\[[^\]]+\]|[^@:/\s]+)(?::(?P<path>.*))?$")
@@ -24,22 +26,41 @@ class SyncError(Exception):
     """The exchange could not happen (network, auth, remote files); one line."""
 
 
+_URL = re.compile(
+    r"^ssh://(?:(?P<user>[^@:/\s]+)@)?(?P<host>\[[^\]]+\]|[^@:/\s]+)(?::(?P<port>\d+))?"
+    r"(?:/(?P<path>.*))?$"
+)
+
+
 @dataclass(frozen=True)
 class Target:
     user: str | None
     host: str
     path: str
+    port: int | None = None
 
     @property
     def label(self) -> str:
         who = f"{self.user}@" if self.user else ""
+        if self.port:
+            return f"ssh://{who}{self.host}:{self.port}/{self.path.lstrip('/')}"
         return f"{who}{self.host}:{self.path}"
 
 
 def parse_target(text: str) -> Target:
-    m = _TARGET.match(text.strip())
-    if not m:
-        raise SyncError(f"{text!r}: expected [user@]host[:path]")
+    """`[user@]host[:path]` (path relative to the login's home unless absolute), or
+    `ssh://[user@]host[:port][/path]` when a port must be given."""
+    text = text.strip()
+    u = _URL.match(text)
+    if u:
+        port = int(u["port"]) if u["port"] else None
+        if port is not None and not 0 < port < 65536:
+            raise SyncError(f"{text!r}: port {port} is out of range")
+        path = u["path"] or DEFAULT_REMOTE_DIR
+        return Target(u["user"], u["host"].strip("[]"), path, port)
+    m = _TARGET.match(text)
+    if not m or text.startswith("ssh://"):
+        raise SyncError(f"{text!r}: expected [user@]host[:path] or ssh://[user@]host[:port]/path")
     host = m["host"].strip("[]")
     return Target(m["user"], host, m["path"] or DEFAULT_REMOTE_DIR)
 
@@ -55,7 +76,20 @@ class SftpMailbox:
         return sorted(await self.sftp.listdir(self.root))
 
     async def get(self, name: str, dest: Path) -> None:
-        await self.sftp.get(posixpath.join(self.root, name), str(dest))
+        import asyncssh
+
+        try:
+            await self.sftp.get(posixpath.join(self.root, name), str(dest))
+        except asyncssh.SFTPNoSuchFile as e:
+            raise FileNotFoundError(name) from e
+
+    async def remove(self, name: str) -> None:
+        import asyncssh
+
+        try:
+            await self.sftp.remove(posixpath.join(self.root, name))
+        except asyncssh.SFTPNoSuchFile:
+            pass
 
     async def put(self, src: Path, name: str) -> None:
         final = posixpath.join(self.root, name)
@@ -67,21 +101,19 @@ class SftpMailbox:
             await self.sftp.rename(part, final)
 
 
-async def sync_target_async(
-    store: Store, target: str, port: int | None = None, **connect: Any
-) -> SyncResult:
+@asynccontextmanager
+async def _mailbox(target: str, port: int | None, connect: dict[str, Any]) -> AsyncIterator[Any]:
     import asyncssh
 
     t = parse_target(target)
     options: dict[str, Any] = dict(connect)
     if t.user:
         options["username"] = t.user
-    if port:
-        options["port"] = port
+    if port or t.port:
+        options["port"] = port or t.port
     try:
         async with asyncssh.connect(t.host, **options) as conn, conn.start_sftp_client() as sftp:
-            box = SftpMailbox(sftp, t.path, t.label)
-            return await sync_with(store, box, t.label)
+            yield SftpMailbox(sftp, t.path, t.label)
     except StoreError:
         raise
     except (OSError, asyncssh.Error) as e:
@@ -89,5 +121,25 @@ async def sync_target_async(
         raise SyncError(f"sync with {t.label}: {reason}") from e
 
 
+async def sync_target_async(
+    store: Store, target: str, port: int | None = None, **connect: Any
+) -> SyncResult:
+    async with _mailbox(target, port, connect) as box:
+        return await sync_with(store, box, box.label)
+
+
+async def preview_target_async(
+    store: Store, target: str, port: int | None = None, **connect: Any
+) -> SyncPreview:
+    async with _mailbox(target, port, connect) as box:
+        return await preview_with(store, box, box.label)
+
+
 def sync_target(store: Store, target: str, port: int | None = None, **connect: Any) -> SyncResult:
     return asyncio.run(sync_target_async(store, target, port, **connect))
+
+
+def preview_target(
+    store: Store, target: str, port: int | None = None, **connect: Any
+) -> SyncPreview:
+    return asyncio.run(preview_target_async(store, target, port, **connect))

@@ -1,0 +1,107 @@
+"""One exchange with a peer, as the sync screen runs it: say what the peer is, preview what
+would change, then apply it. The peer is a file (a snapshot on a USB stick) or a mailbox over
+SSH (`[user@]host[:path]` or `ssh://[user@]host[:port][/path]`).
+
+Blocking calls (SQLite, SSH): run them in a worker thread. Every failure is a SessionError
+with one line the user can act on; a failed apply has changed nothing locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.store import Store, StoreError
+from core.sync.mailbox import SyncPreview, SyncResult
+from core.sync.report import ConstraintConflict, MergeReport
+from core.sync.ssh import SyncError, Target, parse_target
+
+
+class SessionError(Exception):
+    """Why a preview or an exchange could not happen (one line)."""
+
+
+@dataclass(frozen=True)
+class Peer:
+    text: str  # what the user typed
+    path: Path | None = None  # a peer file
+    host: Target | None = None  # or a mailbox over SSH
+
+    @property
+    def label(self) -> str:
+        if self.path is not None:
+            return str(self.path)
+        assert self.host is not None
+        return self.host.label
+
+
+def classify(text: str) -> Peer:
+    """A path to an existing file is a peer file; otherwise a host target."""
+    text = text.strip()
+    if not text:
+        raise SessionError("give a peer file (PATH.db) or a host ([user@]host[:path])")
+    path = Path(text).expanduser()
+    if path.is_file():
+        return Peer(text, path=path.absolute())
+    if text.startswith(("/", ".", "~")) or text.endswith((".db", ".sqlite")):
+        raise SessionError(f"{path}: no such file")
+    try:
+        return Peer(text, host=parse_target(text))
+    except SyncError as e:
+        raise SessionError(str(e)) from e
+
+
+@dataclass
+class Outcome:
+    """What a preview found or an exchange did; `report` is None when nothing came in."""
+
+    peer: Peer
+    report: MergeReport | None
+    dry_run: bool
+    outgoing: int | None = None  # rows a sync sends (None for a file)
+    refused: list[str] = field(default_factory=list)
+    conflicts: list[ConstraintConflict] = field(default_factory=list)  # after it (would be)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return self.report.changed if self.report else 0
+
+
+def preview(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> Outcome:
+    """What merging (a file) or syncing (a host) would change here; changes nothing."""
+    try:
+        if peer.path is not None:
+            report = store.merge(peer.path, dry_run=True)
+            return Outcome(peer, report, True, conflicts=report.conflicts, lines=report.lines())
+        from core.sync.ssh import preview_target
+
+        pre: SyncPreview = preview_target(store, peer.text, **(connect or {}))
+    except (StoreError, SyncError) as e:
+        raise SessionError(str(e)) from e
+    conflicts = pre.report.conflicts if pre.report else store.conflicts()
+    return Outcome(peer, pre.report, True, pre.outgoing, pre.refused, conflicts, pre.lines())
+
+
+def apply(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> Outcome:
+    """Merge the file, or sync both ways with the host; logged as an event."""
+    try:
+        if peer.path is not None:
+            report = store.merge(peer.path)
+            store.record_event(None, "merge", f"merged {peer.label}: {report.changed} rows")
+            return Outcome(peer, report, False, conflicts=report.conflicts, lines=report.lines())
+        from core.sync.ssh import sync_target
+
+        res: SyncResult = sync_target(store, peer.text, **(connect or {}))
+        store.record_event(
+            None,
+            "sync",
+            f"synced with {res.target}: {res.report.changed if res.report else 0} rows in, "
+            f"{res.pushed_rows} out",
+        )
+    except (StoreError, SyncError) as e:
+        raise SessionError(str(e)) from e
+    return Outcome(
+        peer, res.report, False, res.pushed_rows, res.refused, store.conflicts(), res.lines()
+    )

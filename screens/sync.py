@@ -1,0 +1,513 @@
+"""Sync: pick a peer file or a host, preview what would change, merge, resolve conflicts.
+
+The peer is a file (a snapshot on a USB stick) or a mailbox over SSH (`[user@]host[:path]`,
+`ssh://[user@]host[:port]/path`). Enter previews (a dry run: nothing changes), `m` merges
+after a confirmation, `r` resolves the conflict under the cursor by choosing which placement
+stays. Every store and SSH call runs in a thread worker (core/sync/session.py does the work);
+results come back as messages. CLI twins: `fleet-tui merge [--dry-run]`, `fleet-tui sync`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.widgets.option_list import Option
+
+from assets import asset
+from core.store import Store, StoreError
+from core.sync.report import ConstraintConflict
+from core.sync.resolve import Choice, choices, describe, resolve
+from core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
+from screens.context import ReadOnlyError, fleet_context
+from screens.dialogs import ConfirmDialog
+from screens.format import literal
+from screens.registry import CommandSpec, register_command
+
+MODIFYING = {"merge", "resolve"}
+VALUE_WIDTH = 14
+
+
+# ---- messages from the workers -------------------------------------------------------------
+class SyncOutcome(Message, bubble=False):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+
+
+class SyncFailed(Message, bubble=False):
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__()
+        self.what = what
+        self.reason = reason
+
+
+class ConflictsLoaded(Message, bubble=False):
+    def __init__(self, conflicts: list[ConstraintConflict]) -> None:
+        super().__init__()
+        self.conflicts = conflicts
+
+
+class ChoicesLoaded(Message, bubble=False):
+    def __init__(self, conflict: ConstraintConflict, options: list[Choice]) -> None:
+        super().__init__()
+        self.conflict = conflict
+        self.options = options
+
+
+# ---- the resolution dialog -------------------------------------------------------------------
+class KeepDialog(ModalScreen[str | None]):
+    """Which placement stays? Returns its id, or None (esc)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="sync.keep.cancel")
+    ]
+
+    def __init__(self, conflict: ConstraintConflict, options: list[Choice]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._conflict = conflict
+        self._options = options
+
+    def compose(self) -> ComposeResult:
+        question = (
+            "Which device keeps the slot?"
+            if self._conflict.kind == "slot-shared"
+            else "Where does the device stay?"
+        )
+        with Vertical(classes="dialog", id="keep-dialog"):
+            yield Static(literal(describe(self._conflict), "bold", 200), classes="dialog-title")
+            yield Static(Text(question))
+            yield OptionList(
+                *(Option(literal(c.label, limit=120), id=c.placement) for c in self._options),
+                id="keep-options",
+            )
+            yield Static(
+                Text(
+                    "The other placements are removed (their devices become unplaced); "
+                    "the choice is logged and merges like any edit. esc cancels.",
+                    style="dim",
+                )
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#keep-options", OptionList).focus()
+
+    @on(OptionList.OptionSelected, "#keep-options")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+# ---- the screen ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Tab:
+    pane: str
+    table: str
+
+
+TABS = {
+    "changes": _Tab("changes", "#sync-changes"),
+    "edits": _Tab("edits", "#sync-edits"),
+    "conflicts": _Tab("conflicts", "#sync-conflicts"),
+}
+
+
+class SyncScreen(Screen[None]):
+    CSS_PATH = asset("sync.tcss")
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="sync.back", key_display="esc"),
+        Binding("t", "target", "Peer", id="sync.target", tooltip="type a peer file or host"),
+        Binding("p", "preview", "Preview", id="sync.preview", tooltip="dry run: what would change"),
+        Binding(
+            "m", "merge", "Merge", id="sync.merge", tooltip="merge / sync after a confirmation"
+        ),
+        Binding("r", "resolve", "Resolve", id="sync.resolve", tooltip="resolve the conflict"),
+        Binding("1", "tab('changes')", "Changes", id="sync.tab_changes", show=False),
+        Binding("2", "tab('edits')", "Edits", id="sync.tab_edits", show=False),
+        Binding("3", "tab('conflicts')", "Conflicts", id="sync.tab_conflicts", show=False),
+    ]
+
+    def __init__(self, target: str = "", connect: dict[str, Any] | None = None) -> None:
+        super().__init__(id="sync")
+        self._initial = target
+        self._connect = connect  # asyncssh options (tests); ~/.ssh/config applies otherwise
+        self.peer: Peer | None = None
+        self.outcome: Outcome | None = None  # the last preview or exchange
+        self.conflicts: list[ConstraintConflict] = []
+        self.busy: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="sync-bar"):
+            yield Static(Text("Peer ", style="bold"), id="sync-label")
+            yield Input(
+                self._initial,
+                id="sync-target",
+                placeholder="PATH.db  or  [user@]host[:path]   (enter: preview)",
+            )
+        yield Static(id="sync-status")
+        with TabbedContent(id="sync-tabs", initial="changes"):
+            with TabPane("1 Changes", id="changes"):
+                yield DataTable(id="sync-changes", cursor_type="row", zebra_stripes=True)
+            with TabPane("2 Edits", id="edits"):
+                yield DataTable(id="sync-edits", cursor_type="row", zebra_stripes=True)
+            with TabPane("3 Conflicts", id="conflicts"):
+                yield DataTable(id="sync-conflicts", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.title = "fleet-tui"
+        self.sub_title = "sync"
+        self._columns("#sync-changes", ("Table", 22), ("Added", 9), ("Updated", 9))
+        self._columns(
+            "#sync-edits",
+            ("Table", 10),
+            ("Key", 14),
+            ("Column", 10),
+            ("Ours", VALUE_WIDTH),
+            ("Theirs", VALUE_WIDTH),
+            ("Kept", 7),
+        )
+        self._columns("#sync-conflicts", ("Kind", 19), ("What", 56))
+        field = self.query_one("#sync-target", Input)
+        field.cursor_blink = fleet_context(self.app).options.animate
+        self._status(Text("Type a peer file or a host, then enter to preview.", style="dim"))
+        self.load_conflicts()
+        if self._initial:
+            self._start_preview(self._initial)
+        else:
+            field.focus()
+
+    def _columns(self, selector: str, *cols: tuple[str, int]) -> None:
+        table = self.query_one(selector, DataTable)
+        for label, width in cols:
+            table.add_column(label, width=width, key=label.lower())
+
+    def _status(self, text: Text) -> None:
+        self.query_one("#sync-status", Static).update(text)
+
+    # ---- keys ----------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MODIFYING and fleet_context(self.app).options.readonly:
+            return False
+        if action == "merge" and (self.peer is None or self.busy):
+            return None  # shown greyed out until there is a preview
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_target(self) -> None:
+        self.query_one("#sync-target", Input).focus()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#sync-tabs", TabbedContent).active = TABS[tab].pane
+        self.query_one(TABS[tab].table, DataTable).focus()
+
+    def action_preview(self) -> None:
+        self._start_preview(self.query_one("#sync-target", Input).value)
+
+    @on(Input.Submitted, "#sync-target")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self._start_preview(event.value)
+
+    def _start_preview(self, text: str) -> None:
+        try:
+            peer = classify(text)
+        except SessionError as e:
+            self._failed("Preview", str(e))
+            return
+        self.peer = peer
+        self.busy = "preview"
+        self._status(literal(f"Reading {peer.label} …", "italic", 200))
+        self.refresh_bindings()
+        self._preview(peer)
+
+    def action_merge(self) -> None:
+        peer, outcome = self.peer, self.outcome
+        if peer is None:
+            return
+        verb = "Merge" if peer.path is not None else "Sync"
+        body = Text()
+        if outcome is not None and outcome.dry_run and outcome.peer == peer:
+            for line in outcome.lines[:12]:
+                body.append_text(literal(line, limit=200))
+                body.append("\n")
+        body.append(
+            "One transaction: a failure changes nothing. The merge is logged as an event.",
+            style="dim",
+        )
+        title = f"{verb} {'from' if peer.path else 'with'} {peer.label}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.busy = "merge"
+                self._status(literal(f"{verb} with {peer.label} …", "italic", 200))
+                self.refresh_bindings()
+                self._apply(peer)
+
+        self.app.push_screen(ConfirmDialog(title, body, verb), answered)
+
+    def action_resolve(self) -> None:
+        table = self.query_one("#sync-conflicts", DataTable)
+        if not self.conflicts:
+            self.app.notify("No conflicts to resolve", markup=False)
+            return
+        row = table.cursor_row if 0 <= table.cursor_row < len(self.conflicts) else 0
+        self._load_choices(self.conflicts[row])
+
+    @on(DataTable.RowSelected, "#sync-conflicts")
+    def _conflict_selected(self) -> None:
+        self.action_resolve()
+
+    # ---- workers ---------------------------------------------------------------------------
+    def _store_for_preview(self) -> Store:
+        ctx = fleet_context(self.app)
+        if ctx.options.readonly:
+            store = ctx.read_store()
+            if store is None:
+                raise StoreError("there is no fleet database yet")
+            return store  # a read-only store previews on a private copy
+        return ctx.write_store()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-preview",
+        exit_on_error=False,
+        description="previewing a merge",
+    )
+    def _preview(self, peer: Peer) -> None:
+        try:
+            outcome = preview(self._store_for_preview(), peer, self._connect)
+        except (SessionError, StoreError, ReadOnlyError) as e:
+            self.post_message(SyncFailed("Preview", str(e)))
+            return
+        self.post_message(SyncOutcome(outcome))
+
+    @work(
+        thread=True, exclusive=True, group="sync-apply", exit_on_error=False, description="merging"
+    )
+    def _apply(self, peer: Peer) -> None:
+        try:
+            outcome = apply(fleet_context(self.app).write_store(), peer, self._connect)
+        except (SessionError, StoreError, ReadOnlyError) as e:
+            self.post_message(SyncFailed("Merge", str(e)))
+            return
+        self.post_message(SyncOutcome(outcome))
+        reload_fleet = getattr(self.app.screen_stack[0], "load_records", None)
+        if reload_fleet is not None:
+            self.app.call_from_thread(reload_fleet)
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-conflicts",
+        exit_on_error=False,
+        description="reading placement conflicts",
+    )
+    def load_conflicts(self) -> None:
+        store = fleet_context(self.app).read_store()
+        self.post_message(ConflictsLoaded(store.conflicts() if store is not None else []))
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-conflicts",
+        exit_on_error=False,
+        description="reading a conflict's placements",
+    )
+    def _load_choices(self, conflict: ConstraintConflict) -> None:
+        store = fleet_context(self.app).read_store()
+        if store is None:
+            return
+        self.post_message(ChoicesLoaded(conflict, choices(store, conflict)))
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="sync-resolve",
+        exit_on_error=False,
+        description="resolving a conflict",
+    )
+    def _resolve(self, conflict: ConstraintConflict, keep: str) -> None:
+        try:
+            removed = resolve(fleet_context(self.app).write_store(), conflict, keep)
+        except (StoreError, ReadOnlyError) as e:
+            self.post_message(SyncFailed("Resolve", str(e)))
+            return
+        self.app.call_from_thread(
+            self.app.notify,
+            f"Kept placement {keep}; removed {', '.join(removed)}",
+            title="Conflict resolved",
+            markup=False,
+        )
+        self.load_conflicts()
+
+    # ---- results -------------------------------------------------------------------------------
+    def on_sync_outcome(self, message: SyncOutcome) -> None:
+        outcome = message.outcome
+        self.outcome, self.busy = outcome, None
+        self.refresh_bindings()
+        self._render_outcome(outcome)
+        if not outcome.dry_run:
+            verb = "Merged" if outcome.peer.path is not None else "Synced"
+            self.app.notify(
+                f"{verb}: {outcome.changes} rows changed here", title="Sync", markup=False
+            )
+            self.load_conflicts()
+            if outcome.conflicts:
+                self.action_tab("conflicts")
+        else:
+            self.conflicts = outcome.conflicts
+            self._render_conflicts()
+            self.query_one("#sync-changes", DataTable).focus()
+
+    def on_sync_failed(self, message: SyncFailed) -> None:
+        self.busy = None
+        self.refresh_bindings()
+        self._failed(message.what, message.reason)
+
+    def _failed(self, what: str, reason: str) -> None:
+        self._status(Text.assemble((f"{what} failed: ", "bold red"), literal(reason, limit=300)))
+        self.app.notify(reason, title=f"{what} failed", severity="error", markup=False)
+
+    def on_conflicts_loaded(self, message: ConflictsLoaded) -> None:
+        if self.outcome is not None and self.outcome.dry_run:
+            return  # the preview's conflicts (what would be) stay on show until it is applied
+        self.conflicts = message.conflicts
+        self._render_conflicts()
+
+    def on_choices_loaded(self, message: ChoicesLoaded) -> None:
+        if not message.options:
+            self.app.notify("That conflict is gone already", markup=False)
+            self.load_conflicts()
+            return
+
+        def chosen(keep: str | None) -> None:
+            if keep is not None:
+                self._resolve(message.conflict, keep)
+
+        self.app.push_screen(KeepDialog(message.conflict, message.options), chosen)
+
+    # ---- rendering -------------------------------------------------------------------------------
+    def _render_outcome(self, outcome: Outcome) -> None:
+        report = outcome.report
+        head = Text()
+        if outcome.dry_run:
+            head.append("Preview: ", style="bold")
+            head.append(f"{outcome.changes} rows would change here")
+            if outcome.outgoing is not None:
+                head.append(f", {outcome.outgoing} to send")
+            head.append("  (nothing written yet; m merges)", style="dim")
+        else:
+            verb = "Merged" if outcome.peer.path is not None else "Synced"
+            head.append(f"{verb}: ", style="bold green")
+            head.append(f"{outcome.changes} rows changed here")
+            if outcome.outgoing is not None:
+                head.append(f", {outcome.outgoing} sent")
+        facts = []
+        if report is not None and report.overwrite_count:
+            facts.append(f"{report.overwrite_count} cells edited on both sides (2)")
+        if report is not None and report.corruption:
+            facts.append(f"{len(report.corruption)} corrupt rows (2)")
+        if outcome.conflicts:
+            facts.append(f"{len(outcome.conflicts)} conflicts (3)")
+        if outcome.refused:
+            facts.append(f"{len(outcome.refused)} change sets refused")
+        head.append("\n")
+        if facts:
+            head.append(" · ".join(facts), style="bold yellow")
+        elif report is not None:
+            head.append(
+                f"peer site {report.peer_site[:8]} · no edits on both sides, no conflicts",
+                style="dim",
+            )
+        self._status(head)
+        changes = self.query_one("#sync-changes", DataTable)
+        changes.clear()
+        if report is not None:
+            for name, t in sorted(report.tables.items()):
+                if t.added or t.updated:
+                    changes.add_row(literal(name), str(t.added), str(t.updated), key=name)
+            if report.compacted:
+                changes.add_row(Text("(samples folded)", style="dim"), str(report.compacted), "")
+        if outcome.outgoing is not None:
+            changes.add_row(Text("(rows to send)", style="dim"), str(outcome.outgoing), "")
+        if changes.row_count == 0:
+            changes.add_row(Text("nothing new", style="dim"), "", "")
+        self._render_edits(outcome)
+
+    def _render_edits(self, outcome: Outcome) -> None:
+        table = self.query_one("#sync-edits", DataTable)
+        table.clear()
+        report = outcome.report
+        if report is None:
+            return
+        for c in report.overwrites:
+            table.add_row(
+                literal(c.table),
+                literal(c.key),
+                literal(c.column),
+                literal(c.ours, "green" if c.winner == "ours" else "dim"),
+                literal(c.theirs, "green" if c.winner == "theirs" else "dim"),
+                Text(c.winner, style="bold"),
+            )
+        if report.overwrite_count > len(report.overwrites):
+            more = report.overwrite_count - len(report.overwrites)
+            table.add_row(Text(f"… {more} more", style="dim"), "", "", "", "", "")
+        for k in report.corruption:
+            table.add_row(
+                literal(k.table),
+                literal(k.key),
+                Text("CORRUPT", style="bold red"),
+                literal(k.detail, limit=80),
+                "",
+                "",
+            )
+
+    def _render_conflicts(self) -> None:
+        table = self.query_one("#sync-conflicts", DataTable)
+        table.clear()
+        for c in self.conflicts:
+            table.add_row(literal(c.kind), literal(describe(c), limit=200))
+        if not self.conflicts:
+            table.add_row(Text("none", style="dim"), "")
+
+
+# ---- `:sync` ---------------------------------------------------------------------------------
+def _open_sync(app: App[Any], arg: str) -> None:
+    while len(app.screen_stack) > 1:
+        app.pop_screen()
+    app.push_screen(SyncScreen(arg))
+
+
+register_command(
+    CommandSpec(
+        "sync",
+        ("sy", "merge"),
+        "Sync with a peer",
+        "merge a peer file or sync with a host: preview, merge, resolve conflicts",
+        _open_sync,
+        argument="[PATH.db|[user@]host[:path]]",
+    )
+)
