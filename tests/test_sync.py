@@ -142,3 +142,18 @@ def test_sync_unreachable_host_is_one_line(tmp_path: Path) -> None:
         with pytest.raises(SyncError) as e:
             asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, known_hosts=None, config=None))
     assert "\n" not in str(e.value)
+
+
+def test_change_sets_are_chosen_to_cover_the_gap_with_the_fewest_downloads() -> None:
+    from core.sync.mailbox import _wanted, change_set_name
+
+    x, me = "a" * 32, "b" * 32
+    chain = [change_set_name(x, s, c) for s, c in ((0, 3), (3, 5), (5, 9), (9, 12))]
+    full = change_set_name(x, 0, 9)  # the writer consolidated its chain up to 9
+    names = [*chain, full, change_set_name(me, 0, 4), "notes.txt"]
+    assert [w[0] for w in _wanted(names, me, {})] == [full, chain[3]]  # new: the full file
+    assert [w[0] for w in _wanted(names, me, {x: 5})] == [chain[2], chain[3]]  # halfway
+    assert [w[0] for w in _wanted(names, me, {x: 9})] == [chain[3]]  # up to date with 9
+    assert _wanted(names, me, {x: 12}) == []
+    # files removed by hand leave a gap: take what is newer rather than nothing
+    assert [w[0] for w in _wanted([chain[3]], me, {x: 3})] == [chain[3]]

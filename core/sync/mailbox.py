@@ -131,9 +131,9 @@ def _parse(name: str) -> tuple[str, int, int] | None:
 
 def _wanted(names: list[str], own_site: str, seen: dict[str, int]) -> list[tuple[str, str, int]]:
     """The change sets to fetch, per site in order: from what we have (`seen`), always the
-    file that starts at or before it and reaches furthest (a consolidated file `site-0-N`
-    replaces a chain of small ones); if none starts early enough (files removed by hand),
-    every newer file in cursor order."""
+    file that starts at or before it and reaches furthest, the shortest of those (so a
+    consolidated file `site-0-N` replaces a chain of small ones only for who needs it); if
+    none starts early enough (files removed by hand), every newer file in cursor order."""
     by_site: dict[str, list[tuple[int, int, str]]] = {}
     for name in names:
         parsed = _parse(name)
@@ -149,7 +149,7 @@ def _wanted(names: list[str], own_site: str, seen: dict[str, int]) -> list[tuple
             usable = [f for f in files if f[0] <= have < f[1]]
             if not usable:
                 break
-            since, cursor, name = max(usable, key=lambda f: (f[1], -f[0]))
+            since, cursor, name = max(usable, key=lambda f: (f[1], f[0]))  # shortest
             out.append((name, site, cursor))
             have = cursor
         else:
@@ -242,7 +242,7 @@ async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
 
 
 async def prune_own(
-    store: Store, box: Mailbox, own: list[str], cursor: int, tmp: Path, keep: int = MAX_OWN_FILES
+    store: Store, box: Mailbox, own: list[str], cursor: int, tmp: Path, keep: int | None = None
 ) -> int:
     """Replace our chain of change sets by one file once it is longer than `keep`.
 
@@ -251,7 +251,7 @@ async def prune_own(
     skips it. Then our older files go. A partner downloading one of them right now finds it
     gone and takes the consolidated file on its next sync (core/sync/mailbox.py, `pull`).
     Returns how many files were removed."""
-    if len(own) <= keep:
+    if len(own) <= (MAX_OWN_FILES if keep is None else keep):
         return 0
     name = change_set_name(store.site_id, 0, cursor)
     if name not in own:

@@ -89,14 +89,37 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if report.corruption else EXIT_OK
 
 
-def cmd_sync(args: argparse.Namespace) -> int:
-    if _refuse_readonly(args, "sync"):
-        return EXIT_FAILURE
-    from core.sync.ssh import SyncError, sync_target
+def _ssh_connect_options(args: argparse.Namespace) -> dict[str, Any]:
+    """asyncssh options from the SSH flags; unset flags leave asyncssh's defaults
+    (~/.ssh/config, ~/.ssh/known_hosts, the default keys, ssh-agent), like `ssh`."""
+    options: dict[str, Any] = {"connect_timeout": args.connect_timeout}
+    if args.identity:
+        options["client_keys"] = [str(Path(p).expanduser()) for p in args.identity]
+    if args.ssh_config:
+        options["config"] = [str(Path(args.ssh_config).expanduser())]
+    if args.no_ssh_agent:
+        options["agent_path"] = None
+    return options
 
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    if not args.dry_run and _refuse_readonly(args, "sync"):
+        return EXIT_FAILURE
+    from core.sync.ssh import SyncError, preview_target, sync_target
+
+    options = _ssh_connect_options(args)
     try:
         with Store.open(_db(args)) as store:
-            result = sync_target(store, args.target, port=args.port)
+            if args.dry_run:
+                print("\n".join(preview_target(store, args.target, args.port, **options).lines()))
+                return EXIT_OK
+            result = sync_target(store, args.target, args.port, **options)
+            changed = result.report.changed if result.report else 0
+            store.record_event(
+                None,
+                "sync",
+                f"synced with {result.target}: {changed} rows in, {result.pushed_rows} out",
+            )
     except (StoreError, SyncError) as e:
         return _fail(str(e))
     print("\n".join(result.lines()))
@@ -225,8 +248,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("sync", help="exchange changes both ways with a copy kept over SSH")
-    p.add_argument("target", metavar="[user@]host[:path]")
+    p.add_argument(
+        "target",
+        metavar="[user@]host[:path]",
+        help="the shared directory on a host (default path: ~/fleet-tui-sync); "
+        "also ssh://[user@]host[:port]/path",
+    )
     p.add_argument("-p", "--port", type=int, default=None, help="SSH port")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would come in and go out; change nothing"
+    )
+    g = p.add_argument_group("SSH (defaults: ~/.ssh/config, known_hosts and ssh-agent)")
+    g.add_argument(
+        "-i", "--identity", action="append", metavar="FILE", help="private key (repeatable)"
+    )
+    g.add_argument(
+        "-F", "--ssh-config", metavar="FILE", help="OpenSSH config file instead of ~/.ssh/config"
+    )
+    g.add_argument("--no-ssh-agent", action="store_true", help="do not use ssh-agent")
+    g.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="default 10")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser("device", help="edit or forget one device")
