@@ -60,3 +60,30 @@ def test_bad_peer_and_readonly(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "not an SQLite database" in err and len(err.splitlines()) == 1
     assert main(["--db", str(a), "--readonly", "device", "forget", "x"]) == 2
     assert a.read_bytes() == before
+
+
+def test_conflicts_listed_and_resolved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    with Store.open(a) as s:
+        s.set_row("racks", "r1", name="R1", height_u=42)
+        s.upsert_device("s1", hostname="pi-one")
+        s.set_row("placements", "pa", serial="s1", rack_id="r1", unit=5, slot=0)
+    with Store.open(b) as s:
+        s.set_row("placements", "pb", serial="s2", rack_id="r1", unit=5, slot=0)
+        snap = s.snapshot(tmp_path / "b.db")
+    assert run(a, "merge", str(snap)) == 0
+    capsys.readouterr()
+    assert run(a, "conflicts", "--json") == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert [(c["subject"], [ch["placement"] for ch in c["choices"]]) for c in listed] == [
+        ("r1/5/0", ["pa", "pb"])
+    ]
+    assert listed[0]["choices"][0]["where"] == "R1 U5"
+    assert run(a, "conflicts", "resolve", "r1/5/0", "--keep", "pz") == 2  # not one of them
+    assert run(a, "conflicts", "resolve", "r1/5/0", "--keep", "pb") == 0
+    assert "kept pb, removed pa" in capsys.readouterr().out
+    assert run(a, "conflicts") == 0
+    assert capsys.readouterr().out.strip() == "no conflicts"
+    with Store.open(a, readonly=True) as s:
+        assert [p["id"] for p in s.rows("placements")] == ["pb"]
+        assert s.events()[0].kind == "conflict"

@@ -126,6 +126,56 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if result.partial else EXIT_OK
 
 
+# ---- conflicts ------------------------------------------------------------------------------
+
+
+def cmd_conflicts(args: argparse.Namespace) -> int:
+    """List the constraint conflicts, or resolve one by naming the placement that stays."""
+    from core.sync.resolve import choices, describe, resolve
+
+    resolving = getattr(args, "conflicts_cmd", None) == "resolve"
+    if resolving and _refuse_readonly(args, "conflicts resolve"):
+        return EXIT_FAILURE
+    try:
+        with Store.open(_db(args), readonly=not resolving and _db(args).exists()) as store:
+            found = store.conflicts()
+            if resolving:
+                match = [c for c in found if c.subject == args.subject]
+                if not match:
+                    return _fail(f"no conflict about {args.subject!r} (see `fleet-tui conflicts`)")
+                removed = resolve(store, match[0], args.keep)
+                print(f"{args.subject}: kept {args.keep}, removed {', '.join(removed)}")
+                return EXIT_OK
+            rows: list[dict[str, Any]] = [
+                {
+                    "kind": c.kind,
+                    "subject": c.subject,
+                    "what": describe(c),
+                    "choices": [
+                        {
+                            "placement": ch.placement,
+                            "serial": ch.serial,
+                            "where": ch.where,
+                            "device": ch.device,
+                        }
+                        for ch in choices(store, c)
+                    ],
+                }
+                for c in found
+            ]
+    except StoreError as e:
+        return _fail(str(e))
+    if args.json:
+        print(json.dumps(rows))
+    elif not rows:
+        print("no conflicts")
+    for row in [] if args.json else rows:
+        print(f"{row['subject']}: {row['what']}")
+        for ch in row["choices"]:
+            print(f"  --keep {ch['placement']}  {ch['device']} at {ch['where']}")
+    return EXIT_OK
+
+
 # ---- devices --------------------------------------------------------------------------------
 
 
@@ -268,6 +318,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g.add_argument("--no-ssh-agent", action="store_true", help="do not use ssh-agent")
     g.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="default 10")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser(
+        "conflicts", help="placement conflicts left by merges; `resolve` keeps one placement"
+    )
+    p.add_argument("--json", action="store_true", help="one JSON list")
+    csub = p.add_subparsers(dest="conflicts_cmd", metavar="ACTION")
+    r = csub.add_parser("resolve", help="keep one placement, remove the others (logged)")
+    r.add_argument("subject", metavar="SLOT|SERIAL", help="as listed: rack/unit/slot or serial")
+    r.add_argument("--keep", required=True, metavar="PLACEMENT", help="the placement that stays")
+    p.set_defaults(func=cmd_conflicts)
 
     p = sub.add_parser("device", help="edit or forget one device")
     dsub = p.add_subparsers(dest="device_cmd", metavar="ACTION", required=True)
