@@ -189,3 +189,35 @@ def test_bad_peers_change_nothing(tmp_path: Path) -> None:
         assert local.read_bytes() == before, name
         assert not local.with_name("fleet.db-wal").exists() or True
     b.close()
+
+
+def test_bulk_merge_into_an_empty_store_rebuilds_the_sample_index(
+    pair: tuple[Store, Store], tmp_path: Path
+) -> None:
+    """A first merge of a big history drops the (serial, time) index and builds it once after
+    the insert; queries that need it still work, and a dry run leaves it as it was."""
+    a, b = pair
+    b.record_health_many(
+        [
+            (f"p{i % 50}", {"time": 1e9 + 60 * (i // 50), "temperature_c": 40.0})
+            for i in range(25_000)  # 500 minutes of 50 Pis: all in the raw tier
+        ]
+    )
+    peer = snap(b, tmp_path)
+
+    def indexes() -> list[str]:
+        return sorted(r[1] for r in a._conn.execute("PRAGMA index_list(samples)"))
+
+    before = indexes()
+    assert a.merge(peer, dry_run=True).tables["samples"].added == 25_000
+    assert indexes() == before
+    assert a.merge(peer).tables["samples"].added == 25_000
+    assert indexes() == before
+    plan = " ".join(
+        str(r)
+        for r in a._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM samples WHERE serial = 'p7' AND time > 0"
+        )
+    )
+    assert "ix_samples_serial_time" in plan
+    assert len(a.recent_samples("p7", 0)) == 500
