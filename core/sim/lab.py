@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import random
 import shutil
 import sys
@@ -378,5 +379,18 @@ def _build(pis: list[SimPi]) -> None:
         build_pi_tree(pi.root, pi.model, pi.hostname, pi.serial, pi.state)
         bindir = pi.root / "bin"
         link = bindir / "python3"
-        if not link.exists():  # the device's python3 is whatever runs us (agent: stdlib only)
-            link.symlink_to(sys.executable)
+        if not link.exists():
+            link.symlink_to(_device_python())
+
+
+def _device_python() -> str:
+    """The simulated Pi's python3: the system one when there is one, as on a real Pi.
+
+    It also starts about 4x faster than a venv interpreter with many packages installed,
+    which is most of the CPU a cold start of 100 simulated Pis costs. The agent is stdlib-only,
+    so any python3 >= 3.9 will do; without a system one we fall back to whatever runs us.
+    """
+    system = "/usr/bin/python3"
+    if os.access(system, os.X_OK):
+        return system
+    return sys.executable
