@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--low-bandwidth", action="store_true", help="TUI: refresh less often (slow SSH links)"
     )
+    parser.add_argument(
+        "--interface",
+        action="append",
+        metavar="IP|IFACE",
+        help="TUI: discover only on this interface (repeatable; default: every interface)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{info.name}")

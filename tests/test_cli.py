@@ -98,3 +98,20 @@ def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path
     out = _cli("demo", "--headless", "--json", "--devices", "2", "--seconds", "30", cwd=elsewhere, env=env)
     assert out.returncode == 0, out.stderr
     assert len(out.stdout.splitlines()) == 2
+
+
+def test_tui_interface_option_reaches_the_fleet_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from fleet_tui import app as app_module
+    from fleet_tui.cli import main
+
+    seen: list[object] = []
+
+    class NoRunApp(app_module.FleetApp):
+        def run(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+            seen.append(self.config.interfaces)
+
+    monkeypatch.setattr(app_module, "FleetApp", NoRunApp)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    assert main(["--db", str(tmp_path / "f.db"), "--interface", "127.0.0.1"]) == 0
+    assert seen == [["127.0.0.1"]]
