@@ -32,7 +32,9 @@ async def headless_seconds(db: Path) -> float:
             stop.set()
 
     start = time.perf_counter()
-    task = asyncio.create_task(run_fleet(FleetConfig(db, demo_devices=DEVICES), on_update, stop, running.append))
+    task = asyncio.create_task(
+        run_fleet(FleetConfig(db, demo_devices=DEVICES), on_update, stop, running.append)
+    )
     await asyncio.wait_for(stop.wait(), 30)
     elapsed = time.perf_counter() - start
     await task

@@ -24,28 +24,36 @@ IDENTIFY_STATE = "identify.json"
 
 # --- parameter helpers ----------------------------------------------------------------------
 
+
 def _num(req: Request, key: str, default: Optional[float], lo: float, hi: float) -> float:
     value = req.params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ProtocolError(protocol.BAD_REQUEST, "'%s' must be a number in [%g, %g]" % (key, lo, hi), req.id)
+        raise ProtocolError(
+            protocol.BAD_REQUEST, "'%s' must be a number in [%g, %g]" % (key, lo, hi), req.id
+        )
     return float(value)
 
 
 def _int(req: Request, key: str, default: Optional[int], lo: int, hi: int) -> int:
     value = req.params.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ProtocolError(protocol.BAD_REQUEST, "'%s' must be an integer in [%d, %d]" % (key, lo, hi), req.id)
+        raise ProtocolError(
+            protocol.BAD_REQUEST, "'%s' must be an integer in [%d, %d]" % (key, lo, hi), req.id
+        )
     return value
 
 
 def _choice(req: Request, key: str, choices: tuple[str, ...], default: Optional[str] = None) -> str:
     value = req.params.get(key, default)
     if value not in choices:
-        raise ProtocolError(protocol.BAD_REQUEST, "'%s' must be one of %s" % (key, ", ".join(choices)), req.id)
+        raise ProtocolError(
+            protocol.BAD_REQUEST, "'%s' must be one of %s" % (key, ", ".join(choices)), req.id
+        )
     return str(value)
 
 
 # --- identify -------------------------------------------------------------------------------
+
 
 def current_trigger(text: str) -> str:
     """The active trigger: the bracketed word of a sysfs ``trigger`` file (or its only word)."""
@@ -61,7 +69,9 @@ def identify(req: Request) -> dict[str, Any]:
     delay_ms = _int(req, "delay_ms", 150, 20, 5000)
     led = facts.led_dir()
     if led is None:
-        raise ProtocolError(protocol.UNAVAILABLE, "no ACT or led0 LED under /sys/class/leds", req.id)
+        raise ProtocolError(
+            protocol.UNAVAILABLE, "no ACT or led0 LED under /sys/class/leds", req.id
+        )
     trig_path = led + "/trigger"
     try:
         now_trigger = current_trigger(read_stripped(trig_path))
@@ -101,6 +111,7 @@ def identify(req: Request) -> dict[str, Any]:
 
 # --- reboot / shutdown ----------------------------------------------------------------------
 
+
 def reboot(req: Request) -> dict[str, Any]:
     privileged.run(["reboot"])
     return {"requested": True, "command": "reboot"}
@@ -113,6 +124,7 @@ def shutdown(req: Request) -> dict[str, Any]:
 
 # --- fan ------------------------------------------------------------------------------------
 
+
 def fan(req: Request) -> dict[str, Any]:
     """``{"mode": "auto"}`` or ``{"mode": "manual", "pwm": 0..255}`` (or ``"percent"``).
 
@@ -122,7 +134,9 @@ def fan(req: Request) -> dict[str, Any]:
     mode = _choice(req, "mode", ("auto", "manual"))
     hw = sensors.find_fan_hwmon()
     if hw is None:
-        raise ProtocolError(protocol.UNAVAILABLE, "no PWM fan hwmon (pwmfan/cooling_fan) on this Pi", req.id)
+        raise ProtocolError(
+            protocol.UNAVAILABLE, "no PWM fan hwmon (pwmfan/cooling_fan) on this Pi", req.id
+        )
     d, kind = hw
     if mode == "manual":
         if "percent" in req.params:
@@ -145,6 +159,7 @@ def fan(req: Request) -> dict[str, Any]:
 # ``raspi-gpio`` (bullseye and older). Only without either does it fall back to gpiozero held
 # by a detached helper process that keeps the line until the next change.
 
+
 def gpio_tool() -> Optional[tuple[str, str]]:
     for name in ("pinctrl", "raspi-gpio"):
         exe = shutil.which(name)
@@ -156,8 +171,13 @@ def gpio_tool() -> Optional[tuple[str, str]]:
 def _gpio_run(name: str, exe: str, args: list[str]) -> tuple[str, list[str]]:
     """Run as the login user (gpio group) and fall back to sudo -n. Returns output and argv."""
     try:
-        proc = subprocess.run([exe] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=10)
+        proc = subprocess.run(
+            [exe] + args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            timeout=10,
+        )
         if proc.returncode == 0:
             return proc.stdout.decode("utf-8", "replace"), [exe] + args
     except (OSError, subprocess.SubprocessError):
@@ -187,7 +207,9 @@ def _holder(pin: int, high: bool) -> None:
     try:
         import gpiozero  # noqa: F401
     except ImportError:
-        raise ProtocolError(protocol.UNAVAILABLE, "no pinctrl, raspi-gpio or gpiozero for GPIO") from None
+        raise ProtocolError(
+            protocol.UNAVAILABLE, "no pinctrl, raspi-gpio or gpiozero for GPIO"
+        ) from None
     name = "relay-%d.json" % pin
     old = later.read_state(name)
     if old and isinstance(old.get("pid"), int):
@@ -198,9 +220,13 @@ def _holder(pin: int, high: bool) -> None:
             pass
     import sys
 
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(pin), "1" if high else "0"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(pin), "1" if high else "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     later.write_state(name, {"pid": proc.pid, "high": high})
 
 
@@ -227,15 +253,25 @@ def relay(req: Request) -> dict[str, Any]:
         if action == "get":
             st = later.read_state("relay-%d.json" % pin)
             if st is None:
-                raise ProtocolError(protocol.UNAVAILABLE, "no pinctrl/raspi-gpio to read GPIO", req.id)
+                raise ProtocolError(
+                    protocol.UNAVAILABLE, "no pinctrl/raspi-gpio to read GPIO", req.id
+                )
             level = bool(st.get("high"))
-            return {"pin": pin, "state": "on" if level == active_high else "off",
-                    "level": "hi" if level else "lo", "method": "gpiozero-holder"}
+            return {
+                "pin": pin,
+                "state": "on" if level == active_high else "off",
+                "level": "hi" if level else "lo",
+                "method": "gpiozero-holder",
+            }
         if action == "pulse":
             raise ProtocolError(protocol.UNAVAILABLE, "pulse needs pinctrl or raspi-gpio", req.id)
         _holder(pin, (action == "on") == active_high)
-        return {"pin": pin, "state": action, "level": "hi" if (action == "on") == active_high else "lo",
-                "method": "gpiozero-holder"}
+        return {
+            "pin": pin,
+            "state": action,
+            "level": "hi" if (action == "on") == active_high else "lo",
+            "method": "gpiozero-holder",
+        }
     name, exe = tool
     if action in ("on", "off", "pulse"):
         later.clear_state(pulse_state)  # a manual on/off supersedes a pending pulse end
@@ -247,13 +283,14 @@ def relay(req: Request) -> dict[str, Any]:
         later.spawn(seconds, [{"run": off_argv}], pulse_state, token)
         result["pulse_until"] = time.time() + seconds
     out, _ = _gpio_run(name, exe, ["get", str(pin)])
-    level = parse_level(name, out)
-    result["level"] = None if level is None else ("hi" if level else "lo")
-    result["state"] = None if level is None else ("on" if level == active_high else "off")
+    read = parse_level(name, out)
+    result["level"] = None if read is None else ("hi" if read else "lo")
+    result["state"] = None if read is None else ("on" if read == active_high else "off")
     return result
 
 
 # --- avahi ----------------------------------------------------------------------------------
+
 
 def escape(text: str) -> str:
     """XML text escaping (xml.sax.saxutils pulls in urllib/http/ssl: ~3 MB of RSS)."""
@@ -264,7 +301,7 @@ def avahi_service_xml(model: Optional[str], serial: Optional[str], port: int) ->
     txt = [("model", model or "unknown"), ("serial", serial or "unknown"), ("agent", AGENT_VERSION)]
     records = "".join("    <txt-record>%s=%s</txt-record>\n" % (k, escape(v)) for k, v in txt)
     return (
-        '<?xml version="1.0" standalone=\'no\'?>\n'
+        "<?xml version=\"1.0\" standalone='no'?>\n"
         '<!DOCTYPE service-group SYSTEM "avahi-service.dtd">\n'
         "<!-- written by the fleet-tui agent; remove with the avahi action -->\n"
         "<service-group>\n"
@@ -292,13 +329,20 @@ def avahi(req: Request) -> dict[str, Any]:
         return {"removed": True, "path": AVAHI_SERVICE}
     port = _int(req, "port", 22, 1, 65535)
     if not os.path.isdir(os.path.dirname(full)):
-        raise ProtocolError(protocol.UNAVAILABLE, "%s does not exist: is avahi-daemon installed?"
-                            % os.path.dirname(AVAHI_SERVICE), req.id)
+        raise ProtocolError(
+            protocol.UNAVAILABLE,
+            "%s does not exist: is avahi-daemon installed?" % os.path.dirname(AVAHI_SERVICE),
+            req.id,
+        )
     info = facts.facts()
     xml = avahi_service_xml(info.get("model"), info.get("serial"), port)
     how = privileged.write_file(AVAHI_SERVICE, xml)
-    return {"installed": True, "path": AVAHI_SERVICE, "write": how,
-            "txt": {"model": info.get("model"), "serial": info.get("serial"), "agent": AGENT_VERSION}}
+    return {
+        "installed": True,
+        "path": AVAHI_SERVICE,
+        "write": how,
+        "txt": {"model": info.get("model"), "serial": info.get("serial"), "agent": AGENT_VERSION},
+    }
 
 
 def methods() -> dict[str, Callable[[Request], Optional[dict[str, Any]]]]:

@@ -41,7 +41,8 @@ def health_fields(req: Request) -> Optional[list[str]]:
     if unknown:
         raise ProtocolError(
             protocol.BAD_REQUEST,
-            "unknown health fields %s (known: %s)" % (", ".join(unknown[:5]), ", ".join(sensors.HEALTH_FIELDS)),
+            "unknown health fields %s (known: %s)"
+            % (", ".join(unknown[:5]), ", ".join(sensors.HEALTH_FIELDS)),
             req.id,
         )
     return fields
@@ -135,7 +136,9 @@ class Server:
                 req.id,
             )
         if len(self.watches) >= MAX_WATCHES:
-            raise ProtocolError(protocol.BAD_REQUEST, "too many watches (max %d)" % MAX_WATCHES, req.id)
+            raise ProtocolError(
+                protocol.BAD_REQUEST, "too many watches (max %d)" % MAX_WATCHES, req.id
+            )
         if req.id in self.watches:
             raise ProtocolError(protocol.BAD_REQUEST, "a watch with this id is running", req.id)
         fields = health_fields(req)
@@ -180,7 +183,11 @@ class Server:
             return
         fn = self.methods.get(req.method)
         if fn is None:
-            self.send(protocol.error(req.id, protocol.UNKNOWN_METHOD, "unknown method %r" % req.method[:100]))
+            self.send(
+                protocol.error(
+                    req.id, protocol.UNKNOWN_METHOD, "unknown method %r" % req.method[:100]
+                )
+            )
             return
         try:
             result = fn(req)

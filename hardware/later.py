@@ -107,8 +107,12 @@ def clear_state(name: str) -> None:
         pass
 
 
-def spawn(delay: float, steps: list[dict[str, Any]], state_name: Optional[str] = None,
-          token: Optional[str] = None) -> None:
+def spawn(
+    delay: float,
+    steps: list[dict[str, Any]],
+    state_name: Optional[str] = None,
+    token: Optional[str] = None,
+) -> None:
     spec = {
         "delay": max(0.0, float(delay)),
         "steps": steps,

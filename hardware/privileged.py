@@ -36,7 +36,9 @@ def sudo_exe() -> Optional[str]:
 def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0) -> str:
     """Run an allowlisted command as root; raise ``not_permitted`` with a readable reason."""
     if not argv or argv[0] not in ALLOWED:
-        raise ProtocolError(protocol.NOT_PERMITTED, "command %r is not on the agent's allowlist" % argv[:1])
+        raise ProtocolError(
+            protocol.NOT_PERMITTED, "command %r is not on the agent's allowlist" % argv[:1]
+        )
     if os.geteuid() == 0 and not is_rerooted():
         cmd = list(argv)
     else:
@@ -57,19 +59,28 @@ def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0
             timeout=timeout,
         )
     except subprocess.TimeoutExpired:
-        raise ProtocolError(protocol.FAILED, "%s timed out after %.0f s" % (argv[0], timeout)) from None
+        raise ProtocolError(
+            protocol.FAILED, "%s timed out after %.0f s" % (argv[0], timeout)
+        ) from None
     except OSError as e:
         raise ProtocolError(protocol.FAILED, "%s could not start: %s" % (argv[0], e)) from None
     err = proc.stderr.decode("utf-8", "replace").strip()
     if proc.returncode != 0:
         low = err.lower()
-        if "password is required" in low or "not allowed" in low or "may not run" in low or "not in the sudoers" in low:
+        if (
+            "password is required" in low
+            or "not allowed" in low
+            or "may not run" in low
+            or "not in the sudoers" in low
+        ):
             raise ProtocolError(
                 protocol.NOT_PERMITTED,
                 "sudo -n %s: not permitted (%s); grant it with a NOPASSWD sudoers rule for the "
                 "agent's user" % (argv[0], err.splitlines()[0] if err else "refused"),
             )
-        raise ProtocolError(protocol.FAILED, "%s exited %d: %s" % (argv[0], proc.returncode, err[:300]))
+        raise ProtocolError(
+            protocol.FAILED, "%s exited %d: %s" % (argv[0], proc.returncode, err[:300])
+        )
     return proc.stdout.decode("utf-8", "replace")
 
 
@@ -85,6 +96,8 @@ def write_file(p: str, value: str) -> str:
     except FileNotFoundError:
         raise ProtocolError(protocol.UNAVAILABLE, "%s does not exist" % p) from None
     except OSError as e:
-        raise ProtocolError(protocol.FAILED, "writing %s failed: %s" % (p, e.strerror or e)) from None
+        raise ProtocolError(
+            protocol.FAILED, "writing %s failed: %s" % (p, e.strerror or e)
+        ) from None
     run(["tee", full], input_text=value)
     return "sudo tee"

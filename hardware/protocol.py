@@ -41,10 +41,6 @@ def error(req_id: Optional[int], code: str, message: str) -> dict[str, Any]:
     return {"id": req_id, "error": {"code": code, "message": message}}
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def parse_request(line: bytes) -> Request:
     """Parse one line; raise :class:`ProtocolError` carrying the id when it could be read."""
     try:
@@ -58,7 +54,7 @@ def parse_request(line: bytes) -> Request:
     if not isinstance(obj, dict):
         raise ProtocolError(BAD_REQUEST, "request must be a JSON object")
     req_id = obj.get("id")
-    if not _is_int(req_id) or abs(req_id) > 2**53:
+    if not isinstance(req_id, int) or isinstance(req_id, bool) or abs(req_id) > 2**53:
         raise ProtocolError(BAD_REQUEST, "'id' must be an integer")
     method = obj.get("method")
     if not isinstance(method, str) or not method:

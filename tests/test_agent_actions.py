@@ -21,7 +21,9 @@ from hardware.actions import avahi_service_xml, current_trigger, parse_level
 
 @pytest.fixture
 def pi5(tmp_path: Path) -> Path:
-    build_pi_tree(tmp_path, MODELS["5"], "rack1-u01", "6a1b2c3d4e5f6071", SimPiState(temperature_c=50.0))
+    build_pi_tree(
+        tmp_path, MODELS["5"], "rack1-u01", "6a1b2c3d4e5f6071", SimPiState(temperature_c=50.0)
+    )
     return tmp_path
 
 
@@ -102,7 +104,11 @@ def test_sudo_refused_is_not_permitted(agent: Agent, pi5: Path) -> None:
 def test_fan_manual_and_auto(agent: Agent, pi5: Path) -> None:
     d = pi5 / "sys/class/hwmon/hwmon3"
     r = agent.call("fan", {"mode": "manual", "pwm": 200}, req_id=1)["result"]
-    assert r["fan"]["kind"] == "cooling_fan" and r["fan"]["pwm"] == 200 and r["fan"]["mode"] == "manual"
+    assert (
+        r["fan"]["kind"] == "cooling_fan"
+        and r["fan"]["pwm"] == 200
+        and r["fan"]["mode"] == "manual"
+    )
     assert (d / "pwm1_enable").read_text() == "1"
     st = SimPiState()
     read_fan_controls(pi5, st)
@@ -110,7 +116,10 @@ def test_fan_manual_and_auto(agent: Agent, pi5: Path) -> None:
     r = agent.call("fan", {"mode": "manual", "percent": 50}, req_id=2)["result"]
     assert r["fan"]["pwm"] == 128
     assert agent.call("fan", {"mode": "auto"}, req_id=3)["result"]["fan"]["mode"] == "auto"
-    assert agent.call("fan", {"mode": "manual", "pwm": 999}, req_id=4)["error"]["code"] == "bad_request"
+    assert (
+        agent.call("fan", {"mode": "manual", "pwm": 999}, req_id=4)["error"]["code"]
+        == "bad_request"
+    )
     assert agent.call("fan", {"mode": "sideways"}, req_id=5)["error"]["code"] == "bad_request"
 
 
@@ -134,7 +143,9 @@ def test_relay_on_off_pulse(agent: Agent, pi5: Path) -> None:
     assert r["state"] == "on" and "pulse_until" in r
     assert wait_for(lambda: (pi5 / "sim/gpio/18").read_text().strip() == "lo", 10)
     assert agent.call("relay", {"pin": 18, "action": "get"}, req_id=4)["result"]["state"] == "off"
-    assert agent.call("relay", {"pin": 99, "action": "on"}, req_id=5)["error"]["code"] == "bad_request"
+    assert (
+        agent.call("relay", {"pin": 99, "action": "on"}, req_id=5)["error"]["code"] == "bad_request"
+    )
 
 
 def test_relay_state_outlives_agent(pi5: Path) -> None:

@@ -28,14 +28,18 @@ SAFE_METHODS = ["facts", "health", "ping", "hello", "watch", "cancel", "nope", "
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 requests = st.fixed_dictionaries(
     {},
     optional={
-        "id": st.one_of(st.integers(), st.none(), st.text(max_size=5), st.booleans(), st.floats(allow_nan=False)),
+        "id": st.one_of(
+            st.integers(), st.none(), st.text(max_size=5), st.booleans(), st.floats(allow_nan=False)
+        ),
         "method": st.one_of(st.sampled_from(SAFE_METHODS), st.integers(), st.none(), json_values),
         "params": st.one_of(
             json_values,
@@ -54,14 +58,28 @@ lines = st.one_of(
     st.text(max_size=200).map(lambda s: s.replace("\n", "").encode("utf-8", "surrogatepass")),
     requests.map(_encode),
     json_values.map(_encode),
-    st.sampled_from([b"{", b"[]", b'{"id": 1}', b'{"id": 1, "method": "ping", "params": []}', b"\xff\xfe", b"[" * 5000 + b"]" * 5000, b"1e999999", b'{"id": 1e400}']),
+    st.sampled_from(
+        [
+            b"{",
+            b"[]",
+            b'{"id": 1}',
+            b'{"id": 1, "method": "ping", "params": []}',
+            b"\xff\xfe",
+            b"[" * 5000 + b"]" * 5000,
+            b"1e999999",
+            b'{"id": 1e400}',
+        ]
+    ),
 )
 
 
 # --- in process ---------------------------------------------------------------------------------
 
 # The machine may be busy (other test suites run alongside): never fail on generation speed.
-RELAXED = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None)
+RELAXED = settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture], deadline=None
+)
+
 
 @RELAXED
 @given(st.binary(max_size=2000))
@@ -122,7 +140,11 @@ def server(tree: Path) -> Iterator[agent_mod.Server]:
     mp.undo()
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    deadline=None,
+)
 @given(lines)
 def test_handle_answers_every_line_with_one_object(server: agent_mod.Server, line: bytes) -> None:
     out = server.stdout
@@ -140,6 +162,7 @@ def test_handle_answers_every_line_with_one_object(server: agent_mod.Server, lin
 
 # --- a real agent process -------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def live(tree: Path) -> Iterator[Agent]:
     a = Agent(tree)
@@ -151,7 +174,11 @@ def live(tree: Path) -> Iterator[Agent]:
 _ping_id = [10**12]
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    deadline=None,
+)
 @given(st.lists(lines, min_size=1, max_size=6))
 def test_live_agent_survives_garbage(live: Agent, batch: list[bytes]) -> None:
     for line in batch:
@@ -159,7 +186,11 @@ def test_live_agent_survives_garbage(live: Agent, batch: list[bytes]) -> None:
             obj = json.loads(line)
         except (ValueError, RecursionError):
             obj = None
-        if isinstance(obj, dict) and isinstance(obj.get("method"), str) and obj["method"] in ACTIONS:
+        if (
+            isinstance(obj, dict)
+            and isinstance(obj.get("method"), str)
+            and obj["method"] in ACTIONS
+        ):
             continue
         live.send_raw(line + b"\n")
     _ping_id[0] += 1

@@ -66,7 +66,9 @@ class Agent:
             raise EOFError(f"agent closed stdout; stderr: {self.stderr()}")
         return json.loads(line)
 
-    def call(self, method: str, params: dict[str, Any] | None = None, req_id: int = 1) -> dict[str, Any]:
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, req_id: int = 1
+    ) -> dict[str, Any]:
         self.send({"id": req_id, "method": method, "params": params or {}})
         while True:
             msg = self.recv()

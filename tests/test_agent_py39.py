@@ -23,8 +23,12 @@ PYENV_39 = "/root/.pyenv/versions/3.9.18/bin/python3.9"
 
 def _works(exe: str) -> bool:
     try:
-        out = subprocess.run([exe, "-S", "-c", "import sys; print(sys.version_info[:2])"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [exe, "-S", "-c", "import sys; print(sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return out.returncode == 0 and out.stdout.strip() == "(3, 9)"
@@ -56,15 +60,25 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture
 def tree(tmp_path: Path) -> Path:
     root = tmp_path / "pi"
-    build_pi_tree(root, MODELS["3b+"], "bullseye-pi", "00000000c2b8e4a1", SimPiState(temperature_c=61.0, throttled=0x80008))
+    build_pi_tree(
+        root,
+        MODELS["3b+"],
+        "bullseye-pi",
+        "00000000c2b8e4a1",
+        SimPiState(temperature_c=61.0, throttled=0x80008),
+    )
     return root
 
 
 def test_every_module_imports_without_site_packages() -> None:
     """``-S``: no site-packages, so a non-stdlib import at module level would fail here."""
-    mods = sorted("hardware." + p.stem for p in (REPO / "hardware").glob("*.py") if p.stem != "__init__")
+    mods = sorted(
+        "hardware." + p.stem for p in (REPO / "hardware").glob("*.py") if p.stem != "__init__"
+    )
     code = f"import sys; import {', '.join(mods)}; print(sys.version_info[:2])"
-    out = subprocess.run([PY39, "-S", "-c", code], cwd=str(REPO), capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [PY39, "-S", "-c", code], cwd=str(REPO), capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "(3, 9)"
 
@@ -72,7 +86,9 @@ def test_every_module_imports_without_site_packages() -> None:
 def test_zipapp_under_python39(tree: Path, tmp_path: Path) -> None:
     pyz = build_zipapp(tmp_path / "agent.pyz")
     for cmd in ("facts", "health"):
-        out = subprocess.run([PY39, "-S", str(pyz), cmd], capture_output=True, env=agent_env(tree), timeout=60)
+        out = subprocess.run(
+            [PY39, "-S", str(pyz), cmd], capture_output=True, env=agent_env(tree), timeout=60
+        )
         assert out.returncode == 0, out.stderr
         obj = json.loads(out.stdout)
         if cmd == "facts":

@@ -21,20 +21,52 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from test_agent_harness import Agent, agent_env, build_zipapp  # type: ignore[no-redef]
 
 HEALTH_KEYS = {
-    "time", "uptime_s", "temperature_c", "throttled", "core_volts", "load", "cpu_percent",
-    "mem_total_mb", "mem_available_mb", "disk_total_mb", "disk_free_mb", "pmic", "fan", "net",
-    "sources", "missing",
+    "time",
+    "uptime_s",
+    "temperature_c",
+    "throttled",
+    "core_volts",
+    "load",
+    "cpu_percent",
+    "mem_total_mb",
+    "mem_available_mb",
+    "disk_total_mb",
+    "disk_free_mb",
+    "pmic",
+    "fan",
+    "net",
+    "sources",
+    "missing",
 }
 FACT_KEYS = {
-    "hostname", "model", "revision", "revision_info", "serial", "os_name", "kernel", "arch", "macs",
-    "boot_time", "hat", "python", "agent_version", "agent_hash", "capabilities",
+    "hostname",
+    "model",
+    "revision",
+    "revision_info",
+    "serial",
+    "os_name",
+    "kernel",
+    "arch",
+    "macs",
+    "boot_time",
+    "hat",
+    "python",
+    "agent_version",
+    "agent_hash",
+    "capabilities",
 }
 CAPS = {"vcgencmd", "pmic", "fan", "led", "sudo", "gpio"}
 
 
 @pytest.fixture
 def pi5(tmp_path: Path) -> Path:
-    build_pi_tree(tmp_path, MODELS["5"], "rack1-u01", "6a1b2c3d4e5f6071", SimPiState(temperature_c=48.3, throttled=0x50005))
+    build_pi_tree(
+        tmp_path,
+        MODELS["5"],
+        "rack1-u01",
+        "6a1b2c3d4e5f6071",
+        SimPiState(temperature_c=48.3, throttled=0x50005),
+    )
     return tmp_path
 
 
@@ -61,7 +93,11 @@ def test_hello_facts_health(agent: Agent) -> None:
     assert hello["agent_hash"] == "dev"
     assert hello["python"] == ".".join(str(x) for x in sys.version_info[:3])
     assert set(hello["capabilities"]) == CAPS
-    assert hello["capabilities"]["vcgencmd"] and hello["capabilities"]["pmic"] and hello["capabilities"]["fan"]
+    assert (
+        hello["capabilities"]["vcgencmd"]
+        and hello["capabilities"]["pmic"]
+        and hello["capabilities"]["fan"]
+    )
     f = agent.call("facts", req_id=7)
     assert f["id"] == 7
     facts = f["result"]
@@ -76,7 +112,11 @@ def test_hello_facts_health(agent: Agent) -> None:
     h = agent.call("health", req_id=8)["result"]
     assert HEALTH_KEYS <= set(h)
     assert h["temperature_c"] == 48.3
-    assert h["throttled"] == {"raw": "0x50005", "current": ["under_voltage", "throttled"], "sticky": ["under_voltage", "throttled"]}
+    assert h["throttled"] == {
+        "raw": "0x50005",
+        "current": ["under_voltage", "throttled"],
+        "sticky": ["under_voltage", "throttled"],
+    }
     assert h["pmic"]["ext5v_v"] == pytest.approx(5.13) and h["pmic"]["total_w"] > 0
     assert h["fan"]["kind"] == "cooling_fan"
     assert len(h["load"]) == 3
@@ -150,13 +190,19 @@ def test_one_shot_commands_from_zipapp(pi5: Path, tmp_path: Path) -> None:
     pyz = build_zipapp(tmp_path / "agent-test.pyz")
     digest = hashlib.sha256(pyz.read_bytes()).hexdigest()
     for cmd in ("facts", "health"):
-        out = subprocess.run([sys.executable, str(pyz), cmd], capture_output=True, env=agent_env(pi5), timeout=30)
+        out = subprocess.run(
+            [sys.executable, str(pyz), cmd], capture_output=True, env=agent_env(pi5), timeout=30
+        )
         assert out.returncode == 0, out.stderr
         obj = json.loads(out.stdout)
         if cmd == "facts":
             assert obj["agent_hash"] == digest and obj["model"].startswith("Raspberry Pi 5")
         else:
-            assert obj["temperature_c"] == 48.3 and obj["cpu_percent"] is not None or "cpu_percent" in obj["missing"]
+            assert (
+                obj["temperature_c"] == 48.3
+                and obj["cpu_percent"] is not None
+                or "cpu_percent" in obj["missing"]
+            )
     a = Agent(pi5, pyz=pyz)
     try:
         assert a.recv()["hello"]["agent_hash"] == digest
@@ -193,8 +239,13 @@ def test_missing_sources_never_raise(tmp_path: Path) -> None:
     """An empty root: every reading is null with a reason, nothing crashes."""
     env = agent_env(tmp_path)
     for cmd in ("facts", "health"):
-        out = subprocess.run([sys.executable, "-m", "hardware.agent", cmd], capture_output=True, env=env, timeout=30,
-                             cwd=str(Path(__file__).resolve().parent.parent))
+        out = subprocess.run(
+            [sys.executable, "-m", "hardware.agent", cmd],
+            capture_output=True,
+            env=env,
+            timeout=30,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
         assert out.returncode == 0, out.stderr
         obj = json.loads(out.stdout)
         check_nulls_explained(obj)
@@ -205,8 +256,13 @@ def test_health_fields_selection(agent: Agent) -> None:
     h = agent.call("health", {"fields": ["temperature_c", "throttled"]}, req_id=1)["result"]
     assert set(h) == {"time", "temperature_c", "throttled", "sources", "missing"}
     assert agent.call("health", {"fields": ["nope"]}, req_id=2)["error"]["code"] == "bad_request"
-    assert agent.call("health", {"fields": "temperature_c"}, req_id=3)["error"]["code"] == "bad_request"
-    agent.send({"id": 4, "method": "watch", "params": {"interval": 0.5, "fields": ["temperature_c"]}})
+    assert (
+        agent.call("health", {"fields": "temperature_c"}, req_id=3)["error"]["code"]
+        == "bad_request"
+    )
+    agent.send(
+        {"id": 4, "method": "watch", "params": {"interval": 0.5, "fields": ["temperature_c"]}}
+    )
     ev = agent.recv()
     assert ev["id"] == 4 and set(ev["event"]) == {"time", "temperature_c", "sources", "missing"}
     assert agent.call("cancel", {"target": 4}, req_id=5)["result"] == {"cancelled": True}
@@ -221,7 +277,10 @@ def test_poe_hat_fan_on_pi4(tmp_path: Path) -> None:
     try:
         assert a.recv()["hello"]["capabilities"]["fan"] is True
         facts = a.call("facts")["result"]
-        assert facts["hat"]["product"] == "Raspberry Pi PoE+ HAT" and facts["hat"]["vendor"] == "Raspberry Pi Ltd"
+        assert (
+            facts["hat"]["product"] == "Raspberry Pi PoE+ HAT"
+            and facts["hat"]["vendor"] == "Raspberry Pi Ltd"
+        )
         fan = a.call("health", req_id=2)["result"]["fan"]
         assert fan["kind"] == "poe_hat" and fan["pwm"] == 150 and fan["rpm"] is None
     finally:
@@ -239,7 +298,9 @@ def test_vcgencmd_failure_is_a_reason_not_a_crash(agent: Agent, pi5: Path) -> No
     assert h["throttled"] is None and "VCHI" in h["missing"]["throttled"]
     assert h["pmic"] is None and "pmic" in h["missing"]
     apply_fault(pi5, st, MODELS["5"], "disk_full")
-    assert agent.call("health", {"fields": ["disk_free_mb"]}, req_id=2)["result"]["disk_free_mb"] == 0
+    assert (
+        agent.call("health", {"fields": ["disk_free_mb"]}, req_id=2)["result"]["disk_free_mb"] == 0
+    )
 
 
 def test_footprint_per_health_sample(agent: Agent) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from core.agent_client import AgentSession
 from core.models import Facts, Health
+from core.sim import pi_tree
 from core.sim.lab import LOOPBACK, LabOptions, SimLab
 from core.sim.leftovers import find_leftovers, mdns_sockets
-from core.sim import pi_tree
 from core.sim.pi_tree import PI5_FAN_CURVE
 from core.ssh import Endpoint, connect
 from core.store import Store
@@ -112,7 +112,9 @@ async def test_a_stopped_lab_leaves_nothing_behind(store: Store, tmp_path: Path)
             conn.close()
     left = find_leftovers(workdir, ports, [control], mdns_before)
     assert not left, left
-    cached = [k for k in (*pi_tree._known_dirs, *pi_tree._last_written) if k.startswith(str(workdir))]
+    cached = [
+        k for k in (*pi_tree._known_dirs, *pi_tree._last_written) if k.startswith(str(workdir))
+    ]
     assert not cached, "a stopped lab must not stay in the simulator's write caches"
     for port in ports:
         with socket.socket() as s:

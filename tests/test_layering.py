@@ -93,6 +93,8 @@ def test_importing_core_does_not_load_textual() -> None:
         "    importlib.import_module(m.name)\n"
         "print(__import__('json').dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'screens'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []

@@ -32,7 +32,12 @@ async def test_fleet_table_fills_with_the_simulated_fleet_and_q_stops_it(tmp_pat
             return len(temps) == 4 and all(t[:1].isdigit() for t in temps)
 
         assert await _wait_for(pilot, filled), "table did not fill with 4 live devices"
-        assert sorted(column("hostname")) == ["pi-3bp-003", "pi-4b-001", "pi-5-002", "pi-zero2w-004"]
+        assert sorted(column("hostname")) == [
+            "pi-3bp-003",
+            "pi-4b-001",
+            "pi-5-002",
+            "pi-zero2w-004",
+        ]
         assert set(column("model")) == {"3B+", "4B", "5B", "Zero2W"}
         lab = app.running.lab if app.running else None
         assert lab is not None
