@@ -99,16 +99,7 @@ class FleetService:
                 self._publish(state)
 
     def add_candidate(self, candidate: Candidate) -> None:
-        target = Target(
-            candidate.address,
-            candidate.port,
-            None,
-            candidate.jump,
-            candidate.serial,
-            candidate.name,
-            candidate.mac,
-        )
-        self.add_target(target, key=candidate.endpoint)
+        self.add_target(_target_of(candidate), key=candidate.endpoint)
 
     def add_target(self, target: Target, key: str | None = None) -> None:
         try:
@@ -142,15 +133,7 @@ class FleetService:
             self.add_candidate(candidate)
             return
         state = self.states[key]
-        self._targets[key] = Target(
-            candidate.address,
-            candidate.port,
-            None,
-            candidate.jump,
-            candidate.serial,
-            candidate.name,
-            candidate.mac,
-        )
+        self._targets[key] = _target_of(candidate)
         state.address, state.port, state.endpoint = (
             candidate.address,
             candidate.port,
@@ -258,3 +241,16 @@ class FleetService:
                 await asyncio.wait_for(task, 3.0)
         self._tasks.clear()
         await self.pool.close()
+
+
+def _target_of(candidate: Candidate) -> Target:
+    """A discovered candidate as a connection target (no user: ssh config or defaults decide)."""
+    return Target(
+        candidate.address,
+        candidate.port,
+        None,
+        candidate.jump,
+        candidate.serial,
+        candidate.name,
+        candidate.mac,
+    )
