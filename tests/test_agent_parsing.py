@@ -12,14 +12,103 @@ from hardware.paths import Missing
 FIX = Path(__file__).parent / "fixtures" / "pi"
 
 BOARDS = {
-    # dir: (model string, revision, type, memory_mb, processor, manufacturer, pcb, new_style)
-    "pi3bplus": ("Raspberry Pi 3 Model B Plus Rev 1.3", "a020d3", "3B+", 1024, "BCM2837", "Sony UK", "1.3", True),
-    "pi4b": ("Raspberry Pi 4 Model B Rev 1.4", "c03114", "4B", 4096, "BCM2711", "Sony UK", "1.4", True),
-    "pi5": ("Raspberry Pi 5 Model B Rev 1.0", "d04170", "5", 8192, "BCM2712", "Sony UK", "1.0", True),
-    "zero2w": ("Raspberry Pi Zero 2 W Rev 1.0", "902120", "Zero 2 W", 512, "BCM2837", "Sony UK", "1.0", True),
-    "cm4": ("Raspberry Pi Compute Module 4 Rev 1.0", "b03140", "CM4", 2048, "BCM2711", "Sony UK", "1.0", True),
-    "pi1b_oldstyle": ("Raspberry Pi Model B Rev 2", "000e", "B", 512, "BCM2835", "Sony UK", "2.0", False),
+    # dir: (model string, revision, type, memory_mb, processor, manufacturer, pcb, new_style, serial)
+    # Every cpuinfo here is a recorded output from a real board (tests/fixtures/pi/SOURCES.md).
+    "pi3bplus": (
+        "Raspberry Pi 3 Model B Plus Rev 1.3",
+        "a020d3",
+        "3B+",
+        1024,
+        "BCM2837",
+        "Sony UK",
+        "1.3",
+        True,
+        "00000000e2cb201f",
+    ),
+    "pi4b": (
+        "Raspberry Pi 4 Model B Rev 1.1",
+        "c03111",
+        "4B",
+        4096,
+        "BCM2711",
+        "Sony UK",
+        "1.1",
+        True,
+        "10000000266dd214",
+    ),
+    "pi5": (
+        "Raspberry Pi 5 Model B Rev 1.0",
+        "d04170",
+        "5",
+        8192,
+        "BCM2712",
+        "Sony UK",
+        "1.0",
+        True,
+        "9d00ce41d137e638",
+    ),
+    # an early Zero 2 W: the firmware of late 2021 named it "Zero 2" (no "W") in the device tree
+    "zero2w": (
+        "Raspberry Pi Zero 2 Rev 1.0",
+        "902120",
+        "Zero 2 W",
+        512,
+        "BCM2837",
+        "Sony UK",
+        "1.0",
+        True,
+        "00000000037bd9b5",
+    ),
+    "cm4": (
+        "Raspberry Pi Compute Module 4 Rev 1.0",
+        "b03140",
+        "CM4",
+        2048,
+        "BCM2711",
+        "Sony UK",
+        "1.0",
+        True,
+        "10000000e9e92548",
+    ),
+    "pi1b_oldstyle": (
+        "Raspberry Pi Model B Rev 2",
+        "000e",
+        "B",
+        512,
+        "BCM2835",
+        "Sony UK",
+        "2.0",
+        False,
+        "00000000a2ba23d5",
+    ),
 }
+
+# Further real cpuinfo captures: (file, Revision, Model or None, Serial, type, memory_mb, processor, pcb)
+VARIANTS = [
+    # Raspbian of 2015 (kernel 4.1): "Hardware : BCM2708" and no Model line at all
+    ("pi1b_bcm2708_no_model.cpuinfo", "000e", None, "00000000cc62aac1", "B", 512, "BCM2835", "2.0"),
+    # pasted from a terminal: the tabs came out as spaces
+    (
+        "pi4b_rev15_spaces.cpuinfo",
+        "d03115",
+        "Raspberry Pi 4 Model B Rev 1.5",
+        "100000000fe69593",
+        "4B",
+        8192,
+        "BCM2711",
+        "1.5",
+    ),
+    (
+        "cm4_rev11_spaces.cpuinfo",
+        "d03141",
+        "Raspberry Pi Compute Module 4 Rev 1.1",
+        "10000000afbf721a",
+        "CM4",
+        8192,
+        "BCM2711",
+        "1.1",
+    ),
+]
 
 
 def fixture(board: str, name: str) -> str:
@@ -28,15 +117,27 @@ def fixture(board: str, name: str) -> str:
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
 def test_cpuinfo_and_revision(board: str) -> None:
-    model, rev, typ, mem, proc, manu, pcb, new = BOARDS[board]
+    model, rev, typ, mem, proc, manu, pcb, new, serial = BOARDS[board]
     info = facts.parse_cpuinfo(fixture(board, "cpuinfo"))
     assert info["Revision"] == rev
     assert info["Model"] == model
-    assert info["Serial"]
+    assert info["Serial"] == serial
     d = revision.decode(info["Revision"])
     assert d is not None
-    assert (d["type"], d["memory_mb"], d["processor"], d["manufacturer"], d["pcb_revision"], d["new_style"]) == (
-        typ, mem, proc, manu, pcb, new,
+    assert (
+        d["type"],
+        d["memory_mb"],
+        d["processor"],
+        d["manufacturer"],
+        d["pcb_revision"],
+        d["new_style"],
+    ) == (
+        typ,
+        mem,
+        proc,
+        manu,
+        pcb,
+        new,
     )
 
 
@@ -70,11 +171,63 @@ def test_throttled_decoding() -> None:
         "current": ["under_voltage", "throttled"],
         "sticky": ["under_voltage", "throttled"],
     }
-    assert vcgencmd.parse_throttled(fixture("pi3bplus", "get_throttled"))["current"] == ["soft_temp_limit"]
     assert vcgencmd.parse_throttled(fixture("cm4", "get_throttled")) == {
-        "raw": "0x20000", "current": [], "sticky": ["freq_capped"],
+        "raw": "0x20000",
+        "current": [],
+        "sticky": ["freq_capped"],
     }
     assert vcgencmd.decode_throttled(0) == {"raw": "0x0", "current": [], "sticky": []}
+
+
+def test_throttled_real_outputs() -> None:
+    # Pi 3B+ Rev 1.3 at its soft temperature limit (raspberrypi/linux#2367)
+    assert vcgencmd.parse_throttled(fixture("pi3bplus", "get_throttled")) == {
+        "raw": "0x80008",
+        "current": ["soft_temp_limit"],
+        "sticky": ["soft_temp_limit"],
+    }
+    # Pi 5 Model B Rev 1.0 (raspinfo "Throttled flag")
+    assert vcgencmd.parse_throttled(fixture("pi5", "get_throttled")) == {
+        "raw": "0x0",
+        "current": [],
+        "sticky": [],
+    }
+    # Pi 3 on a weak supply, captured twice (raspberrypi/firmware#615)
+    assert vcgencmd.parse_throttled(fixture("variants", "rpi3_get_throttled_0x50005")) == {
+        "raw": "0x50005",
+        "current": ["under_voltage", "throttled"],
+        "sticky": ["under_voltage", "throttled"],
+    }
+    assert vcgencmd.parse_throttled(fixture("variants", "rpi3_get_throttled_0x50000")) == {
+        "raw": "0x50000",
+        "current": [],
+        "sticky": ["under_voltage", "throttled"],
+    }
+
+
+def test_temp_and_volts_real_outputs() -> None:
+    assert vcgencmd.parse_temp(fixture("variants", "rpi3_measure_temp")) == 39.2
+    assert vcgencmd.parse_volts(fixture("variants", "rpi2_measure_volts")) == 1.3
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=[v[0] for v in VARIANTS])
+def test_cpuinfo_variants(variant: tuple) -> None:
+    name, rev, model, serial, typ, mem, proc, pcb = variant
+    info = facts.parse_cpuinfo(fixture("variants", name))
+    assert info["Revision"] == rev
+    assert info.get("Model") == model
+    assert info["Serial"] == serial
+    d = revision.decode(info["Revision"])
+    assert d is not None
+    assert (d["type"], d["memory_mb"], d["processor"], d["pcb_revision"]) == (typ, mem, proc, pcb)
+
+
+def test_type_comes_from_the_revision_code_not_the_model_string() -> None:
+    """An early Zero 2 W calls itself "Zero 2"; the revision code still says Zero 2 W."""
+    info = facts.parse_cpuinfo(fixture("zero2w", "cpuinfo"))
+    assert "Zero 2 W" not in info["Model"]
+    d = revision.decode(info["Revision"])
+    assert d is not None and d["type"] == "Zero 2 W"
 
 
 def test_temp_and_volts_formats() -> None:
@@ -87,16 +240,45 @@ def test_temp_and_volts_formats() -> None:
 
 
 def test_pmic_pi5() -> None:
+    """A real Pi 5 under load with an RTC battery fitted (jfikar/RPi5-power)."""
     p = vcgencmd.parse_pmic(fixture("pi5", "pmic_read_adc"))
-    assert p["ext5v_v"] == pytest.approx(5.12887)
+    assert p["ext5v_v"] == pytest.approx(5.06788)
+    assert len(p["rails"]) == 14  # 12 V+A rails, EXT5V (V only), BATT (V only)
     assert len([r for r in p["rails"].values() if r["w"] is not None]) == 12
-    assert p["rails"]["VDD_CORE"]["v"] == pytest.approx(0.7228052)
-    assert p["rails"]["VDD_CORE"]["w"] == pytest.approx(0.7228052 * 0.74213, abs=1e-3)
-    expected = sum(r["v"] * r["a"] for r in p["rails"].values() if r["a"] is not None and r["v"] is not None)
+    assert p["rails"]["EXT5V"] == {"v": 5.06788, "a": None, "w": None}
+    assert p["rails"]["BATT"] == {"v": 3.011108, "a": None, "w": None}
+    assert p["rails"]["VDD_CORE"]["v"] == pytest.approx(0.8974594)
+    assert p["rails"]["VDD_CORE"]["a"] == pytest.approx(10.87674)
+    assert p["rails"]["VDD_CORE"]["w"] == pytest.approx(0.8974594 * 10.87674, abs=1e-3)
+    assert p["rails"]["3V7_WL_SW"] == {"v": 3.799996, "a": 0.0, "w": 0.0}
+    expected = sum(
+        r["v"] * r["a"] for r in p["rails"].values() if r["a"] is not None and r["v"] is not None
+    )
+    assert expected == pytest.approx(10.7999, abs=1e-3)  # the 12 rails, V*A summed independently
     assert p["total_w"] == pytest.approx(expected, abs=2e-3)
     assert "excludes 5V USB" in p["label"]
     with pytest.raises(Missing):
         vcgencmd.parse_pmic('error=1 error_msg="Command not registered"')
+
+
+def test_pmic_single_rail_query() -> None:
+    """``vcgencmd pmic_read_adc EXT5V_V`` prints one unindented line."""
+    p = vcgencmd.parse_pmic("EXT5V_V volt(24)=5.13488000V\n")
+    assert p["ext5v_v"] == pytest.approx(5.13488)
+    assert p["total_w"] == 0.0
+
+
+def test_simulator_pmic_layout_matches_the_real_capture() -> None:
+    """The fake vcgencmd prints the same rail order, channel numbers and column as a real Pi 5."""
+    from core.sim.pi_models import MODELS
+    from core.sim.pi_tree import SimPiState, _pmic_text
+
+    model = next(m for m in MODELS.values() if m.soc == "BCM2712")
+    real = fixture("pi5", "pmic_read_adc").splitlines()
+    sim = _pmic_text(model, SimPiState()).splitlines()
+    assert [line.split("=")[0] for line in sim] == [line.split("=")[0] for line in real]
+    sim_p = vcgencmd.parse_pmic("\n".join(sim))
+    assert sorted(sim_p["rails"]) == sorted(vcgencmd.parse_pmic("\n".join(real))["rails"])
 
 
 def test_revision_new_style_bits_masked() -> None:
@@ -150,7 +332,11 @@ def test_meminfo_and_netdev() -> None:
     )
     n = sensors.parse_net_dev(dev)
     assert list(n) == ["eth0"]
-    assert n["eth0"]["rx_bytes"] == 2345678 and n["eth0"]["tx_bytes"] == 345678 and n["eth0"]["rx_errs"] == 1
+    assert (
+        n["eth0"]["rx_bytes"] == 2345678
+        and n["eth0"]["tx_bytes"] == 345678
+        and n["eth0"]["rx_errs"] == 1
+    )
 
 
 def test_pi5_sysfs_fan_thermal_led(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,8 +346,15 @@ def test_pi5_sysfs_fan_thermal_led(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setenv("FLEET_AGENT_ROOT", str(FIX / "pi5" / "sysfs"))
     reading, source = sensors.fan()
-    assert reading == {"kind": "cooling_fan", "rpm": 2507, "pwm": 75, "pwm_percent": 29.4, "mode": "auto"}
-    assert source == "/sys/class/hwmon/hwmon2"
+    # rpm and pwm as reported for the official Active Cooler (raspberrypi/linux#7556)
+    assert reading == {
+        "kind": "cooling_fan",
+        "rpm": 3314,
+        "pwm": 75,
+        "pwm_percent": 29.4,
+        "mode": "auto",
+    }
+    assert source == "/sys/class/hwmon/hwmon3"
     assert sensors.thermal_zone_temp() == (53.8, "/sys/class/thermal/thermal_zone0/temp")
     assert facts.led_dir() == "/sys/class/leds/ACT"
     assert current_trigger(read_stripped("/sys/class/leds/ACT/trigger")) == "mmc0"

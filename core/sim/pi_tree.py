@@ -293,7 +293,7 @@ def os_release_text(model: PiModel) -> str:
         return (
             'PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nNAME="Raspbian GNU/Linux"\n'
             'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=raspbian\n'
-            "ID_LIKE=debian\nHOME_URL=\"http://www.raspbian.org/\"\n"
+            'ID_LIKE=debian\nHOME_URL="http://www.raspbian.org/"\n'
             'SUPPORT_URL="http://www.raspbian.org/RaspbianForums"\n'
             'BUG_REPORT_URL="http://www.raspbian.org/RaspbianBugs"\n'
         )
@@ -306,6 +306,7 @@ def os_release_text(model: PiModel) -> str:
 
 
 # --- building --------------------------------------------------------------------------------
+
 
 def _model_of(root: Path) -> str:
     try:
@@ -322,7 +323,9 @@ def poe_hwmon_dir(root: Path) -> Path:
     return root / "sys/devices/platform/pwm-fan/hwmon/hwmon4"
 
 
-def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state: SimPiState) -> None:
+def build_pi_tree(
+    root: Path, model: PiModel, hostname: str, serial: str, state: SimPiState
+) -> None:
     """Create (or refresh) the fake Pi tree under ``root``."""
     root = Path(root)
     dt = root / "sys/firmware/devicetree/base"
@@ -353,7 +356,10 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
     if model.soc == "BCM2712":
         hw1 = root / "sys/devices/platform/axi/1000120000.pcie/1f000c8000.adc/hwmon/hwmon1"
         _write(hw1 / "name", "rp1_adc\n")
-        _symlink(root / "sys/class/hwmon/hwmon1", "../../devices/platform/axi/1000120000.pcie/1f000c8000.adc/hwmon/hwmon1")
+        _symlink(
+            root / "sys/class/hwmon/hwmon1",
+            "../../devices/platform/axi/1000120000.pcie/1f000c8000.adc/hwmon/hwmon1",
+        )
     if model.has_fan:
         d = fan_hwmon_dir(root)
         _write(d / "name", "pwmfan\n")
@@ -373,7 +379,14 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
         _write(d / "pwm1_enable", "2\n")
         _symlink(root / "sys/class/hwmon/hwmon4", "../../devices/platform/pwm-fan/hwmon/hwmon4")
     # LEDs: ACT (and PWR) as on bookworm kernels.
-    for led, trig, bright in (("ACT", LED_TRIGGERS, "0"), ("PWR", LED_TRIGGERS.replace("[mmc0]", "mmc0").replace("default-on", "[default-on]"), "255")):
+    for led, trig, bright in (
+        ("ACT", LED_TRIGGERS, "0"),
+        (
+            "PWR",
+            LED_TRIGGERS.replace("[mmc0]", "mmc0").replace("default-on", "[default-on]"),
+            "255",
+        ),
+    ):
         d = root / "sys/class/leds" / led
         _write(d / "trigger", trig + "\n")
         _write(d / "brightness", bright + "\n")
@@ -393,7 +406,10 @@ def build_pi_tree(root: Path, model: PiModel, hostname: str, serial: str, state:
     sbin = sim / "sudo-bin"
     _exe(sbin / "tee", TEE_SCRIPT)
     _exe(sbin / "rm", RM_SCRIPT)
-    _exe(sbin / "pinctrl", PINCTRL_SCRIPT.replace('$(dirname -- "$0")/..', '$(dirname -- "$0")/../..'))
+    _exe(
+        sbin / "pinctrl",
+        PINCTRL_SCRIPT.replace('$(dirname -- "$0")/..', '$(dirname -- "$0")/../..'),
+    )
     for name in ("reboot", "poweroff", "shutdown", "systemctl"):
         _exe(sbin / name, REQUEST_SCRIPT)
     if state.fan_pwm is None and (model.has_fan or state.poe_hat):
@@ -411,6 +427,7 @@ def _symlink(link: Path, target: str) -> None:
 
 # --- dynamic files -----------------------------------------------------------------------------
 
+
 def _pmic_text(model: PiModel, state: SimPiState) -> str:
     util = _utilisation(model, state)
     core_v = state.core_volts if state.core_volts is not None else model.core_volts + 0.08 * util
@@ -422,10 +439,10 @@ def _pmic_text(model: PiModel, state: SimPiState) -> str:
             a = a + 4.2 * util
         elif name in ("0V8_SW", "1V1_SYS", "DDR_VDD2"):
             a = a * (1.0 + 1.5 * util)
-        cur.append(f"{name + '_A':>16} current({ci})={a:.8f}A")
-        volt.append(f"{name + '_V':>16} volt({vi})={v:.8f}V")
-    volt.append(f"{'EXT5V_V':>16} volt(24)={state.ext5v_v:.8f}V")
-    volt.append(f"{'BATT_V':>16} volt(25)={0.003663:.8f}V")
+        cur.append(f"{name + '_A':>12} current({ci})={a:.8f}A")
+        volt.append(f"{name + '_V':>12} volt({vi})={v:.8f}V")
+    volt.append(f"{'EXT5V_V':>12} volt(24)={state.ext5v_v:.8f}V")
+    volt.append(f"{'BATT_V':>12} volt(25)={0.003663:.8f}V")
     return "\n".join(cur + volt) + "\n"
 
 
@@ -437,7 +454,9 @@ def _stat_text(model: PiModel, state: SimPiState) -> str:
     idle = total - busy
     lines = [f"cpu  {user} 0 {system} {idle} 0 0 0 0 0 0"]
     for i in range(model.cores):
-        lines.append(f"cpu{i} {user // model.cores} 0 {system // model.cores} {idle // model.cores} 0 0 0 0 0 0")
+        lines.append(
+            f"cpu{i} {user // model.cores} 0 {system // model.cores} {idle // model.cores} 0 0 0 0 0 0"
+        )
     lines += [
         "intr 0",
         f"ctxt {int(state.uptime_s * 900)}",
@@ -517,7 +536,10 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
         (vc / "fail").unlink()
     _write(root / "proc/uptime", f"{state.uptime_s:.2f} {state.uptime_s * model.cores * 0.9:.2f}\n")
     l1 = state.load
-    _write_if_changed(root / "proc/loadavg", f"{l1:.2f} {l1 * 0.8:.2f} {l1 * 0.6:.2f} 1/{180 + int(l1 * 3)} {4000 + int(state.uptime_s) % 30000}\n")
+    _write_if_changed(
+        root / "proc/loadavg",
+        f"{l1:.2f} {l1 * 0.8:.2f} {l1 * 0.6:.2f} 1/{180 + int(l1 * 3)} {4000 + int(state.uptime_s) % 30000}\n",
+    )
     _write(root / "proc/stat", _stat_text(model, state))
     _write_if_changed(root / "proc/meminfo", _meminfo_text(model, state))
     _write_if_changed(root / "proc/net/dev", _net_text(model, state))
@@ -539,12 +561,17 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
 
 # --- simulation step --------------------------------------------------------------------------
 
+
 def _utilisation(model: PiModel, state: SimPiState) -> float:
     return max(0.0, min(1.0, state.load / float(model.cores)))
 
 
-def pi5_fan_pwm(temp_c: float, current_pwm: int, curve: tuple[tuple[float, int], ...] = PI5_FAN_CURVE,
-                hyst_c: float = PI5_FAN_HYST_C) -> int:
+def pi5_fan_pwm(
+    temp_c: float,
+    current_pwm: int,
+    curve: tuple[tuple[float, int], ...] = PI5_FAN_CURVE,
+    hyst_c: float = PI5_FAN_HYST_C,
+) -> int:
     """Stepped fan curve with hysteresis: a level is left only ``hyst_c`` below its entry."""
     pwm = 0
     for t, speed in curve:
@@ -591,7 +618,9 @@ def step(state: SimPiState, model: PiModel, dt: float) -> SimPiState:
     if dt > 0:
         state.temperature_c += (target - state.temperature_c) * (1.0 - math.exp(-dt / model.tau_s))
         # Firmware throttles the clock at the hard limit and so holds the SoC just above it.
-        state.temperature_c = min(state.temperature_c, model.throttle_temp_c + HARD_LIMIT_OVERSHOOT_C)
+        state.temperature_c = min(
+            state.temperature_c, model.throttle_temp_c + HARD_LIMIT_OVERSHOOT_C
+        )
     state.temperature_c = round(state.temperature_c, 3)
     if model.has_fan or state.poe_hat:
         if state.fan_mode != "manual":
@@ -626,7 +655,9 @@ HARD_LIMIT_OVERSHOOT_C = 1.5
 FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied")
 
 
-def apply_fault(root: Path, state: SimPiState, model: PiModel, kind: str, active: bool = True) -> None:
+def apply_fault(
+    root: Path, state: SimPiState, model: PiModel, kind: str, active: bool = True
+) -> None:
     """Turn a Pi-level fault on or off, then rewrite the dynamic files.
 
     Effects are visible at once (not only after ``step``): ``overheat`` jumps past the
