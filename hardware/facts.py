@@ -117,13 +117,16 @@ def sudo_ok() -> bool:
     if is_rerooted() and not os.path.realpath(exe).startswith(os.path.realpath(path("/")) + os.sep):
         return False  # simulator: never use the host's real sudo
     try:
-        return subprocess.run(
-            [exe, "-n", "true"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            timeout=3,
-        ).returncode == 0
+        return (
+            subprocess.run(
+                [exe, "-n", "true"],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=3,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.SubprocessError):
         return False
 
@@ -248,8 +251,16 @@ def facts() -> dict[str, Any]:
             raise Missing("/proc/cpuinfo has no Serial line")
         return s.lower(), "/proc/cpuinfo Serial"
 
-    c.first("serial", serial_cpuinfo, lambda: (read_stripped(SERIAL_PATH).lower() or None, SERIAL_PATH))
-    c.run("os_name", lambda: (parse_os_release(read_text("/etc/os-release")).get("PRETTY_NAME"), "/etc/os-release"))
+    c.first(
+        "serial", serial_cpuinfo, lambda: (read_stripped(SERIAL_PATH).lower() or None, SERIAL_PATH)
+    )
+    c.run(
+        "os_name",
+        lambda: (
+            parse_os_release(read_text("/etc/os-release")).get("PRETTY_NAME"),
+            "/etc/os-release",
+        ),
+    )
     c.run("kernel", kernel)
     c.run("arch", arch)
     c.run("macs", macs)

@@ -16,6 +16,7 @@ THERMAL = "/sys/class/thermal/thermal_zone0/temp"
 
 # --- temperature, throttling, volts, PMIC -------------------------------------------------
 
+
 def thermal_zone_temp() -> Reading:
     raw = read_stripped(THERMAL)
     try:
@@ -33,7 +34,9 @@ def throttled() -> Reading:
 
 
 def core_volts() -> Reading:
-    return vcgencmd.parse_volts(vcgencmd.run("measure_volts", "core")), "vcgencmd measure_volts core"
+    return vcgencmd.parse_volts(
+        vcgencmd.run("measure_volts", "core")
+    ), "vcgencmd measure_volts core"
 
 
 def pmic(has_pmic: bool) -> Reading:
@@ -43,6 +46,7 @@ def pmic(has_pmic: bool) -> Reading:
 
 
 # --- fan -----------------------------------------------------------------------------------
+
 
 def _listdir(p: str) -> list[str]:
     try:
@@ -142,6 +146,7 @@ def fan() -> Reading:
 
 
 # --- /proc readings -----------------------------------------------------------------------
+
 
 def uptime() -> Reading:
     text = read_text("/proc/uptime")
@@ -294,8 +299,19 @@ class Sampler:
 
 
 HEALTH_FIELDS = (
-    "uptime_s", "temperature_c", "throttled", "core_volts", "load", "cpu_percent",
-    "mem_total_mb", "mem_available_mb", "disk_total_mb", "disk_free_mb", "pmic", "fan", "net",
+    "uptime_s",
+    "temperature_c",
+    "throttled",
+    "core_volts",
+    "load",
+    "cpu_percent",
+    "mem_total_mb",
+    "mem_available_mb",
+    "disk_total_mb",
+    "disk_free_mb",
+    "pmic",
+    "fan",
+    "net",
 )
 
 VOLTS_TTL_S = 30.0  # the core voltage barely moves; saves a vcgencmd run per sample
@@ -315,7 +331,9 @@ def _meminfo_or_psutil() -> tuple[dict[str, int], str]:
         return {"MemTotal": vm.total // 1024, "MemAvailable": vm.available // 1024}, "psutil"
 
 
-def health(sampler: Sampler, has_pmic: bool, fields: Optional[Iterable[str]] = None) -> dict[str, Any]:
+def health(
+    sampler: Sampler, has_pmic: bool, fields: Optional[Iterable[str]] = None
+) -> dict[str, Any]:
     """One health sample. ``fields`` limits the sample to those readings (``time`` always)."""
     want = set(HEALTH_FIELDS if fields is None else fields)
     c = Collector()

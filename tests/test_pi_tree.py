@@ -24,23 +24,42 @@ def test_models_match_revision_codes(key: str) -> None:
 
 
 def test_model_strings_are_the_real_ones() -> None:
-    assert MODELS["4b"].model_string == "Raspberry Pi 4 Model B Rev 1.4" and MODELS["4b"].revision == "c03114"
-    assert MODELS["5"].model_string == "Raspberry Pi 5 Model B Rev 1.0" and MODELS["5"].revision == "d04170"
-    assert MODELS["3b+"].model_string == "Raspberry Pi 3 Model B Plus Rev 1.3" and MODELS["3b+"].revision == "a020d3"
-    assert MODELS["zero2w"].model_string == "Raspberry Pi Zero 2 W Rev 1.0" and MODELS["zero2w"].revision == "902120"
-    assert MODELS["cm4"].model_string == "Raspberry Pi Compute Module 4 Rev 1.0" and MODELS["cm4"].revision == "b03140"
+    assert (
+        MODELS["4b"].model_string == "Raspberry Pi 4 Model B Rev 1.4"
+        and MODELS["4b"].revision == "c03114"
+    )
+    assert (
+        MODELS["5"].model_string == "Raspberry Pi 5 Model B Rev 1.0"
+        and MODELS["5"].revision == "d04170"
+    )
+    assert (
+        MODELS["3b+"].model_string == "Raspberry Pi 3 Model B Plus Rev 1.3"
+        and MODELS["3b+"].revision == "a020d3"
+    )
+    assert (
+        MODELS["zero2w"].model_string == "Raspberry Pi Zero 2 W Rev 1.0"
+        and MODELS["zero2w"].revision == "902120"
+    )
+    assert (
+        MODELS["cm4"].model_string == "Raspberry Pi Compute Module 4 Rev 1.0"
+        and MODELS["cm4"].revision == "b03140"
+    )
     assert MODELS["3b+"].soft_temp_limit_c == 60.0
 
 
 def _vc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(root / "bin/vcgencmd"), *args], capture_output=True, text=True, timeout=10)
+    return subprocess.run(
+        [str(root / "bin/vcgencmd"), *args], capture_output=True, text=True, timeout=10
+    )
 
 
 def test_tree_layout_and_vcgencmd(tmp_path: Path) -> None:
     st = SimPiState(temperature_c=48.3, throttled=0x50005)
     build_pi_tree(tmp_path, MODELS["5"], "pi-a", "6a1b2c3d4e5f6071", st)
     assert (tmp_path / "proc/device-tree/model").read_bytes() == b"Raspberry Pi 5 Model B Rev 1.0\0"
-    assert (tmp_path / "sys/firmware/devicetree/base/serial-number").read_bytes() == b"6a1b2c3d4e5f6071\0"
+    assert (
+        tmp_path / "sys/firmware/devicetree/base/serial-number"
+    ).read_bytes() == b"6a1b2c3d4e5f6071\0"
     assert "Revision\t: d04170" in (tmp_path / "proc/cpuinfo").read_text()
     assert (tmp_path / "sys/class/thermal/thermal_zone0/temp").read_text().strip() == "48300"
     assert "[mmc0]" in (tmp_path / "sys/class/leds/ACT/trigger").read_text()
@@ -53,7 +72,10 @@ def test_tree_layout_and_vcgencmd(tmp_path: Path) -> None:
     st.temperature_c = 71.25
     st.throttled = 0
     write_dynamic(tmp_path, st)
-    assert _vc(tmp_path, "measure_temp").stdout == "temp=71.2'C\n" or _vc(tmp_path, "measure_temp").stdout == "temp=71.3'C\n"
+    assert (
+        _vc(tmp_path, "measure_temp").stdout == "temp=71.2'C\n"
+        or _vc(tmp_path, "measure_temp").stdout == "temp=71.3'C\n"
+    )
     assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x0\n"
 
 
