@@ -160,3 +160,10 @@ def test_tui_interface_option_reaches_the_fleet_config(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     assert main(["--db", str(tmp_path / "f.db"), "--interface", "127.0.0.1"]) == 0
     assert seen == [["127.0.0.1"]]
+
+
+def test_headless_demo_fails_when_a_simulated_device_was_not_reached(tmp_path: Path) -> None:
+    # 0.1 s is far too short for anyone to be reached: the twin must say so and exit non-zero.
+    out = _cli("demo", "--headless", "--json", "--devices", "3", "--seconds", "0.1", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "not reached" in out.stderr
