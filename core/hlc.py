@@ -59,7 +59,11 @@ def wall_ms() -> int:
 
 
 class Clock:
-    """The HLC of one site. Not thread-safe: the store calls it under its lock."""
+    """The HLC of one site. Not thread-safe: the store calls it under its lock.
+
+    Several Stores (processes) may write one database: each witnesses the persisted clock in
+    every write transaction that follows another's commit, so the site's stamps stay strictly
+    increasing across all of them."""
 
     def __init__(
         self,
@@ -103,6 +107,17 @@ class Clock:
             self._tick(self.wall, self.counter + 1)
         self._check(self.wall, pt, "this database's")
         return self.last
+
+    def witness(self, persisted: int | str | None) -> None:
+        """Catch up with a stamp of this site read back from the database: another Store on
+        the same file may have stamped since we last did. Later stamps sort after it.
+
+        No drift check here: it is our own clock; `now()` refuses it if it is far ahead."""
+        if not persisted:
+            return
+        s = Stamp.decode(int(persisted))
+        if (s.wall_ms, s.counter) > (self.wall, self.counter):
+            self.wall, self.counter = s.wall_ms, s.counter
 
     def check(self, remote: int | str | None) -> None:
         """Raise ClockDriftError if observing `remote` would be refused; changes nothing."""

@@ -5,6 +5,12 @@ The poller reads every device every ~2 s; a year of that from 200 Pis would be 3
 reading that says something new: the throttle flags changed, or the temperature moved more
 than `temp_delta_c` since the last kept sample. The rest are dropped before they reach SQLite.
 Compaction (core/compaction.py) then folds kept samples older than two days into hourly rows.
+
+The gate is in-memory state of one `Store` and is not shared: two Stores writing one file
+(two processes, or the UI's and the poller's) each gate the readings they are given, so a
+device polled by both may get up to one kept sample per minute from each. That only costs a
+few rows (compaction folds them like any other); it never loses or duplicates a row, since
+sequence numbers come from the file (core/store.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,15 @@
 """The local fleet database: one SQLite file per technician, merged conflict-free with peers.
 
-The store is the only writer of the file. Calls may come from several threads, one at a time
-(a lock guards the single connection). Schema and merge rules: core/schema.py, core/sync/.
+Calls on one Store may come from several threads, one at a time (a lock guards its single
+connection). Any number of Stores, in any number of processes, may write the same file (the
+TUI, `fleet-tui device edit` or `merge` in another terminal): every write transaction takes
+SQLite's write lock first (BEGIN IMMEDIATE) and derives from the file, inside it, what it
+hands out: the next sequence number of our origin per append-only table (max(seq) by primary
+key, never below `seq_floor.<table>`), the HLC (the persisted `hlc` meta witnessed, then
+advanced and persisted) and the local version `_ver` (`db_version` meta). What a Store
+counted in memory is used again only while no other connection has committed to the file
+(`PRAGMA data_version`, read inside the transaction; see `_tx`). Only the sample gate is per
+instance (core/samples.py). Schema and merge rules: core/schema.py, core/sync/.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +111,13 @@ class Store:
         self.path = path
         self.readonly = readonly
         self._lock = threading.RLock()
-        self._seq: dict[str, int] = {}
+        self._seq: dict[str, int] = {}  # last sequence number this instance handed out
+        # What the file said at the start of our last write transaction, valid while nobody
+        # else commits to it (PRAGMA data_version unchanged): see `_tx`.
+        self._seen: int | None = None  # data_version then; None: reload at the next one
+        self._top: dict[str, int] = {}  # per append-only table: our origin's highest seq
+        self._floors: dict[str, int] = {}  # seq_floor meta
+        self._ver = 1  # db_version
         self.gate = SampleGate()  # which health readings record_health keeps
         self._auto = maintenance and not readonly
         self._maint: Maintenance | None = None
@@ -164,7 +178,7 @@ class Store:
             if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: durable across crashes
-            with self._tx():
+            with self._tx(load=False):  # the clock and identity are not known yet
                 if version == 1:
                     migrate_v1(c)
                 ensure_schema(c)
@@ -214,16 +228,39 @@ class Store:
 
     # ---- transactions and bookkeeping --------------------------------------------------
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock; rolled back on any error."""
+    def _tx(self, load: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the lock; rolled back on any error.
+
+        BEGIN IMMEDIATE takes the file's write lock before anything is read, so what we read
+        next is the latest state and stays ours until COMMIT: other Stores on the file, in
+        this process or another, wait for it (busy_timeout). If any of them committed since
+        our last transaction (`PRAGMA data_version` moved: it counts other connections'
+        commits, never ours), the version, the clock and the sequence numbers are read again
+        from the file; otherwise what we know is still exact, and a write costs one pragma."""
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
+                if load:
+                    seen = self._conn.execute("PRAGMA data_version").fetchone()[0]
+                    if seen != self._seen:
+                        self._load_state()
+                        self._seen = seen
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._seen = None  # what we counted in memory was rolled back: read it again
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+
+    def _load_state(self) -> None:
+        """What other writers of the file may have moved: the version, the persisted clock and
+        the sequence floors (caller holds the write lock). Sequence numbers: on first use."""
+        self._top.clear()
+        state = dict(self._conn.execute(_STATE_SQL).fetchall())
+        self._ver = _meta_int(state.pop("db_version", None), 1)
+        self.clock.witness(_meta_int(state.pop("hlc", None), 0))
+        self._floors = {k.removeprefix("seq_floor."): _meta_int(v, 0) for k, v in state.items()}
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -251,9 +288,30 @@ class Store:
         self._set_meta("hlc", stamp)
         return stamp
 
+    def _seq_top(self, table: str) -> int:
+        """The highest sequence number our origin ever used in `table`, from the file (caller
+        holds a write transaction): the newest row by primary key, or the floor compaction
+        left when it folded our newest rows away."""
+        row = self._conn.execute(
+            f"SELECT max(seq) FROM {table} WHERE origin = ?", (self.origin,)
+        ).fetchone()
+        return max(row[0] or 0, self._floors.get(table, 0))
+
     def _next_seq(self, table: str) -> int:
-        self._seq[table] += 1
-        return self._seq[table]
+        """The next sequence number of our origin in `table` (caller holds a write
+        transaction): read from the file after anyone else wrote to it, else counted on."""
+        top = self._top.get(table)
+        if top is None:
+            top = self._seq_top(table)
+        top += 1
+        self._top[table] = self._seq[table] = top
+        return top
+
+    def _hold_seq_floor(self, table: str, top: int) -> None:
+        """Rows of ours up to `top` may be gone (folded): never hand their numbers out again."""
+        if top > self._floors.get(table, 0):
+            self._set_meta(f"seq_floor.{table}", top)
+            self._floors[table] = top
 
     # ---- generic LWW and append writes ---------------------------------------------------
     def _lww_set(
@@ -366,7 +424,9 @@ class Store:
     @property
     def version(self) -> int:
         """The version local writes are stamped with now (the sync cursor's unit)."""
-        return self._ver
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'db_version'").fetchone()
+        return _meta_int(row[0] if row else None, 1)
 
     def merge(
         self, peer: str | Path, *, dry_run: bool = False, details: bool = True
@@ -489,7 +549,11 @@ class Store:
         ver = report.version = self._ver + 1
         try:
             merge_attached(c, info.columns, ver, report)
+            self._top.clear()  # count our sequence numbers again from what is now in the file
+            top = self._seq_top("samples")
             report.compacted = compaction.absorb(c, ver, info.columns)
+            if report.compacted:  # may have folded our newest samples away
+                self._hold_seq_floor("samples", top)
         except sqlite3.DatabaseError:
             verdict()  # a damaged file explains the failure best
             raise
@@ -574,21 +638,6 @@ class Store:
         report: MergeReport | None,
         verdict: Callable[[], None] | None,
     ) -> Exchange:
-        before = self._ver
-        try:
-            return self._exchange_body(since, exclude_ver, info, report, verdict)
-        except BaseException:
-            self._ver = before  # rolled back: the versions handed out never happened
-            raise
-
-    def _exchange_body(
-        self,
-        since: int,
-        exclude_ver: int | None,
-        info: PeerInfo | None,
-        report: MergeReport | None,
-        verdict: Callable[[], None] | None,
-    ) -> Exchange:
         with self._tx() as c:
             cursor = self._ver
             rows = files.copy_changes(c, since, exclude_ver)
@@ -642,7 +691,7 @@ class Store:
         """Downsample raw samples older than the horizon into hourly buckets."""
         before = (time.time() if now is None else now) - older_than_s
         with self._write() as c:
-            self._set_meta("seq_floor.samples", self._seq["samples"])
+            self._hold_seq_floor("samples", self._seq_top("samples"))
             return compaction.compact(c, before, self._ver)
 
     # ---- devices -------------------------------------------------------------------------
@@ -739,14 +788,17 @@ class Store:
 
         The poller calls this every ~2 s per device; at most one sample per device per minute
         is kept, plus every reading whose throttle flags changed or whose temperature moved
-        more than 2 °C (core/samples.py, `Store.gate`). Returns whether it was kept."""
+        more than 2 °C (core/samples.py, `Store.gate`). Returns whether it was kept.
+
+        The gate lives in memory, one per Store: two Stores polling the same device each
+        keep their own one-a-minute samples (more rows, never a lost or colliding one)."""
         row = sample_values(serial, sample)
         if not self.gate.keep(row):
             return False
         self._insert_samples([row])
         return True
 
-    def record_health_many(self, items: list[tuple[str, Mapping[str, object]]]) -> None:
+    def record_health_many(self, items: Sequence[tuple[str, Mapping[str, object]]]) -> None:
         """Append every given sample in one transaction, ungated (imports, backfills)."""
         self._insert_samples([sample_values(serial, s) for serial, s in items])
 
@@ -792,9 +844,10 @@ class Store:
         newest sample) into hourly buckets; 0 when nothing is due. The maintenance thread
         calls this until it returns 0."""
         with self._write() as c:
+            top = self._seq_top("samples")
             folded = compaction.compact_slice(c, self._ver, time.time() if now is None else now)
             if folded:  # never reuse the sequence numbers of rows folded away
-                self._set_meta("seq_floor.samples", self._seq["samples"])
+                self._hold_seq_floor("samples", top)
             return folded
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
@@ -830,6 +883,13 @@ class Store:
             )
             names = [d[0] for d in cur.description]
             return [EventRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+
+_STATE_SQL = "SELECT key, value FROM meta WHERE key IN ({})".format(
+    ", ".join(
+        f"'{k}'" for k in ["db_version", "hlc", *(f"seq_floor.{t.name}" for t in APPEND_TABLES)]
+    )
+)
 
 
 def _meta_int(value: object, default: int) -> int:
