@@ -1,5 +1,6 @@
 """The UI's way into the fleet database: a read-only connection of its own for reads, and the
-pipeline's store for writes (one writer per file keeps append sequence numbers unique)."""
+pipeline's store for writes (one writer per process: the UI never waits on SQLite's write lock
+behind the poller; other processes may write the same file safely)."""
 
 from __future__ import annotations
 
