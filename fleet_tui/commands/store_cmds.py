@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.store import Store, StoreError
-from fleet_tui.paths import default_db_path
-
-EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2, 64
+from fleet_tui.commands._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    db_path,
+    fail,
+    refuse_readonly,
+)
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -38,50 +44,34 @@ def register_export_kind(name: str, help: str, run: ExportFn) -> None:
     EXPORT_KINDS[name] = ExportKind(help, run)
 
 
-def _db(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else default_db_path()
-
-
-def _fail(msg: str, code: int = EXIT_FAILURE) -> int:
-    print(f"fleet-tui: {msg}", file=sys.stderr)
-    return code
-
-
-def _refuse_readonly(args: argparse.Namespace, what: str) -> bool:
-    if getattr(args, "readonly", False):
-        _fail(f"{what}: refused, --readonly is on")
-        return True
-    return False
-
-
 # ---- snapshot / merge / sync -------------------------------------------------------------
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
-        return _fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
+        return fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
     try:
-        with Store.open(_db(args)) as store:
+        with Store.open(db_path(args)) as store:
             path = store.snapshot(out)
     except StoreError as e:
-        return _fail(str(e))
+        return fail(str(e))
     print(f"snapshot written: {path}")
     return EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    if not args.dry_run and _refuse_readonly(args, "merge"):
+    if not args.dry_run and refuse_readonly(args, "merge"):
         return EXIT_FAILURE
     try:
-        with Store.open(_db(args)) as store:
+        with Store.open(db_path(args)) as store:
             report = store.merge(args.peer, dry_run=args.dry_run)
             if not args.dry_run:
                 store.record_event(None, "merge", f"merged {args.peer}: {report.changed} rows")
     except StoreError as e:
         if args.json:
             print(json.dumps({"ok": False, "error": str(e)}))
-        return _fail(str(e))
+        return fail(str(e))
     if args.json:
         print(json.dumps({"ok": True, **report.to_dict()}, default=str))
     else:
@@ -103,13 +93,13 @@ def _ssh_connect_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
-    if not args.dry_run and _refuse_readonly(args, "sync"):
+    if not args.dry_run and refuse_readonly(args, "sync"):
         return EXIT_FAILURE
     from core.sync.ssh import SyncError, preview_target, sync_target
 
     options = _ssh_connect_options(args)
     try:
-        with Store.open(_db(args)) as store:
+        with Store.open(db_path(args)) as store:
             if args.dry_run:
                 print("\n".join(preview_target(store, args.target, args.port, **options).lines()))
                 return EXIT_OK
@@ -121,7 +111,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 f"synced with {result.target}: {changed} rows in, {result.pushed_rows} out",
             )
     except (StoreError, SyncError) as e:
-        return _fail(str(e))
+        return fail(str(e))
     print("\n".join(result.lines()))
     return EXIT_PARTIAL if result.partial else EXIT_OK
 
@@ -134,15 +124,15 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     from core.sync.resolve import choices, describe, resolve
 
     resolving = getattr(args, "conflicts_cmd", None) == "resolve"
-    if resolving and _refuse_readonly(args, "conflicts resolve"):
+    if resolving and refuse_readonly(args, "conflicts resolve"):
         return EXIT_FAILURE
     try:
-        with Store.open(_db(args), readonly=not resolving and _db(args).exists()) as store:
+        with Store.open(db_path(args), readonly=not resolving and db_path(args).exists()) as store:
             found = store.conflicts()
             if resolving:
                 match = [c for c in found if c.subject == args.subject]
                 if not match:
-                    return _fail(f"no conflict about {args.subject!r} (see `fleet-tui conflicts`)")
+                    return fail(f"no conflict about {args.subject!r} (see `fleet-tui conflicts`)")
                 removed = resolve(store, match[0], args.keep)
                 print(f"{args.subject}: kept {args.keep}, removed {', '.join(removed)}")
                 return EXIT_OK
@@ -164,7 +154,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
                 for c in found
             ]
     except StoreError as e:
-        return _fail(str(e))
+        return fail(str(e))
     if args.json:
         print(json.dumps(rows))
     elif not rows:
@@ -182,12 +172,12 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 def _find(store: Store, ref: str) -> Any:
     dev = store.find_device(ref)
     if dev is None:
-        _fail(f"no device {ref!r} (give a serial, hostname or address)")
+        fail(f"no device {ref!r} (give a serial, hostname or address)")
     return dev
 
 
 def cmd_device_edit(args: argparse.Namespace) -> int:
-    if _refuse_readonly(args, "device edit"):
+    if refuse_readonly(args, "device edit"):
         return EXIT_FAILURE
     fields: dict[str, object] = {}
     if args.label is not None:
@@ -195,7 +185,7 @@ def cmd_device_edit(args: argparse.Namespace) -> int:
     if args.note is not None:
         fields["notes"] = args.note
     try:
-        with Store.open(_db(args)) as store:
+        with Store.open(db_path(args)) as store:
             dev = _find(store, args.ref)
             if dev is None:
                 return EXIT_FAILURE
@@ -203,21 +193,21 @@ def cmd_device_edit(args: argparse.Namespace) -> int:
                 tags = set() if args.clear_tags else set(dev.tags)
                 fields["tags"] = sorted((tags | set(args.tag)) - set(args.untag))
             if not fields:
-                return _fail(
+                return fail(
                     "nothing to change (give --label, --note, --tag or --untag)", EXIT_USAGE
                 )
             store.upsert_device(dev.serial, **fields)
             print(f"{dev.serial}: updated {', '.join(sorted(fields))}")
     except StoreError as e:
-        return _fail(str(e))
+        return fail(str(e))
     return EXIT_OK
 
 
 def cmd_device_forget(args: argparse.Namespace) -> int:
-    if _refuse_readonly(args, "device forget"):
+    if refuse_readonly(args, "device forget"):
         return EXIT_FAILURE
     try:
-        with Store.open(_db(args)) as store:
+        with Store.open(db_path(args)) as store:
             dev = _find(store, args.ref)
             if dev is None:
                 return EXIT_FAILURE
@@ -225,7 +215,7 @@ def cmd_device_forget(args: argparse.Namespace) -> int:
             store.record_event(dev.serial, "forget", "forgotten from the command line")
             print(f"{dev.serial}: forgotten ({dev.hostname or dev.address or 'no name'})")
     except StoreError as e:
-        return _fail(str(e))
+        return fail(str(e))
     return EXIT_OK
 
 
@@ -270,16 +260,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     kind = EXPORT_KINDS.get(args.kind)
     if kind is None:
         known = ", ".join(sorted(EXPORT_KINDS))
-        return _fail(f"export: unknown kind {args.kind!r} (known: {known})", EXIT_USAGE)
+        return fail(f"export: unknown kind {args.kind!r} (known: {known})", EXIT_USAGE)
     try:
-        with Store.open(_db(args), readonly=_db(args).exists()) as store:
+        with Store.open(db_path(args), readonly=db_path(args).exists()) as store:
             if args.out:
                 Path(args.out).parent.mkdir(parents=True, exist_ok=True)
                 with open(args.out, "w", newline="", encoding="utf-8") as f:
                     return kind.run(store, args, f)
             return kind.run(store, args, sys.stdout)
     except StoreError as e:
-        return _fail(str(e))
+        return fail(str(e))
 
 
 # ---- registration --------------------------------------------------------------------------
