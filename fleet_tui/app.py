@@ -5,6 +5,9 @@ Screens live in `screens/` and reach this class only through `screens.context.Fl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from typing import Any, ClassVar
 
 from textual import on
@@ -95,6 +98,7 @@ class FleetApp(App[None]):
         return FleetScreen()
 
     def on_mount(self) -> None:
+        self._quit_on_signals()
         self._problems += registry.load_all()
         if self._keymap_wanted:
             self.set_keymap(self._keymap_wanted)
@@ -121,9 +125,15 @@ class FleetApp(App[None]):
     def stop_backend(self) -> None:
         self.backend.stop()
 
-    async def shutdown_backend(self) -> None:
-        import asyncio
+    def _quit_on_signals(self) -> None:
+        # A kill (SIGTERM) or a closed terminal (SIGHUP, a dropped SSH session) quits like `q`,
+        # so the simulated lab and every connection go too.
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.call_later, self.action_quit)
 
+    async def shutdown_backend(self) -> None:
         self.backend.stop()
         # Wait off the UI thread until the lab and every connection are gone.
         await asyncio.get_running_loop().run_in_executor(None, self.backend.wait, STOP_TIMEOUT)

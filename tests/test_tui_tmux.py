@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -140,3 +141,53 @@ def test_real_app_in_tmux_at_80x24_no_color_keyboard_only(tmux: Tmux) -> None:
     while tmux.alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not tmux.alive(), "q did not quit the app"
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+
+
+def test_sigterm_quits_the_demo_and_stops_the_lab(tmux: Tmux) -> None:
+    tmux.wait(lambda s: "3/3 shown" in s and s.count("°C") >= 3, 40.0)
+    pane = int(tmux.run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+    app = next((p for p in [pane, *_descendants(pane)] if b"fleet_tui.cli" in _cmdline(p)), None)
+    assert app is not None, "the app process was not found"
+    agents = {p for p in _descendants(app) if b"agent-" in _cmdline(p)}
+    assert agents, "the simulated Pis should be running their agents"
+    home = Path(os.readlink(f"/proc/{next(iter(agents))}/cwd"))  # <lab>/pis/<host>/home
+    lab_dir = home.parents[2]
+    assert lab_dir.is_dir()
+    os.kill(app, signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    while (_alive(app) or any(map(_alive, agents))) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(app), "SIGTERM did not end the app"
+    assert not any(map(_alive, agents)), "agents were left running"
+    assert not lab_dir.exists(), "the simulated lab's files were left behind"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
