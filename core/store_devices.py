@@ -1,0 +1,67 @@
+"""Store: devices (LWW rows keyed by serial, tombstoned when forgotten)."""
+
+from __future__ import annotations
+
+import json
+
+from core.records import DeviceRecord
+from core.schema import DEVICE_FIELDS
+from core.store_base import StoreCore, StoreError
+
+_DEVICE_FIELD_NAMES = frozenset(c.name for c in DEVICE_FIELDS)
+
+
+class StoreDevices(StoreCore):
+    def upsert_device(self, serial: str, **fields: object) -> None:
+        """Write the given columns of a device (each LWW-stamped). Brings a forgotten device back.
+
+        Every write also stamps `deleted = 0`: a write newer than a forget wins over it even
+        on a replica that had not heard of the forget yet ("a newer write brings it back")."""
+        unknown = set(fields) - _DEVICE_FIELD_NAMES
+        if unknown:
+            raise StoreError(f"unknown device field(s): {', '.join(sorted(unknown))}")
+        if not serial:
+            raise StoreError("a device needs a serial")
+        values = dict(fields)
+        if "tags" in values:
+            tags = values["tags"]
+            values["tags"] = json.dumps(sorted(set(tags))) if tags is not None else None  # type: ignore[call-overload]
+        values["deleted"] = 0
+        with self._write() as c:
+            self._lww_set(c, "devices", serial, values)
+
+    def forget_device(self, serial: str) -> None:
+        """Tombstone a device (LWW): a newer write anywhere brings it back."""
+        with self._write() as c:
+            self._lww_set(c, "devices", serial, {"deleted": 1})
+
+    def _devices(self, where: str, params: tuple[object, ...]) -> list[DeviceRecord]:
+        cols = ", ".join(["serial", *(f.name for f in DEVICE_FIELDS)])
+        with self._lock:
+            cur = self._conn.execute(
+                f"SELECT {cols} FROM devices WHERE deleted = 0 AND ({where}) "
+                "ORDER BY hostname IS NULL, hostname, serial",
+                params,
+            )
+            names = [d[0] for d in cur.description]
+            return [DeviceRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+
+    def get_device(self, serial: str) -> DeviceRecord | None:
+        found = self._devices("serial = ?", (serial,))
+        return found[0] if found else None
+
+    def find_device(self, ref: str) -> DeviceRecord | None:
+        """By serial, else hostname (also without `.local`), else address."""
+        for where, params in (
+            ("serial = ?", (ref,)),
+            ("hostname = ? COLLATE NOCASE", (ref,)),
+            ("hostname = ? COLLATE NOCASE", (ref.removesuffix(".local"),)),
+            ("address = ?", (ref,)),
+        ):
+            found = self._devices(where, params)
+            if found:
+                return found[0]
+        return None
+
+    def list_devices(self) -> list[DeviceRecord]:
+        return self._devices("1", ())
