@@ -1,69 +1,52 @@
 """Device detail: facts, live health with last-hour sparklines, throttle history, events,
-the pinned host key and its history, label/notes/tags editing, identify and reboot."""
+the pinned host key and its history, label/notes/tags editing, identify and reboot.
+
+The screen owns the data (the stored detail, live updates, the last hour of points) and hands
+it to its widgets: device_panels (title, facts, health), device_tabs (events, throttle, host
+key, notes). Identify, reboot and editing live in device_actions; `x` in device_export."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import Footer, Header, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent
 
-from core.export import EventRow, HostKeyRow, ThrottleRow, iso
 from core.models import DeviceState
-from core.policy import Severity, evaluate
-from core.ssh import fingerprint
+from core.policy import evaluate
 from core.text import visible
-from screens import actions
-from screens.context import ReadOnlyError, fleet_context
+from screens.context import fleet_context
+from screens.device_actions import DeviceActions
 from screens.device_data import (
     HOUR,
-    METRICS,
     DeviceDetail,
     Point,
     load_detail,
     point_of_health,
-    series,
     throttle_changes,
 )
-from screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
-from screens.exporting import export_rows
-from screens.fleet_model import FleetRow
-from screens.format import SEVERITY_STYLE, cell, duration, literal, short_os, stamp
+from screens.device_export import export_tab
+from screens.device_panels import DeviceTitle, FactsPanel, HealthPanel
+from screens.device_ref import DeviceRef
+from screens.device_tabs import (
+    TAB_TABLES,
+    EventsTable,
+    KeyHistoryTable,
+    NotesPanel,
+    PinnedKey,
+    ThrottleTable,
+    compose_tabs,
+)
 from screens.keyed_table import KeyedTable
 from screens.registry import CommandError, CommandSpec, register_command
 
-MODIFYING = {"identify", "reboot", "edit"}
-EVENT_COLUMNS = [("when", "When", 19), ("kind", "Kind", 16), ("message", "Message", 60)]
-THROTTLE_COLUMNS = [("since", "Since", 19), ("now", "Now", 24), ("boot", "Since boot", 40)]
-KEY_COLUMNS = [
-    ("when", "When", 19),
-    ("reason", "Reason", 14),
-    ("fingerprint", "Fingerprint", 51),
-    ("endpoint", "Endpoint", 21),
-]
+__all__ = ["DeviceRef", "DeviceScreen"]
+
 RELOAD_S = 30.0
-
-
-@dataclass(frozen=True)
-class DeviceRef:
-    key: str  # the fleet row key (the live pipeline's key when it is live)
-    hostname: str
-    serial: str | None
-    endpoint: str | None
-
-    @classmethod
-    def of(cls, row: FleetRow) -> DeviceRef:
-        endpoint = (
-            row.state.endpoint if row.state else (row.record.endpoint if row.record else None)
-        )
-        return cls(row.key, row.hostname, row.serial, endpoint)
 
 
 class DetailLoaded(Message, bubble=False):
@@ -72,7 +55,7 @@ class DetailLoaded(Message, bubble=False):
         self.detail = detail
 
 
-class DeviceScreen(Screen[None]):
+class DeviceScreen(DeviceActions):
     BINDINGS = [
         Binding(
             "escape",
@@ -121,24 +104,11 @@ class DeviceScreen(Screen[None]):
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static(id="device-title")
+        yield DeviceTitle(id="device-title")
         with Horizontal(id="device-top"):
-            yield Static(id="device-facts")
-            with Vertical(id="device-health"):
-                for name, _, _ in METRICS:
-                    with Horizontal(classes="metric"):
-                        yield Static(id=f"metric-{name}", classes="metric-value")
-                        yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
-        with TabbedContent(id="device-tabs", initial="events"):
-            with TabPane("1 Events", id="events"):
-                yield KeyedTable(EVENT_COLUMNS, id="device-events")
-            with TabPane("2 Throttle", id="throttle"):
-                yield KeyedTable(THROTTLE_COLUMNS, id="device-throttle", zebra_stripes=False)
-            with TabPane("3 Host key", id="hostkey"):
-                yield Static(id="hostkey-pinned")
-                yield KeyedTable(KEY_COLUMNS, id="device-keys", zebra_stripes=False)
-            with TabPane("4 Notes", id="notes"):
-                yield Static(id="device-notes")
+            yield FactsPanel(id="device-facts")
+            yield HealthPanel(id="device-health")
+        yield from compose_tabs()
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -215,272 +185,46 @@ class DeviceScreen(Screen[None]):
             self._render_title()
             self._render_facts()
             self._render_health()
-            self._render_events()
-            self._render_throttle()
-            self._render_keys()
-            self._render_notes()
+            d = self.detail
+            self.query_one("#device-events", EventsTable).show(d.events)
+            self.query_one("#device-throttle", ThrottleTable).show(throttle_changes(self._points))
+            self.query_one("#hostkey-pinned", PinnedKey).show(d.pinned_key, d.pinned_at)
+            self.query_one("#device-keys", KeyHistoryTable).show(d.key_history)
+            self.query_one("#device-notes", NotesPanel).show(d.record)
 
     def _render_title(self) -> None:
-        status = evaluate(self._live, fleet_context(self.app).options.policy)
-        rec = self.detail.record
-        text = literal(self.ref.hostname, "bold")
-        if rec and rec.label:
-            text.append(" (")
-            text.append_text(literal(rec.label))
-            text.append(")")
-        text.append("  ")
-        text.append(status.severity.value, style=SEVERITY_STYLE[status.severity])
-        if status.reasons and status.severity is not Severity.OK:
-            text.append(" — ")
-            text.append_text(literal("; ".join(status.reasons)))
-        if fleet_context(self.app).options.readonly:
-            text.append("  READ-ONLY", style="bold")
-        self.query_one("#device-title", Static).update(text)
+        options = fleet_context(self.app).options
+        self.query_one("#device-title", DeviceTitle).show(
+            self.ref.hostname,
+            self.detail.record,
+            evaluate(self._live, options.policy),
+            options.readonly,
+        )
 
     def _render_facts(self) -> None:
-        live, rec = self._live, self.detail.record
-        facts = live.facts if live else None
-
-        def pick(name: str) -> object:
-            value = getattr(facts, name, None) if facts else None
-            return value if value is not None else getattr(rec, name, None) if rec else None
-
-        health = live.health if live else None
-        last_seen = live.last_seen if live and live.last_seen else (rec.last_seen if rec else None)
-        rows: list[tuple[str, object]] = [
-            ("serial", self.serial),
-            ("model", pick("model")),
-            ("os", short_os(pick("os_name"))),  # type: ignore[arg-type]
-            ("kernel", f"{pick('kernel') or '?'} {pick('arch') or ''}".strip()),
-            ("address", self.endpoint),
-            (
-                "up",
-                f"{duration(health.uptime_s if health else None)}  seen {stamp(last_seen)[11:]}",
-            ),
-            ("rack", f"{self.detail.rack or '-'}  agent {pick('agent_version') or '?'}"),
-        ]
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for i, (name, value) in enumerate(rows):
-            text.append(f"{name:<8}", style="bold")
-            text.append_text(literal("?" if value is None else value))
-            if i < len(rows) - 1:
-                text.append("\n")
-        self.query_one("#device-facts", Static).update(text)
+        self.query_one("#device-facts", FactsPanel).show(
+            self._live, self.detail.record, self.serial, self.endpoint, self.detail.rack
+        )
 
     def _render_health(self) -> None:
-        latest = self._points[-1] if self._points else None
-        for name, label, fmt in METRICS:
-            value = latest.values.get(name) if latest else None
-            shown = fmt.format(value) if value is not None else "?"
-            self.query_one(f"#metric-{name}", Static).update(
-                Text.assemble((f"{label:<6}", "bold"), f"{shown:>8}")
-            )
-            data = series(self._points, name)
-            # one reading is not a trend (Textual would draw it as a full bar)
-            self.query_one(f"#spark-{name}", Sparkline).data = data if len(data) > 1 else []
+        self.query_one("#device-health", HealthPanel).show(self._points)
 
-    def _render_events(self) -> None:
-        rows = {f"{e.origin}:{e.seq}": e for e in self.detail.events}
-        self.query_one("#device-events", KeyedTable).sync(
-            list(rows),
-            lambda k: (cell(stamp(rows[k].time)), cell(rows[k].kind), cell(rows[k].message)),
-            set(rows),
-        )
-
-    def _render_throttle(self) -> None:
-        rows = {f"{c.time}": c for c in throttle_changes(self._points)}
-        self.query_one("#device-throttle", KeyedTable).sync(
-            list(rows),
-            lambda k: (
-                cell(stamp(rows[k].time)),
-                cell(",".join(rows[k].current) or "ok"),
-                cell(",".join(rows[k].sticky) or "-"),
-            ),
-            set(rows),
-        )
-
-    def _render_keys(self) -> None:
-        d = self.detail
-        if d.pinned_key:
-            text = Text.assemble(
-                ("pinned  ", "bold"),
-                literal(fingerprint(d.pinned_key)),
-                f"  since {stamp(d.pinned_at)}",
-            )
-        else:
-            text = Text("no host key pinned for this endpoint yet")
-        self.query_one("#hostkey-pinned", Static).update(text)
-        rows = {f"{e.origin}:{e.seq}": e for e in d.key_history}
-        self.query_one("#device-keys", KeyedTable).sync(
-            list(rows),
-            lambda k: (
-                cell(stamp(rows[k].time)),
-                cell(rows[k].reason),
-                cell(fingerprint(rows[k].key)),
-                cell(rows[k].endpoint),
-            ),
-            set(rows),
-        )
-
-    def _render_notes(self) -> None:
-        rec = self.detail.record
-        text = Text()
-        text.append("label  ", style="bold")
-        text.append_text(literal(rec.label if rec and rec.label else "-"))
-        text.append("\ntags   ", style="bold")
-        text.append_text(literal(", ".join(rec.tags) if rec and rec.tags else "-"))
-        text.append("\nnotes\n", style="bold")
-        notes = rec.notes if rec and rec.notes else "-"
-        for line in notes.splitlines() or ["-"]:
-            text.append_text(literal(line, limit=4000))
-            text.append("\n")
-        self.query_one("#device-notes", Static).update(text)
-
-    # ---- keys -------------------------------------------------------------------------
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in MODIFYING and fleet_context(self.app).options.readonly:
-            return False
-        return True
-
+    # ---- keys (identify, reboot and edit: DeviceActions) --------------------------------
     def action_back(self) -> None:
         self.dismiss()
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#device-tabs", TabbedContent).active = tab
-        table = {
-            "events": "#device-events",
-            "throttle": "#device-throttle",
-            "hostkey": "#device-keys",
-        }.get(tab)
+        table = TAB_TABLES.get(tab)
         if table:
             self.query_one(table, KeyedTable).focus()
 
     def action_reload(self) -> None:
         self.load()
 
-    def _target(self) -> list[actions.Target]:
-        return [actions.Target(self.ref.key, self.ref.hostname, self.serial)]
-
-    def action_identify(self) -> None:
-        actions.request(self, "identify", self._target())
-
-    def action_reboot(self) -> None:
-        actions.request(self, "reboot", self._target())
-
-    def action_edit(self) -> None:
-        ctx = fleet_context(self.app)
-        if ctx.options.readonly:
-            self.app.notify("Edit refused: read-only mode", severity="warning", markup=False)
-            return
-        serial = self.serial
-        if serial is None:
-            self.app.notify(
-                "Not reached yet: a device can be edited once its serial is known",
-                severity="warning",
-                markup=False,
-            )
-            return
-        rec = self.detail.record
-        current = DeviceEdit.model_construct(
-            label=rec.label or "" if rec else "",
-            notes=rec.notes or "" if rec else "",
-            tags=tuple(rec.tags) if rec else (),
-        )
-
-        def saved(edit: DeviceEdit | None) -> None:
-            if edit is not None:
-                self._save(serial, edit)
-
-        self.app.push_screen(EditDeviceDialog(visible(self.ref.hostname, 64), current), saved)
-
-    @work(
-        thread=True,
-        exclusive=True,
-        group="device-edit",
-        exit_on_error=False,
-        description="saving label, notes and tags",
-    )
-    def _save(self, serial: str, edit: DeviceEdit) -> None:
-        ctx = fleet_context(self.app)
-        try:
-            store = ctx.write_store()
-        except ReadOnlyError:
-            ctx.report_error("Edit refused", "read-only mode")
-            return
-        rec = store.get_device(serial)
-        changes = edit.changes(
-            rec.label if rec else None, rec.notes if rec else None, list(rec.tags) if rec else []
-        )
-        if not changes:
-            self.app.call_from_thread(self.app.notify, "Nothing changed", markup=False)
-            return
-        store.upsert_device(serial, **changes)
-        store.record_event(serial, "edit", describe_changes(changes))
-        self.app.call_from_thread(
-            self.app.notify, describe_changes(changes), title="Saved", markup=False
-        )
-        self.app.call_from_thread(self.load)  # workers are started from the UI thread
-        reload_fleet = getattr(self.app.screen_stack[0], "load_records", None)
-        if reload_fleet is not None:
-            self.app.call_from_thread(reload_fleet)
-
-    # ---- export -----------------------------------------------------------------------
     def action_export(self) -> None:
         tab = self.query_one("#device-tabs", TabbedContent).active
-        host = self.ref.hostname
-        if tab == "events":
-            export_rows(
-                self,
-                "the device's events",
-                "events",
-                EventRow,
-                lambda: [
-                    EventRow(
-                        time=iso(e.time),
-                        serial=e.serial,
-                        hostname=host,
-                        kind=e.kind,
-                        message=e.message,
-                    )
-                    for e in self.detail.events
-                ],
-            )
-        elif tab == "throttle":
-            export_rows(
-                self,
-                "the throttle history",
-                "throttle",
-                ThrottleRow,
-                lambda: [
-                    ThrottleRow(
-                        time=iso(c.time),
-                        hostname=host,
-                        throttled_now=c.current,
-                        throttled_past=c.sticky,
-                    )
-                    for c in throttle_changes(self._points)
-                ],
-            )
-        elif tab == "hostkey":
-            export_rows(
-                self,
-                "the host key history",
-                "hostkeys",
-                HostKeyRow,
-                lambda: [
-                    HostKeyRow(
-                        time=iso(k.time),
-                        hostname=host,
-                        endpoint=k.endpoint,
-                        reason=k.reason,
-                        fingerprint=fingerprint(k.key),
-                        key=k.key,
-                    )
-                    for k in self.detail.key_history
-                ],
-            )
-        else:
-            self.app.notify("No table on this tab (1-3 have tables)", markup=False)
+        export_tab(self, tab, self.ref.hostname, self.detail, self._points)
 
 
 # ---- `:device` ----------------------------------------------------------------------------

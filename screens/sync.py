@@ -5,6 +5,9 @@ The peer is a file (a snapshot on a USB stick) or a mailbox over SSH (`[user@]ho
 after a confirmation, `r` resolves the conflict under the cursor by choosing which placement
 stays. Every store and SSH call runs in a thread worker (core/sync/session.py does the work);
 results come back as messages. CLI twins: `fleet-tui merge [--dry-run]`, `fleet-tui sync`.
+
+What it shows lives in sync_report (status, changes, edits, conflicts); the resolution dialog
+in sync_keep; the workers' messages in sync_messages.
 """
 
 from __future__ import annotations
@@ -16,105 +19,26 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
-from textual.message import Message
-from textual.screen import ModalScreen, Screen
-from textual.widgets import (
-    DataTable,
-    Footer,
-    Header,
-    Input,
-    OptionList,
-    Static,
-    TabbedContent,
-    TabPane,
-)
-from textual.widgets.option_list import Option
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
 from assets import asset
 from core.store import Store, StoreError
 from core.sync.report import ConstraintConflict
-from core.sync.resolve import Choice, choices, describe, resolve
+from core.sync.resolve import choices, resolve
 from core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
 from screens.context import ReadOnlyError, fleet_context
 from screens.dialogs import ConfirmDialog
 from screens.format import literal
 from screens.registry import CommandSpec, register_command
+from screens.sync_keep import KeepDialog
+from screens.sync_messages import ChoicesLoaded, ConflictsLoaded, SyncFailed, SyncOutcome
+from screens.sync_report import ChangesTable, ConflictsTable, EditsTable, SyncStatus
+
+__all__ = ["KeepDialog", "SyncScreen"]
 
 MODIFYING = {"merge", "resolve"}
-VALUE_WIDTH = 14
-
-
-# ---- messages from the workers -------------------------------------------------------------
-class SyncOutcome(Message, bubble=False):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__()
-        self.outcome = outcome
-
-
-class SyncFailed(Message, bubble=False):
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__()
-        self.what = what
-        self.reason = reason
-
-
-class ConflictsLoaded(Message, bubble=False):
-    def __init__(self, conflicts: list[ConstraintConflict]) -> None:
-        super().__init__()
-        self.conflicts = conflicts
-
-
-class ChoicesLoaded(Message, bubble=False):
-    def __init__(self, conflict: ConstraintConflict, options: list[Choice]) -> None:
-        super().__init__()
-        self.conflict = conflict
-        self.options = options
-
-
-# ---- the resolution dialog -------------------------------------------------------------------
-class KeepDialog(ModalScreen[str | None]):
-    """Which placement stays? Returns its id, or None (esc)."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="sync.keep.cancel")
-    ]
-
-    def __init__(self, conflict: ConstraintConflict, options: list[Choice]) -> None:
-        super().__init__(classes="dialog-screen")
-        self._conflict = conflict
-        self._options = options
-
-    def compose(self) -> ComposeResult:
-        question = (
-            "Which device keeps the slot?"
-            if self._conflict.kind == "slot-shared"
-            else "Where does the device stay?"
-        )
-        with Vertical(classes="dialog", id="keep-dialog"):
-            yield Static(literal(describe(self._conflict), "bold", 200), classes="dialog-title")
-            yield Static(Text(question))
-            yield OptionList(
-                *(Option(literal(c.label, limit=120), id=c.placement) for c in self._options),
-                id="keep-options",
-            )
-            yield Static(
-                Text(
-                    "The other placements are removed (their devices become unplaced); "
-                    "the choice is logged and merges like any edit. esc cancels.",
-                    style="dim",
-                )
-            )
-
-    def on_mount(self) -> None:
-        self.query_one("#keep-options", OptionList).focus()
-
-    @on(OptionList.OptionSelected, "#keep-options")
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 # ---- the screen ------------------------------------------------------------------------------
@@ -164,30 +88,19 @@ class SyncScreen(Screen[None]):
                 id="sync-target",
                 placeholder="PATH.db  or  [user@]host[:path]   (enter: preview)",
             )
-        yield Static(id="sync-status")
+        yield SyncStatus(id="sync-status")
         with TabbedContent(id="sync-tabs", initial="changes"):
             with TabPane("1 Changes", id="changes"):
-                yield DataTable(id="sync-changes", cursor_type="row", zebra_stripes=True)
+                yield ChangesTable(id="sync-changes")
             with TabPane("2 Edits", id="edits"):
-                yield DataTable(id="sync-edits", cursor_type="row", zebra_stripes=True)
+                yield EditsTable(id="sync-edits")
             with TabPane("3 Conflicts", id="conflicts"):
-                yield DataTable(id="sync-conflicts", cursor_type="row", zebra_stripes=True)
+                yield ConflictsTable(id="sync-conflicts")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.title = "fleet-tui"
         self.sub_title = "sync"
-        self._columns("#sync-changes", ("Table", 22), ("Added", 9), ("Updated", 9))
-        self._columns(
-            "#sync-edits",
-            ("Table", 10),
-            ("Key", 14),
-            ("Column", 10),
-            ("Ours", VALUE_WIDTH),
-            ("Theirs", VALUE_WIDTH),
-            ("Kept", 7),
-        )
-        self._columns("#sync-conflicts", ("Kind", 19), ("What", 56))
         field = self.query_one("#sync-target", Input)
         field.cursor_blink = fleet_context(self.app).options.animate
         self._status(Text("Type a peer file or a host, then enter to preview.", style="dim"))
@@ -197,13 +110,8 @@ class SyncScreen(Screen[None]):
         else:
             field.focus()
 
-    def _columns(self, selector: str, *cols: tuple[str, int]) -> None:
-        table = self.query_one(selector, DataTable)
-        for label, width in cols:
-            table.add_column(label, width=width, key=label.lower())
-
     def _status(self, text: Text) -> None:
-        self.query_one("#sync-status", Static).update(text)
+        self.query_one("#sync-status", SyncStatus).update(text)
 
     # ---- keys ----------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -388,7 +296,7 @@ class SyncScreen(Screen[None]):
         self._failed(message.what, message.reason)
 
     def _failed(self, what: str, reason: str) -> None:
-        self._status(Text.assemble((f"{what} failed: ", "bold red"), literal(reason, limit=300)))
+        self.query_one("#sync-status", SyncStatus).failed(what, reason)
         self.app.notify(reason, title=f"{what} failed", severity="error", markup=False)
 
     def on_conflicts_loaded(self, message: ConflictsLoaded) -> None:
@@ -411,87 +319,12 @@ class SyncScreen(Screen[None]):
 
     # ---- rendering -------------------------------------------------------------------------------
     def _render_outcome(self, outcome: Outcome) -> None:
-        report = outcome.report
-        head = Text()
-        if outcome.dry_run:
-            head.append("Preview: ", style="bold")
-            head.append(f"{outcome.changes} rows would change here")
-            if outcome.outgoing is not None:
-                head.append(f", {outcome.outgoing} to send")
-            head.append("  (nothing written yet; m merges)", style="dim")
-        else:
-            verb = "Merged" if outcome.peer.path is not None else "Synced"
-            head.append(f"{verb}: ", style="bold green")
-            head.append(f"{outcome.changes} rows changed here")
-            if outcome.outgoing is not None:
-                head.append(f", {outcome.outgoing} sent")
-        facts = []
-        if report is not None and report.overwrite_count:
-            facts.append(f"{report.overwrite_count} cells edited on both sides (2)")
-        if report is not None and report.corruption:
-            facts.append(f"{len(report.corruption)} corrupt rows (2)")
-        if outcome.conflicts:
-            facts.append(f"{len(outcome.conflicts)} conflicts (3)")
-        if outcome.refused:
-            facts.append(f"{len(outcome.refused)} change sets refused")
-        head.append("\n")
-        if facts:
-            head.append(" · ".join(facts), style="bold yellow")
-        elif report is not None:
-            head.append(
-                f"peer site {report.peer_site[:8]} · no edits on both sides, no conflicts",
-                style="dim",
-            )
-        self._status(head)
-        changes = self.query_one("#sync-changes", DataTable)
-        changes.clear()
-        if report is not None:
-            for name, t in sorted(report.tables.items()):
-                if t.added or t.updated:
-                    changes.add_row(literal(name), str(t.added), str(t.updated), key=name)
-            if report.compacted:
-                changes.add_row(Text("(samples folded)", style="dim"), str(report.compacted), "")
-        if outcome.outgoing is not None:
-            changes.add_row(Text("(rows to send)", style="dim"), str(outcome.outgoing), "")
-        if changes.row_count == 0:
-            changes.add_row(Text("nothing new", style="dim"), "", "")
-        self._render_edits(outcome)
-
-    def _render_edits(self, outcome: Outcome) -> None:
-        table = self.query_one("#sync-edits", DataTable)
-        table.clear()
-        report = outcome.report
-        if report is None:
-            return
-        for c in report.overwrites:
-            table.add_row(
-                literal(c.table),
-                literal(c.key),
-                literal(c.column),
-                literal(c.ours, "green" if c.winner == "ours" else "dim"),
-                literal(c.theirs, "green" if c.winner == "theirs" else "dim"),
-                Text(c.winner, style="bold"),
-            )
-        if report.overwrite_count > len(report.overwrites):
-            more = report.overwrite_count - len(report.overwrites)
-            table.add_row(Text(f"… {more} more", style="dim"), "", "", "", "", "")
-        for k in report.corruption:
-            table.add_row(
-                literal(k.table),
-                literal(k.key),
-                Text("CORRUPT", style="bold red"),
-                literal(k.detail, limit=80),
-                "",
-                "",
-            )
+        self.query_one("#sync-status", SyncStatus).show_outcome(outcome)
+        self.query_one("#sync-changes", ChangesTable).show(outcome)
+        self.query_one("#sync-edits", EditsTable).show(outcome)
 
     def _render_conflicts(self) -> None:
-        table = self.query_one("#sync-conflicts", DataTable)
-        table.clear()
-        for c in self.conflicts:
-            table.add_row(literal(c.kind), literal(describe(c), limit=200))
-        if not self.conflicts:
-            table.add_row(Text("none", style="dim"), "")
+        self.query_one("#sync-conflicts", ConflictsTable).show(self.conflicts)
 
 
 # ---- `:sync` ---------------------------------------------------------------------------------

@@ -1,0 +1,96 @@
+"""The top of the device detail: the title line, the facts panel, and live health with
+last-hour sparklines. Each widget renders what it is given; the screen owns the data."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline, Static
+
+from core.models import DeviceState
+from core.policy import Severity, Status
+from core.records import DeviceRecord
+from screens.device_data import METRICS, Point, series
+from screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
+
+
+class DeviceTitle(Static):
+    """Hostname (label), severity and its reasons, and READ-ONLY when it applies."""
+
+    def show(self, hostname: str, rec: DeviceRecord | None, status: Status, readonly: bool) -> None:
+        text = literal(hostname, "bold")
+        if rec and rec.label:
+            text.append(" (")
+            text.append_text(literal(rec.label))
+            text.append(")")
+        text.append("  ")
+        text.append(status.severity.value, style=SEVERITY_STYLE[status.severity])
+        if status.reasons and status.severity is not Severity.OK:
+            text.append(" — ")
+            text.append_text(literal("; ".join(status.reasons)))
+        if readonly:
+            text.append("  READ-ONLY", style="bold")
+        self.update(text)
+
+
+class FactsPanel(Static):
+    """Serial, model, OS, kernel, address, uptime and rack: live facts over stored ones."""
+
+    def show(
+        self,
+        live: DeviceState | None,
+        rec: DeviceRecord | None,
+        serial: str | None,
+        endpoint: str | None,
+        rack: str | None,
+    ) -> None:
+        facts = live.facts if live else None
+
+        def pick(name: str) -> object:
+            value = getattr(facts, name, None) if facts else None
+            return value if value is not None else getattr(rec, name, None) if rec else None
+
+        health = live.health if live else None
+        last_seen = live.last_seen if live and live.last_seen else (rec.last_seen if rec else None)
+        rows: list[tuple[str, object]] = [
+            ("serial", serial),
+            ("model", pick("model")),
+            ("os", short_os(pick("os_name"))),  # type: ignore[arg-type]
+            ("kernel", f"{pick('kernel') or '?'} {pick('arch') or ''}".strip()),
+            ("address", endpoint),
+            (
+                "up",
+                f"{duration(health.uptime_s if health else None)}  seen {stamp(last_seen)[11:]}",
+            ),
+            ("rack", f"{rack or '-'}  agent {pick('agent_version') or '?'}"),
+        ]
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (name, value) in enumerate(rows):
+            text.append(f"{name:<8}", style="bold")
+            text.append_text(literal("?" if value is None else value))
+            if i < len(rows) - 1:
+                text.append("\n")
+        self.update(text)
+
+
+class HealthPanel(Vertical):
+    """One line per metric: the latest reading and a last-hour sparkline."""
+
+    def compose(self) -> ComposeResult:
+        for name, _, _ in METRICS:
+            with Horizontal(classes="metric"):
+                yield Static(id=f"metric-{name}", classes="metric-value")
+                yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
+
+    def show(self, points: list[Point]) -> None:
+        latest = points[-1] if points else None
+        for name, label, fmt in METRICS:
+            value = latest.values.get(name) if latest else None
+            shown = fmt.format(value) if value is not None else "?"
+            self.query_one(f"#metric-{name}", Static).update(
+                Text.assemble((f"{label:<6}", "bold"), f"{shown:>8}")
+            )
+            data = series(points, name)
+            # one reading is not a trend (Textual would draw it as a full bar)
+            self.query_one(f"#spark-{name}", Sparkline).data = data if len(data) > 1 else []
