@@ -102,15 +102,6 @@ def _raw_range(conn: sqlite3.Connection) -> tuple[list[str], float | None, float
     return serials, oldest, newest
 
 
-def due_edge(conn: sqlite3.Connection, now: float, horizon_s: float = RAW_HORIZON_S) -> int | None:
-    """The bucket edge below which raw samples should be folded, or None if nothing is due."""
-    _, oldest, newest = _raw_range(conn)
-    if oldest is None or newest is None:
-        return None
-    edge = int((min(now, newest) - horizon_s) // BUCKET_S) * BUCKET_S
-    return edge if oldest < edge else None
-
-
 def compact_slice(
     conn: sqlite3.Connection,
     ver: int,

@@ -16,7 +16,6 @@ machine's, or the jump host's) against the MACs recorded for the pinned serial. 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
@@ -201,9 +200,3 @@ class Trust:
 
 def _macs(text: str | None) -> set[str]:
     return {m.strip().lower() for m in (text or "").split(",") if m.strip()}
-
-
-def pin_age(pin: Pin) -> str:
-    if pin.pinned_at is None:
-        return "unknown"
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(pin.pinned_at))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.pool import ConnectionPool, Timeouts
 from core.sim.lab import SimLab
 from core.store import Store
 
@@ -27,3 +28,17 @@ async def lab(tmp_path: Path) -> AsyncIterator[SimLab]:
         yield sim
     finally:
         await sim.stop()
+
+
+@pytest.fixture
+async def pool(lab: SimLab, store: Store) -> AsyncIterator[ConnectionPool]:
+    """A connection pool to the `lab` fixture, with short timeouts for tests."""
+    p = ConnectionPool(
+        store,
+        lab.connect_options(),
+        timeouts=Timeouts(tcp=2.0, handshake=5.0, agent=15.0, call=5.0),
+    )
+    try:
+        yield p
+    finally:
+        await p.close()

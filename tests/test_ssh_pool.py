@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,19 +18,6 @@ from core.store import Store
 
 def _target(port: int) -> Target:
     return Target(LOOPBACK, port)
-
-
-@pytest.fixture
-async def pool(lab: SimLab, store: Store) -> AsyncIterator[ConnectionPool]:
-    p = ConnectionPool(
-        store,
-        lab.connect_options(),
-        timeouts=Timeouts(tcp=2.0, handshake=5.0, agent=15.0, call=5.0),
-    )
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 @pytest.fixture

@@ -3,29 +3,14 @@ message that tells a re-imaged card from another machine; only an explicit re-pi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import asyncssh
 import pytest
 
-from core.pool import ConnectionPool, Timeouts
+from core.pool import ConnectionPool
 from core.routes import Target
 from core.sim.lab import LOOPBACK, SimLab, SimPi
 from core.ssh import HostKeyChanged, fingerprint
 from core.store import Store
-
-
-@pytest.fixture
-async def pool(lab: SimLab, store: Store) -> AsyncIterator[ConnectionPool]:
-    p = ConnectionPool(
-        store,
-        lab.connect_options(),
-        timeouts=Timeouts(tcp=2.0, handshake=5.0, agent=15.0, call=5.0),
-    )
-    try:
-        yield p
-    finally:
-        await p.close()
 
 
 def _key_of(pi: SimPi) -> str:

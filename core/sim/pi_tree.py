@@ -308,13 +308,6 @@ def os_release_text(model: PiModel) -> str:
 # --- building --------------------------------------------------------------------------------
 
 
-def _model_of(root: Path) -> str:
-    try:
-        return (root / "sys/firmware/devicetree/base/model").read_bytes().rstrip(b"\0").decode()
-    except OSError:
-        return ""
-
-
 def fan_hwmon_dir(root: Path) -> Path:
     return root / "sys/devices/platform/cooling_fan/hwmon/hwmon3"
 

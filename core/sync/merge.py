@@ -30,10 +30,6 @@ def _wins(new: str, old: str, col: str) -> str:
     return f"({nc} > {oc} OR ({nc} = {oc} AND {nv} IS NOT {ov} AND ({ov} IS NULL OR {nv} > {ov})))"
 
 
-def _peer_expr(col: str, peer_cols: set[str], default: str) -> str:
-    return col if col in peer_cols else default
-
-
 def lww_sql(t: LwwTable, peer_cols: set[str], src: str = "peer") -> str:
     cols = [c for c in t.value_columns if c.name in peer_cols and c.name + CLK in peer_cols]
     names = [t.key, *(x for c in cols for x in (c.name, c.name + CLK))]
