@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.hlc import Stamp, site_tag  # noqa: E402
-from core.schema import CLK, TABLES, LwwTable  # noqa: E402
+from core.schema import CLK, LEGACY_SAMPLES, TABLES, LwwTable  # noqa: E402
 from core.store import Store  # noqa: E402
 from core.sync.report import MergeReport  # noqa: E402
 
@@ -65,30 +65,53 @@ def fill_devices(store: Store, n: int, offset: int, wall: int) -> None:
 
 
 def fill_samples(store: Store, n: int, start: float) -> None:
-    """n one-minute samples of PIS Pis from `start` on, as the poller writes them."""
-    c = store._conn
-    c.execute("BEGIN")
-    c.executemany(
-        "INSERT INTO samples (origin, seq, serial, time, temperature_c, cpu_percent, throttled,"
-        " load1, mem_percent, disk_percent, core_volts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
+    """n one-minute samples of PIS Pis from `start` on, through the store as the poller writes
+    them (ungated: one transaction)."""
+    store.record_health_many(
+        [
             (
-                store.origin,
-                i,
                 f"10000000{i % PIS:08x}",
-                start + 60 * (i // PIS) + i % 7,
-                40 + i % 30 + 0.1 * (i % 10),
-                float(i % 100),
-                0,
-                0.25 * (i % 8),
-                30.5,
-                41.2,
-                0.86,
+                {
+                    "time": start + 60 * (i // PIS) + i % 7,
+                    "temperature_c": 40 + i % 30 + 0.1 * (i % 10),
+                    "cpu_percent": float(i % 100),
+                    "throttled": 0,
+                    "load": [0.25 * (i % 8)],
+                    "mem_percent": 30.5,
+                    "disk_percent": 41.2,
+                    "core_volts": 0.86,
+                },
             )
             for i in range(1, n + 1)
-        ),
+        ]
     )
+
+
+def fill_events(store: Store, n: int, start: float) -> None:
+    """n events of PIS Pis (rows of their own: the append-only tables other than samples)."""
+    with store._write() as c:
+        for i in range(1, n + 1):
+            row = {
+                "serial": f"10000000{i % PIS:08x}",
+                "time": start + i,
+                "kind": "health",
+                "message": f"temperature {40 + i % 30} C",
+            }
+            store._append(c, "events", row)
+
+
+def legacy_copy(peer: Path, out: Path) -> Path:
+    """The peer's samples one row each, as schema v2 kept them: the baseline's table."""
+    out.unlink(missing_ok=True)
+    c = sqlite3.connect(out, isolation_level=None)
+    c.execute(LEGACY_SAMPLES.ddl())
+    c.execute("ATTACH ? AS peer", (str(peer),))
+    cols = ", ".join(col.name for col in LEGACY_SAMPLES.all_columns())
+    c.execute("BEGIN")
+    c.execute(f"INSERT INTO main.samples ({cols}) SELECT {cols} FROM peer.samples ORDER BY 1, 2")
     c.execute("COMMIT")
+    c.close()
+    return out
 
 
 def timed(fn: Callable[[], object]) -> float:
@@ -194,22 +217,33 @@ def bench_append(rows: int, tmp: Path, trials: int) -> list[Row]:
     for name in ("app-a.db", "app-b.db"):  # two technicians polling the same Pis
         with Store.open(tmp / name) as s:
             fill_samples(s, rows, start)
+    for name in ("ev-a.db", "ev-b.db"):
+        with Store.open(tmp / name) as s:
+            fill_events(s, rows, start)
     with Store.open(tmp / "app-b.db") as b:
         peer = b.snapshot(tmp / "app-peer.db")
+        blocks = b._conn.execute("SELECT count(*) FROM sample_blocks").fetchone()[0]
+    with Store.open(tmp / "ev-b.db") as b:
+        ev_peer = b.snapshot(tmp / "ev-peer.db")
     work = tmp / "app-work.db"
     t, t_all, report = best_merge(tmp / "app-a.db", peer, work, trials)
     assert report.tables["samples"].added == rows and report.compacted == 0
-    base = raw_copy(peer, "samples", tmp / "raw.db", trials)
-    floor = raw_copy(peer, "samples", tmp / "raw.db", trials, rowwise=True)
+    legacy = legacy_copy(peer, tmp / "app-legacy.db")
+    base = raw_copy(legacy, "samples", tmp / "raw.db", trials)
+    floor = raw_copy(legacy, "samples", tmp / "raw.db", trials, rowwise=True)
     again = best_remerge(work, peer, trials)
     Store.open(tmp / "empty.db").close()
     t_empty, _, _ = best_merge(tmp / "empty.db", peer, work, trials)
+    t_ev, _, report = best_merge(tmp / "ev-a.db", ev_peer, work, trials)
+    assert report.tables["events"].added == rows
+    ev_base = raw_copy(ev_peer, "events", tmp / "raw.db", trials)
     return [
-        line("append merge (samples, all new)", rows, t, base),
+        line(f"append merge: samples, all new ({blocks:,} blocks)", rows, t, base),
         line("  + its WAL checkpoint (background)", rows, t_all, base),
         line("  floor: row-by-row INSERT…SELECT, empty", rows, floor, base),
         line("append re-merge, nothing new", rows, again, base),
         line("append merge into an empty store", rows, t_empty, base),
+        line("append merge: events, one row each, all new", rows, t_ev, ev_base),
     ]
 
 
@@ -255,18 +289,22 @@ def bench_writes(tmp: Path) -> list[Row]:
 
 
 def fill_minutes(store: Store, pis: int, start: float, minutes: int, seq0: int) -> int:
-    """One sample a minute from each of `pis` Pis, generated inside SQLite (fast)."""
+    """One sample a minute from each of `pis` Pis, generated inside SQLite (fast), packed
+    into hourly blocks the way the store packs them (core/sample_blocks.py)."""
     c = store._conn
     c.execute("BEGIN")
     c.execute(
         "WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k < :mins - 1), "
-        "p(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM p WHERE i < :pis - 1) "
-        "INSERT INTO samples (origin, seq, serial, time, temperature_c, cpu_percent, throttled, "
-        "load1, mem_percent, disk_percent, core_volts, power_w, fan_rpm) "
-        "SELECT :origin, :seq0 + k * :pis + i, printf('10000000%08x', i), :start + 60 * k + i % 7, "
+        "p(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM p WHERE i < :pis - 1), "
+        "r AS (SELECT printf('10000000%08x', i) AS serial, :seq0 + k * :pis + i AS seq, "
+        ":start + 60 * k + i % 7 AS t, json_array(:seq0 + k * :pis + i, :start + 60 * k + i % 7, "
         "45 + (k * 7 + i) % 23 * 0.5, (k * 13 + i) % 100, CASE WHEN (k + i) % 997 = 0 THEN 327685 "
         "ELSE 0 END, ((k + i) % 40) / 10.0, 30 + (k % 50) / 5.0, 41.5, 0.86, 3.1 + (k % 9) / 10.0, "
-        "CASE WHEN i % 3 = 0 THEN 3000 + (k % 5) * 100 END FROM m, p ORDER BY k, i",
+        "CASE WHEN i % 3 = 0 THEN 3000 + (k % 5) * 100 END) AS rec FROM m, p ORDER BY k, i) "
+        "INSERT INTO sample_blocks (serial, bucket, origin, part, n, seq_hi, data) "
+        "SELECT serial, CAST(t / 3600 AS INTEGER) * 3600 AS bucket, :origin, 0, count(*), "
+        "max(seq), '[' || group_concat(substr(rec, 2, length(rec) - 2), ',') || ']' FROM r "
+        "GROUP BY serial, bucket",
         {"mins": minutes, "pis": pis, "origin": store.origin, "seq0": seq0, "start": start},
     )
     c.execute("COMMIT")
@@ -293,7 +331,7 @@ def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
                 break
             seq = fill_minutes(s, pis, t0, int(days * 1440), seq)
             s.compact(older_than_s=compaction.RAW_HORIZON_S, now=now)
-        raw_left = s._conn.execute("SELECT count(*) FROM samples").fetchone()[0]
+        raw_left = s._conn.execute("SELECT sum(n) FROM sample_blocks").fetchone()[0]
         buckets = s._conn.execute("SELECT count(*) FROM sample_rollups").fetchone()[0]
         compacted = s.snapshot(tmp / "year-snap.db").stat().st_size
     with Store.open(tmp / "raw-day.db") as s:  # the uncompacted cost per sample

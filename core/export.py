@@ -189,16 +189,8 @@ def _inventory(d: DeviceRecord, rack: str | None) -> InventoryRow:
 
 
 def latest_samples(store: Store) -> dict[str, SampleRecord]:
-    """The newest stored health sample of every device (one indexed query)."""
-    rows = store.appended(
-        "samples",
-        "(serial, time) IN (SELECT serial, max(time) FROM samples GROUP BY serial)",
-    )
-    out: dict[str, SampleRecord] = {}
-    for r in rows:
-        fields = {k: v for k, v in r.items() if k in SampleRecord.model_fields}
-        out[r["serial"]] = SampleRecord(**fields)
-    return out
+    """The newest stored health sample of every device."""
+    return store.latest_samples()
 
 
 def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[HealthRow]:

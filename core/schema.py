@@ -20,7 +20,9 @@ import sqlite3
 from dataclasses import dataclass
 
 APPLICATION_ID = 0x464C5454  # "FLTT"
-SCHEMA_VERSION = 2  # 2: integer clocks, LWW tables with rowid (v1 lived one afternoon)
+# 2: integer clocks, LWW tables with rowid (v1 lived one afternoon); 3: samples packed into
+# hourly blocks (core/sample_blocks.py; v2's row-per-sample table is converted on open)
+SCHEMA_VERSION = 3
 CLK = "__clk"
 
 
@@ -122,10 +124,80 @@ SAMPLE_METRICS = _cols(
     "disk_percent:REAL core_volts:REAL power_w:REAL fan_rpm:REAL"
 )
 
+# One sample record inside a block: the writer's sequence number, the time, the metrics.
+SAMPLE_RECORD = ("seq", "time", *(c.name for c in SAMPLE_METRICS))
+STRIDE = len(SAMPLE_RECORD)
+
+
+@dataclass(frozen=True)
+class SampleBlockTable:
+    """Health samples, packed: one row per (serial, hour bucket, origin) whose `data` is a
+    flat JSON array of `n` records of STRIDE values each (SAMPLE_RECORD), in write order.
+
+    Append-only per sample, grow-only per block: only the origin writes a block, always by
+    appending records, so any two versions of one block are a prefix of each other and the
+    merge keeps the longer one; two versions neither of which is a prefix of the other are
+    reported as corruption. Why blocks: a merge moves a few thousand rows instead of one row
+    per sample (SQLite inserts at most ~0.8M rows/s here; the target is 1M samples/s), and a
+    year of samples is compacted block by block (core/compaction.py). Every sample keeps its
+    own (origin, seq) identity inside its block. A rowid table: blocks run to kilobytes.
+    """
+
+    name: str = "sample_blocks"
+    # `part`: a busy hour (ungated imports, flapping throttle flags) spills into further parts,
+    # so no block grows past MAX_RECORDS and an append never rewrites more than a few pages
+    key: tuple[str, ...] = ("serial", "bucket", "origin", "part")
+
+    def all_columns(self) -> list[Column]:
+        return [
+            Column("serial", "TEXT"),
+            Column("bucket", "INTEGER"),
+            Column("origin", "INTEGER"),
+            Column("part", "INTEGER"),
+            Column("n", "INTEGER", "0"),
+            Column("seq_hi", "INTEGER", "0"),  # the block's highest sequence number
+            Column("data", "TEXT", "'[]'"),
+            Column("_ver", "INTEGER", "0"),
+        ]
+
+    def ddl(self) -> str:
+        body = ", ".join(
+            f"{c.name} {c.type} NOT NULL" if c.name in self.key else c.ddl()
+            for c in self.all_columns()
+        )
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"
+        )
+
+    # by age (compaction), and by origin (the next sequence number of ours)
+    indexes: tuple[str, ...] = ("bucket", "origin, seq_hi")
+
+
+SAMPLE_BLOCKS = SampleBlockTable()
+
+
+def samples_view_ddl() -> str:
+    """A read-only view with one row per sample, as schema v2 stored them: for people with
+    `sqlite3 fleet.db` and for tests. The code reads blocks (core/sample_blocks.py)."""
+    fields = ", ".join(
+        f"json_extract(b.data, '$[' || (j.key + {i}) || ']') AS {name}"
+        for i, name in enumerate(SAMPLE_RECORD)
+        if i > 0
+    )
+    return (
+        "CREATE VIEW IF NOT EXISTS samples AS SELECT b.origin AS origin, j.value AS seq, "
+        f"b.serial AS serial, {fields}, b._ver AS _ver FROM {SAMPLE_BLOCKS.name} b, "
+        f"json_each(b.data) j WHERE j.key % {STRIDE} = 0"
+    )
+
+
+# The row-per-sample table of schema v2: converted into blocks when a v2 file is opened, and
+# when a v2 peer is merged (core/sample_blocks.py).
+LEGACY_SAMPLES = AppendTable(
+    "samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS), ("serial, time",)
+)
+
 APPEND_TABLES: tuple[AppendTable, ...] = (
-    AppendTable(
-        "samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS), ("serial, time",)
-    ),
     AppendTable("events", _cols("serial time:REAL kind message"), ("time", "serial, time")),
     AppendTable(
         "host_key_history", _cols("endpoint serial key reason time:REAL"), ("endpoint", "serial")
@@ -215,8 +287,15 @@ HOST_TABLES: tuple[LwwTable, ...] = (
     LwwTable("site_jumps", "site", _cols("jump")),
 )
 
-Table = LwwTable | AppendTable | RollupTable
-_ALL_TABLES: tuple[Table, ...] = (*LWW_TABLES, *HOST_TABLES, *APPEND_TABLES, ROLLUP)
+Table = LwwTable | AppendTable | RollupTable | SampleBlockTable
+IndexedTable = AppendTable | SampleBlockTable
+_ALL_TABLES: tuple[Table, ...] = (
+    *LWW_TABLES,
+    *HOST_TABLES,
+    *APPEND_TABLES,
+    SAMPLE_BLOCKS,
+    ROLLUP,
+)
 TABLES: dict[str, Table] = {t.name: t for t in _ALL_TABLES}
 
 
@@ -248,15 +327,20 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
                 conn.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.ddl()}")
                 changed = True
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
-    for t in APPEND_TABLES:
-        for name, ddl in index_ddl(t):
+    indexed: tuple[IndexedTable, ...] = (*APPEND_TABLES, SAMPLE_BLOCKS)
+    for it in indexed:
+        for name, ddl in index_ddl(it):
             if name not in indexes:
                 conn.execute(ddl)
                 changed = True
+    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='view'")}
+    if "samples" not in views and "samples" not in existing:  # a v2 table: see migrate_v2
+        conn.execute(samples_view_ddl())
+        changed = True
     return changed
 
 
-def index_ddl(t: AppendTable, schema: str = "main") -> list[tuple[str, str]]:
+def index_ddl(t: IndexedTable, schema: str = "main") -> list[tuple[str, str]]:
     """(name, CREATE INDEX statement) for each secondary index of an append-only table."""
     out = []
     for cols in t.indexes:
@@ -278,7 +362,7 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
     conn.create_function("clk_v1", 1, clk, deterministic=True)
     conn.create_function("origin_v1", 1, lambda o: int(str(o)[:15], 16), deterministic=True)
     existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
-    rebuilt: tuple[LwwTable | AppendTable, ...] = (*LWW_TABLES, *APPEND_TABLES)
+    rebuilt: tuple[LwwTable | AppendTable, ...] = (*LWW_TABLES, *APPEND_TABLES, LEGACY_SAMPLES)
     for t in rebuilt:
         if t.name not in existing:
             continue

@@ -16,14 +16,17 @@ import sqlite3
 from pathlib import Path
 
 from core.hlc import Clock
-from core.schema import APPEND_TABLES, APPLICATION_ID, SCHEMA_VERSION, ensure_schema, migrate_v1
+from core.sample_blocks import migrate_v2
+from core.schema import APPLICATION_ID, SCHEMA_VERSION, ensure_schema, migrate_v1
 from core.store_base import (
+    SEQ_TABLES,
     SQLITE_MAGIC,
     StoreCore,
     StoreError,
     _meta_int,
     check_sqlite_header,
     file_uri,
+    seq_top_sql,
 )
 from core.store_devices import StoreDevices
 from core.store_events import StoreEvents
@@ -106,6 +109,8 @@ class Store(
                 if version == 1:
                     migrate_v1(c)
                 ensure_schema(c)
+                if version in (1, 2):
+                    migrate_v2(c)
                 if app_id != APPLICATION_ID:
                     c.execute(f"PRAGMA application_id = {APPLICATION_ID}")
                 if version != SCHEMA_VERSION:
@@ -116,11 +121,11 @@ class Store(
         self.origin = identity.origin_of(self.site_id)
         self._ver = _meta_int(meta.get("db_version"), 1)
         self.clock = Clock(self.site_id, _meta_int(meta.get("hlc"), 0))
-        for t in APPEND_TABLES:
-            row = c.execute(f"SELECT max(seq) FROM {t.name} WHERE origin = ?", (self.origin,))
+        for t in SEQ_TABLES:
+            row = c.execute(seq_top_sql(t), (self.origin,))
             # compaction may have deleted our newest rows: never reuse their sequence numbers
-            floor = _meta_int(meta.get(f"seq_floor.{t.name}"), 0)
-            self._seq[t.name] = max(row.fetchone()[0] or 0, floor)
+            floor = _meta_int(meta.get(f"seq_floor.{t}"), 0)
+            self._seq[t] = max(row.fetchone()[0] or 0, floor)
 
     def _claim_identity(self) -> None:
         """Mint a site id for a new file, or a fresh one for a file copied elsewhere."""

@@ -25,7 +25,7 @@ from urllib.request import pathname2url
 
 from core.hlc import Clock, ClockDriftError
 from core.samples import SampleGate
-from core.schema import APPEND_TABLES, CLK, TABLES, LwwTable
+from core.schema import APPEND_TABLES, CLK, SAMPLE_BLOCKS, TABLES, LwwTable
 from core.store_maintenance import Maintenance
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -144,9 +144,7 @@ class StoreCore:
         """The highest sequence number our origin ever used in `table`, from the file (caller
         holds a write transaction): the newest row by primary key, or the floor compaction
         left when it folded our newest rows away."""
-        row = self._conn.execute(
-            f"SELECT max(seq) FROM {table} WHERE origin = ?", (self.origin,)
-        ).fetchone()
+        row = self._conn.execute(seq_top_sql(table), (self.origin,)).fetchone()
         return max(row[0] or 0, self._floors.get(table, 0))
 
     def _next_seq(self, table: str) -> int:
@@ -201,10 +199,20 @@ class StoreCore:
             return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
+# Tables with per-origin sequence numbers: the append-only ones, and "samples" (numbered
+# one by one, stored in blocks: core/sample_blocks.py).
+SEQ_TABLES = (*(t.name for t in APPEND_TABLES), "samples")
+
+
+def seq_top_sql(table: str) -> str:
+    """SQL (one parameter, the origin): the highest sequence number of that origin."""
+    if table == "samples":
+        return f"SELECT max(seq_hi) FROM {SAMPLE_BLOCKS.name} WHERE origin = ?"
+    return f"SELECT max(seq) FROM {table} WHERE origin = ?"
+
+
 _STATE_SQL = "SELECT key, value FROM meta WHERE key IN ({})".format(
-    ", ".join(
-        f"'{k}'" for k in ["db_version", "hlc", *(f"seq_floor.{t.name}" for t in APPEND_TABLES)]
-    )
+    ", ".join(f"'{k}'" for k in ["db_version", "hlc", *(f"seq_floor.{t}" for t in SEQ_TABLES)])
 )
 
 

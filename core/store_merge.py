@@ -96,8 +96,8 @@ class StoreMerge(StoreUpkeep):
         verdict to call before COMMIT (raises StoreError). Both are joined however we leave."""
         check = PageCheck(info)
 
-        def analysis_work(conn: sqlite3.Connection) -> None:
-            analyse(conn, info.columns, report, details)
+        def analysis_work(conn: sqlite3.Connection) -> str | None:
+            return analyse(conn, info.columns, report, details)
 
         analysis = SideTask("merge analysis", lambda: self._reader(info), analysis_work)
         try:

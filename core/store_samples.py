@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from core import sample_blocks
 from core.records import SampleRecord
-from core.samples import SAMPLE_COLUMNS, sample_values
+from core.samples import sample_values
 from core.schema import SAMPLE_METRICS
 from core.store_maintenance import POKE_EVERY
 from core.store_upkeep import StoreUpkeep
@@ -32,28 +33,65 @@ class StoreSamples(StoreUpkeep):
         self._insert_samples([sample_values(serial, s) for serial, s in items])
 
     def _insert_samples(self, rows: list[tuple[object, ...]]) -> None:
-        sql = (
-            f"INSERT INTO samples (origin, seq, {', '.join(SAMPLE_COLUMNS)}, _ver) "
-            f"VALUES ({', '.join('?' for _ in range(len(SAMPLE_COLUMNS) + 3))})"
-        )
         with self._write() as c:
-            c.executemany(
-                sql, [(self.origin, self._next_seq("samples"), *r, self._ver) for r in rows]
-            )
+            numbered = [(self._next_seq("samples"), r) for r in rows]
+            sample_blocks.append(c, self.origin, self._ver, numbered)
             self._unpoked += len(rows)
             if self._unpoked >= POKE_EVERY:
                 self._poke()
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
         """Raw samples, plus compacted buckets (count > 1, time = the bucket's middle)."""
-        metrics = ", ".join(c.name for c in SAMPLE_METRICS)
+        metrics = [c.name for c in SAMPLE_METRICS]
+        out: list[SampleRecord] = []
         with self._lock:
+            raw = list(
+                sample_blocks.samples(
+                    self._conn,
+                    "serial = ? AND bucket + ? > ?",
+                    (serial, sample_blocks.BUCKET_S, since),
+                )
+            )
             cur = self._conn.execute(
-                f"SELECT serial, time, {metrics}, 1 AS count FROM samples "
-                "WHERE serial = ?1 AND time >= ?2 "
-                f"UNION ALL SELECT serial, bucket + bucket_s / 2.0, {metrics}, n FROM "
-                "sample_rollups WHERE serial = ?1 AND bucket + bucket_s > ?2 ORDER BY 2",
+                f"SELECT serial, bucket + bucket_s / 2.0, {', '.join(metrics)}, n FROM "
+                "sample_rollups WHERE serial = ? AND bucket + bucket_s > ?",
                 (serial, since),
             )
-            names = [d[0] for d in cur.description]
-            return [SampleRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+            rollups = cur.fetchall()
+        for s in raw:
+            t = s["time"]
+            if isinstance(t, int | float) and t >= since:
+                out.append(
+                    SampleRecord.model_validate({k: s[k] for k in ("serial", "time", *metrics)})
+                )
+        for r in rollups:
+            out.append(
+                SampleRecord(
+                    serial=r[0], time=r[1], count=r[-1], **dict(zip(metrics, r[2:-1], strict=True))
+                )
+            )
+        out.sort(key=lambda x: x.time)
+        return out
+
+    def latest_samples(self) -> dict[str, SampleRecord]:
+        """The newest raw sample of every device: from each device's newest hour of blocks
+        (found in the primary key's index), the record with the greatest time."""
+        metrics = [c.name for c in SAMPLE_METRICS]
+        with self._lock:
+            newest = list(
+                sample_blocks.samples(
+                    self._conn,
+                    "(serial, bucket) IN (SELECT serial, max(bucket) FROM "
+                    f"{sample_blocks.NAME} GROUP BY serial)",
+                )
+            )
+        best: dict[str, dict[str, object]] = {}
+        for s in newest:
+            serial, t = str(s["serial"]), s["time"]
+            have = best.get(serial)
+            if isinstance(t, int | float) and (have is None or t >= have["time"]):  # type: ignore[operator]
+                best[serial] = s
+        return {
+            k: SampleRecord.model_validate({f: s[f] for f in ("serial", "time", *metrics)})
+            for k, s in best.items()
+        }

@@ -191,33 +191,52 @@ def test_bad_peers_change_nothing(tmp_path: Path) -> None:
     b.close()
 
 
-def test_bulk_merge_into_an_empty_store_rebuilds_the_sample_index(
+def test_bulk_merge_into_an_empty_store_rebuilds_the_event_indexes(
     pair: tuple[Store, Store], tmp_path: Path
 ) -> None:
-    """A first merge of a big history drops the (serial, time) index and builds it once after
-    the insert; queries that need it still work, and a dry run leaves it as it was."""
+    """A first merge of a big history drops the secondary indexes of an append-only table and
+    builds them once after the insert; queries that need them still work, and a dry run
+    leaves them as they were."""
     a, b = pair
-    b.record_health_many(
-        [
-            (f"p{i % 50}", {"time": 1e9 + 60 * (i // 50), "temperature_c": 40.0})
-            for i in range(25_000)  # 500 minutes of 50 Pis: all in the raw tier
-        ]
-    )
+    with b._write() as c:
+        for i in range(25_000):
+            row = {"serial": f"p{i % 50}", "time": 1e9 + i, "kind": "note", "message": str(i)}
+            b._append(c, "events", row)
     peer = snap(b, tmp_path)
 
     def indexes() -> list[str]:
-        return sorted(r[1] for r in a._conn.execute("PRAGMA index_list(samples)"))
+        return sorted(r[1] for r in a._conn.execute("PRAGMA index_list(events)"))
 
     before = indexes()
-    assert a.merge(peer, dry_run=True).tables["samples"].added == 25_000
+    assert a.merge(peer, dry_run=True).tables["events"].added == 25_000
     assert indexes() == before
-    assert a.merge(peer).tables["samples"].added == 25_000
+    assert a.merge(peer).tables["events"].added == 25_000
     assert indexes() == before
     plan = " ".join(
         str(r)
         for r in a._conn.execute(
-            "EXPLAIN QUERY PLAN SELECT * FROM samples WHERE serial = 'p7' AND time > 0"
+            "EXPLAIN QUERY PLAN SELECT * FROM events WHERE serial = 'p7' AND time > 0"
         )
     )
-    assert "ix_samples_serial_time" in plan
-    assert len(a.recent_samples("p7", 0)) == 500
+    assert "ix_events_serial_time" in plan
+    assert len(a.events("p7", limit=1000)) == 500
+
+
+def test_samples_travel_in_blocks_of_an_hour(pair: tuple[Store, Store], tmp_path: Path) -> None:
+    """25,000 samples of 50 Pis over 500 minutes merge as a few hundred rows, and every
+    sample reads back with its own values."""
+    a, b = pair
+    b.record_health_many(
+        [
+            (f"p{i % 50}", {"time": 1e9 + 60 * (i // 50), "temperature_c": 40.0 + i % 7})
+            for i in range(25_000)
+        ]
+    )
+    peer = snap(b, tmp_path)
+    assert a.merge(peer).tables["samples"].added == 25_000
+    blocks = a._conn.execute("SELECT count(*) FROM sample_blocks").fetchone()[0]
+    assert blocks <= 50 * 10  # 500 minutes touch at most 10 hours per Pi
+    got = a.recent_samples("p7", 0)
+    assert len(got) == 500
+    assert [s.temperature_c for s in got[:3]] == [40.0 + 7 % 7, 40.0 + 57 % 7, 40.0 + 107 % 7]
+    assert a.merge(peer).tables["samples"].added == 0  # the same stick again: nothing new

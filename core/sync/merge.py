@@ -4,6 +4,8 @@ Runs inside the caller's transaction with the peer attached as schema `peer`. Th
 - LWW cell: the higher clock wins; equal clocks with different values (only possible if a file
   was tampered with) are resolved by value, NULL lowest, so every replica still converges.
 - Append-only row: union; the same (origin, seq) with different content is reported.
+- Sample block: grow-only, the longer version wins (core/sample_blocks.py); a v2 peer's
+  row-per-sample table is packed into blocks first.
 - Rollup row: the one covering more samples wins whole (core/compaction.py).
 Columns a peer of an older schema lacks merge as never written (clock 0), so additive
 migrations and merge go together.
@@ -14,7 +16,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from core.schema import CLK, TABLES, AppendTable, LwwTable, RollupTable, Table, index_ddl
+from core import sample_blocks
+from core.schema import (
+    CLK,
+    LEGACY_SAMPLES,
+    SAMPLE_BLOCKS,
+    TABLES,
+    AppendTable,
+    LwwTable,
+    RollupTable,
+    Table,
+    index_ddl,
+)
 from core.sync.report import CellConflict, Corruption, MergeReport, TableChange
 
 DETAIL_LIMIT = 200  # overwritten cells listed one by one; the rest are only counted
@@ -192,6 +205,28 @@ def _append(conn: sqlite3.Connection, t: AppendTable, peer_cols: set[str], ver: 
         conn.execute(ddl)
 
 
+def _merge_samples(
+    conn: sqlite3.Connection, columns: dict[str, list[str]], ver: int, report: MergeReport
+) -> None:
+    """Blocks of the peer, or of a v2 peer its samples packed into blocks on the way in."""
+    added = 0
+    if SAMPLE_BLOCKS.name in columns:
+        added += sample_blocks.merge(conn, ver)
+    if LEGACY_SAMPLES.name in columns:
+        legacy = "temp.legacy_blocks"
+        conn.execute(f"DROP TABLE IF EXISTS {legacy}")
+        conn.execute(
+            f"CREATE TEMP TABLE legacy_blocks AS SELECT * FROM main.{SAMPLE_BLOCKS.name} LIMIT 0"
+        )
+        try:
+            sample_blocks.from_legacy(conn, "peer", legacy, ver)
+            added += sample_blocks.merge(conn, ver, src=legacy)
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {legacy}")
+    if SAMPLE_BLOCKS.name in columns or LEGACY_SAMPLES.name in columns:
+        report.tables["samples"] = TableChange(added, 0)
+
+
 def merge_attached(
     conn: sqlite3.Connection,
     columns: dict[str, list[str]],
@@ -201,6 +236,9 @@ def merge_attached(
 ) -> None:
     """Merge every table the peer has into main (caller holds the transaction)."""
     for name, t in TABLES.items():
+        if t is SAMPLE_BLOCKS and tables(t):
+            _merge_samples(conn, columns, ver, report)
+            continue
         if name not in columns or not tables(t):
             continue
         peer_cols = set(columns[name])
@@ -210,7 +248,7 @@ def merge_attached(
             conn.execute(lww_sql(t, peer_cols), {"ver": ver})
         elif isinstance(t, AppendTable):
             _append(conn, t, peer_cols, ver)
-        else:
+        elif isinstance(t, RollupTable):
             conn.execute(rollup_sql(t, peer_cols), {"ver": ver})
         touched = conn.total_changes - changes
         # an append-only insert never updates: every change is an added row
@@ -223,10 +261,16 @@ def analyse(
     columns: dict[str, list[str]],
     report: MergeReport,
     details: bool = True,
-) -> None:
+) -> str | None:
     """What the report lists besides counts, read on a connection of its own that sees the
     state before the merge (core/sync/beside.py): same-key clashes of appended rows always,
-    and with `details` every cell both sides wrote with different values."""
+    and with `details` every cell both sides wrote with different values. Returns why the
+    peer must be refused (a malformed sample block), else None."""
+    if SAMPLE_BLOCKS.name in columns:
+        problem = sample_blocks.malformed(conn)
+        if problem is not None:
+            return problem
+        sample_blocks.corruption(conn, report)
     for name, t in TABLES.items():
         if name not in columns:
             continue
@@ -235,3 +279,4 @@ def analyse(
             _lww_overwrites(conn, t, peer_cols, report)
         elif isinstance(t, AppendTable):
             _append_corruption(conn, t, peer_cols, report)
+    return None

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.hlc import Clock, ClockDriftError
-from core.schema import APPLICATION_ID, SCHEMA_VERSION, TABLES, table_columns
+from core.schema import APPLICATION_ID, LEGACY_SAMPLES, SCHEMA_VERSION, TABLES, table_columns
 from core.sync.beside import SideTask
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -168,5 +168,7 @@ def _inspect(
     except (TypeError, ValueError) as e:
         raise PeerError(f"{path}: bad clock in meta: {e}") from e
     have = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
-    columns = {name: table_columns(conn, name) for name in TABLES if name in have}
+    # a v2 peer's row-per-sample table is read too: the merge packs it into blocks
+    shared = [*TABLES, LEGACY_SAMPLES.name] if version < 3 else list(TABLES)
+    columns = {name: table_columns(conn, name) for name in shared if name in have}
     return PeerInfo(path, uri, site, version, int(hlc), int(meta.get("db_version") or 0), columns)
