@@ -25,6 +25,7 @@ from core.models import DeviceState, Health
 from core.poll import record_link
 from core.pool import ConnectionPool, Link, Timeouts, Unreachable
 from core.routes import RouteError, Target
+from core.samples import received
 from core.ssh import ConnectOptions, HostKeyChanged
 from core.store import Store
 from core.targets import known_targets
@@ -217,9 +218,10 @@ class FleetService:
         state.health = health
         state.reachable = True
         state.error = None
-        state.last_seen = time.time()
+        state.last_seen = now = time.time()
         if link.facts.serial:
-            self.store.record_health(link.facts.serial, health.model_dump(mode="json"))
+            sample = received(health.model_dump(mode="json"), now)
+            self.store.record_health(link.facts.serial, sample)
         self._publish(state)
 
     def _mark_unreachable(self, state: DeviceState, reason: str) -> None:

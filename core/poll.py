@@ -18,6 +18,7 @@ from core.orchestrator import Operation, Result
 from core.oui import is_pi_mac, normalise_mac
 from core.pool import ConnectionPool, Link
 from core.routes import RouteError, Target
+from core.samples import received
 from core.store import Store
 
 
@@ -90,7 +91,7 @@ def record_link(store: Store, link: Link, health: Health | None) -> None:
         fields["mac"] = mac
     store.upsert_device(facts.serial, **fields)
     if health is not None:
-        store.record_health(facts.serial, health.model_dump(mode="json"))
+        store.record_health(facts.serial, received(health.model_dump(mode="json"), now))
     book = HostBook(store)
     for entry in book.find(HostSpec(link.target.host, link.target.port).address):
         if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (

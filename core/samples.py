@@ -67,6 +67,15 @@ class SampleGate:
         return True
 
 
+def received(sample: Mapping[str, Any], at: float) -> dict[str, Any]:
+    """The agent's health reading stamped with the time it reached us, on this machine's clock.
+
+    The Pi's own clock is not trusted for history: a Pi has no real-time clock, and on a site
+    LAN without NTP it boots at its last shutdown's time (fake-hwclock), hours or days behind;
+    its readings would land in hours long since compacted. Its own time stays in `pi_time`."""
+    return {**sample, "pi_time": sample.get("time"), "time": at}
+
+
 def _num(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
 

@@ -253,16 +253,22 @@ class RollupTable:
         )
 
 
-ROLLUP = RollupTable(
-    "sample_rollups",
-    ("serial", "bucket", "origin"),
-    (
-        Column("bucket_s", "INTEGER", "3600"),
-        Column("n", "INTEGER", "0"),
-        Column("digest", "TEXT", "''"),
-        *SAMPLE_METRICS,
-    ),
-)
+def _rollup(name: str, bucket_s: int) -> RollupTable:
+    return RollupTable(
+        name,
+        ("serial", "bucket", "origin"),
+        (
+            Column("bucket_s", "INTEGER", str(bucket_s)),
+            Column("n", "INTEGER", "0"),
+            Column("digest", "TEXT", "''"),
+            *SAMPLE_METRICS,
+        ),
+    )
+
+
+# Two tiers (core/compaction.py): hours older than two days, days older than thirty.
+ROLLUP = _rollup("sample_rollups", 3600)
+DAILY_ROLLUP = _rollup("sample_rollups_daily", 86400)
 
 # Local-only tables: never merged, never sent to a peer.
 LOCAL_DDL = (
@@ -295,6 +301,7 @@ _ALL_TABLES: tuple[Table, ...] = (
     *APPEND_TABLES,
     SAMPLE_BLOCKS,
     ROLLUP,
+    DAILY_ROLLUP,
 )
 TABLES: dict[str, Table] = {t.name: t for t in _ALL_TABLES}
 

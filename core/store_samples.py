@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from core import sample_blocks
 from core.records import SampleRecord
 from core.samples import sample_values
-from core.schema import SAMPLE_METRICS
+from core.schema import DAILY_ROLLUP, ROLLUP, SAMPLE_METRICS
 from core.store_maintenance import POKE_EVERY
 from core.store_upkeep import StoreUpkeep
 
@@ -41,7 +41,7 @@ class StoreSamples(StoreUpkeep):
                 self._poke()
 
     def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
-        """Raw samples, plus compacted buckets (count > 1, time = the bucket's middle)."""
+        """Raw samples, plus compacted hours and days (count > 1, time = the middle)."""
         metrics = [c.name for c in SAMPLE_METRICS]
         out: list[SampleRecord] = []
         with self._lock:
@@ -52,12 +52,14 @@ class StoreSamples(StoreUpkeep):
                     (serial, sample_blocks.BUCKET_S, since),
                 )
             )
-            cur = self._conn.execute(
-                f"SELECT serial, bucket + bucket_s / 2.0, {', '.join(metrics)}, n FROM "
-                "sample_rollups WHERE serial = ? AND bucket + bucket_s > ?",
-                (serial, since),
-            )
-            rollups = cur.fetchall()
+            rollups = []
+            for table in (ROLLUP.name, DAILY_ROLLUP.name):
+                cur = self._conn.execute(
+                    f"SELECT serial, bucket + bucket_s / 2.0, {', '.join(metrics)}, n FROM "
+                    f"{table} WHERE serial = ? AND bucket + bucket_s > ?",
+                    (serial, since),
+                )
+                rollups += cur.fetchall()
         for s in raw:
             t = s["time"]
             if isinstance(t, int | float) and t >= since:

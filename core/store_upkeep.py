@@ -12,13 +12,20 @@ from core.store_maintenance import Maintenance
 
 class StoreUpkeep(StoreCore):
     def compact(
-        self, older_than_s: float = compaction.DEFAULT_HORIZON_S, now: float | None = None
+        self,
+        older_than_s: float = compaction.DEFAULT_HORIZON_S,
+        now: float | None = None,
+        hours_older_than_s: float | None = None,
     ) -> int:
-        """Downsample raw samples older than the horizon into hourly buckets."""
-        before = (time.time() if now is None else now) - older_than_s
+        """Downsample raw samples older than `older_than_s` into hourly buckets, and hourly
+        buckets older than `hours_older_than_s` (thirty days, or `older_than_s` if longer)
+        into daily ones. Returns the raw samples folded."""
+        at = time.time() if now is None else now
+        if hours_older_than_s is None:
+            hours_older_than_s = max(older_than_s, compaction.HOURLY_HORIZON_S)
         with self._write() as c:
             self._hold_seq_floor("samples", self._seq_top("samples"))
-            return compaction.compact(c, before, self._ver)
+            return compaction.compact(c, at - older_than_s, self._ver, at - hours_older_than_s)
 
     def _maintenance(self) -> Maintenance | None:
         """The maintenance thread's handle, created on first need (caller holds the lock)."""

@@ -167,6 +167,17 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
     c.close()
     cases["clock far ahead"] = (ahead, "ahead")
     cases["missing"] = (t / "nope.db", "no such file")
+    for what, data in {"not a flat array": "[[1, 2]]", "text in it": '[1, "x"]'}.items():
+        bad = t / f"block-{len(cases)}.db"
+        shutil.copy(good, bad)
+        c = sqlite3.connect(bad)
+        c.execute(
+            "UPDATE sample_blocks SET data = ? WHERE rowid = (SELECT max(rowid) FROM sample_blocks)",
+            (data,),
+        )
+        c.commit()
+        c.close()
+        cases[f"sample block: {what}"] = (bad, "malformed sample block")
     return cases
 
 
@@ -177,6 +188,7 @@ def test_bad_peers_change_nothing(tmp_path: Path) -> None:
     b.upsert_device("s2", hostname="pi2")
     for i in range(300):
         b.record_event("s2", "k", f"event {i} " + "x" * 50)
+    b.record_health_many([("s2", {"time": 1e9 + 60 * i, "temperature_c": 50.0}) for i in range(99)])
     cases = _bad_peer_cases(tmp_path, a, b)
     local = tmp_path / "a" / "fleet.db"
     a.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from core.store import Store
@@ -29,21 +30,27 @@ def _fill(s: Store, start: float, n: int) -> None:
 def dump(s: Store) -> tuple[object, ...]:
     c = s._conn
     return (
-        c.execute("SELECT origin, seq, time FROM samples ORDER BY 1, 2").fetchall(),
         c.execute(
-            "SELECT serial, bucket, origin, n, digest, temperature_c, throttled "
-            "FROM sample_rollups ORDER BY 1, 2, 3"
+            "SELECT serial, bucket, origin, part, n, data FROM sample_blocks ORDER BY 1, 2, 3, 4"
         ).fetchall(),
+        c.execute("SELECT origin, seq, time FROM samples ORDER BY 1, 2").fetchall(),
+        *(
+            c.execute(
+                "SELECT serial, bucket, origin, n, digest, temperature_c, throttled "
+                f"FROM {table} ORDER BY 1, 2, 3"
+            ).fetchall()
+            for table in ("sample_rollups", "sample_rollups_daily")
+        ),
     )
 
 
 def test_compaction_then_merge_converges(tmp_path: Path) -> None:
     a = Store.open(tmp_path / "a.db")
     b = Store.open(tmp_path / "b.db")
-    _fill(a, NOW - 40 * DAY, 180)  # 3 old hours from a
+    _fill(a, NOW - 10 * DAY, 180)  # 3 old hours from a
     b.merge(a.snapshot(tmp_path / "a0.db"))
     _fill(a, NOW - 1 * DAY, 30)  # recent: stays raw
-    folded = a.compact(older_than_s=30 * DAY, now=NOW)
+    folded = a.compact(older_than_s=5 * DAY, now=NOW)
     assert folded == 180
     old = [s for s in a.recent_samples("p1", 0) if s.count > 1]
     assert sum(s.count for s in old) == 180 and len(old) == 3
@@ -62,6 +69,33 @@ def test_compaction_then_merge_converges(tmp_path: Path) -> None:
     b.close()
 
 
+def test_hours_older_than_thirty_days_fold_into_days_and_merge_converges(
+    tmp_path: Path,
+) -> None:
+    a = Store.open(tmp_path / "a.db")
+    b = Store.open(tmp_path / "b.db")
+    day0 = NOW - 40 * DAY - NOW % DAY  # the start of a UTC day, 40 days back
+    _fill(a, day0, 180)  # 3 hours of day 1
+    _fill(a, day0 + DAY + 3600, 120)  # 2 hours of day 2
+    b.merge(a.snapshot(tmp_path / "a0.db"))
+    b.compact(older_than_s=5 * DAY, now=NOW, hours_older_than_s=60 * DAY)  # b: hours only
+    assert a.compact(older_than_s=5 * DAY, now=NOW) == 300
+    days = [s for s in a.recent_samples("p1", 0) if s.count > 1]
+    assert [s.count for s in days] == [180, 120]  # one row per day
+    assert days[0].throttled == 0b111
+    assert days[0].temperature_c == sum(40.0 + i % 10 for i in range(180)) / 180
+    hours = [s for s in b.recent_samples("p1", 0) if s.count > 1]
+    assert [s.count for s in hours] == [60, 60, 60, 60, 60]
+    # b holds the hours, a the days: both directions converge on the days
+    b.merge(a.snapshot(tmp_path / "a1.db"))
+    a.merge(b.snapshot(tmp_path / "b1.db"))
+    assert dump(a) == dump(b)
+    assert [s.count for s in b.recent_samples("p1", 0)] == [180, 120]
+    assert a._conn.execute("SELECT count(*) FROM sample_rollups").fetchone()[0] == 0
+    a.close()
+    b.close()
+
+
 # ---- property: compaction anywhere, merges in any order, nothing counted twice or lost -------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -71,6 +105,7 @@ HOUR = 3600.0
 step = st.one_of(
     st.tuples(st.just("append"), st.integers(0, 2), st.integers(1, 4)),
     st.tuples(st.just("compact"), st.integers(0, 2), st.sampled_from([1, 2])),
+    st.tuples(st.just("days"), st.integers(0, 2), st.sampled_from([1, 2])),
     st.tuples(st.just("merge"), st.integers(0, 2), st.integers(0, 2)),
     st.tuples(st.just("wait"), st.integers(0, 2), st.integers(1, 3)),
 )
@@ -79,14 +114,15 @@ step = st.one_of(
 def counted(s: Store) -> int:
     return int(
         s._conn.execute(
-            "SELECT (SELECT count(*) FROM samples) + "
-            "(SELECT coalesce(sum(n), 0) FROM sample_rollups)"
+            "SELECT (SELECT coalesce(sum(n), 0) FROM sample_blocks) + "
+            "(SELECT coalesce(sum(n), 0) FROM sample_rollups) + "
+            "(SELECT coalesce(sum(n), 0) FROM sample_rollups_daily)"
         ).fetchone()[0]
     )
 
 
 @settings(
-    max_examples=10,
+    max_examples=int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "10")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -116,10 +152,14 @@ def test_compaction_and_merges_converge_and_count_every_sample(
                 now += 600
             elif kind == "compact":
                 stores[i].compact(older_than_s=arg * HOUR, now=now)
+            elif kind == "days":  # hours into days, with a horizon short enough to happen here
+                stores[i].compact(
+                    older_than_s=arg * HOUR, now=now, hours_older_than_s=arg * 6 * HOUR
+                )
             elif kind == "merge" and i != arg:
                 stores[i].merge(snap(arg))
             elif kind == "wait":
-                now += arg * HOUR
+                now += arg * 5 * HOUR
         for _ in range(2):
             files = [snap(j) for j in range(3)]
             for i in range(3):

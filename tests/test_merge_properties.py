@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import shutil
 import tempfile
 import time
@@ -15,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.hlc import wall_ms
-from core.schema import CLK, TABLES, AppendTable, LwwTable
+from core.schema import CLK, TABLES, AppendTable, LwwTable, SampleBlockTable
 from core.store import Store
 from core.sync.mailbox import DirMailbox, sync_with
 
 SERIALS = ["s0", "s1", "s2"]
+SAMPLE_T0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600 + 3000  # ten minutes before an hour ends
 COLUMNS = {
     "hostname": st.sampled_from(["pi-a", "pi-b", None]),
     "label": st.sampled_from(["x", "y", "z"]),
@@ -35,11 +37,13 @@ op = st.one_of(
     st.tuples(st.just("forget"), st.integers(0, 4), st.sampled_from(SERIALS)),
     st.tuples(st.just("restore"), st.integers(0, 4), st.sampled_from(SERIALS)),
     st.tuples(st.just("append"), st.integers(0, 4), st.text("abc", max_size=3)),
+    # health samples: n readings of one Pi, m minutes into the run (blocks grow, hours split)
+    st.tuples(st.just("sample"), st.integers(0, 4), st.integers(1, 120), st.integers(0, 150)),
     st.tuples(st.just("merge"), st.integers(0, 4), st.integers(0, 4)),
 )
 
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "12")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -51,7 +55,13 @@ def dump(s: Store) -> dict[str, list[tuple[Any, ...]]]:
     with s._lock:
         for name, t in TABLES.items():
             cols = [c.name for c in t.all_columns() if c.name != "_ver"]
-            key = t.key if isinstance(t, LwwTable) else ", ".join(cols[:3])
+            key = (
+                t.key
+                if isinstance(t, LwwTable)
+                else ", ".join(t.key)
+                if isinstance(t, SampleBlockTable)
+                else ", ".join(cols[:3])
+            )
             out[name] = s._conn.execute(
                 f"SELECT {', '.join(cols)} FROM {name} ORDER BY {key}"
             ).fetchall()
@@ -66,6 +76,7 @@ class World:
         self.stores = [Store.open(root / f"r{i}" / "fleet.db") for i in range(n)]
         self.writes: dict[tuple[str, str], list[tuple[int, Any]]] = {}
         self.appended: set[tuple[int, int, str]] = set()
+        self.sampled: set[tuple[int, int, float]] = set()  # (origin, seq, time) of each sample
         self.snaps = itertools.count()
         self.last_ms = 0
 
@@ -114,6 +125,13 @@ class World:
         elif kind == "append":
             s.record_event(None, "note", o[2])
             self.appended.add((s.origin, s._seq["events"], o[2]))
+        elif kind == "sample":
+            first = s._seq.get("samples", 0) + 1
+            times = [SAMPLE_T0 + 60.0 * o[3] + k for k in range(o[2])]
+            s.record_health_many(
+                [("pi", {"time": t, "temperature_c": 40.0 + k % 9}) for k, t in enumerate(times)]
+            )
+            self.sampled |= {(s.origin, first + k, t) for k, t in enumerate(times)}
         else:
             j = o[2] % len(self.stores)
             if j != i:
@@ -161,6 +179,8 @@ def test_replicas_converge_and_match_oracle(n: int, ops: list[tuple[Any, ...]]) 
                 assert got == oracle_value(writes), (serial, col, writes)
             events = {(e.origin, e.seq, e.message) for e in s0.events(limit=10_000)}
             assert events == w.appended, "an appended row was lost"
+            samples = set(s0._conn.execute("SELECT origin, seq, time FROM samples").fetchall())
+            assert samples == w.sampled, "a sample was lost or made up"
         finally:
             w.close()
 
@@ -247,6 +267,10 @@ def _without_sites(state: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
         elif isinstance(t, AppendTable):  # not origin/seq, not the wall time of the append
             names = [c.name for c in t.all_columns() if c.name != "_ver"]
             keep = [k for k, c in enumerate(names) if c not in ("origin", "seq", "time")]
+            out[name] = sorted(repr(tuple(r[k] for k in keep)) for r in rows)
+        elif isinstance(t, SampleBlockTable):  # everything but the origin
+            names = [c.name for c in t.all_columns() if c.name != "_ver"]
+            keep = [k for k, c in enumerate(names) if c != "origin"]
             out[name] = sorted(repr(tuple(r[k] for k in keep)) for r in rows)
         else:
             out[name] = sorted(repr(r) for r in rows)
