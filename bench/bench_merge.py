@@ -4,15 +4,20 @@ the cost of a local write; the size of a year of samples after compaction.
 Run: python bench/bench_merge.py [--rows N] [--trials T] [--strict]. Prints a table and whether
 the targets (LWW >= 250k rows/s, append-only >= 1M rows/s) are met; with --strict a miss
 exits 1. Each merge is the whole `Store.merge` call as `fleet-tui merge` makes it: every peer
-check (header, size, -wal, ids, clock, SQLite's page check), the statements, the report with
-its per-cell details (computed beside the merge on a second connection), conflict queries and
-COMMIT. The WAL checkpoint runs afterwards in the store's maintenance thread; the "+ its WAL
-checkpoint" lines count it too. Each merge runs on a fresh copy of the target; the best of T
-trials is shown (the machine is shared and noisy). The "floor" lines are SQLite inserting the
-same rows one by one into an empty table with no index and no checks: no merge can beat them.
-The baseline is SQLite copying the same peer table into an empty table of the same schema
-(`INSERT INTO t SELECT * FROM peer.t`, which SQLite turns into a page-level transfer), with
-COMMIT, in the same run.
+check (header, size, -wal, ids, clock, SQLite's page check, the sample blocks' shape), the
+statements, the report with its per-cell details (computed beside the merge on a second
+connection), conflict queries and COMMIT. The WAL checkpoint runs afterwards in the store's
+maintenance thread; the "+ its WAL checkpoint" lines count it too. Each merge runs on a fresh
+copy of the target; the best of T trials is shown (the machine is shared and noisy).
+
+Append-only rows are measured twice. Samples, nearly all the append-only data there is, are
+stored packed (one block per device, hour and technician: core/sample_blocks.py), so their
+rate is samples per second; their baseline and floor are SQLite copying the same samples
+stored one per row, as schema v2 did (`INSERT INTO samples SELECT * FROM peer.samples`, a
+page-level transfer, and the same with named columns, row by row, into an empty table with
+no index: no row-per-sample merge can beat that floor). Events, one row each, show what a
+row-per-record append-only table merges at; the baseline is the same page-level copy of the
+peer's table, in the same run.
 """
 
 from __future__ import annotations
@@ -312,7 +317,8 @@ def fill_minutes(store: Store, pis: int, start: float, minutes: int, seq0: int) 
 
 
 def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
-    """A year of one-minute samples: raw, and after compaction (raw tier + hourly buckets).
+    """A year of one-minute samples: raw, and after compaction (2 days raw, 30 days of hourly
+    buckets, daily buckets before that).
 
     Measured through the real compaction on `pis` Pis (each Pi's rows are independent and
     alike), then scaled to PIS Pis; the file sizes are of snapshots (what travels)."""
@@ -333,6 +339,7 @@ def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
             s.compact(older_than_s=compaction.RAW_HORIZON_S, now=now)
         raw_left = s._conn.execute("SELECT sum(n) FROM sample_blocks").fetchone()[0]
         buckets = s._conn.execute("SELECT count(*) FROM sample_rollups").fetchone()[0]
+        days = s._conn.execute("SELECT count(*) FROM sample_rollups_daily").fetchone()[0]
         compacted = s.snapshot(tmp / "year-snap.db").stat().st_size
     with Store.open(tmp / "raw-day.db") as s:  # the uncompacted cost per sample
         fill_minutes(s, pis, now - day, 1440, 1)
@@ -349,8 +356,8 @@ def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
             f"{compacted / (raw_bytes / scale):.3f}",
         ),
         (
-            f"  = {raw_left * scale / 1e3:,.0f}k raw (2 days) + {buckets * scale / 1e6:.2f}M "
-            f"hourly buckets",
+            f"  = {raw_left * scale / 1e3:,.0f}k raw (2 days) + {buckets * scale / 1e3:,.0f}k "
+            f"hours + {days * scale / 1e3:,.0f}k days",
             f"(measured: {pis} Pis x{scale:.0f})",
             "",
             "",
@@ -378,7 +385,9 @@ def main() -> int:
     ok = lww_rate >= LWW_TARGET and app_rate >= APPEND_TARGET
     print(
         f"targets: LWW >= {LWW_TARGET:,}/s: {'met' if lww_rate >= LWW_TARGET else 'MISSED'}; "
-        f"append >= {APPEND_TARGET:,}/s: {'met' if app_rate >= APPEND_TARGET else 'MISSED'}"
+        f"append (samples) >= {APPEND_TARGET:,}/s: "
+        f"{'met' if app_rate >= APPEND_TARGET else 'MISSED'} "
+        "(row-per-record tables such as events: see their line; not a target)"
     )
     return 0 if ok or not args.strict else 1
 

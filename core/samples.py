@@ -72,7 +72,8 @@ def received(sample: Mapping[str, Any], at: float) -> dict[str, Any]:
 
     The Pi's own clock is not trusted for history: a Pi has no real-time clock, and on a site
     LAN without NTP it boots at its last shutdown's time (fake-hwclock), hours or days behind;
-    its readings would land in hours long since compacted. Its own time stays in `pi_time`."""
+    its readings would land in hours long since compacted. Its own time is passed on as
+    `pi_time` (not stored)."""
     return {**sample, "pi_time": sample.get("time"), "time": at}
 
 
