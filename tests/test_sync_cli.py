@@ -4,7 +4,9 @@ real asyncssh server on 127.0.0.1 with key auth), the client trusting it only th
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import getpass
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from core.store import Store
 from core.sync import mailbox
 from fleet_tui.cli import main
+from fleet_tui.commands._ssh_args import add_ssh_args
 
 
 @dataclass
@@ -32,10 +35,32 @@ class Jump:
         (ssh / "known_hosts").write_text(line)
 
 
-@pytest.fixture
-async def jump(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+ONLY_USER = "rack-tech-7"  # the one login the `field_jump` server accepts
+
+
+class OnlyOneUser(asyncssh.SSHServer):
+    """Key auth for ONLY_USER alone; records every login name a client tries."""
+
+    def __init__(self, key: asyncssh.SSHKey, tried: list[str]) -> None:
+        self._key = key
+        self._tried = tried
+
+    def begin_auth(self, username: str) -> bool:
+        self._tried.append(username)
+        return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        same = key.export_public_key() == self._key.export_public_key()
+        return username == ONLY_USER and same
+
+
+async def _serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tried: list[str] | None
 ) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
+    """An SFTP-only jump host on 127.0.0.1; with `tried`, only ONLY_USER may log in."""
     root = tmp_path / "jump"
     root.mkdir()
     host_key = asyncssh.generate_private_key("ssh-ed25519")
@@ -46,14 +71,18 @@ async def jump(
     def sftp(chan: Any) -> asyncssh.SFTPServer:
         return asyncssh.SFTPServer(chan, chroot=str(root).encode())
 
+    auth: dict[str, Any]
+    if tried is None:
+        auth = {
+            "authorized_client_keys": asyncssh.import_authorized_keys(
+                client_key.export_public_key().decode()
+            )
+        }
+    else:
+        log = tried
+        auth = {"server_factory": lambda: OnlyOneUser(client_key, log)}
     server = await asyncssh.listen(
-        "127.0.0.1",
-        0,
-        server_host_keys=[host_key],
-        authorized_client_keys=asyncssh.import_authorized_keys(
-            client_key.export_public_key().decode()
-        ),
-        sftp_factory=sftp,
+        "127.0.0.1", 0, server_host_keys=[host_key], sftp_factory=sftp, **auth
     )
     home = tmp_path / "home"
     home.mkdir()
@@ -64,6 +93,23 @@ async def jump(
     finally:
         server.close()
         await server.wait_closed()
+
+
+@pytest.fixture
+async def jump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
+    async for served in _serve(tmp_path, monkeypatch, None):
+        yield served
+
+
+@pytest.fixture
+async def field_jump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey, list[str]]]:
+    tried: list[str] = []
+    async for j, host_key in _serve(tmp_path, monkeypatch, tried):
+        yield j, host_key, tried
 
 
 async def cli(capsys: pytest.CaptureFixture[str], db: Path, *argv: str) -> tuple[int, str, str]:
@@ -152,3 +198,56 @@ async def test_long_chains_of_change_sets_are_consolidated(
         assert (await cli(capsys, db, *_sync_args(j)))[0] == 0
         with Store.open(db, readonly=True) as s:
             assert [d.serial for d in s.list_devices()] == [f"s{i}" for i in range(5)]
+
+
+def test_sync_help_lists_the_shared_ssh_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    shared = argparse.ArgumentParser()
+    add_ssh_args(shared)
+    flags = [o for a in shared._actions for o in a.option_strings if o not in ("-h", "--help")]
+    assert {"-l", "--user", "-i", "-F", "--no-ssh-agent", "--connect-timeout"} <= set(flags)
+    with pytest.raises(SystemExit) as e:
+        main(["sync", "--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    assert all(f in out for f in flags), [f for f in flags if f not in out]
+    assert "-p PORT" in out and "--dry-run" in out and "known_hosts" in out  # its own flags stay
+
+
+async def test_sync_logs_in_as_the_shared_user_flag(
+    field_jump: tuple[Jump, asyncssh.SSHKey, list[str]],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    j, host_key, tried = field_jump
+    assert getpass.getuser() != ONLY_USER
+    j.trust(host_key)
+    db = tmp_path / "a" / "fleet.db"
+    with Store.open(db) as s:
+        s.upsert_device("100", hostname="pi-a")
+    base = ["sync", "127.0.0.1:/site", "-p", str(j.port), "-i", str(j.key), "--no-ssh-agent"]
+
+    # no user anywhere: the local login name, which the jump host refuses
+    code, out, err = await asyncio.wait_for(cli(capsys, db, *base), 30)
+    assert code == 2 and out == "" and ONLY_USER not in tried
+    assert "permission denied" in err.lower(), err
+    tried.clear()
+
+    # -l names the login: accepted, and the exchange happens
+    code, out, _ = await asyncio.wait_for(cli(capsys, db, *base, "-l", ONLY_USER), 30)
+    assert code == 0 and "pushed" in out
+    assert set(tried) == {ONLY_USER}
+    assert any((j.root / "site").glob("*.db"))
+    tried.clear()
+
+    # the shared rule: user@ in the target wins over -l ...
+    spec = ["sync", "nobody@127.0.0.1:/site", *base[2:], "--user", ONLY_USER]
+    code, _, _ = await asyncio.wait_for(cli(capsys, db, *spec), 30)
+    assert code == 2 and set(tried) == {"nobody"}
+    tried.clear()
+
+    # ... and so does the config's User (read from -F), like poll, discover and trust
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host 127.0.0.1\n    User {ONLY_USER}\n")
+    argv = [*base, "-F", str(config), "-l", "nobody", "--dry-run", "--connect-timeout", "5"]
+    code, out, _ = await asyncio.wait_for(cli(capsys, db, *argv), 30)
+    assert code == 0 and "rows to send" in out and set(tried) == {ONLY_USER}

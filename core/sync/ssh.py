@@ -1,7 +1,10 @@
 """`fleet-tui sync [user@]host[:path]`: the mailbox (core/sync/mailbox.py) over SFTP.
 
 Only SFTP is used on the far side, so any jump host with sshd will do. The connection honours
-~/.ssh/config, ssh-agent and known_hosts like `ssh` does (asyncssh's defaults).
+~/.ssh/config (including ProxyJump), ssh-agent and known_hosts like `ssh` does, plus the
+shared SSH flags (`ConnectOptions`, fleet_tui/commands/_ssh_args.py) every other command takes.
+The mailbox host is not a fleet device: its key is checked against known_hosts, not pinned in
+the fleet store.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.store import Store, StoreError
 from core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
+
+if TYPE_CHECKING:  # core.ssh imports asyncssh; keep it out of `import core.sync.ssh`
+    from core.ssh import ConnectOptions
 
 DEFAULT_REMOTE_DIR = "fleet-tui-sync"  # relative to the remote login's home
 _TARGET = re.compile(r"^(?:(?P<user>[^@:/\s]+)@)?(?P<host>\[[^\]]+\]|[^@:/\s]+)(?::(?P<path>.*))?$")
@@ -101,16 +107,61 @@ class SftpMailbox:
             await self.sftp.rename(part, final)
 
 
+def asyncssh_options(ssh: ConnectOptions, t: Target, port: int | None = None) -> dict[str, Any]:
+    """asyncssh.connect keyword arguments for `t` from the shared SSH settings.
+
+    Mirrors core/ssh.py's `open_route` (same config files, keys, agent, timeouts, ciphers,
+    login-user rule) except host keys: known_hosts stays asyncssh's default, as with `ssh`.
+    """
+    from core.ssh import PREFERRED_CIPHERS
+
+    options: dict[str, Any] = {
+        "connect_timeout": ssh.connect_timeout,
+        "keepalive_interval": ssh.keepalive_interval,
+        "config": [str(p) for p in ssh.ssh_config()],
+        **ssh.extra,
+    }
+    if ssh.prefer_aes_gcm and "encryption_algs" not in options:
+        options["encryption_algs"] = list(PREFERRED_CIPHERS)
+    if ssh.client_keys is not None:
+        options["client_keys"] = [str(p) for p in ssh.client_keys]
+    if not ssh.use_ssh_agent:
+        options["agent_path"] = None
+    if port or t.port:
+        options["port"] = port or t.port
+    # Same rule as every other command: user@ in the target, then the config's User, then -l.
+    if t.user:
+        options["username"] = t.user
+    elif ssh.username and _config_user(ssh, t, port) is None:
+        options["username"] = ssh.username
+    return options
+
+
+def _config_user(ssh: ConnectOptions, t: Target, port: int | None) -> str | None:
+    from core.routes import RouteError, resolve
+    from core.routes import Target as RouteTarget
+
+    try:
+        return resolve(RouteTarget(t.host, port or t.port), ssh.ssh_config()).user
+    except RouteError as e:
+        raise SyncError(f"sync with {t.label}: {e}") from e
+
+
 @asynccontextmanager
-async def _mailbox(target: str, port: int | None, connect: dict[str, Any]) -> AsyncIterator[Any]:
+async def _mailbox(
+    target: str, port: int | None, ssh: ConnectOptions | None, connect: dict[str, Any]
+) -> AsyncIterator[Any]:
     import asyncssh
 
     t = parse_target(target)
-    options: dict[str, Any] = dict(connect)
-    if t.user:
-        options["username"] = t.user
-    if port or t.port:
-        options["port"] = port or t.port
+    if ssh is not None:
+        options = {**asyncssh_options(ssh, t, port), **connect}  # raw kwargs win (tests)
+    else:  # asyncssh's defaults plus the raw kwargs (the TUI screen, older callers)
+        options = dict(connect)
+        if t.user:
+            options["username"] = t.user
+        if port or t.port:
+            options["port"] = port or t.port
     try:
         async with asyncssh.connect(t.host, **options) as conn, conn.start_sftp_client() as sftp:
             yield SftpMailbox(sftp, t.path, t.label)
@@ -122,24 +173,43 @@ async def _mailbox(target: str, port: int | None, connect: dict[str, Any]) -> As
 
 
 async def sync_target_async(
-    store: Store, target: str, port: int | None = None, **connect: Any
+    store: Store,
+    target: str,
+    port: int | None = None,
+    ssh: ConnectOptions | None = None,
+    **connect: Any,
 ) -> SyncResult:
-    async with _mailbox(target, port, connect) as box:
+    """`ssh`: the shared SSH settings; `connect`: raw asyncssh keyword arguments on top."""
+    async with _mailbox(target, port, ssh, connect) as box:
         return await sync_with(store, box, box.label)
 
 
 async def preview_target_async(
-    store: Store, target: str, port: int | None = None, **connect: Any
+    store: Store,
+    target: str,
+    port: int | None = None,
+    ssh: ConnectOptions | None = None,
+    **connect: Any,
 ) -> SyncPreview:
-    async with _mailbox(target, port, connect) as box:
+    async with _mailbox(target, port, ssh, connect) as box:
         return await preview_with(store, box, box.label)
 
 
-def sync_target(store: Store, target: str, port: int | None = None, **connect: Any) -> SyncResult:
-    return asyncio.run(sync_target_async(store, target, port, **connect))
+def sync_target(
+    store: Store,
+    target: str,
+    port: int | None = None,
+    ssh: ConnectOptions | None = None,
+    **connect: Any,
+) -> SyncResult:
+    return asyncio.run(sync_target_async(store, target, port, ssh, **connect))
 
 
 def preview_target(
-    store: Store, target: str, port: int | None = None, **connect: Any
+    store: Store,
+    target: str,
+    port: int | None = None,
+    ssh: ConnectOptions | None = None,
+    **connect: Any,
 ) -> SyncPreview:
-    return asyncio.run(preview_target_async(store, target, port, **connect))
+    return asyncio.run(preview_target_async(store, target, port, ssh, **connect))

@@ -1,5 +1,5 @@
-"""The SSH flags shared by discover, poll and trust (-i/-l/-F/--no-ssh-agent/--connect-timeout)
-and the connection options and pool built from them.
+"""The SSH flags shared by discover, poll, trust and sync (-i/-l/-F/--no-ssh-agent/
+--connect-timeout) and the connection options and pool built from them.
 
 No `register` here: the CLI imports this module with the others but adds no subcommand.
 """
@@ -14,8 +14,9 @@ from core.ssh import ConnectOptions
 from core.store import Store
 
 
-def add_ssh_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("SSH (defaults: ~/.ssh/config and ssh-agent)")
+def add_ssh_args(p: argparse.ArgumentParser, description: str | None = None) -> None:
+    """`description`: what differs for this command (e.g. how host keys are checked)."""
+    g = p.add_argument_group("SSH (defaults: ~/.ssh/config and ssh-agent)", description)
     g.add_argument(
         "-i", "--identity", action="append", metavar="FILE", help="private key (repeatable)"
     )

@@ -27,6 +27,7 @@ from fleet_tui.commands._common import (
     fail,
     refuse_readonly,
 )
+from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -79,31 +80,18 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_PARTIAL if report.corruption else EXIT_OK
 
 
-def _ssh_connect_options(args: argparse.Namespace) -> dict[str, Any]:
-    """asyncssh options from the SSH flags; unset flags leave asyncssh's defaults
-    (~/.ssh/config, ~/.ssh/known_hosts, the default keys, ssh-agent), like `ssh`."""
-    options: dict[str, Any] = {"connect_timeout": args.connect_timeout}
-    if args.identity:
-        options["client_keys"] = [str(Path(p).expanduser()) for p in args.identity]
-    if args.ssh_config:
-        options["config"] = [str(Path(args.ssh_config).expanduser())]
-    if args.no_ssh_agent:
-        options["agent_path"] = None
-    return options
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
     if not args.dry_run and refuse_readonly(args, "sync"):
         return EXIT_FAILURE
     from core.sync.ssh import SyncError, preview_target, sync_target
 
-    options = _ssh_connect_options(args)
+    ssh = connect_options(args)  # the same flags and options as poll, discover and trust
     try:
         with Store.open(db_path(args)) as store:
             if args.dry_run:
-                print("\n".join(preview_target(store, args.target, args.port, **options).lines()))
+                print("\n".join(preview_target(store, args.target, args.port, ssh).lines()))
                 return EXIT_OK
-            result = sync_target(store, args.target, args.port, **options)
+            result = sync_target(store, args.target, args.port, ssh)
             changed = result.report.changed if result.report else 0
             store.record_event(
                 None,
@@ -298,15 +286,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument(
         "--dry-run", action="store_true", help="show what would come in and go out; change nothing"
     )
-    g = p.add_argument_group("SSH (defaults: ~/.ssh/config, known_hosts and ssh-agent)")
-    g.add_argument(
-        "-i", "--identity", action="append", metavar="FILE", help="private key (repeatable)"
+    add_ssh_args(
+        p,
+        "The host's key is checked against ~/.ssh/known_hosts like `ssh` does (it is not a "
+        "fleet device, so it is not pinned in the database); ProxyJump in the config applies.",
     )
-    g.add_argument(
-        "-F", "--ssh-config", metavar="FILE", help="OpenSSH config file instead of ~/.ssh/config"
-    )
-    g.add_argument("--no-ssh-agent", action="store_true", help="do not use ssh-agent")
-    g.add_argument("--connect-timeout", type=float, default=10.0, metavar="S", help="default 10")
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser(
