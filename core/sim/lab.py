@@ -2,7 +2,7 @@
 
 Each simulated Pi has its own port, its own host key, a fake Pi filesystem tree that the
 agent reads (via FLEET_AGENT_ROOT and a `vcgencmd` script on PATH), a workload whose load
-drives its temperature, fan and throttling (``pi_tree.tick``), and a real zeroconf
+drives its temperature, fan and throttling (``tree_refresh.tick``), and a real zeroconf
 `_ssh._tcp` advertisement bound to 127.0.0.1. Faults are injected at run time with
 ``inject`` / ``clear`` (or through the control socket of a running demo). Nothing here talks
 to any address outside 127.0.0.0/8, and ``stop`` leaves no process, socket or file behind.
@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import random
 import shutil
-import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,18 +34,26 @@ from core.sim.faults import (
     parse_spec,
 )
 from core.sim.janitor import sweep_stale_labs
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree, forget_trees, step, tick
+from core.sim.lab_names import MODEL_MIX, hostname_for, target_indices
+from core.sim.lab_pis import build_trees, make_pi
+from core.sim.pi_faults import apply_fault
 from core.sim.scratch import make_scratch_dir
 from core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
-from core.sim.workload import make_workload
+from core.sim.tree_refresh import tick
+from core.sim.tree_writes import forget_trees
 from core.ssh import ConnectOptions
 
-__all__ = ["LOOPBACK", "MODEL_MIX", "SIM_USER", "LabOptions", "SimLab", "SimPi"]
+__all__ = [
+    "LOOPBACK",
+    "MODEL_MIX",
+    "SIM_USER",
+    "LabOptions",
+    "SimLab",
+    "SimPi",
+    "hostname_for",
+    "target_indices",
+]
 
-MODEL_MIX = ("4b", "5", "3b+", "zero2w", "cm4")
-BUILD_THREADS = 4
-WARM_UP_S = 900.0  # Pis have been running a while: start near their steady temperature
 STOP_WAIT_S = 3.0
 
 Target = str | int | SimPi
@@ -112,9 +117,9 @@ class SimLab:
         self._client_key.write_private_key(str(self.client_key_path))
         self.client_key_path.chmod(0o600)
         rng = random.Random(self.seed)
-        self.pis = [self._make_pi(i, rng) for i in range(self.count)]
+        self.pis = [make_pi(i, rng, self.workdir) for i in range(self.count)]
         try:
-            await self._build_trees()
+            await build_trees(self.pis)
             await asyncio.gather(*(start_server(pi, self._authorized) for pi in self.pis))
             if self.advertise:
                 self._advertiser = Advertiser()
@@ -128,29 +133,6 @@ class SimLab:
             await self.stop()
             raise
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
-
-    def _make_pi(self, index: int, rng: random.Random) -> SimPi:
-        model = MODELS[MODEL_MIX[index % len(MODEL_MIX)]]
-        hostname = hostname_for(index)
-        serial = (
-            f"{rng.getrandbits(64):016x}"
-            if model.key == "5"
-            else f"10000000{rng.getrandbits(32):08x}"
-        )
-        workload = make_workload(index, model.cores, rng)
-        state = SimPiState(temperature_c=40.0, uptime_s=rng.uniform(600, 900_000))
-        state.load = workload.runnable(0.0)
-        for _ in range(int(WARM_UP_S / 60.0)):
-            step(state, model, 60.0)
-        state.boot_time = float(int(time.time() - state.uptime_s))
-        key = asyncssh.generate_private_key("ssh-ed25519")
-        base = self.workdir / "pis" / hostname
-        return SimPi(index, hostname, model, serial, base, state, key, workload=workload)
-
-    async def _build_trees(self) -> None:
-        # File creation is syscall-bound: a few threads overlap it on a disk-backed workdir.
-        chunks = [self.pis[i::BUILD_THREADS] for i in range(BUILD_THREADS)]
-        await asyncio.gather(*(asyncio.to_thread(_build, chunk) for chunk in chunks if chunk))
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -350,47 +332,3 @@ class SimLab:
         else:
             raise FaultError(f"unknown request {op!r}: inject, clear or status")
         return {"ok": True, "pis": self.status(pis)}
-
-
-def hostname_for(index: int) -> str:
-    """The hostname of the Pi at ``index`` (0-based): pi-4b-001, pi-5-002, pi-3bp-003, ..."""
-    key = MODEL_MIX[index % len(MODEL_MIX)]
-    return f"pi-{key.replace('+', 'p')}-{index + 1:03d}"
-
-
-def target_indices(target: str, hostnames: Sequence[str]) -> list[int]:
-    """Which Pis a target names: a hostname, a 1-based number, or "all" (also "*")."""
-    text = target.strip()
-    if text.lower() in ("all", "*"):
-        return list(range(len(hostnames)))
-    if text.isdigit() and 1 <= int(text) <= len(hostnames):
-        return [int(text) - 1]
-    if text in hostnames:
-        return [hostnames.index(text)]
-    raise FaultError(
-        f"no simulated Pi {target!r}: use a hostname (e.g. {hostnames[0] if hostnames else 'pi-4b-001'}),"
-        f" a number 1..{len(hostnames)}, or all"
-    )
-
-
-def _build(pis: list[SimPi]) -> None:
-    for pi in pis:
-        pi.home.mkdir(parents=True, exist_ok=True)
-        build_pi_tree(pi.root, pi.model, pi.hostname, pi.serial, pi.state)
-        bindir = pi.root / "bin"
-        link = bindir / "python3"
-        if not link.exists():
-            link.symlink_to(_device_python())
-
-
-def _device_python() -> str:
-    """The simulated Pi's python3: the system one when there is one, as on a real Pi.
-
-    It also starts about 4x faster than a venv interpreter with many packages installed,
-    which is most of the CPU a cold start of 100 simulated Pis costs. The agent is stdlib-only,
-    so any python3 >= 3.9 will do; without a system one we fall back to whatever runs us.
-    """
-    system = "/usr/bin/python3"
-    if os.access(system, os.X_OK):
-        return system
-    return sys.executable

@@ -1,0 +1,35 @@
+"""The simulated state of one Pi: what its fake files show and what ``step`` advances."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+AMBIENT_C = 25.0
+
+
+@dataclass
+class SimPiState:
+    temperature_c: float = 45.0
+    throttled: int = 0
+    load: float = 0.1  # 1-minute load average (runnable tasks)
+    fan_rpm: int | None = None
+    fan_pwm: int | None = None  # 0..255
+    uptime_s: float = 600.0
+    fan_mode: str = "auto"  # "auto" (firmware curve) or "manual" (set through pwm1)
+    under_voltage: bool = False
+    ambient_c: float = AMBIENT_C
+    core_volts: float | None = None  # None: the model's nominal
+    ext5v_v: float = 5.13
+    mem_available_mb: int | None = None  # None: derived from RAM and load
+    disk_total_mb: int = 29_500
+    disk_free_mb: int = 21_800
+    boot_time: float = field(default_factory=lambda: float(int(time.time() - 600)))
+    cpu_busy_s: float = 0.0  # accumulated busy CPU seconds (all cores)
+    net_rx_bytes: int = 123_456
+    net_tx_bytes: int = 65_432
+    poe_hat: bool = False  # a PoE HAT pwm-fan (Pi 3B+/4B)
+    power_w: float = 0.0  # last computed board power
+    vcgencmd_fail: bool = False
+    overheat: bool = False  # blocked airflow / hot enclosure: step() adds OVERHEAT_EXTRA_C
+    saved: dict[str, float] = field(default_factory=dict)  # values a cleared fault restores
