@@ -25,18 +25,29 @@ _M = TypeVar("_M", Facts, Health)
 
 
 UPLOAD_MARK = b"fleet-tui: agent upload needed"
+UPLOAD_FAILED = "agent upload failed"
+UPLOAD_FAILED_EXIT = 97
 
 
 def start_command(path: str, size: int, python: str = "python3") -> str:
     """A POSIX sh line: if `path` is missing, say so, read exactly `size` bytes from stdin into
     a temporary file and rename it into place (a half-written agent never has the real name);
-    then run the agent on this same channel."""
+    then run the agent on this same channel.
+
+    A failed upload (full disk, unwritable home, a link that drops mid-way) removes the
+    temporary file and ends with exit status 97 and one stderr line, `agent upload failed
+    (<path>): <reason>`, where the reason is the tail of the tool's own message (`No space left
+    on device`) or `received N of SIZE bytes`.
+    """
     folder = path.rsplit("/", 1)[0]
     return (
-        f'f={path}; if [ ! -f "$f" ]; then echo "{UPLOAD_MARK.decode()}"; '
-        f't="$f.$$.tmp"; mkdir -p {folder} && head -c {size} > "$t" && '
-        f'[ "$(($(wc -c < "$t")))" -eq {size} ] && mv -f "$t" "$f" || '
-        f'{{ rm -f "$t"; echo "agent upload failed" >&2; exit 97; }}; fi; '
+        f'f={path}; if [ ! -f "$f" ]; then echo "{UPLOAD_MARK.decode()}"; t="$f.$$.tmp"; '
+        f'e=$({{ mkdir -p {folder} && head -c {size} > "$t"; }} 2>&1) && '
+        f'n=$(($(wc -c < "$t"))) && '
+        f'if [ "$n" -ne {size} ]; then e="received $n of {size} bytes"; false; fi && '
+        f'e=$(mv -f "$t" "$f" 2>&1) || {{ rm -f "$t"; r=${{e##*: }}; '
+        f'printf \'%s (%s): %s\\n\' "{UPLOAD_FAILED}" "$f" "${{r:-write failed}}" >&2; '
+        f"exit {UPLOAD_FAILED_EXIT}; }}; fi; "
         f'exec {python} "$f" serve'
     )
 
@@ -49,29 +60,6 @@ class AgentError(AgentFailure):
     def __init__(self, body: AgentErrorBody) -> None:
         self.code = body.code
         super().__init__(f"agent error {body.code}: {body.message}")
-
-
-async def ensure_agent(
-    conn: asyncssh.SSHClientConnection, bundle: AgentBundle | None = None
-) -> str:
-    """Upload the agent over SFTP unless this exact build is already there; return its path."""
-    bundle = bundle or build_agent()
-    path = f"{REMOTE_DIR}/{bundle.filename}"
-    async with conn.start_sftp_client() as sftp:
-        if await sftp.exists(path):
-            return path
-        await sftp.makedirs(REMOTE_DIR, exist_ok=True)
-        tmp = f"{path}.{id(conn):x}.tmp"
-        try:
-            async with sftp.open(tmp, "wb") as f:
-                await f.write(bundle.data)
-            # Atomic: a half-written agent must never have the real name.
-            await sftp.posix_rename(tmp, path)
-        except (asyncssh.SFTPError, OSError) as exc:
-            with contextlib.suppress(asyncssh.SFTPError, OSError):
-                await sftp.remove(tmp)
-            raise AgentFailure(f"could not upload agent: {exc}") from None
-    return path
 
 
 class AgentSession:
@@ -110,8 +98,7 @@ class AgentSession:
         try:
             line = await asyncio.wait_for(process.stdout.readline(), timeout)
             if line.strip() == UPLOAD_MARK:
-                process.stdin.write(bundle.data)
-                await asyncio.wait_for(process.stdin.drain(), timeout)
+                await _send(process, bundle.data, timeout)
                 line = await asyncio.wait_for(process.stdout.readline(), timeout)
         except TimeoutError:
             process.close()
@@ -123,6 +110,9 @@ class AgentSession:
         if hello is None:
             stderr = await _drain(process.stderr)
             process.close()
+            failed = [text for text in stderr.splitlines() if text.startswith(UPLOAD_FAILED)]
+            if failed:  # the shell's own one-line reason (full disk, dropped link, ...)
+                raise AgentFailure(failed[-1].strip())
             raise AgentFailure(f"agent did not start: {stderr or line[:200]!r}")
         if hello.protocol != SUPPORTED_PROTOCOL:
             process.close()
@@ -223,6 +213,14 @@ def _validate(model: type[_M], data: Any) -> _M:
         raise AgentFailure(
             f"agent sent malformed {model.__name__.lower()}: {exc.errors()[0]['msg']}"
         ) from None
+
+
+async def _send(process: asyncssh.SSHClientProcess[bytes], data: bytes, seconds: float) -> None:
+    """The agent's bytes into the upload's stdin. A shell that stops reading early (a full disk)
+    may close the channel under us: that is no error to report, its stderr line is."""
+    with contextlib.suppress(asyncssh.Error, OSError):
+        process.stdin.write(data)
+        await asyncio.wait_for(process.stdin.drain(), seconds)
 
 
 async def _drain(stream: asyncssh.SSHReader[bytes]) -> str:

@@ -55,6 +55,10 @@ async def test_a_failed_upload_leaves_no_agent_under_the_real_name(
         process.stdin.write_eof()
         result = await process.wait(check=False)
         assert result.exit_status == 97
+        assert (
+            result.stderr
+            == f"agent upload failed ({path}): received 1000 of 100000 bytes\n".encode()
+        )
     except asyncssh.Error:
         pass
     finally:

@@ -34,7 +34,9 @@ KINDS: dict[str, FaultKind] = {
             "under_voltage",
         ),
         FaultKind(
-            "disk-full", "no space left: health shows 0 MB free, SFTP writes fail", "disk_full"
+            "disk-full",
+            "no space left: health shows 0 MB free, file writes fail (a new agent's upload too)",
+            "disk_full",
         ),
         FaultKind("vcgencmd-fail", "vcgencmd cannot reach the firmware", "vcgencmd_fail"),
         FaultKind("sudo-denied", "sudo -n has no NOPASSWD rule", "sudo_denied"),
