@@ -23,7 +23,9 @@ class Hello(_Lenient):
     agent_version: str
     agent_hash: str = ""
     python: str = ""
-    capabilities: dict[str, bool] = Field(default_factory=dict)
+    # bool per capability; "sudo" may be None: not needed since the Pi booted, so unknown
+    # (the agent never runs sudo just to find out; see hardware/README.md)
+    capabilities: dict[str, bool | None] = Field(default_factory=dict)
 
 
 class Throttled(_Lenient):
@@ -52,7 +54,7 @@ class Facts(_Lenient):
     python: str | None = None
     agent_version: str | None = None
     agent_hash: str | None = None
-    capabilities: dict[str, bool] = Field(default_factory=dict)
+    capabilities: dict[str, bool | None] = Field(default_factory=dict)  # as in Hello
 
 
 class Health(_Lenient):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import sys
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict
 
-from hardware import AGENT_VERSION, revision, vcgencmd
+from hardware import AGENT_VERSION, privileged, revision, vcgencmd
 from hardware.collect import Collector, Reading
 from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text
 
@@ -108,27 +107,27 @@ def led_dir() -> Optional[str]:
     return None
 
 
-def sudo_ok() -> bool:
-    if os.geteuid() == 0 and not is_rerooted():
-        return True
-    exe = shutil.which("sudo")
-    if exe is None:
-        return False
-    if is_rerooted() and not os.path.realpath(exe).startswith(os.path.realpath(path("/")) + os.sep):
-        return False  # simulator: never use the host's real sudo
-    try:
-        return (
-            subprocess.run(
-                [exe, "-n", "true"],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                timeout=3,
-            ).returncode
-            == 0
+def sudo_ok(usable: Optional[bool] = None) -> Optional[bool]:
+    """``capabilities.sudo`` (true / false / null = not needed since boot). Runs no sudo: see
+    :func:`privileged.sudo_state`."""
+    return privileged.sudo_state(usable)
+
+
+def sudo_answers() -> Reading:
+    """``facts.sudo``: sudo's answer per allowlisted command this boot, or why there is none."""
+    if privileged.as_root():
+        raise Missing("the agent runs as root: it needs no sudo")
+    if privileged.sudo_exe() is None:
+        raise Missing(
+            "no sudo inside the simulated Pi" if is_rerooted() else "sudo is not installed"
         )
-    except (OSError, subprocess.SubprocessError):
-        return False
+    record = privileged.sudo_record()
+    if not record:
+        raise Missing(
+            "no privileged action since boot: the agent runs sudo only for one, never to probe "
+            "(each sudo run is logged)"
+        )
+    return record, "sudo -n answers this boot (%s in the agent's state dir)" % privileged.SUDO_STATE
 
 
 def gpio_ok() -> bool:
@@ -137,25 +136,36 @@ def gpio_ok() -> bool:
     return os.path.exists(path("/dev/gpiochip0"))
 
 
-_caps_cache: dict[str, dict[str, bool]] = {}
+class Capabilities(TypedDict):
+    vcgencmd: bool
+    pmic: bool
+    fan: bool
+    led: bool
+    sudo: Optional[bool]  # null: sudo not needed since boot (see sudo_ok)
+    gpio: bool
 
 
-def capabilities(refresh: bool = False) -> dict[str, bool]:
+_caps_cache: dict[str, Capabilities] = {}
+
+
+def capabilities(refresh: bool = False) -> Capabilities:
+    """What this Pi has. Probed once per agent, except ``sudo``: read from what sudo answered
+    this boot at every call (a file stat), so it changes as soon as an action has used sudo."""
     key = os.environ.get("FLEET_AGENT_ROOT", "/") + "|" + os.environ.get("PATH", "")
-    if not refresh and key in _caps_cache:
-        return dict(_caps_cache[key])
-    from hardware.sensors import find_fan_hwmon, find_poe_cooling_device
+    if refresh or key not in _caps_cache:
+        from hardware.sensors import find_fan_hwmon, find_poe_cooling_device
 
-    caps = {
-        "vcgencmd": vcgencmd.find() is not None,
-        "pmic": has_pmic(model_string()),
-        "fan": find_fan_hwmon() is not None or find_poe_cooling_device() is not None,
-        "led": led_dir() is not None,
-        "sudo": sudo_ok(),
-        "gpio": gpio_ok(),
-    }
-    _caps_cache[key] = caps
-    return dict(caps)
+        _caps_cache[key] = {
+            "vcgencmd": vcgencmd.find() is not None,
+            "pmic": has_pmic(model_string()),
+            "fan": find_fan_hwmon() is not None or find_poe_cooling_device() is not None,
+            "led": led_dir() is not None,
+            "sudo": privileged.sudo_usable(),  # cached: is there a sudo at all (or root)
+            "gpio": gpio_ok(),
+        }
+    caps = _caps_cache[key].copy()
+    caps["sudo"] = sudo_ok(bool(caps["sudo"]))
+    return caps
 
 
 def hostname() -> Reading:
@@ -270,4 +280,5 @@ def facts() -> dict[str, Any]:
     c.put("agent_version", AGENT_VERSION, "agent")
     c.put("agent_hash", agent_hash(), "sha256 of the zipapp")
     c.put("capabilities", capabilities(), "probed")
+    c.run("sudo", sudo_answers)
     return c.finish()

@@ -3,20 +3,28 @@
 Every command the agent may run as root is listed in :data:`ALLOWED`; a site grants them with a
 sudoers rule (see hardware/README.md). When re-rooted (simulator), only the tree's own fake
 ``sudo`` is ever used, so a simulated reboot can never reach the host.
+
+sudo runs only for a privileged action, never to probe: every sudo run writes to the Pi's auth
+log, and a fleet polled all day would fill it. What sudo answered (ran the command, or refused
+it) is remembered per command in the agent's state dir for the rest of the boot, so the next
+connection can report it (``capabilities.sudo`` and ``facts.sudo``) without asking sudo again.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
-from typing import Optional
+import time
+from typing import Any, Optional
 
 from hardware import protocol
-from hardware.paths import is_rerooted, path, root
+from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text, root
 from hardware.protocol import ProtocolError
 
 ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio")
+SUDO_STATE = "sudo.json"
 
 
 def _inside_root(p: str) -> bool:
@@ -39,7 +47,8 @@ def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0
         raise ProtocolError(
             protocol.NOT_PERMITTED, "command %r is not on the agent's allowlist" % argv[:1]
         )
-    if os.geteuid() == 0 and not is_rerooted():
+    via_sudo = not as_root()
+    if not via_sudo:
         cmd = list(argv)
     else:
         sudo = sudo_exe()
@@ -73,6 +82,8 @@ def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0
             or "may not run" in low
             or "not in the sudoers" in low
         ):
+            if via_sudo:
+                remember(argv[0], False)
             raise ProtocolError(
                 protocol.NOT_PERMITTED,
                 "sudo -n %s: not permitted (%s); grant it with a NOPASSWD sudoers rule for the "
@@ -81,7 +92,125 @@ def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0
         raise ProtocolError(
             protocol.FAILED, "%s exited %d: %s" % (argv[0], proc.returncode, err[:300])
         )
+    if via_sudo:
+        remember(argv[0], True)
     return proc.stdout.decode("utf-8", "replace")
+
+
+# --- what sudo answered this boot ------------------------------------------------------------
+
+_boot: dict[str, Optional[str]] = {}  # root -> boot id, read once: it cannot change under us
+# (stamp, record) of the state file as last read; one slot, replaced in one assignment
+_known: list[tuple[Any, dict[str, dict[str, Any]]]] = [(None, {})]
+
+
+def boot_id() -> Optional[str]:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``, else ``btime``); None if neither."""
+    key = root()
+    if key not in _boot:
+        value = None
+        try:
+            value = read_stripped("/proc/sys/kernel/random/boot_id") or None
+        except Missing:
+            try:
+                for line in read_text("/proc/stat").splitlines():
+                    if line.startswith("btime "):
+                        value = "btime " + line.split()[1]
+                        break
+            except Missing:
+                pass
+        _boot[key] = value
+    return _boot[key]
+
+
+def _state_file() -> str:
+    from hardware.later import state_dir
+
+    return os.path.join(state_dir(), SUDO_STATE)
+
+
+def sudo_record() -> dict[str, dict[str, Any]]:
+    """``{command: {"ok": bool, "time": epoch}}``: sudo's answers this boot, newest per command.
+
+    ``ok`` true: sudo -n ran the command; false: sudo refused it (no NOPASSWD rule). Empty when
+    no privileged action has gone through sudo since boot (or the boot cannot be told apart).
+    """
+    boot = boot_id()
+    if boot is None:
+        return {}
+    try:
+        p = _state_file()
+        st = os.stat(p)
+    except OSError:
+        return {}
+    stamp = (p, st.st_ino, st.st_mtime_ns, st.st_size)
+    known_stamp, commands = _known[0]
+    if known_stamp != stamp:
+        commands = {}
+        try:
+            with open(p) as f:
+                data = json.load(f)
+            if isinstance(data, dict) and data.get("boot") == boot:
+                for name, entry in (data.get("commands") or {}).items():
+                    if (
+                        name in ALLOWED
+                        and isinstance(entry, dict)
+                        and isinstance(entry.get("ok"), bool)
+                        and isinstance(entry.get("time"), (int, float))
+                    ):
+                        commands[name] = {"ok": entry["ok"], "time": float(entry["time"])}
+        except (OSError, ValueError, AttributeError):
+            commands = {}
+        _known[0] = (stamp, commands)  # watch threads may read it meanwhile
+    return {k: dict(v) for k, v in commands.items()}
+
+
+def remember(command: str, ok: bool) -> None:
+    """Record sudo's answer for ``command`` for the rest of this boot. Never raises: a full
+    disk or an unwritable state dir must not turn a done reboot into an error."""
+    boot = boot_id()
+    if boot is None:
+        return
+    commands = sudo_record()
+    commands[command] = {"ok": ok, "time": round(time.time(), 3)}
+    try:
+        p = _state_file()
+        tmp = "%s.%d.tmp" % (p, os.getpid())
+        try:
+            with open(tmp, "w") as f:
+                json.dump({"boot": boot, "commands": commands}, f)
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+    except OSError:
+        pass
+
+
+def as_root() -> bool:
+    """The agent itself runs as root (never in the simulator): no sudo needed."""
+    return os.geteuid() == 0 and not is_rerooted()
+
+
+def sudo_usable() -> bool:
+    """Root, or a sudo we may use (in the simulator: only one inside the tree). Runs nothing."""
+    return as_root() or sudo_exe() is not None
+
+
+def sudo_state(usable: Optional[bool] = None) -> Optional[bool]:
+    """``capabilities.sudo``: True when the agent runs as root or sudo -n has run a command for
+    it this boot; False without a usable sudo or when sudo refused everything tried this boot;
+    None (unknown) while sudo has not been needed since boot. Never runs sudo.
+
+    ``usable``: :func:`sudo_usable`'s answer when the caller has it cached."""
+    if as_root():
+        return True
+    if not (sudo_usable() if usable is None else usable):
+        return False
+    answers = [entry["ok"] for entry in sudo_record().values()]
+    if not answers:
+        return None
+    return any(answers)
 
 
 def write_file(p: str, value: str) -> str:

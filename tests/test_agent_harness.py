@@ -33,7 +33,14 @@ def agent_env(root: Path) -> dict[str, str]:
 
 
 class Agent:
-    def __init__(self, root: Path, python: str = sys.executable, pyz: Path | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        python: str = sys.executable,
+        pyz: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """``env``: the whole environment (default: :func:`agent_env` of ``root``)."""
         args = [python, str(pyz), "serve"] if pyz else [python, "-m", "hardware.agent", "serve"]
         self.proc = subprocess.Popen(
             args,
@@ -41,7 +48,7 @@ class Agent:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=str(REPO),
-            env=agent_env(root),
+            env=agent_env(root) if env is None else env,
         )
         self.lines: queue.Queue[bytes | None] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()

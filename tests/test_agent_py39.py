@@ -107,6 +107,10 @@ def test_zipapp_under_python39(tree: Path, tmp_path: Path) -> None:
         assert "event" in a.recv()
         assert a.call("cancel", {"target": 3}, req_id=4)["result"] == {"cancelled": True}
         assert a.call("identify", {"seconds": 0}, req_id=5)["result"]["restored_trigger"] == "mmc0"
+        # sudo: unknown until an action needs it, then remembered (state file written by 3.9)
+        assert hello["capabilities"]["sudo"] is None
+        assert a.call("reboot", req_id=6)["result"]["requested"] is True
+        assert a.call("facts", req_id=7)["result"]["sudo"]["reboot"]["ok"] is True
         assert a.close() == 0
     finally:
         a.kill()
