@@ -53,7 +53,55 @@ def _field(name: str) -> str:
     return f"CASE WHEN j.key % {STRIDE} = {SAMPLE_RECORD.index(name)} THEN j.value END"
 
 
+def _digest(text: object) -> tuple[int, int, int] | None:
+    """(lowest seq, highest seq, third part) of a rollup's digest 'lo:hi:x' (hex), or None."""
+    parts = str(text).split(":")
+    try:
+        lo, hi, x = (int(p, 16) for p in parts)
+    except ValueError:
+        return None
+    return (lo, hi, x) if len(parts) == 3 else None
+
+
+def _add_disjoint(conn: sqlite3.Connection, into: RollupTable) -> None:
+    """A candidate whose samples' sequence range does not meet the range of the row it would
+    join covers other samples (one origin numbers its samples once): add the two instead of
+    keeping the bigger. This is how a late sample — a backfill, a clock set back — gets into
+    an hour or day already compacted; without it the smaller row would lose and the sample
+    would be gone. Ranges that meet are joined by the usual max (covering more wins)."""
+    metrics = [c.name for c in SAMPLE_METRICS]
+    cols = ", ".join(["n", "digest", *metrics])
+    pairs = conn.execute(
+        f"SELECT c.rowid, {', '.join(f'c.{x}' for x in cols.split(', '))}, "
+        f"{', '.join(f'r.{x}' for x in cols.split(', '))} FROM temp.rollup_candidates c "
+        f"JOIN main.{into.name} r ON r.serial = c.serial AND r.bucket = c.bucket "
+        "AND r.origin = c.origin"
+    ).fetchall()
+    width = 2 + len(metrics)
+    for row in pairs:
+        rowid, mine, theirs = row[0], row[1 : 1 + width], row[1 + width :]
+        a, b = _digest(mine[1]), _digest(theirs[1])
+        if a is None or b is None or not (a[0] > b[1] or a[1] < b[0]):
+            continue
+        n_a, n_b = int(mine[0]), int(theirs[0])
+        values: list[object] = []
+        for name, va, vb in zip(metrics, mine[2:], theirs[2:], strict=True):
+            if va is None or vb is None:
+                values.append(vb if va is None else va)
+            elif name == "throttled":
+                values.append(int(va) | int(vb))
+            else:
+                values.append((va * n_a + vb * n_b) / (n_a + n_b))
+        digest = f"{min(a[0], b[0]):016x}:{max(a[1], b[1]):016x}:{(a[2] + b[2]) % 2**64:016x}"
+        sets = ", ".join(f"{m} = ?" for m in metrics)
+        conn.execute(
+            f"UPDATE temp.rollup_candidates SET n = ?, digest = ?, {sets} WHERE rowid = ?",
+            (n_a + n_b, digest, *values, rowid),
+        )
+
+
 def _join_candidates(conn: sqlite3.Connection, into: RollupTable, ver: int) -> None:
+    _add_disjoint(conn, into)
     all_cols = {c.name for c in into.all_columns()}
     conn.execute(rollup_sql(into, all_cols, src="temp.rollup_candidates"), {"ver": ver})
     conn.execute("DROP TABLE temp.rollup_candidates")
@@ -100,7 +148,9 @@ def _fold_hours(conn: sqlite3.Connection, where: str, ver: int) -> int:
     conn.execute(
         f"CREATE TEMP TABLE rollup_candidates AS "
         f"SELECT r.serial AS serial, {_DAY} AS bucket, r.origin AS origin, {DAY_S} AS bucket_s, "
-        f"sum(r.n) AS n, printf('%d/%s/%s', count(*), min(r.digest), max(r.digest)) AS digest, "
+        # the digest keeps the lo:hi sequence range (hex, fixed width: min/max as text work)
+        f"sum(r.n) AS n, min(substr(r.digest, 1, 16)) || ':' || max(substr(r.digest, 18, 16)) "
+        f"|| printf(':%016x', count(*)) AS digest, "
         f"{metrics} FROM main.{ROLLUP.name} r WHERE {where} "
         f"GROUP BY r.serial, {_DAY}, r.origin"
     )

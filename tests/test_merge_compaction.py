@@ -96,6 +96,22 @@ def test_hours_older_than_thirty_days_fold_into_days_and_merge_converges(
     b.close()
 
 
+def test_a_late_sample_for_a_compacted_hour_or_day_is_added_not_lost(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a.db") as a:
+        day0 = NOW - 40 * DAY - NOW % DAY
+        _fill(a, day0, 120)  # two hours, 40 days back
+        _fill(a, NOW - 10 * DAY, 60)  # one hour, 10 days back
+        a.compact(older_than_s=5 * DAY, now=NOW)
+        assert [s.count for s in a.recent_samples("p1", 0)] == [120, 60]  # a day, an hour
+        a.record_health_many([("p1", {"time": day0 + 30, "temperature_c": 100.0})])
+        a.record_health_many([("p1", {"time": NOW - 10 * DAY + 30, "temperature_c": 100.0})])
+        a.compact(older_than_s=5 * DAY, now=NOW)
+        day, hour = a.recent_samples("p1", 0)
+        assert (day.count, hour.count) == (121, 61)
+        mean = sum(40.0 + i % 10 for i in range(60)) / 60
+        assert hour.temperature_c == (mean * 60 + 100.0) / 61
+
+
 # ---- property: compaction anywhere, merges in any order, nothing counted twice or lost -------
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -106,6 +122,8 @@ step = st.one_of(
     st.tuples(st.just("append"), st.integers(0, 2), st.integers(1, 4)),
     st.tuples(st.just("compact"), st.integers(0, 2), st.sampled_from([1, 2])),
     st.tuples(st.just("days"), st.integers(0, 2), st.sampled_from([1, 2])),
+    # samples for the first hours again, long compacted by now (a backfill, a clock set back)
+    st.tuples(st.just("late"), st.integers(0, 2), st.integers(1, 3)),
     st.tuples(st.just("merge"), st.integers(0, 2), st.integers(0, 2)),
     st.tuples(st.just("wait"), st.integers(0, 2), st.integers(1, 3)),
 )
@@ -150,6 +168,14 @@ def test_compaction_and_merges_converge_and_count_every_sample(
                 )
                 appended += arg
                 now += 600
+            elif kind == "late":
+                stores[i].record_health_many(
+                    [
+                        (f"p{k % 2}", {"time": 10 * DAY + 60 * k, "temperature_c": 9.0})
+                        for k in range(arg)
+                    ]
+                )
+                appended += arg
             elif kind == "compact":
                 stores[i].compact(older_than_s=arg * HOUR, now=now)
             elif kind == "days":  # hours into days, with a horizon short enough to happen here
