@@ -169,6 +169,25 @@ class ConnectOptions:
 
         return default_config_paths()
 
+    def connection_kwargs(self, username: str | None) -> dict[str, Any]:
+        """asyncssh connect arguments every connection shares (fleet routes and the sync
+        mailbox): config files, timeouts, keys, agent, ciphers; host keys are the caller's."""
+        kwargs: dict[str, Any] = {
+            "connect_timeout": self.connect_timeout,
+            "keepalive_interval": self.keepalive_interval,
+            "config": self.ssh_config(),
+            **self.extra,
+        }
+        if self.prefer_aes_gcm and "encryption_algs" not in kwargs:
+            kwargs["encryption_algs"] = list(PREFERRED_CIPHERS)
+        if username:
+            kwargs["username"] = username
+        if self.client_keys is not None:
+            kwargs["client_keys"] = [str(p) for p in self.client_keys]
+        if not self.use_ssh_agent:
+            kwargs["agent_path"] = None
+        return kwargs
+
 
 # A judge sees the offered key (OpenSSH text) and returns a verdict, or raises HostKeyChanged.
 Judge = Callable[[str], str]
@@ -242,25 +261,12 @@ async def open_route(
     sock: socket.socket | None = None,
 ) -> Opened:
     """One SSH connection along `route` (its jump already open as `tunnel`)."""
-    config = options.ssh_config()
     kwargs: dict[str, Any] = {
         "port": route.port,
         "known_hosts": _no_known_hosts,
-        "connect_timeout": options.connect_timeout,
-        "keepalive_interval": options.keepalive_interval,
-        "config": config,
         "tunnel": tunnel,
-        **options.extra,
+        **options.connection_kwargs(route.user or options.username),
     }
-    if options.prefer_aes_gcm and "encryption_algs" not in kwargs:
-        kwargs["encryption_algs"] = list(PREFERRED_CIPHERS)
-    username = route.user or options.username
-    if username:
-        kwargs["username"] = username
-    if options.client_keys is not None:
-        kwargs["client_keys"] = [str(p) for p in options.client_keys]
-    if not options.use_ssh_agent:
-        kwargs["agent_path"] = None
     if sock is not None:
         kwargs["sock"] = sock
     holder: list[_JudgingClient] = []

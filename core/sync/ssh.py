@@ -110,30 +110,17 @@ class SftpMailbox:
 def asyncssh_options(ssh: ConnectOptions, t: Target, port: int | None = None) -> dict[str, Any]:
     """asyncssh.connect keyword arguments for `t` from the shared SSH settings.
 
-    Mirrors core/ssh.py's `open_route` (same config files, keys, agent, timeouts, ciphers,
-    login-user rule) except host keys: known_hosts stays asyncssh's default, as with `ssh`.
+    The same arguments as core/ssh.py's `open_route` (`ConnectOptions.connection_kwargs`)
+    except host keys: known_hosts stays asyncssh's default, as with `ssh`.
     """
-    from core.ssh import PREFERRED_CIPHERS
-
-    options: dict[str, Any] = {
-        "connect_timeout": ssh.connect_timeout,
-        "keepalive_interval": ssh.keepalive_interval,
-        "config": [str(p) for p in ssh.ssh_config()],
-        **ssh.extra,
-    }
-    if ssh.prefer_aes_gcm and "encryption_algs" not in options:
-        options["encryption_algs"] = list(PREFERRED_CIPHERS)
-    if ssh.client_keys is not None:
-        options["client_keys"] = [str(p) for p in ssh.client_keys]
-    if not ssh.use_ssh_agent:
-        options["agent_path"] = None
+    # Same rule as every other command: user@ in the target, then the config's User, then -l.
+    username = t.user
+    if not username and ssh.username and _config_user(ssh, t, port) is None:
+        username = ssh.username
+    options = ssh.connection_kwargs(username)
+    options["config"] = [str(p) for p in options["config"]]
     if port or t.port:
         options["port"] = port or t.port
-    # Same rule as every other command: user@ in the target, then the config's User, then -l.
-    if t.user:
-        options["username"] = t.user
-    elif ssh.username and _config_user(ssh, t, port) is None:
-        options["username"] = ssh.username
     return options
 
 
