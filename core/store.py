@@ -101,6 +101,11 @@ class Store(
                 f"{self.path}: schema version {version} is newer than this fleet-tui "
                 f"({SCHEMA_VERSION}); upgrade fleet-tui"
             )
+        if self.readonly and has_tables and version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: written by an older fleet-tui (schema {version}); open it once "
+                "without --readonly to upgrade it, or merge it into another database as it is"
+            )
         if not self.readonly:
             if c.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 c.execute("PRAGMA journal_mode = WAL")

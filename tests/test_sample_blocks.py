@@ -7,10 +7,12 @@ import math
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from core import sample_blocks
 from core.samples import received
 from core.schema import LEGACY_SAMPLES
-from core.store import Store
+from core.store import Store, StoreError
 
 HOUR = 3600.0
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % HOUR  # the start of an hour
@@ -69,6 +71,8 @@ def _make_v2(path: Path, rows: int, start: float = T0) -> tuple[str, int]:
         site, origin = s.site_id, s.origin
     c = sqlite3.connect(path)
     c.execute("DROP VIEW samples")
+    c.execute("DROP TABLE sample_blocks")  # v2 had neither blocks nor a daily tier
+    c.execute("DROP TABLE sample_rollups_daily")
     c.execute(LEGACY_SAMPLES.ddl())
     c.executemany(
         "INSERT INTO samples (origin, seq, serial, time, temperature_c, _ver) "
@@ -92,6 +96,17 @@ def test_a_v2_file_is_packed_into_blocks_when_opened(tmp_path: Path) -> None:
         assert got == [(origin, i + 1) for i in range(200)]
         s.record_health("pi0", {"time": T0 + 60 * 200, "temperature_c": 1.0})
         assert s._seq["samples"] == 201  # numbering goes on after the old rows
+
+
+def test_a_v2_file_opened_read_only_says_how_to_upgrade_and_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "fleet.db"
+    _make_v2(db, 10)
+    before = db.read_bytes()
+    with pytest.raises(StoreError, match="older fleet-tui.*without --readonly"):
+        Store.open(db, readonly=True)
+    assert db.read_bytes() == before
 
 
 def test_a_v2_peer_merges_its_samples(tmp_path: Path) -> None:
