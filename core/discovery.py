@@ -7,6 +7,15 @@ and the UI shows them literally (core/text.py).
 Discovery follows devices: a service that re-announces with another address is reported as
 `moved`, a TXT change as `updated`, a goodbye (or a service whose records expire) as `gone`.
 The same Pi advertised under several service types is one candidate per endpoint.
+
+A name the cache cannot describe yet is looked up on the network, and the answer may come
+back after the Pi has said goodbye or after a newer answer was applied. So each lookup
+carries a ticket (the number of the state change that started it) and is applied only while
+that ticket is still live: a goodbye ends every lookup of the name, and an applied answer
+ends the lookups started before it. The answer's records themselves may also arrive after
+the goodbye, and the browser reports new records of a name as an update even when its
+pointer is gone: updates count only for names added since their last removal. A Pi that
+comes back announces its pointer again and is found as usual.
 """
 
 from __future__ import annotations
@@ -14,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import itertools
 import re
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -200,6 +210,10 @@ class Discovery:
 
     `interfaces=None` means every interface, IPv4 and IPv6: right on a technician's laptop,
     never in tests (they pass `["127.0.0.1"]`).
+
+    `lookup_hook` is a test seam: awaited with the service name once a network lookup has its
+    answer and before the answer is applied, so a test can hold a lookup open while a goodbye
+    or a move arrives.
     """
 
     def __init__(
@@ -208,15 +222,22 @@ class Discovery:
         interfaces: Sequence[str] | None = None,
         service_types: Sequence[str] = SERVICE_TYPES,
         resolve_timeout_ms: int = RESOLVE_TIMEOUT_MS,
+        lookup_hook: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self._on_event = on_event
+        self._lookup_hook = lookup_hook
         self._interfaces = list(interfaces) if interfaces else None
         self._types = list(service_types)
         self._resolve_ms = resolve_timeout_ms
         self._zc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._services: dict[str, Candidate] = {}  # full service name -> its candidate
+        # Keyed by full service name in lower case (DNS names are case-insensitive, and the
+        # browser names a service by its pointer in one event and by its records in another).
+        self._services: dict[str, Candidate] = {}  # service -> its candidate
+        self._present: set[str] = set()  # services added and not removed since
+        self._lookups: dict[str, set[int]] = {}  # service -> tickets of its live lookups
+        self._tickets = itertools.count(1)  # numbers state changes: later means newer
         self.seen: dict[str, Candidate] = {}  # device identity (host name, port) -> candidate
 
     async def start(self) -> None:
@@ -239,28 +260,54 @@ class Discovery:
         name: str,
         state_change: ServiceStateChange,
     ) -> None:
+        ticket, key = next(self._tickets), name.lower()
         if state_change is ServiceStateChange.Removed:
-            self._service_left(name)
+            # Lookups still in flight describe a Pi that has left: none of them may re-add it.
+            self._present.discard(key)
+            self._lookups.pop(key, None)
+            self._service_left(key)
             return
+        if state_change is ServiceStateChange.Added:
+            self._present.add(key)
+        elif key not in self._present:
+            return  # records of a name without its pointer, e.g. answers late for a goodbye
         info = AsyncServiceInfo(service_type, name)
         if self._zc is not None and info.load_from_cache(self._zc.zeroconf):
-            self._resolved(service_type, name, info)  # the answer carried every record
+            self._resolved(service_type, name, info, ticket)  # the answer carried every record
             return
-        task = asyncio.get_running_loop().create_task(self._resolve(service_type, name))
+        self._lookups.setdefault(key, set()).add(ticket)
+        task = asyncio.get_running_loop().create_task(self._resolve(service_type, name, ticket))
         self._tasks.add(task)  # keep a reference so the task is not garbage-collected
         task.add_done_callback(self._tasks.discard)
 
-    async def _resolve(self, service_type: str, name: str) -> None:
+    async def _resolve(self, service_type: str, name: str, ticket: int) -> None:
         assert self._zc is not None
-        info = AsyncServiceInfo(service_type, name)
-        if not await info.async_request(self._zc.zeroconf, self._resolve_ms):
-            return
-        self._resolved(service_type, name, info)
+        try:
+            info = AsyncServiceInfo(service_type, name)
+            if not await info.async_request(self._zc.zeroconf, self._resolve_ms):
+                return
+            if self._lookup_hook is not None:
+                await self._lookup_hook(name)
+            # A goodbye or a newer answer since this lookup started makes its answer stale.
+            if ticket in self._lookups.get(name.lower(), ()):
+                self._resolved(service_type, name, info, ticket)
+        finally:
+            self._end_lookups(name, lambda t: t == ticket)
 
-    def _resolved(self, service_type: str, name: str, info: AsyncServiceInfo) -> None:
+    def _end_lookups(self, name: str, ended: Callable[[int], bool]) -> None:
+        key = name.lower()
+        live = {t for t in self._lookups.get(key, ()) if not ended(t)}
+        if live:
+            self._lookups[key] = live
+        else:
+            self._lookups.pop(key, None)  # no entry for names with nothing in flight
+
+    def _resolved(self, service_type: str, name: str, info: AsyncServiceInfo, ticket: int) -> None:
         addresses = order_addresses(info.parsed_scoped_addresses(IPVersion.All))
         if not addresses or not info.port:
             return
+        # This answer supersedes lookups started before it: they may carry an old address.
+        self._end_lookups(name, lambda t: t <= ticket)
         port = info.port
         # An ssh service is the SSH endpoint itself; a workstation record only tells us the
         # host exists, so assume port 22 for it.
@@ -277,7 +324,7 @@ class Discovery:
             server=server,
             service_types=(service_type,),
         )
-        self._service_seen(name, candidate)
+        self._service_seen(name.lower(), candidate)
 
     def _service_seen(self, service: str, candidate: Candidate) -> None:
         before = self._services.get(service)
