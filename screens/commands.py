@@ -45,6 +45,11 @@ class FleetCommands(Provider):
                     f"key {key} · id {bid}",
                     partial(app.run_action, action, screen),
                 )
+        if with_devices:  # only when searching: they would crowd the first list
+            for spec, arg, what in registry.suggestions(app):
+                yield Item(
+                    f"{spec.title}: {arg}", what, partial(_run_line, app, f"{spec.name} {arg}")
+                )
         from screens.fleet import FleetScreen
 
         if isinstance(screen, FleetScreen) and screen.model is not None:

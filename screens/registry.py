@@ -17,6 +17,7 @@ from typing import Any
 from textual.app import App
 
 Runner = Callable[[App[Any], str], None]  # (app, the rest of the command line)
+Suggester = Callable[[App[Any]], list[tuple[str, str]]]  # app -> [(argument, what it does)]
 MAX_ALIAS_DEPTH = 4
 
 
@@ -29,6 +30,7 @@ class CommandSpec:
     run: Runner
     argument: str = ""  # e.g. "FILTER" or "HOST|SERIAL": shown in help, "" when none
     screen: bool = True  # False for plain commands such as `quit`
+    suggest: Suggester | None = None  # ready-made arguments for the palette and `:` completion
 
 
 class CommandError(Exception):
@@ -75,6 +77,16 @@ def set_user_aliases(aliases: dict[str, str]) -> list[str]:
 
 def user_aliases() -> dict[str, str]:
     return dict(_USER_ALIASES)
+
+
+def suggestions(app: App[Any]) -> list[tuple[CommandSpec, str, str]]:
+    """(command, argument, what it does) that commands offer right now (e.g. demo-only ones)."""
+    return [
+        (spec, arg, what)
+        for spec in commands()
+        if spec.suggest is not None
+        for arg, what in spec.suggest(app)
+    ]
 
 
 def words() -> list[str]:
