@@ -47,6 +47,13 @@ def _cols(spec: str) -> tuple[Column, ...]:
     return tuple(out)
 
 
+def _keyed_ddl(name: str, columns: list[Column], key: tuple[str, ...], without_rowid: bool) -> str:
+    """CREATE TABLE with a composite primary key whose columns are NOT NULL."""
+    body = ", ".join(f"{c.name} {c.type} NOT NULL" if c.name in key else c.ddl() for c in columns)
+    tail = " WITHOUT ROWID" if without_rowid else ""
+    return f"CREATE TABLE IF NOT EXISTS {name} ({body}, PRIMARY KEY ({', '.join(key)})){tail}"
+
+
 @dataclass(frozen=True)
 class LwwTable:
     name: str
@@ -161,13 +168,7 @@ class SampleBlockTable:
         ]
 
     def ddl(self) -> str:
-        body = ", ".join(
-            f"{c.name} {c.type} NOT NULL" if c.name in self.key else c.ddl()
-            for c in self.all_columns()
-        )
-        return (
-            f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"
-        )
+        return _keyed_ddl(self.name, self.all_columns(), self.key, without_rowid=False)
 
     # by age (compaction), and by origin (the next sequence number of ours)
     indexes: tuple[str, ...] = ("bucket", "origin, seq_hi")
@@ -243,14 +244,7 @@ class RollupTable:
         ]
 
     def ddl(self) -> str:
-        body = ", ".join(
-            f"{c.name} {c.type} NOT NULL" if c.name in self.key else c.ddl()
-            for c in self.all_columns()
-        )
-        return (
-            f"CREATE TABLE IF NOT EXISTS {self.name} ({body}, PRIMARY KEY ({', '.join(self.key)}))"
-            " WITHOUT ROWID"
-        )
+        return _keyed_ddl(self.name, self.all_columns(), self.key, without_rowid=True)
 
 
 def _rollup(name: str, bucket_s: int) -> RollupTable:

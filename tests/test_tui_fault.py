@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import fleet_states, make_app, post_fleet, wait_for
+from test_tui_support import fleet_states, live_rows, make_app, post_fleet, wait_for
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
@@ -54,13 +54,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
         fleet = app.screen_stack[0]
         assert isinstance(fleet, FleetScreen)
 
-        def live() -> bool:
-            m = fleet.model
-            return (
-                m is not None and sum(1 for r in m.rows.values() if r.state and r.state.health) == 2
-            )
-
-        assert await wait_for(pilot, live, 30.0), "the lab's two Pis did not come up"
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
         lab = app.running.lab
         assert lab is not None
         key = fleet.table.cursor_key

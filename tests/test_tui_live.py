@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_tui_support import wait_for
+from test_tui_support import live_rows, wait_for
 
 from core.runtime import FleetConfig
 from core.store import Store
@@ -23,17 +23,7 @@ async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> No
         fleet = app.screen_stack[0]
         assert isinstance(fleet, FleetScreen)
 
-        def live() -> bool:
-            m = fleet.model
-            return (
-                m is not None
-                and sum(
-                    1 for r in m.rows.values() if r.state is not None and r.state.health is not None
-                )
-                == 2
-            )
-
-        assert await wait_for(pilot, live, 30.0), "the lab's two Pis did not come up"
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
         lab = app.running.lab
         assert lab is not None
         first = fleet.table.order[0]

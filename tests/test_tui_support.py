@@ -228,6 +228,14 @@ def post_fleet(app: FleetApp, states: list[DeviceState] | None = None) -> None:
         app.post_message(DeviceUpdated(s))
 
 
+def live_rows(fleet: Any) -> int:
+    """Rows of the fleet screen with a health reading (the demo lab's Pis that answered)."""
+    m = fleet.model
+    if m is None:
+        return 0
+    return sum(1 for r in m.rows.values() if r.state is not None and r.state.health is not None)
+
+
 async def wait_for(pilot: Any, condition: Callable[[], bool], seconds: float = 5.0) -> bool:
     """Poll `condition` while the app runs; bounded. A widget not mounted yet counts as False."""
     from textual.css.query import NoMatches
