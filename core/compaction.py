@@ -182,7 +182,7 @@ def compact_slice(
     none are due, the oldest due day of hourly rows. Returns the samples (or hourly rows)
     folded; 0 when nothing is due. Bounded work (index seeks to decide), so the caller can
     hold the store's lock for it without stalling the poller."""
-    oldest, newest = conn.execute(f"SELECT min(bucket), max(bucket) FROM main.{NAME}").fetchone()
+    oldest, newest = _span(conn, NAME)
     if oldest is not None and newest is not None:
         edge = int((min(now, newest) - horizon_s) // BUCKET_S) * BUCKET_S
         if oldest < edge:
@@ -191,11 +191,18 @@ def compact_slice(
     return _compact_day(conn, ver, now, newest)
 
 
-def _compact_day(conn: sqlite3.Connection, ver: int, now: float, newest_raw: int | None) -> int:
-    oldest, newest = conn.execute(
-        f"SELECT min(bucket), max(bucket) FROM main.{ROLLUP.name}"
+def _span(conn: sqlite3.Connection, table: str) -> tuple[int | None, int | None]:
+    """The oldest and newest bucket of `table`: two seeks in its bucket index (a single
+    SELECT of both min and max would scan it)."""
+    row = conn.execute(
+        f"SELECT (SELECT min(bucket) FROM main.{table}), (SELECT max(bucket) FROM main.{table})"
     ).fetchone()
-    if oldest is None:
+    return row[0], row[1]
+
+
+def _compact_day(conn: sqlite3.Connection, ver: int, now: float, newest_raw: int | None) -> int:
+    oldest, newest = _span(conn, ROLLUP.name)
+    if oldest is None or newest is None:
         return 0
     top = max(newest, newest_raw) if newest_raw is not None else newest
     edge = int((min(now, top) - HOURLY_HORIZON_S) // DAY_S) * DAY_S

@@ -233,6 +233,7 @@ class RollupTable:
     name: str
     key: tuple[str, ...]
     columns: tuple[Column, ...]
+    indexes: tuple[str, ...] = ("bucket",)  # compaction finds the oldest row by it
 
     def all_columns(self) -> list[Column]:
         return [
@@ -288,7 +289,7 @@ HOST_TABLES: tuple[LwwTable, ...] = (
 )
 
 Table = LwwTable | AppendTable | RollupTable | SampleBlockTable
-IndexedTable = AppendTable | SampleBlockTable
+IndexedTable = AppendTable | SampleBlockTable | RollupTable
 _ALL_TABLES: tuple[Table, ...] = (
     *LWW_TABLES,
     *HOST_TABLES,
@@ -328,7 +329,7 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
                 conn.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.ddl()}")
                 changed = True
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
-    indexed: tuple[IndexedTable, ...] = (*APPEND_TABLES, SAMPLE_BLOCKS)
+    indexed: tuple[IndexedTable, ...] = (*APPEND_TABLES, SAMPLE_BLOCKS, ROLLUP, DAILY_ROLLUP)
     for it in indexed:
         for name, ddl in index_ddl(it):
             if name not in indexes:
