@@ -144,6 +144,57 @@ def test_sync_unreachable_host_is_one_line(tmp_path: Path) -> None:
     assert "\n" not in str(e.value)
 
 
+def test_consolidation_uploads_what_changed_since_the_base_not_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from core.sync import mailbox
+
+    monkeypatch.setattr(mailbox, "MAX_OWN_FILES", 3)
+    box = DirMailbox(tmp_path / "jump")
+    a, b, c = (Store.open(tmp_path / n / "fleet.db") for n in "abc")
+
+    def own() -> list[str]:
+        return sorted(p.name for p in box.root.iterdir() if p.name.startswith(a.site_id))
+
+    def devices_in(name: str) -> int:
+        with sqlite3.connect(box.root / name) as f:
+            return int(f.execute("SELECT count(*) FROM devices").fetchone()[0])
+
+    for i in range(200):
+        a.upsert_device(f"s{i:03d}", hostname=f"pi-{i}")
+    edits = iter(range(1000))
+
+    def edit_and_sync(n: int = 1) -> None:
+        for _ in range(n):
+            a.upsert_device(f"s{next(edits) % 200:03d}", label="moved")
+        asyncio.run(sync_with(a, box, "jump"))
+
+    asyncio.run(sync_with(a, box, "jump"))
+    (base,) = own()  # the first upload holds everything: it is the base
+    assert "-000000000000-" in base and devices_in(base) == 200
+    for i in range(8):  # one edit per sync: the chain is consolidated now and then
+        edit_and_sync()
+        if i == 3:
+            asyncio.run(sync_with(b, box, "jump"))  # b is halfway
+        files = own()
+        assert len(files) <= 3 and base in files  # the base stays while it is most of it
+        assert all(devices_in(f) <= 8 for f in files if f != base)  # never everything again
+    for s in (b, c):  # halfway and brand new: both end with everything
+        asyncio.run(sync_with(s, box, "jump"))
+        assert state(s) == state(a)
+    for _ in range(4):  # most rows changed since the base: a new base replaces it
+        edit_and_sync(60)
+    files = own()
+    assert base not in files
+    assert any("-000000000000-" in f and devices_in(f) == 200 for f in files)
+    asyncio.run(sync_with(c, box, "jump"))
+    assert state(c) == state(a)
+    for s in (a, b, c):
+        s.close()
+
+
 def test_change_sets_are_chosen_to_cover_the_gap_with_the_fewest_downloads() -> None:
     from core.sync.mailbox import _wanted, change_set_name
 

@@ -27,7 +27,7 @@ from typing import Protocol
 from core.store import Store, StoreError
 from core.sync.report import MergeReport
 
-MAX_OWN_FILES = 32  # our change sets in a mailbox before they are consolidated into one
+MAX_OWN_FILES = 32  # our change sets in a mailbox before they are consolidated (`prune_own`)
 NAME = re.compile(r"^(?P<site>[0-9a-f]{32})-(?P<since>\d{12})-(?P<cursor>\d{12})\.db$")
 
 
@@ -244,24 +244,33 @@ async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
 async def prune_own(
     store: Store, box: Mailbox, own: list[str], cursor: int, tmp: Path, keep: int | None = None
 ) -> int:
-    """Replace our chain of change sets by one file once it is longer than `keep`.
+    """Replace our chain of change sets by at most two files once it is longer than `keep`.
 
-    The new file holds everything we have, named `site-0-cursor`, so a partner at any point
-    of our chain (or new to the mailbox) catches up from it alone, and one already at `cursor`
-    skips it. Then our older files go. A partner downloading one of them right now finds it
-    gone and takes the consolidated file on its next sync (core/sync/mailbox.py, `pull`).
-    Returns how many files were removed."""
+    Two levels, like a log-structured store: a base `site-0-C0` holding everything we had at
+    C0, and on top of it one file `site-C0-cursor` with every row changed since C0. A partner
+    at any point of our chain (or new to the mailbox) catches up from these alone, and one
+    already at `cursor` skips them. Only when the rows changed since C0 are more than half of
+    everything is a new base written instead — so consolidating uploads what changed since
+    the base, not the whole database each time. Then our older files go. A partner
+    downloading one of them right now finds it gone and takes the new file on its next sync
+    (`pull`). Returns how many files were removed."""
     if len(own) <= (MAX_OWN_FILES if keep is None else keep):
         return 0
-    name = change_set_name(store.site_id, 0, cursor)
+    bases = [p for p in map(_parse, own) if p is not None and p[1] == 0 and p[2] <= cursor]
+    base = max((p[2] for p in bases), default=None)
+    if base is not None and 2 * store.count_changes(base) > store.count_changes(0):
+        base = None  # the top would be the bigger half: write a new base instead
+    since = 0 if base is None or base == cursor else base
+    name = change_set_name(store.site_id, since, cursor)
     if name not in own:
-        full = tmp / "full.db"
-        store.write_changes(full, since=0)  # rows newer than `cursor` come again next time
-        await box.put(full, name)
+        out = tmp / "consolidated.db"
+        store.write_changes(out, since=since)  # rows newer than `cursor` come again next time
+        await box.put(out, name)
+    keep_names = {name} if base is None else {name, change_set_name(store.site_id, 0, base)}
     removed = 0
     for old in own:
         parsed = _parse(old)
-        if old != name and parsed is not None and parsed[2] <= cursor:
+        if old not in keep_names and parsed is not None and parsed[2] <= cursor:
             await box.remove(old)
             removed += 1
     return removed
