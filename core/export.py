@@ -220,7 +220,7 @@ def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[Health
                 )
             )
             continue
-        status = evaluate_reading(reading_of_sample(s), policy)
+        status = evaluate_reading(reading_of_sample(s, d.clock_skew_s), policy)
         now, past = throttle_flags(s.throttled)
         out.append(
             HealthRow(

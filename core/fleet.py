@@ -10,6 +10,10 @@ that says goodbye is marked) and, outside the demo, from the store: manual and i
 hosts, earlier discoveries, known devices. A device whose host key changed is refused and
 left alone until someone re-pins it explicitly (`fleet-tui trust HOST --repin`, from any
 process): then it is picked up again.
+
+Each health reading also measures the Pi's clock against ours (core/clock.py): kept on the
+device state, and in the store when it moved (`clock_skew_s`). After an action that may have
+needed sudo, the agent's capabilities are read again, so `sudo` shows what sudo just answered.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from core.agent_client import AgentFailure
+from core.clock import skew_at, worth_recording
 from core.discovery import Candidate, Discovery, DiscoveryEvent
-from core.models import DeviceState, Health
+from core.models import DeviceState, Health, Hello
 from core.poll import record_link
 from core.pool import ConnectionPool, Link, Timeouts, Unreachable
 from core.routes import RouteError, Target
@@ -31,6 +36,9 @@ from core.store import Store
 from core.targets import known_targets
 
 REPIN_CHECK_SECONDS = 5.0
+# agent methods that may run sudo and so change `capabilities.sudo`
+MAY_SUDO = frozenset({"identify", "reboot", "shutdown", "fan", "relay", "avahi"})
+CAPABILITIES_TIMEOUT_S = 5.0
 
 
 class FleetService:
@@ -59,6 +67,8 @@ class FleetService:
         )
         self._targets: dict[str, Target] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._skews: dict[str, float] = {}  # serial -> the clock skew last written to the store
+        self._refreshes: set[asyncio.Task[None]] = set()  # capabilities read after an action
         self._accept = accept  # e.g. the demo takes only its own lab's Pis
         self._known = known  # also follow the store's hosts and devices (never in the demo)
         self._discovery = Discovery(self._on_discovery, interfaces) if discover else None
@@ -172,8 +182,9 @@ class FleetService:
             self._record_facts(state, link)
             try:
                 while True:
+                    sent = time.time()
                     health = await link.session.health(timeout=self.pool.timeouts.call)
-                    self._record_health(state, link, health)
+                    self._record_health(state, link, health, sent)
                     await asyncio.sleep(self.poll_interval)
             except (AgentFailure, OSError) as exc:
                 self._mark_unreachable(state, str(exc) or type(exc).__name__)
@@ -203,7 +214,32 @@ class FleetService:
         if link is None:
             reason = state.error if state and state.error else "not connected"
             raise AgentFailure(f"{key}: {reason}")
-        return await link.call(method, params, timeout=timeout)
+        try:
+            return await link.call(method, params, timeout=timeout)
+        finally:
+            if method in MAY_SUDO:  # also after not_permitted: sudo refused
+                self._after_action(key, link)
+
+    def _after_action(self, key: str, link: Link) -> None:
+        """Refresh the capabilities in the background: the caller (several devices in a row)
+        must not wait for it, nor for a link that a reboot is taking down."""
+        task = asyncio.get_running_loop().create_task(self._refresh_capabilities(key, link))
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
+
+    async def _refresh_capabilities(self, key: str, link: Link) -> None:
+        """Read `hello` again: its capabilities carry what sudo answered this boot."""
+        state = self.states.get(key)
+        if state is None or state.facts is None or not link.alive:
+            return
+        try:
+            reply = await link.call("hello", timeout=CAPABILITIES_TIMEOUT_S)
+            capabilities = Hello.model_validate(reply).capabilities
+        except (AgentFailure, OSError, ValueError):
+            return  # only a display: the next connection reads them anyway
+        if capabilities != state.facts.capabilities:
+            state.facts = state.facts.model_copy(update={"capabilities": capabilities})
+            self._publish(state)
 
     # ---- state ----------------------------------------------------------------------------
     def _record_facts(self, state: DeviceState, link: Link) -> None:
@@ -214,14 +250,19 @@ class FleetService:
         record_link(self.store, link, None)
         self._publish(state)
 
-    def _record_health(self, state: DeviceState, link: Link, health: Health) -> None:
+    def _record_health(self, state: DeviceState, link: Link, health: Health, sent: float) -> None:
         state.health = health
         state.reachable = True
         state.error = None
         state.last_seen = now = time.time()
-        if link.facts.serial:
+        state.clock_skew_s = skew = skew_at(health.time, sent, now)
+        serial = link.facts.serial
+        if serial:
             sample = received(health.model_dump(mode="json"), now)
-            self.store.record_health(link.facts.serial, sample)
+            self.store.record_health(serial, sample)
+            if worth_recording(skew, self._skews.get(serial)):
+                self.store.upsert_device(serial, clock_skew_s=round(skew, 1))
+                self._skews[serial] = skew
         self._publish(state)
 
     def _mark_unreachable(self, state: DeviceState, reason: str) -> None:
@@ -236,9 +277,9 @@ class FleetService:
     async def stop(self) -> None:
         if self._discovery is not None:
             await self._discovery.stop()
-        for task in self._tasks.values():
+        for task in [*self._tasks.values(), *self._refreshes]:
             task.cancel()
-        for task in self._tasks.values():
+        for task in [*self._tasks.values(), *self._refreshes]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 3.0)
         self._tasks.clear()

@@ -92,6 +92,8 @@ class DeviceState(BaseModel):
     facts: Facts | None = None
     health: Health | None = None
     last_seen: float | None = None
+    # the Pi's clock minus ours at its last health reading (core/clock.py); None: not measured
+    clock_skew_s: float | None = None
 
     @property
     def hostname(self) -> str:
@@ -115,4 +117,9 @@ class DeviceState(BaseModel):
             "temperature_c": health.temperature_c if health else None,
             "throttled": health.throttled.model_dump() if health and health.throttled else None,
             "last_seen": self.last_seen,
+            "clock_skew_s": _rounded(self.clock_skew_s),
         }
+
+
+def _rounded(value: float | None) -> float | None:
+    return round(value, 1) if value is not None else None

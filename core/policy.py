@@ -14,6 +14,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from core.clock import describe
 from core.models import THROTTLE_FLAGS, DeviceState
 from core.records import SampleRecord
 
@@ -65,6 +66,8 @@ class StatusPolicy(BaseModel):
     critical_flags: tuple[str, ...] = ("under_voltage", "throttled")  # happening now
     warn_flags: tuple[str, ...] = ("freq_capped", "soft_temp_limit")  # happening now
     warn_on_past_throttle: bool = True  # sticky flags: it happened since boot
+    # a Pi without NTP boots at its last shutdown's time: TLS, apt and logs break; 0 = off
+    clock_skew_warn_s: Annotated[float, Field(ge=0, le=10 * 365 * 86400)] = 300.0
 
     @model_validator(mode="after")
     def _ordered(self) -> StatusPolicy:
@@ -97,6 +100,7 @@ class Reading:
     sticky_flags: Sequence[str] = ()
     mem_percent: float | None = None
     disk_percent: float | None = None
+    clock_skew_s: float | None = None  # the Pi's clock minus ours
 
 
 def throttle_flags(raw: int | None) -> tuple[list[str], list[str]]:
@@ -125,10 +129,13 @@ def reading_of_state(state: DeviceState) -> Reading:
         sticky_flags=tuple(t.sticky) if t else (),
         mem_percent=_percent_used(h.mem_total_mb, h.mem_available_mb),
         disk_percent=_percent_used(h.disk_total_mb, h.disk_free_mb),
+        clock_skew_s=state.clock_skew_s,
     )
 
 
-def reading_of_sample(sample: SampleRecord) -> Reading:
+def reading_of_sample(sample: SampleRecord, clock_skew_s: float | None = None) -> Reading:
+    """A stored sample; the skew is the device's, from its last contact (samples carry our
+    time, not the Pi's)."""
     current, sticky = throttle_flags(sample.throttled)
     return Reading(
         temperature_c=sample.temperature_c,
@@ -136,7 +143,13 @@ def reading_of_sample(sample: SampleRecord) -> Reading:
         sticky_flags=tuple(sticky),
         mem_percent=sample.mem_percent,
         disk_percent=sample.disk_percent,
+        clock_skew_s=clock_skew_s,
     )
+
+
+def clock_is_off(skew: float | None, policy: StatusPolicy) -> bool:
+    limit = policy.clock_skew_warn_s
+    return skew is not None and limit > 0 and abs(skew) > limit
 
 
 def evaluate_reading(reading: Reading, policy: StatusPolicy) -> Status:
@@ -175,6 +188,8 @@ def evaluate_reading(reading: Reading, policy: StatusPolicy) -> Status:
         policy.mem_critical_percent,
         f"mem {m:.0f}%" if m is not None else "",
     )
+    if clock_is_off(reading.clock_skew_s, policy):
+        warn.append(f"clock {describe(reading.clock_skew_s)}")
     if crit:
         return Status(Severity.CRITICAL, tuple(crit + warn))
     if warn:

@@ -2,7 +2,8 @@
 
 Opens (or reuses) each device's link through the pool, reads health over it, records both in
 the store, and yields one `PollRow` per device in completion order. Unreachable devices are
-rows too, with the reason.
+rows too, with the reason. Each row carries the Pi's clock skew against ours (core/clock.py),
+also stored on the device.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from core.clock import skew_at
 from core.hosts import HostBook, HostSpec
 from core.models import Facts, Health
 from core.orchestrator import Operation, Result
@@ -31,6 +33,7 @@ class PollRow:
     facts: Facts | None = None
     health: Health | None = None
     elapsed_s: float = 0.0
+    clock_skew_s: float | None = None  # the Pi's clock minus ours
 
     def to_json(self) -> dict[str, Any]:
         facts, health = self.facts, self.health
@@ -49,6 +52,7 @@ class PollRow:
             "uptime_s": health.uptime_s if health else None,
             "temperature_c": health.temperature_c if health else None,
             "throttled": health.throttled.model_dump() if health and health.throttled else None,
+            "clock_skew_s": round(self.clock_skew_s, 1) if self.clock_skew_s is not None else None,
             "elapsed_s": round(self.elapsed_s, 3),
         }
 
@@ -66,8 +70,11 @@ def device_macs(facts: Facts) -> str | None:
     return ",".join(sorted(set(found))) or None
 
 
-def record_link(store: Store, link: Link, health: Health | None) -> None:
-    """Write what the agent told us: device row, health sample, the host row's serial/MAC."""
+def record_link(
+    store: Store, link: Link, health: Health | None, clock_skew_s: float | None = None
+) -> None:
+    """Write what the agent told us: device row, health sample, the host row's serial/MAC,
+    and the clock skew measured with the health reading."""
     facts = link.facts
     if not facts.serial:
         return
@@ -89,6 +96,8 @@ def record_link(store: Store, link: Link, health: Health | None) -> None:
         fields["user"] = link.route.user
     if mac:
         fields["mac"] = mac
+    if clock_skew_s is not None:
+        fields["clock_skew_s"] = round(clock_skew_s, 1)
     store.upsert_device(facts.serial, **fields)
     if health is not None:
         store.record_health(facts.serial, received(health.model_dump(mode="json"), now))
@@ -111,27 +120,29 @@ async def poll(
 ) -> AsyncIterator[PollRow]:
     """Facts + health for each target; yields rows in completion order."""
 
-    async def one(target: Target) -> tuple[Link, Health]:
+    async def one(target: Target) -> tuple[Link, Health, float]:
         link = await pool.link(target)
+        sent = time.time()
         health = await link.session.health(timeout=pool.timeouts.call)
+        skew = skew_at(health.time, sent, time.time())
         if record:
-            record_link(pool.store, link, health)
-        return link, health
+            record_link(pool.store, link, health, skew)
+        return link, health, skew
 
-    operation: Operation[Target, tuple[Link, Health]] = Operation(
+    operation: Operation[Target, tuple[Link, Health, float]] = Operation(
         targets, one, concurrency=concurrency, timeout=timeout
     )
     async for result in operation:
         yield _row(pool, result)
 
 
-def _row(pool: ConnectionPool, result: Result[Target, tuple[Link, Health]]) -> PollRow:
+def _row(pool: ConnectionPool, result: Result[Target, tuple[Link, Health, float]]) -> PollRow:
     target = result.target
     try:
         key: str | None = pool.route(target).key
     except RouteError:
         key = None
     if result.ok and result.value is not None:
-        link, health = result.value
-        return PollRow(target, key, True, None, link.facts, health, result.elapsed)
+        link, health, skew = result.value
+        return PollRow(target, key, True, None, link.facts, health, result.elapsed, skew)
     return PollRow(target, key, False, result.error, elapsed_s=result.elapsed)

@@ -28,6 +28,7 @@ class DeviceRecord(_Row):
     notes: str | None = None
     tags: list[str] = []
     mac: str | None = None
+    clock_skew_s: float | None = None  # the Pi's clock minus ours at its last contact
 
     @field_validator("tags", mode="before")
     @classmethod

@@ -103,9 +103,10 @@ class AppendTable:
         )
 
 
+# clock_skew_s: the Pi's clock minus ours at its last contact (core/clock.py)
 DEVICE_FIELDS = _cols(
     "hostname address port:INTEGER user model revision os_name kernel arch agent_version "
-    "last_seen:REAL label notes tags mac"
+    "last_seen:REAL label notes tags mac clock_skew_s:REAL"
 )
 
 LWW_TABLES: tuple[LwwTable, ...] = (

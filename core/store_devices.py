@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 from core.records import DeviceRecord
-from core.schema import DEVICE_FIELDS
+from core.schema import DEVICE_FIELDS, table_columns
 from core.store_base import StoreCore, StoreError
 
 _DEVICE_FIELD_NAMES = frozenset(c.name for c in DEVICE_FIELDS)
 
 
 class StoreDevices(StoreCore):
+    _device_select: str | None = None  # the SELECT list for devices, built on first read
+
     def upsert_device(self, serial: str, **fields: object) -> None:
         """Write the given columns of a device (each LWW-stamped). Brings a forgotten device back.
 
@@ -35,9 +37,22 @@ class StoreDevices(StoreCore):
         with self._write() as c:
             self._lww_set(c, "devices", serial, {"deleted": 1})
 
+    def _device_columns(self) -> str:
+        """The columns to read: a file from before a column was added, opened read-only (so
+        never migrated), lacks it, and its records show None there instead of failing."""
+        if self._device_select is None:
+            have = set(table_columns(self._conn, "devices"))
+            self._device_select = ", ".join(
+                [
+                    "serial",
+                    *(c.name if c.name in have else f"NULL AS {c.name}" for c in DEVICE_FIELDS),
+                ]
+            )
+        return self._device_select
+
     def _devices(self, where: str, params: tuple[object, ...]) -> list[DeviceRecord]:
-        cols = ", ".join(["serial", *(f.name for f in DEVICE_FIELDS)])
         with self._lock:
+            cols = self._device_columns()
             cur = self._conn.execute(
                 f"SELECT {cols} FROM devices WHERE deleted = 0 AND ({where}) "
                 "ORDER BY hostname IS NULL, hostname, serial",

@@ -328,7 +328,10 @@ def _fault(app: App[Any], arg: str) -> None:
 def _fault_suggestions(app: App[Any]) -> list[tuple[str, str]]:
     if not isinstance(app, FleetApp) or not app.is_demo:
         return []
-    out = [(kind.name, f"selected Pi: {kind.help}") for kind in KINDS.values()]
+    out = [
+        (f"{kind.name}={kind.example}" if kind.example else kind.name, f"selected Pi: {kind.help}")
+        for kind in KINDS.values()
+    ]
     out += [
         ("ssh-up", "selected Pi: clears ssh-down"),
         ("clear", "selected Pi: every fault off"),

@@ -19,6 +19,7 @@
     [status]                       # thresholds of the status column (core/policy.py)
     temp_warn_c = 70
     temp_critical_c = 80
+    clock_skew_warn_s = 300        # a Pi's clock this far off warns (no NTP); 0 = off
 
 A broken file never stops the app: it starts with the defaults and says what was wrong.
 Other sections belong to other parts of fleet-tui and are left alone here.

@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import IO, Any, Callable, Optional
 
-from hardware import AGENT_VERSION, PROTOCOL_VERSION, facts, protocol, sensors
+from hardware import AGENT_VERSION, PROTOCOL_VERSION, clock, facts, protocol, sensors
 from hardware.protocol import ProtocolError, Request
 
 MIN_WATCH_INTERVAL = 0.5
@@ -97,9 +97,7 @@ class Server:
 
     # --- methods ---------------------------------------------------------------------------
     def ping(self, req: Request) -> dict[str, Any]:
-        import time
-
-        return {"pong": True, "time": time.time()}
+        return {"pong": True, "time": clock.now()[0]}
 
     def stats(self, req: Request) -> dict[str, Any]:
         """The agent's own footprint, for benchmarks: RSS, CPU time, bytes written."""

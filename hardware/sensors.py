@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any, Iterable, Optional
 
-from hardware import vcgencmd
+from hardware import clock, vcgencmd
 from hardware.collect import Collector, Reading
 from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text, root
 
@@ -337,7 +337,8 @@ def health(
     """One health sample. ``fields`` limits the sample to those readings (``time`` always)."""
     want = set(HEALTH_FIELDS if fields is None else fields)
     c = Collector()
-    c.put("time", time.time(), "clock")
+    now, source = clock.now()
+    c.put("time", now, source)
     if "uptime_s" in want:
         c.run("uptime_s", uptime)
     if "temperature_c" in want:

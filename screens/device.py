@@ -1,9 +1,11 @@
-"""Device detail: facts, live health with last-hour sparklines, throttle history, events,
-the pinned host key and its history, label/notes/tags editing, identify and reboot.
+"""Device detail: facts, live health with last-hour sparklines, the Pi's clock offset and sudo,
+throttle history, events, the pinned host key and its history, label/notes/tags editing,
+identify and reboot.
 
 The screen owns the data (the stored detail, live updates, the last hour of points) and hands
-it to its widgets: device_panels (title, facts, health), device_tabs (events, throttle, host
-key, notes). Identify, reboot and editing live in device_actions; `x` in device_export."""
+it to its widgets: device_panels (title, facts, health, clock/sudo), device_tabs (events,
+throttle, host key, notes). Identify, reboot and editing live in device_actions; `x` in
+device_export."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from screens.device_data import (
     throttle_changes,
 )
 from screens.device_export import export_tab
-from screens.device_panels import DeviceTitle, FactsPanel, HealthPanel
+from screens.device_panels import ClockSudoLine, DeviceTitle, FactsPanel, HealthPanel
 from screens.device_ref import DeviceRef
 from screens.device_tabs import (
     TAB_TABLES,
@@ -108,6 +110,7 @@ class DeviceScreen(DeviceActions):
         with Horizontal(id="device-top"):
             yield FactsPanel(id="device-facts")
             yield HealthPanel(id="device-health")
+        yield ClockSudoLine(id="device-clock")
         yield from compose_tabs()
         yield Footer(compact=True, show_command_palette=False)
 
@@ -178,6 +181,7 @@ class DeviceScreen(DeviceActions):
             self._render_title()
             self._render_facts()
             self._render_health()
+            self._render_clock()
 
     # ---- rendering -----------------------------------------------------------------------
     def _render_all(self) -> None:
@@ -185,6 +189,7 @@ class DeviceScreen(DeviceActions):
             self._render_title()
             self._render_facts()
             self._render_health()
+            self._render_clock()
             d = self.detail
             self.query_one("#device-events", EventsTable).show(d.events)
             self.query_one("#device-throttle", ThrottleTable).show(throttle_changes(self._points))
@@ -208,6 +213,11 @@ class DeviceScreen(DeviceActions):
 
     def _render_health(self) -> None:
         self.query_one("#device-health", HealthPanel).show(self._points)
+
+    def _render_clock(self) -> None:
+        self.query_one("#device-clock", ClockSudoLine).show(
+            self._live, self.detail.record, fleet_context(self.app).options.policy
+        )
 
     # ---- keys (identify, reboot and edit: DeviceActions) --------------------------------
     def action_back(self) -> None:

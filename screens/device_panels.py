@@ -1,5 +1,6 @@
-"""The top of the device detail: the title line, the facts panel, and live health with
-last-hour sparklines. Each widget renders what it is given; the screen owns the data."""
+"""The top of the device detail: the title line, the facts panel, live health with last-hour
+sparklines, and the clock/sudo line. Each widget renders what it is given; the screen owns the
+data."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
+from core.clock import describe
 from core.models import DeviceState
-from core.policy import Severity, Status
+from core.policy import Severity, Status, StatusPolicy, clock_is_off
 from core.records import DeviceRecord
 from screens.device_data import METRICS, Point, series
 from screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
@@ -71,6 +73,37 @@ class FactsPanel(Static):
             text.append_text(literal("?" if value is None else value))
             if i < len(rows) - 1:
                 text.append("\n")
+        self.update(text)
+
+
+# capabilities.sudo as the agent reports it (hardware/README.md, "Privileges")
+SUDO_TEXT = {
+    True: "allowed",
+    False: "refused (see hardware/README.md for the sudoers rule)",
+    None: "not tried yet",  # the agent runs sudo only for an action, never to find out
+}
+
+
+def sudo_text(live: DeviceState | None) -> str:
+    caps = live.facts.capabilities if live and live.facts else {}
+    return SUDO_TEXT[caps["sudo"]] if "sudo" in caps else "?"
+
+
+class ClockSudoLine(Static):
+    """The Pi's clock against ours (a Pi without NTP may be days off) and what sudo allows."""
+
+    def show(
+        self, live: DeviceState | None, rec: DeviceRecord | None, policy: StatusPolicy
+    ) -> None:
+        skew = live.clock_skew_s if live else None
+        if skew is None and rec is not None:
+            skew = rec.clock_skew_s  # measured at the last contact
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("clock ", style="bold")
+        warn = SEVERITY_STYLE[Severity.WARN] if clock_is_off(skew, policy) else ""
+        text.append(describe(skew), style=warn)
+        text.append("  sudo ", style="bold")
+        text.append(sudo_text(live))
         self.update(text)
 
 

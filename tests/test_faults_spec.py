@@ -29,6 +29,12 @@ def test_specs_parse_to_canonical_kinds_and_values() -> None:
     assert up.clears and up.fault.kind == "ssh-down"
     assert parse_clear("pi-5-002") == ("pi-5-002", None)
     assert parse_clear("pi-5-002:slow_link") == ("pi-5-002", "slow-link")
+    # clock-skew: signed seconds (negative: behind), units for convenience, normalised
+    assert str(parse_spec("1:clock-skew=-259200")) == "1:clock-skew=-259200"
+    assert parse_spec("2:clock_skew=-3d").fault.value == "-259200"
+    assert parse_spec("2:clock-skew=90m").fault.value == "5400"
+    assert parse_spec("2:clock-skew=+1.5h").fault.value == "5400"
+    assert parse_clear("2:clock-skew") == ("2", "clock-skew")
 
 
 @pytest.mark.parametrize(
@@ -43,6 +49,10 @@ def test_specs_parse_to_canonical_kinds_and_values() -> None:
         "1:slow-link=0",
         "1:slow-link=31s",
         "1:agent-crash=twice",
+        "1:clock-skew",
+        "1:clock-skew=yesterday",
+        "1:clock-skew=3w",
+        "1:clock-skew=-4000d",
     ],
 )
 def test_bad_specs_are_refused_with_a_reason(text: str) -> None:
@@ -90,3 +100,14 @@ def test_workloads_cycle_through_profiles_and_bursts_come_and_go() -> None:
     for t in range(600):  # the 1-minute load average converges on the runnable tasks
         load = busy.advance(load, float(t), 1.0, rng)
     assert abs(load - busy.base) < 0.5
+
+
+def test_demo_faults_lists_every_kind_with_its_value(capsys: pytest.CaptureFixture[str]) -> None:
+    from fleet_tui import cli
+
+    assert cli.main(["demo", "faults"]) == 0
+    out = capsys.readouterr().out
+    listed = {line.split()[0] for line in out.splitlines()}
+    assert {"clock-skew=SECONDS", "slow-link[=SECONDS]", "agent-crash[=persist]"} <= listed
+    assert {"overheat", "sudo-denied", "ssh-up"} <= listed
+    assert "negative: behind" in out

@@ -100,6 +100,7 @@ def state(i: int, spec: tuple[str, str, str, float | None, str, bool, str | None
         kernel="6.6.31+rpt-rpi-v8",
         arch="aarch64",
         agent_version="0.1.0",
+        capabilities={"sudo": None},  # nothing has needed sudo since boot
     )
     health = Health(
         time=NOW - 1,
@@ -125,6 +126,7 @@ def state(i: int, spec: tuple[str, str, str, float | None, str, bool, str | None
         facts=facts if reachable or i else None,
         health=health if reachable else None,
         last_seen=NOW - 2 if reachable else NOW - 600,
+        clock_skew_s=0.3 if reachable else None,  # in step
     )
 
 

@@ -1,6 +1,6 @@
 """The faults a simulated Pi can be given, and the `HOST:KIND[=VALUE]` text that names them.
 
-Pi-level faults (heat, power, disk, firmware, sudo) change the fake Pi tree through
+Pi-level faults (heat, power, disk, firmware, sudo, clock) change the fake Pi tree through
 ``pi_tree.apply_fault``; the others act on the lab's network side (its SSH server, its mDNS
 advertisement, the agent processes). ``SimLab.inject`` / ``SimLab.clear`` apply them.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 DEFAULT_SLOW_LINK_S = 0.3
 MAX_SLOW_LINK_S = 30.0
+MAX_CLOCK_SKEW_S = 10 * 365 * 86400.0  # the agent ignores anything wilder
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,12 @@ class FaultKind:
     help: str
     pi_fault: str | None = None  # the pi_tree.apply_fault kind, for Pi-level faults
     sticky: bool = True  # stays on until cleared (False: a one-off event)
+    value: str = ""  # its parameter as listings show it: "=SECONDS", "[=SECONDS]"
+    example: str = ""  # a value the TUI's :fault offers (kinds that need one)
+
+    @property
+    def usage(self) -> str:
+        return self.name + self.value
 
 
 KINDS: dict[str, FaultKind] = {
@@ -40,13 +47,25 @@ KINDS: dict[str, FaultKind] = {
         ),
         FaultKind("vcgencmd-fail", "vcgencmd cannot reach the firmware", "vcgencmd_fail"),
         FaultKind("sudo-denied", "sudo -n has no NOPASSWD rule", "sudo_denied"),
+        FaultKind(
+            "clock-skew",
+            "no NTP: the Pi's clock is SECONDS off (negative: behind; 90m, -3d also work)",
+            "clock_skew",
+            value="=SECONDS",
+            example="-259200",
+        ),
         FaultKind("ssh-down", "sshd stops: connections drop, new ones are refused (clear: ssh up)"),
         FaultKind("host-key-change", "re-imaged card: sshd comes back with a new host key"),
-        FaultKind("slow-link", "every reply of the agent arrives VALUE seconds late (default 0.3)"),
+        FaultKind(
+            "slow-link",
+            "every reply of the agent arrives VALUE seconds late (default 0.3)",
+            value="[=SECONDS]",
+        ),
         FaultKind(
             "agent-crash",
             "the agent is killed; with =persist every new agent dies at start until cleared",
             sticky=False,
+            value="[=persist]",
         ),
         FaultKind("device-gone", "unplugged: mDNS advert withdrawn and SSH down"),
     )
@@ -103,6 +122,8 @@ def make_fault(kind: str, value: str | float | None = None) -> Fault:
     raw = "" if value is None else str(value).strip()
     if name == "slow-link":
         return Fault(name, _seconds(raw) if raw else "")
+    if name == "clock-skew":
+        return Fault(name, _skew(raw))
     if name == "agent-crash":
         if raw not in ("", "once", "persist"):
             raise FaultError("agent-crash takes =once (default) or =persist")
@@ -130,6 +151,8 @@ def parse_clear(text: str) -> tuple[str, str | None]:
 
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s)?$")
+_SKEW = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*([smhd])?$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _seconds(raw: str) -> str:
@@ -140,3 +163,16 @@ def _seconds(raw: str) -> str:
     if not 0.0 < seconds <= MAX_SLOW_LINK_S:
         raise FaultError(f"slow-link must be more than 0 and at most {MAX_SLOW_LINK_S:g} s")
     return f"{seconds:g}"
+
+
+def _skew(raw: str) -> str:
+    """Whole or fractional seconds, signed: `-259200`, `-3d`, `90m`, `+2h` -> `-259200` etc."""
+    match = _SKEW.match(raw.lower())
+    if match is None:
+        raise FaultError(
+            f"clock-skew wants seconds, negative for behind: =-259200, =-3d, =90m (got {raw!r})"
+        )
+    seconds = float(match.group(1)) * _UNIT_S[match.group(2) or "s"] + 0.0  # no "-0"
+    if abs(seconds) > MAX_CLOCK_SKEW_S:
+        raise FaultError("clock-skew must be within ten years")
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")

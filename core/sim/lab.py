@@ -29,6 +29,7 @@ from core.sim.faults import (
     Fault,
     FaultError,
     FaultSpec,
+    canonical_kind,
     is_clearing_alias,
     make_fault,
     parse_spec,
@@ -231,7 +232,7 @@ class SimLab:
         pis = self.select(target)
         async with self._lock:
             for pi in pis:
-                kinds = [make_fault(kind).kind] if kind else list(pi.faults)
+                kinds = [canonical_kind(kind)] if kind else list(pi.faults)
                 for k in kinds:
                     if k in pi.faults:  # clearing what is not on changes nothing
                         await self._set(pi, Fault(k, pi.faults[k]), False)
@@ -250,7 +251,7 @@ class SimLab:
     async def _set(self, pi: SimPi, fault: Fault, on: bool) -> None:
         kind = KINDS[fault.kind]
         if kind.pi_fault is not None:
-            apply_fault(pi.root, pi.state, pi.model, kind.pi_fault, active=on)
+            apply_fault(pi.root, pi.state, pi.model, kind.pi_fault, active=on, value=fault.value)
         elif fault.kind == "slow-link":
             pi.link_delay = fault.seconds if on else 0.0
         elif fault.kind == "agent-crash":

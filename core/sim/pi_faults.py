@@ -12,11 +12,17 @@ from core.sim.pi_state import SimPiState
 from core.sim.tree_refresh import write_dynamic
 from core.sim.tree_writes import write_file
 
-FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied")
+FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied", "clock_skew")
+CLOCK_OFFSET = "sim/clock_offset"  # read by the agent, re-rooted only (hardware/clock.py)
 
 
 def apply_fault(
-    root: Path, state: SimPiState, model: PiModel, kind: str, active: bool = True
+    root: Path,
+    state: SimPiState,
+    model: PiModel,
+    kind: str,
+    active: bool = True,
+    value: str = "",
 ) -> None:
     """Turn a Pi-level fault on or off, then rewrite the dynamic files.
 
@@ -24,7 +30,9 @@ def apply_fault(
     throttle temperature and keeps heating in ``step``; ``under_voltage`` sets bits 0/16 of
     get_throttled; ``disk_full`` leaves 0 MB free; ``vcgencmd_fail`` makes vcgencmd fail like a
     Pi without /dev/vchiq access; ``sudo_denied`` makes the fake sudo refuse like one without a
-    NOPASSWD rule. Network-level faults (SSH down, slow link, agent crash) belong to the lab.
+    NOPASSWD rule; ``clock_skew`` makes the agent's clock ``value`` seconds off (negative:
+    behind), like a Pi that booted without NTP. Network-level faults (SSH down, slow link,
+    agent crash) belong to the lab.
     """
     root = Path(root)
     if kind == "overheat":
@@ -51,11 +59,17 @@ def apply_fault(
     elif kind == "vcgencmd_fail":
         state.vcgencmd_fail = active
     elif kind == "sudo_denied":
-        marker = root / "sim/sudo_denied"
-        if active:
-            write_file(marker, "1\n")
-        elif marker.exists():
-            marker.unlink()
+        _marker(root / "sim/sudo_denied", "1\n" if active else None)
+    elif kind == "clock_skew":
+        _marker(root / CLOCK_OFFSET, f"{float(value or 0)!r}\n" if active else None)
     else:
         raise ValueError(f"unknown Pi fault {kind!r}; known: {', '.join(FAULTS)}")
     write_dynamic(root, state, model)
+
+
+def _marker(path: Path, text: str | None) -> None:
+    """A file the agent checks: written (atomically) with `text`, or removed for None."""
+    if text is not None:
+        write_file(path, text)
+    elif path.exists():
+        path.unlink()

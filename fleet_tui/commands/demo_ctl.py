@@ -76,8 +76,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_faults(args: argparse.Namespace) -> int:
     for kind in KINDS.values():
-        print(f"{kind.name:<16} {kind.help}")
-    print(f"{'ssh-up':<16} clears ssh-down")
+        print(f"{kind.usage:<24} {kind.help}")
+    print(f"{'ssh-up':<24} clears ssh-down")
     return EXIT_OK
 
 

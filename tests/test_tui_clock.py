@@ -1,0 +1,125 @@
+"""The Pi's clock and sudo in the TUI: a demo Pi given `clock-skew=-259200` warns in the fleet
+and on its device screen, and recovers when cleared; the device screen says what sudo allows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_tui_support import (
+    fleet_states,
+    live_rows,
+    make_app,
+    post_fleet,
+    seed_store,
+    utc,
+    wait_for,
+)
+from textual.widgets import Static
+
+from core.runtime import FleetConfig
+from fleet_tui.app import FleetApp
+from screens.context import UiOptions
+from screens.device import DeviceScreen
+from screens.fleet import FleetScreen
+
+_ = utc
+
+
+async def _command(pilot: Any, line: str) -> None:
+    await pilot.press("colon")
+    await pilot.pause(0.05)
+    await pilot.press(*line, "enter")
+
+
+def _text(screen: Any, selector: str) -> str:
+    return str(screen.query_one(selector, Static).render())
+
+
+async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_cleared(
+    tmp_path: Path,
+) -> None:
+    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2, poll_interval=0.5)
+    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
+        lab = app.running.lab
+        assert lab is not None
+        key = fleet.table.cursor_key
+        assert key is not None and fleet.model is not None
+        pi = next(p for p in lab.pis if p.endpoint == key)
+        model = fleet.model
+
+        def reasons() -> tuple[str, ...]:
+            return model.rows[key].status.reasons
+
+        assert not any(r.startswith("clock") for r in reasons())
+
+        await _command(pilot, "fault clock-skew=-259200")
+        assert await wait_for(pilot, lambda: "clock 3d behind" in reasons(), 15.0), reasons()
+        assert pi.faults == {"clock-skew": "-259200"}
+        status = str(fleet.table.get_cell(key, "status"))
+        assert status in ("warn", "critical")
+
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        screen = app.screen
+        assert await wait_for(
+            pilot, lambda: "clock 3d behind" in _text(screen, "#device-title"), 10.0
+        )
+        line = _text(screen, "#device-clock")
+        assert "clock 3d behind" in line and "sudo not tried yet" in line
+
+        await _command(pilot, "fault clear")  # the open device screen's Pi
+        assert await wait_for(
+            pilot, lambda: "clock in step" in _text(screen, "#device-clock"), 15.0
+        ), _text(screen, "#device-clock")
+        assert "clock" not in _text(screen, "#device-title")
+        assert pi.faults == {}
+        await pilot.press("escape")
+        assert await wait_for(pilot, lambda: not any(r.startswith("clock") for r in reasons()))
+        await pilot.press("q")
+
+
+@pytest.mark.parametrize(
+    ("sudo", "skew", "shown"),
+    [
+        (True, 0.2, "clock in step  sudo allowed"),
+        (False, 720.0, "clock 12m ahead  sudo refused (see hardware/README.md for the sudoers"),
+        (None, -259200.0, "clock 3d behind  sudo not tried yet"),
+        ("absent", None, "clock ?  sudo ?"),
+    ],
+)
+async def test_the_device_screen_says_what_sudo_allows(
+    tmp_path: Path, utc: None, sudo: bool | None | str, skew: float | None, shown: str
+) -> None:
+    seed_store(tmp_path / "fleet.db")
+    app = make_app(tmp_path / "fleet.db")
+    states = fleet_states()
+    first = states[0]
+    assert first.facts is not None
+    first.facts.capabilities = {} if sudo == "absent" else {"sudo": sudo}  # type: ignore[dict-item]
+    first.clock_skew_s = skew
+    async with app.run_test(size=(80, 24)) as pilot:
+        post_fleet(app, states)
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+        assert await wait_for(
+            pilot,
+            lambda: (
+                fleet.model is not None
+                and fleet.model.rows.get(first.key) is not None
+                and fleet.model.rows[first.key].state is not None
+            ),
+        )
+        fleet.open_row(first.key)
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        screen = app.screen
+        assert await wait_for(pilot, lambda: shown in _text(screen, "#device-clock")), _text(
+            screen, "#device-clock"
+        )
+        title = _text(screen, "#device-title")
+        assert ("clock" in title) == (abs(skew or 0) > 300)
