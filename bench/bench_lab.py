@@ -58,7 +58,7 @@ async def fault_latency() -> list[list[str]]:
         for i, kind in enumerate(KINDS):
             pi = lab.pis[i % len(lab.pis)]
             t0 = time.perf_counter()
-            await lab.inject(pi, kind)
+            await lab.inject(pi, kind, KINDS[kind].example or None)  # kinds that need a value
             t1 = time.perf_counter()
             await lab.clear(pi, kind)
             t2 = time.perf_counter()
