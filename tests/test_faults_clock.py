@@ -4,13 +4,10 @@ in the capabilities after an action that needed it. Real SSH, the real agent; bo
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-
 import pytest
+from lab_support import candidate, until
 
 from core.agent_client import AgentFailure
-from core.discovery import Candidate
 from core.export import health_rows
 from core.fleet import FleetService
 from core.policy import Severity, StatusPolicy, evaluate
@@ -21,20 +18,6 @@ from core.sim.lab import LOOPBACK, SimLab
 from core.store import Store
 
 DAYS_3 = 3 * 86400.0
-
-
-async def _until(check: Callable[[], bool], seconds: float = 15.0) -> bool:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
-
-
-def _candidate(port: int, name: str) -> Candidate:
-    return Candidate(
-        name, LOOPBACK, port, "_ssh._tcp.local.", addresses=(LOOPBACK,), server=f"{name}.local."
-    )
 
 
 def _near(value: float | None, target: float) -> bool:
@@ -54,19 +37,19 @@ async def test_a_skewed_pi_warns_is_stored_and_recovers_when_cleared(
     service = FleetService(store, lab.connect_options(), poll_interval=0.2, discover=False)
     await service.start()
     try:
-        service.add_candidate(_candidate(pi.port, pi.hostname))
+        service.add_candidate(candidate(pi.port, pi.hostname))
         key = f"{LOOPBACK}:{pi.port}"
 
         def skew() -> float | None:
             return service.states[key].clock_skew_s
 
-        assert await _until(lambda: skew() is not None)
+        assert await until(lambda: skew() is not None)
         assert _near(skew(), 0)
         assert not _clock_reasons(evaluate(service.states[key], StatusPolicy()).reasons)
 
         await lab.inject(pi.hostname, "clock-skew", "-259200")
         assert pi.faults == {"clock-skew": "-259200"}
-        assert await _until(lambda: _near(skew(), -DAYS_3)), skew()
+        assert await until(lambda: _near(skew(), -DAYS_3)), skew()
         status = evaluate(service.states[key], StatusPolicy())
         assert status.severity in (Severity.WARN, Severity.CRITICAL)
         assert _clock_reasons(status.reasons) == ["clock 3d behind"]
@@ -83,15 +66,15 @@ async def test_a_skewed_pi_warns_is_stored_and_recovers_when_cleared(
             record = store.get_device(pi.serial)
             return record.clock_skew_s if record else None
 
-        assert await _until(lambda: _near(stored(), -DAYS_3)), stored()
+        assert await until(lambda: _near(stored(), -DAYS_3)), stored()
         row = next(r for r in health_rows(store) if r.serial == pi.serial)
         assert _clock_reasons(row.reasons) == ["clock 3d behind"] and row.status != "ok"
 
         await lab.clear(pi.hostname, "clock-skew")
         assert pi.faults == {}
-        assert await _until(lambda: _near(skew(), 0)), skew()
+        assert await until(lambda: _near(skew(), 0)), skew()
         assert not _clock_reasons(evaluate(service.states[key], StatusPolicy()).reasons)
-        assert await _until(lambda: _near(stored(), 0)), stored()
+        assert await until(lambda: _near(stored(), 0)), stored()
         row = next(r for r in health_rows(store) if r.serial == pi.serial)
         assert not _clock_reasons(row.reasons)
     finally:
@@ -121,21 +104,21 @@ async def test_an_action_that_needed_sudo_updates_the_capabilities(
     try:
         keys = []
         for pi in (allowed, refused):
-            service.add_candidate(_candidate(pi.port, pi.hostname))
+            service.add_candidate(candidate(pi.port, pi.hostname))
             keys.append(f"{LOOPBACK}:{pi.port}")
 
         def sudo(key: str) -> object:
             facts = service.states[key].facts
             return facts.capabilities.get("sudo", "missing") if facts else "missing"
 
-        assert await _until(lambda: all(service.states[k].health is not None for k in keys))
+        assert await until(lambda: all(service.states[k].health is not None for k in keys))
         assert [sudo(k) for k in keys] == [None, None]  # nothing has needed sudo yet
 
         await service.call(keys[0], "reboot")  # the simulator only records the request
-        assert await _until(lambda: sudo(keys[0]) is True, 10.0)
+        assert await until(lambda: sudo(keys[0]) is True, 10.0)
         with pytest.raises(AgentFailure, match="not permitted"):
             await service.call(keys[1], "reboot")
-        assert await _until(lambda: sudo(keys[1]) is False, 10.0)
+        assert await until(lambda: sudo(keys[1]) is False, 10.0)
         assert "reboot" in (allowed.root / "sim/requests").read_text()
     finally:
         await service.stop()

@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
+from lab_support import candidate, until
 
 import core.fleet
-from core.discovery import Candidate, DiscoveryEvent
+from core.discovery import DiscoveryEvent
 from core.fleet import FleetService
 from core.hosts import HostBook, HostEntry
 from core.models import DeviceState
 from core.sim.lab import LOOPBACK, SimLab
 from core.store import Store
-
-
-async def _until(check: Callable[[], bool], seconds: float = 15.0) -> bool:
-    for _ in range(int(seconds / 0.05)):
-        if check():
-            return True
-        await asyncio.sleep(0.05)
-    return check()
-
-
-def _candidate(port: int, name: str) -> Candidate:
-    return Candidate(
-        name, LOOPBACK, port, "_ssh._tcp.local.", addresses=(LOOPBACK,), server=f"{name}.local."
-    )
 
 
 async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) -> None:
@@ -40,7 +26,7 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
     )
     await service.start()
     try:
-        assert await _until(
+        assert await until(
             lambda: (
                 all(s.health is not None for s in service.states.values())
                 and len(service.states) == 3
@@ -54,7 +40,7 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
         assert {d.serial for d in store.list_devices()} == {pi.serial for pi in lab.pis}
     finally:
         await service.stop()
-    assert await _until(lambda: not any(pi.processes for pi in lab.pis), 5.0)
+    assert await until(lambda: not any(pi.processes for pi in lab.pis), 5.0)
 
 
 async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
@@ -62,11 +48,11 @@ async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
     await service.start()
     try:
         first, second = lab.pis[0], lab.pis[1]
-        old = _candidate(first.port, "pi-x")
+        old = candidate(first.port, "pi-x")
         service.add_candidate(old)
         key = old.endpoint
-        assert await _until(lambda: service.states[key].health is not None)
-        new = _candidate(second.port, "pi-x")
+        assert await until(lambda: service.states[key].health is not None)
+        new = candidate(second.port, "pi-x")
         service._on_discovery(DiscoveryEvent("moved", new, old))
         assert service.states[key].endpoint == new.endpoint
 
@@ -74,7 +60,7 @@ async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
             facts = service.states[key].facts
             return facts.serial if facts else None
 
-        assert await _until(lambda: serial() == second.serial)
+        assert await until(lambda: serial() == second.serial)
         assert list(service.states) == [key]
     finally:
         await service.stop()
@@ -88,16 +74,16 @@ async def test_a_refused_key_waits_for_an_explicit_repin(
     service = FleetService(store, lab.connect_options(), poll_interval=0.2, discover=False)
     await service.start()
     try:
-        service.add_candidate(_candidate(pi.port, pi.hostname))
+        service.add_candidate(candidate(pi.port, pi.hostname))
         key = f"{LOOPBACK}:{pi.port}"
-        assert await _until(lambda: service.states[key].reachable)
+        assert await until(lambda: service.states[key].reachable)
         await lab.change_host_key(pi)
         await service.pool.drop(key)  # the link drops (as on a reboot into the new image)
-        assert await _until(lambda: "changed" in (service.states[key].error or ""))
+        assert await until(lambda: "changed" in (service.states[key].error or ""))
         await asyncio.sleep(0.6)
         assert not service.states[key].reachable  # never by itself
         new_key = pi.host_key.export_public_key().decode().strip()
         service.pool.trust.repin(key, new_key, pi.serial, who="test")
-        assert await _until(lambda: service.states[key].reachable)
+        assert await until(lambda: service.states[key].reachable)
     finally:
         await service.stop()

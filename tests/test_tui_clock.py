@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 from test_tui_support import (
+    command_line,
     fleet_states,
-    live_rows,
+    live_demo,
     make_app,
     post_fleet,
     seed_store,
@@ -18,19 +19,10 @@ from test_tui_support import (
 )
 from textual.widgets import Static
 
-from core.runtime import FleetConfig
-from fleet_tui.app import FleetApp
-from screens.context import UiOptions
 from screens.device import DeviceScreen
 from screens.fleet import FleetScreen
 
 _ = utc
-
-
-async def _command(pilot: Any, line: str) -> None:
-    await pilot.press("colon")
-    await pilot.pause(0.05)
-    await pilot.press(*line, "enter")
 
 
 def _text(screen: Any, selector: str) -> str:
@@ -40,12 +32,7 @@ def _text(screen: Any, selector: str) -> str:
 async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_cleared(
     tmp_path: Path,
 ) -> None:
-    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2, poll_interval=0.5)
-    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
-    async with app.run_test(size=(80, 24)) as pilot:
-        fleet = app.screen_stack[0]
-        assert isinstance(fleet, FleetScreen)
-        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
+    async with live_demo(tmp_path / "fleet.db") as (app, pilot, fleet):
         lab = app.running.lab
         assert lab is not None
         key = fleet.table.cursor_key
@@ -58,7 +45,7 @@ async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_clear
 
         assert not any(r.startswith("clock") for r in reasons())
 
-        await _command(pilot, "fault clock-skew=-259200")
+        await command_line(pilot, "fault clock-skew=-259200")
         assert await wait_for(pilot, lambda: "clock 3d behind" in reasons(), 15.0), reasons()
         assert pi.faults == {"clock-skew": "-259200"}
         status = str(fleet.table.get_cell(key, "status"))
@@ -73,7 +60,7 @@ async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_clear
         line = _text(screen, "#device-clock")
         assert "clock 3d behind" in line and "sudo not tried yet" in line
 
-        await _command(pilot, "fault clear")  # the open device screen's Pi
+        await command_line(pilot, "fault clear")  # the open device screen's Pi
         assert await wait_for(
             pilot, lambda: "clock in step" in _text(screen, "#device-clock"), 15.0
         ), _text(screen, "#device-clock")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import fleet_states, live_rows, make_app, post_fleet, wait_for
+from test_tui_support import command_line, fleet_states, live_demo, make_app, post_fleet, wait_for
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
@@ -26,12 +26,6 @@ def _notes(app: FleetApp) -> list[Any]:
     return list(app._notifications)
 
 
-async def _command(pilot: Any, line: str) -> None:
-    await pilot.press("colon")
-    await pilot.pause(0.05)
-    await pilot.press(*line, "enter")
-
-
 def _seen(app: FleetApp) -> set[str]:
     return {n.identity for n in _notes(app)}
 
@@ -48,13 +42,7 @@ def _noted(app: FleetApp, title: str, seen: set[str]) -> bool:
 async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
     tmp_path: Path,
 ) -> None:
-    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2, poll_interval=0.5)
-    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
-    async with app.run_test(size=(80, 24)) as pilot:
-        fleet = app.screen_stack[0]
-        assert isinstance(fleet, FleetScreen)
-
-        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
+    async with live_demo(tmp_path / "fleet.db") as (app, pilot, fleet):
         lab = app.running.lab
         assert lab is not None
         key = fleet.table.cursor_key
@@ -70,7 +58,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
 
         # no HOST: the row under the cursor
         seen = _seen(app)
-        await _command(pilot, "fault overheat")
+        await command_line(pilot, "fault overheat")
         assert await wait_for(pilot, lambda: _noted(app, "Demo fault applied", seen), 15.0)
         assert pi.faults == {"overheat": ""} and other.faults == {}
         assert await wait_for(
@@ -81,14 +69,14 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
 
         # a named Pi (its number, as the CLI takes it)
         seen = _seen(app)
-        await _command(pilot, f"fault {other.index + 1}:under-voltage")
+        await command_line(pilot, f"fault {other.index + 1}:under-voltage")
         assert await wait_for(pilot, lambda: _noted(app, "Demo fault applied", seen), 15.0)
         assert other.faults == {"under-voltage": ""}
         assert await wait_for(pilot, lambda: cell(other_key, "status") == "critical", 15.0)
 
         # no argument: what is on now
         seen = _seen(app)
-        await _command(pilot, "fault")
+        await command_line(pilot, "fault")
         assert await wait_for(pilot, lambda: _noted(app, "Demo faults now", seen), 15.0)
         now = _new(app, "Demo faults now", seen)
         assert f"{pi.hostname}: overheat" in now.message
@@ -96,7 +84,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
 
         # a Pi the lab does not have: one line, nothing changes
         seen = _seen(app)
-        await _command(pilot, "fault pi-9-999:disk-full")
+        await command_line(pilot, "fault pi-9-999:disk-full")
         assert await wait_for(pilot, lambda: _noted(app, "Fault", seen), 15.0)
         error = _new(app, "Fault", seen)
         assert error.severity == "error" and "no simulated Pi 'pi-9-999'" in error.message
@@ -104,7 +92,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
 
         # clear: the selected Pi recovers (what it went through stays as `was …`)
         seen = _seen(app)
-        await _command(pilot, "fault clear")
+        await command_line(pilot, "fault clear")
         assert await wait_for(pilot, lambda: _noted(app, "Demo faults cleared", seen), 15.0)
         assert pi.faults == {} and other.faults == {"under-voltage": ""}
         assert await wait_for(
@@ -116,15 +104,15 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
         ), (cell(key, "status"), cell(key, "throttle"))
 
         seen = _seen(app)
-        await _command(pilot, "fault clear all")
+        await command_line(pilot, "fault clear all")
         assert await wait_for(pilot, lambda: _noted(app, "Demo faults cleared", seen), 15.0)
         assert other.faults == {}
         assert await wait_for(pilot, lambda: cell(other_key, "status") != "critical", 15.0)
 
         # typed in quick succession: applied in the order typed
         seen = _seen(app)
-        await _command(pilot, "fault all:disk-full")
-        await _command(pilot, "fault clear all:disk-full")
+        await command_line(pilot, "fault all:disk-full")
+        await command_line(pilot, "fault clear all:disk-full")
         assert await wait_for(pilot, lambda: _noted(app, "Demo faults cleared", seen), 15.0)
         assert pi.faults == {} and other.faults == {}
         await pilot.press("q")
@@ -146,7 +134,7 @@ async def test_invalid_fault_specs_are_one_line_errors(
     config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2)
     app = FleetApp(config, UiOptions(animate=False), start_backend=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        await _command(pilot, line)
+        await command_line(pilot, line)
         assert await wait_for(pilot, lambda: bool(_notes(app)))
         (note,) = _notes(app)
         assert note.severity == "error" and not note.markup
@@ -158,7 +146,7 @@ async def test_fault_is_demo_only(tmp_path: Path) -> None:
     app = make_app(tmp_path / "fleet.db")
     async with app.run_test(size=(80, 24)) as pilot:
         assert registry.suggestions(app) == []  # nothing to offer on a real fleet
-        await _command(pilot, "fault pi-4b-001:overheat")
+        await command_line(pilot, "fault pi-4b-001:overheat")
         assert await wait_for(pilot, lambda: bool(_notes(app)))
         (note,) = _notes(app)
         assert note.severity == "error" and "demo-only" in note.message
@@ -225,7 +213,7 @@ async def test_the_selected_device_is_the_cursor_row_or_the_open_device(tmp_path
         assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
         assert app.selected_device() == second
         # without a lab, a request for it says so (one line, no traceback)
-        await _command(pilot, "fault overheat")
+        await command_line(pilot, "fault overheat")
         assert await wait_for(pilot, lambda: bool(_notes(app)))
         (note,) = _notes(app)
         assert note.severity == "error" and "not running" in note.message

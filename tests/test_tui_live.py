@@ -5,25 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_tui_support import live_rows, wait_for
+from test_tui_support import live_demo, wait_for
 
-from core.runtime import FleetConfig
 from core.store import Store
-from fleet_tui.app import FleetApp
-from screens.context import UiOptions
 from screens.dialogs import ConfirmDialog
-from screens.fleet import FleetScreen
 
 
 async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
-    config = FleetConfig(db_path=db, demo_devices=2, poll_interval=0.5)
-    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
-    async with app.run_test(size=(80, 24)) as pilot:
-        fleet = app.screen_stack[0]
-        assert isinstance(fleet, FleetScreen)
-
-        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0), "no lab"
+    async with live_demo(db) as (app, pilot, fleet):
         lab = app.running.lab
         assert lab is not None
         first = fleet.table.order[0]

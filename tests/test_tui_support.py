@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,28 @@ def post_fleet(app: FleetApp, states: list[DeviceState] | None = None) -> None:
 
     for s in states if states is not None else fleet_states():
         app.post_message(DeviceUpdated(s))
+
+
+async def command_line(pilot: Any, line: str) -> None:
+    """Type a `:` command and run it."""
+    await pilot.press("colon")
+    await pilot.pause(0.05)
+    await pilot.press(*line, "enter")
+
+
+@asynccontextmanager
+async def live_demo(db: Path, devices: int = 2) -> AsyncIterator[tuple[FleetApp, Any, Any]]:
+    """The real TUI on a simulated lab of `devices` Pis, once every Pi has a health reading:
+    (app, pilot, fleet screen)."""
+    from screens.fleet import FleetScreen
+
+    config = FleetConfig(db_path=db, demo_devices=devices, poll_interval=0.5)
+    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+        assert await wait_for(pilot, lambda: live_rows(fleet) == devices, 30.0), "no lab"
+        yield app, pilot, fleet
 
 
 def live_rows(fleet: Any) -> int:
