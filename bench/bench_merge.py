@@ -316,9 +316,9 @@ def fill_minutes(store: Store, pis: int, start: float, minutes: int, seq0: int) 
     return seq0 + minutes * pis
 
 
-def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
-    """A year of one-minute samples: raw, and after compaction (2 days raw, 30 days of hourly
-    buckets, daily buckets before that).
+def year_size_rows(tmp: Path, pis: int = 4, span_days: int = 365) -> list[Row]:
+    """A year (`span_days`) of one-minute samples: raw, and after compaction (2 days raw,
+    30 days of hourly buckets, daily buckets before that).
 
     Measured through the real compaction on `pis` Pis (each Pi's rows are independent and
     alike), then scaled to PIS Pis; the file sizes are of snapshots (what travels)."""
@@ -326,11 +326,11 @@ def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
 
     day = 86400.0
     now = time.time()
-    start = now - 365 * day
+    start = now - span_days * day
     year = tmp / "year.db"
     seq = 1
     with Store.open(year) as s:
-        for month in range(13):  # 12 x 30 days, then the last 5 days
+        for month in range(span_days // 30 + 1):  # 30 days at a time, then the rest
             t0 = start + month * 30 * day
             days = min(30.0, (now - t0) / day)
             if days <= 0:
@@ -350,7 +350,8 @@ def year_size_rows(tmp: Path, pis: int = 4) -> list[Row]:
     mb = 1024 * 1024
     return [
         (
-            f"year, {PIS} Pis, 1-min samples ({total / 1e6:.0f}M): file",
+            f"{'year' if span_days == 365 else f'{span_days} days'}, {PIS} Pis, 1-min samples "
+            f"({total / 1e6:.0f}M): file",
             f"{compacted * scale / mb:,.0f} MB",
             f"{raw_bytes / mb:,.0f} MB raw",
             f"{compacted / (raw_bytes / scale):.3f}",
@@ -369,13 +370,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--year-pis", type=int, default=4, help="Pis measured for the year's size")
+    ap.add_argument("--year-days", type=int, default=365, help="days in that 'year'")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         lww = bench_lww(args.rows, tmp, args.trials)
         app = bench_append(args.rows, tmp, args.trials)
-        rows = [*lww, *app, *bench_writes(tmp), *year_size_rows(tmp)]
+        rows = [*lww, *app, *bench_writes(tmp), *year_size_rows(tmp, args.year_pis, args.year_days)]
     head = ("what", "fleet-tui", "raw INSERT…SELECT", "ratio")
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
     for r in [head, tuple("-" * w for w in widths), *rows]:

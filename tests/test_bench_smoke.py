@@ -1,0 +1,40 @@
+"""Every benchmark still runs to its table (tiny sizes, no timing asserted: `make bench` is
+where the numbers are read). A bench that rots is found here, not on the day it is needed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {
+    "bench_agent.py": [],
+    "bench_demo.py": [],
+    "bench_lab.py": ["--sizes", "2"],
+    "bench_discovery.py": ["--devices", "5", "--repeat", "1"],
+    "bench_connect.py": ["--devices", "5", "--rounds", "1"],
+    "bench_tui.py": ["--devices", "20", "--samples", "2000", "--repeat", "1", "--no-tmux"],
+    "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],
+}
+
+
+def test_every_bench_is_listed() -> None:
+    assert sorted(p.name for p in (ROOT / "bench").glob("bench_*.py")) == sorted(SMALL)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_bench_runs_to_its_table(name: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / name), *SMALL[name]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.strip()]
+    assert len(lines) >= 3, done.stdout  # a header, a rule and at least one row
