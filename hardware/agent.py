@@ -27,7 +27,8 @@ def hello() -> dict[str, Any]:
 
 
 def health_now(sampler: sensors.Sampler, fields: Optional[list[str]] = None) -> dict[str, Any]:
-    return sensors.health(sampler, facts.capabilities().get("pmic", False), fields)
+    # the probe alone: capabilities() would also read sudo's answers, at every sample
+    return sensors.health(sampler, facts.probed_capabilities()["pmic"], fields)
 
 
 def health_fields(req: Request) -> Optional[list[str]]:

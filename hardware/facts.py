@@ -148,11 +148,11 @@ class Capabilities(TypedDict):
 _caps_cache: dict[str, Capabilities] = {}
 
 
-def capabilities(refresh: bool = False) -> Capabilities:
-    """What this Pi has. Probed once per agent, except ``sudo``: read from what sudo answered
-    this boot at every call (a file stat), so it changes as soon as an action has used sudo."""
+def probed_capabilities() -> Capabilities:
+    """What this Pi has, probed once per agent (per root and PATH); ``sudo`` here only says
+    whether a usable sudo exists. The cached dict itself: callers must not change it."""
     key = os.environ.get("FLEET_AGENT_ROOT", "/") + "|" + os.environ.get("PATH", "")
-    if refresh or key not in _caps_cache:
+    if key not in _caps_cache:
         from hardware.sensors import find_fan_hwmon, find_poe_cooling_device
 
         _caps_cache[key] = {
@@ -163,7 +163,14 @@ def capabilities(refresh: bool = False) -> Capabilities:
             "sudo": privileged.sudo_usable(),  # cached: is there a sudo at all (or root)
             "gpio": gpio_ok(),
         }
-    caps = _caps_cache[key].copy()
+    return _caps_cache[key]
+
+
+def capabilities() -> Capabilities:
+    """What this Pi has: :func:`probed_capabilities`, except ``sudo``: read from what sudo
+    answered this boot at every call (a file stat), so it changes as soon as an action has
+    used sudo."""
+    caps = probed_capabilities().copy()
     caps["sudo"] = sudo_ok(bool(caps["sudo"]))
     return caps
 

@@ -10,7 +10,7 @@ import asyncssh
 from zeroconf import ServiceInfo
 
 from core.sim.pi_models import PiModel
-from core.sim.pi_tree import SimPiState
+from core.sim.pi_state import SimPiState
 from core.sim.workload import Workload
 
 LOOPBACK = "127.0.0.1"

@@ -104,12 +104,17 @@ class FaultSpec:
         return f"{self.target}:{self.fault}"
 
 
+def _spelled(text: str) -> str:
+    """How people may type a kind: any case, with _ for -."""
+    return text.strip().lower().replace("_", "-")
+
+
 def is_clearing_alias(text: str) -> bool:
-    return text.strip().lower().replace("_", "-") in ALIASES
+    return _spelled(text) in ALIASES
 
 
 def canonical_kind(text: str) -> str:
-    kind = text.strip().lower().replace("_", "-")
+    kind = _spelled(text)
     kind = ALIASES.get(kind, kind)
     if kind not in KINDS:
         raise FaultError(f"unknown fault {text!r}; known: {', '.join(KINDS)}, ssh-up")

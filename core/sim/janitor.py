@@ -16,9 +16,7 @@ from pathlib import Path
 import psutil
 
 from core.sim.leftovers import lab_processes
-from core.sim.scratch import OWNER_FILE
-
-PREFIX = "fleet-lab-"
+from core.sim.scratch import OWNER_FILE, PREFIX
 
 
 def sweep_stale_labs(parent: Path) -> list[Path]:

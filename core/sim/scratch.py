@@ -26,10 +26,11 @@ def scratch_parent() -> str | None:
 
 
 OWNER_FILE = ".owner-pid"  # lets a later lab sweep this one up if its process was killed
+PREFIX = "fleet-lab-"  # what the janitor looks for
 
 
-def make_scratch_dir(prefix: str = "fleet-lab-") -> Path:
-    path = Path(tempfile.mkdtemp(prefix=prefix, dir=scratch_parent()))
+def make_scratch_dir() -> Path:
+    path = Path(tempfile.mkdtemp(prefix=PREFIX, dir=scratch_parent()))
     (path / OWNER_FILE).write_text(f"{os.getpid()}\n")
     return path
 
