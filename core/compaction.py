@@ -70,14 +70,14 @@ def _add_disjoint(conn: sqlite3.Connection, into: RollupTable) -> None:
     an hour or day already compacted; without it the smaller row would lose and the sample
     would be gone. Ranges that meet are joined by the usual max (covering more wins)."""
     metrics = [c.name for c in SAMPLE_METRICS]
-    cols = ", ".join(["n", "digest", *metrics])
+    cols = ["n", "digest", *metrics]
     pairs = conn.execute(
-        f"SELECT c.rowid, {', '.join(f'c.{x}' for x in cols.split(', '))}, "
-        f"{', '.join(f'r.{x}' for x in cols.split(', '))} FROM temp.rollup_candidates c "
+        f"SELECT c.rowid, {', '.join(f'c.{x}' for x in cols)}, "
+        f"{', '.join(f'r.{x}' for x in cols)} FROM temp.rollup_candidates c "
         f"JOIN main.{into.name} r ON r.serial = c.serial AND r.bucket = c.bucket "
         "AND r.origin = c.origin"
     ).fetchall()
-    width = 2 + len(metrics)
+    width = len(cols)
     for row in pairs:
         rowid, mine, theirs = row[0], row[1 : 1 + width], row[1 + width :]
         a, b = _digest(mine[1]), _digest(theirs[1])

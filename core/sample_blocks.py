@@ -23,6 +23,7 @@ from core.schema import (
     SAMPLE_RECORD,
     STRIDE,
     samples_view_ddl,
+    schema_names,
     table_columns,
 )
 from core.sync.report import Corruption, MergeReport
@@ -239,7 +240,7 @@ def from_legacy(conn: sqlite3.Connection, schema: str, dest: str, ver: int | Non
 def migrate_v2(conn: sqlite3.Connection) -> None:
     """Schema v2 -> v3 of our own file: pack its samples into blocks, drop the old table
     (caller holds the transaction; the block table exists already)."""
-    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    have = schema_names(conn, "table")
     if LEGACY_SAMPLES.name in have:
         from_legacy(conn, "main", f"main.{NAME}", None)
         conn.execute(f"DROP TABLE main.{LEGACY_SAMPLES.name}")  # its index goes with it

@@ -302,6 +302,11 @@ _ALL_TABLES: tuple[Table, ...] = (
 TABLES: dict[str, Table] = {t.name: t for t in _ALL_TABLES}
 
 
+def schema_names(conn: sqlite3.Connection, kind: str) -> set[str]:
+    """The names of every `kind` ('table', 'index', 'view') in the main schema."""
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = ?", (kind,))}
+
+
 def table_columns(conn: sqlite3.Connection, table: str, schema: str = "main") -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA {schema}.table_info({table})")]
 
@@ -313,7 +318,7 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
     opening an up-to-date store leaves its bytes untouched.
     """
     changed = False
-    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    existing = schema_names(conn, "table")
     for ddl in LOCAL_DDL:
         name = ddl.split()[5]
         if name not in existing:
@@ -329,14 +334,14 @@ def ensure_schema(conn: sqlite3.Connection) -> bool:
             if c.name not in have:  # additive migration: a column added in a later version
                 conn.execute(f"ALTER TABLE {t.name} ADD COLUMN {c.ddl()}")
                 changed = True
-    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='index'")}
+    indexes = schema_names(conn, "index")
     indexed: tuple[IndexedTable, ...] = (*APPEND_TABLES, SAMPLE_BLOCKS, ROLLUP, DAILY_ROLLUP)
     for it in indexed:
         for name, ddl in index_ddl(it):
             if name not in indexes:
                 conn.execute(ddl)
                 changed = True
-    views = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='view'")}
+    views = schema_names(conn, "view")
     if "samples" not in views and "samples" not in existing:  # a v2 table: see migrate_v2
         conn.execute(samples_view_ddl())
         changed = True
@@ -364,7 +369,7 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
 
     conn.create_function("clk_v1", 1, clk, deterministic=True)
     conn.create_function("origin_v1", 1, lambda o: int(str(o)[:15], 16), deterministic=True)
-    existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    existing = schema_names(conn, "table")
     rebuilt: tuple[LwwTable | AppendTable, ...] = (*LWW_TABLES, *APPEND_TABLES, LEGACY_SAMPLES)
     for t in rebuilt:
         if t.name not in existing:

@@ -26,7 +26,6 @@ from core.store_base import (
     _meta_int,
     check_sqlite_header,
     file_uri,
-    seq_top_sql,
 )
 from core.store_devices import StoreDevices
 from core.store_events import StoreEvents
@@ -126,11 +125,10 @@ class Store(
         self.origin = identity.origin_of(self.site_id)
         self._ver = _meta_int(meta.get("db_version"), 1)
         self.clock = Clock(self.site_id, _meta_int(meta.get("hlc"), 0))
+        # compaction may have deleted our newest rows: never reuse their sequence numbers
+        self._floors = {t: _meta_int(meta.get(f"seq_floor.{t}"), 0) for t in SEQ_TABLES}
         for t in SEQ_TABLES:
-            row = c.execute(seq_top_sql(t), (self.origin,))
-            # compaction may have deleted our newest rows: never reuse their sequence numbers
-            floor = _meta_int(meta.get(f"seq_floor.{t}"), 0)
-            self._seq[t] = max(row.fetchone()[0] or 0, floor)
+            self._seq[t] = self._seq_top(t)
 
     def _claim_identity(self) -> None:
         """Mint a site id for a new file, or a fresh one for a file copied elsewhere."""

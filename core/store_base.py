@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -190,6 +191,14 @@ class StoreCore:
         c.execute(
             f"INSERT INTO {table} (origin, seq, {cols}, _ver) VALUES (?, ?, {marks}, ?)",
             [self.origin, self._next_seq(table), *row.values(), self._ver],
+        )
+
+    def _log_event(
+        self, c: sqlite3.Connection, serial: str | None, kind: str, message: str
+    ) -> None:
+        """Append one event, stamped now (caller holds a transaction)."""
+        self._append(
+            c, "events", {"serial": serial, "time": time.time(), "kind": kind, "message": message}
         )
 
     def _row_dicts(self, sql: str, params: tuple[object, ...] = ()) -> list[dict[str, Any]]:

@@ -52,14 +52,12 @@ class StoreDevices(StoreCore):
 
     def _devices(self, where: str, params: tuple[object, ...]) -> list[DeviceRecord]:
         with self._lock:
-            cols = self._device_columns()
-            cur = self._conn.execute(
-                f"SELECT {cols} FROM devices WHERE deleted = 0 AND ({where}) "
+            rows = self._row_dicts(
+                f"SELECT {self._device_columns()} FROM devices WHERE deleted = 0 AND ({where}) "
                 "ORDER BY hostname IS NULL, hostname, serial",
                 params,
             )
-            names = [d[0] for d in cur.description]
-            return [DeviceRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+        return [DeviceRecord(**r) for r in rows]
 
     def get_device(self, serial: str) -> DeviceRecord | None:
         found = self._devices("serial = ?", (serial,))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from core.records import EventRecord
 from core.store_base import StoreCore
 
@@ -11,20 +9,14 @@ from core.store_base import StoreCore
 class StoreEvents(StoreCore):
     def record_event(self, serial: str | None, kind: str, message: str) -> None:
         with self._write() as c:
-            self._append(
-                c,
-                "events",
-                {"serial": serial, "time": time.time(), "kind": kind, "message": message},
-            )
+            self._log_event(c, serial, kind, message)
 
     def events(self, serial: str | None = None, limit: int = 100) -> list[EventRecord]:
         """The newest `limit` events (of one device, or all), newest first."""
         where, params = ("serial = ?", (serial,)) if serial is not None else ("1", ())
-        with self._lock:
-            cur = self._conn.execute(
-                f"SELECT origin, seq, time, serial, kind, message FROM events WHERE {where} "
-                "ORDER BY time DESC, origin DESC, seq DESC LIMIT ?",
-                (*params, limit),
-            )
-            names = [d[0] for d in cur.description]
-            return [EventRecord(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+        rows = self._row_dicts(
+            f"SELECT origin, seq, time, serial, kind, message FROM events WHERE {where} "
+            "ORDER BY time DESC, origin DESC, seq DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [EventRecord(**r) for r in rows]

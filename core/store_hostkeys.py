@@ -32,11 +32,9 @@ class StoreHostKeys(StoreCore):
             )
 
     def host_key_history(self, endpoint_or_serial: str) -> list[HostKeyEvent]:
-        with self._lock:
-            cur = self._conn.execute(
-                "SELECT origin, seq, endpoint, serial, key, reason, time FROM host_key_history "
-                "WHERE endpoint = ?1 OR serial = ?1 ORDER BY time, origin, seq",
-                (endpoint_or_serial,),
-            )
-            names = [d[0] for d in cur.description]
-            return [HostKeyEvent(**dict(zip(names, r, strict=True))) for r in cur.fetchall()]
+        rows = self._row_dicts(
+            "SELECT origin, seq, endpoint, serial, key, reason, time FROM host_key_history "
+            "WHERE endpoint = ?1 OR serial = ?1 ORDER BY time, origin, seq",
+            (endpoint_or_serial,),
+        )
+        return [HostKeyEvent(**r) for r in rows]

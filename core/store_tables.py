@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,12 +44,7 @@ class StoreTables(StoreCore):
             for key in keys:
                 self._lww_set(c, table, key, {"deleted": 1})
             if event is not None:
-                serial, kind, message = event
-                self._append(
-                    c,
-                    "events",
-                    {"serial": serial, "time": time.time(), "kind": kind, "message": message},
-                )
+                self._log_event(c, *event)
 
     def get_row(self, table: str, key: str) -> dict[str, Any] | None:
         found = self.rows(table, f"{self._spec(table, LwwTable).key} = ?", (key,))

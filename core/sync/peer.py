@@ -19,10 +19,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.hlc import Clock, ClockDriftError
-from core.schema import APPLICATION_ID, LEGACY_SAMPLES, SCHEMA_VERSION, TABLES, table_columns
+from core.schema import (
+    APPLICATION_ID,
+    LEGACY_SAMPLES,
+    SCHEMA_VERSION,
+    TABLES,
+    schema_names,
+    table_columns,
+)
+from core.store_base import SQLITE_MAGIC, file_uri
 from core.sync.beside import SideTask
 
-SQLITE_MAGIC = b"SQLite format 3\x00"
 QUICK_CHECK_ABOVE = 16 * 1024 * 1024  # bytes; integrity_check is cheap below this
 CHECK_TIMEOUT_S = 600.0  # a structural check that takes longer is interrupted and refused
 
@@ -45,8 +52,6 @@ class PeerInfo:
 def peer_uri(path: Path) -> str:
     # immutable: no locks, no -shm beside a file that may sit on a read-only USB stick; safe
     # because a file with a live -wal is refused before we get here.
-    from core.store import file_uri
-
     return file_uri(path, mode="ro", immutable="1")
 
 
@@ -167,7 +172,7 @@ def _inspect(
         raise PeerError(f"{path}: {e}") from e
     except (TypeError, ValueError) as e:
         raise PeerError(f"{path}: bad clock in meta: {e}") from e
-    have = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
+    have = schema_names(conn, "table")
     # a v2 peer's row-per-sample table is read too: the merge packs it into blocks
     shared = [*TABLES, LEGACY_SAMPLES.name] if version < 3 else list(TABLES)
     columns = {name: table_columns(conn, name) for name in shared if name in have}
