@@ -18,7 +18,7 @@ from typing import IO
 from pydantic import BaseModel, ConfigDict
 
 from core.policy import StatusPolicy, evaluate_reading, reading_of_sample, throttle_flags
-from core.records import DeviceRecord, EventRecord, SampleRecord
+from core.records import DeviceRecord, EventRecord
 from core.store import Store
 from core.text import visible
 
@@ -188,14 +188,22 @@ def _inventory(d: DeviceRecord, rack: str | None) -> InventoryRow:
     )
 
 
-def latest_samples(store: Store) -> dict[str, SampleRecord]:
-    """The newest stored health sample of every device."""
-    return store.latest_samples()
+# the sample columns a health row shows, under the same names
+HEALTH_METRICS = (
+    "temperature_c",
+    "cpu_percent",
+    "load1",
+    "mem_percent",
+    "disk_percent",
+    "core_volts",
+    "power_w",
+    "fan_rpm",
+)
 
 
 def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[HealthRow]:
     policy = policy or StatusPolicy()
-    latest = latest_samples(store)
+    latest = store.latest_samples()
     out = []
     for d in store.list_devices():
         s = latest.get(d.serial)
@@ -207,16 +215,9 @@ def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[Health
                     time=None,
                     status="unknown",
                     reasons="no health sample stored",
-                    temperature_c=None,
-                    cpu_percent=None,
-                    load1=None,
-                    mem_percent=None,
-                    disk_percent=None,
-                    core_volts=None,
-                    power_w=None,
-                    fan_rpm=None,
                     throttled_now=[],
                     throttled_past=[],
+                    **dict.fromkeys(HEALTH_METRICS),
                 )
             )
             continue
@@ -229,16 +230,9 @@ def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[Health
                 time=iso(s.time),
                 status=status.severity.value,
                 reasons="; ".join(status.reasons),
-                temperature_c=s.temperature_c,
-                cpu_percent=s.cpu_percent,
-                load1=s.load1,
-                mem_percent=s.mem_percent,
-                disk_percent=s.disk_percent,
-                core_volts=s.core_volts,
-                power_w=s.power_w,
-                fan_rpm=s.fan_rpm,
                 throttled_now=now,
                 throttled_past=past,
+                **{m: getattr(s, m) for m in HEALTH_METRICS},
             )
         )
     return out
