@@ -3,6 +3,7 @@ where the numbers are read). A bench that rots is found here, not on the day it 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,8 @@ def test_every_bench_is_listed() -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_bench_runs_to_its_table(name: str) -> None:
+    if name == "bench_connect.py" and not os.access("/usr/bin/ssh", os.X_OK):
+        pytest.skip("its baseline is OpenSSH's ssh (.ci/run installs it)")
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / name), *SMALL[name]],
         cwd=ROOT,
