@@ -132,7 +132,7 @@ def decode_txt(properties: dict[bytes, bytes | None]) -> dict[str, str]:
 
 def _identity(candidate: Candidate) -> str:
     """One device: its advertised host name (unique on a link) and its SSH port."""
-    return f"{(candidate.server or candidate.name).lower()}#{candidate.port}"
+    return f"{_server(candidate)}#{candidate.port}"
 
 
 def _server(candidate: Candidate) -> str:

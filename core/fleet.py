@@ -28,10 +28,10 @@ from core.clock import skew_at, worth_recording
 from core.discovery import Candidate, Discovery, DiscoveryEvent
 from core.models import DeviceState, Health, Hello
 from core.poll import record_link
-from core.pool import ConnectionPool, Link, Timeouts, Unreachable
+from core.pool import ConnectionPool, Link, Unreachable
 from core.routes import RouteError, Target
 from core.samples import received
-from core.ssh import ConnectOptions, HostKeyChanged
+from core.ssh import ConnectOptions, HostKeyChanged, same_key
 from core.store import Store
 from core.targets import known_targets
 
@@ -59,12 +59,7 @@ class FleetService:
         self.on_update = on_update
         self.poll_interval = poll_interval
         self.states: dict[str, DeviceState] = {}
-        self.pool = ConnectionPool(
-            store,
-            options,
-            handshakes=concurrency,
-            timeouts=Timeouts(tcp=options.tcp_timeout, handshake=options.connect_timeout),
-        )
+        self.pool = ConnectionPool(store, options, handshakes=concurrency)
         self._targets: dict[str, Target] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._skews: dict[str, float] = {}  # serial -> the clock skew last written to the store
@@ -196,7 +191,7 @@ class FleetService:
         while True:
             await asyncio.sleep(REPIN_CHECK_SECONDS)
             pin = self.pool.trust.pin(refusal.endpoint)
-            if pin is None or pin.key.split()[:2] != refusal.pinned.split()[:2]:
+            if pin is None or not same_key(pin.key, refusal.pinned):
                 self.pool.forgive(refusal.endpoint)
                 return
 

@@ -85,7 +85,7 @@ class Trust:
             )
         if claimed_serial:
             others = self.pins_of_serial(claimed_serial)
-            if others and any(same_key(p.key, offered) for p in others):
+            if any(same_key(p.key, offered) for p in others):
                 return "moved"
             if others:
                 raise HostKeyChanged(

@@ -9,14 +9,14 @@ strictly as a packet off the network.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from core.agent_client import AgentSession
 from core.discovery import SERVICE_TYPES, Candidate, clean_label, decode_txt, order_addresses
 from core.hosts import HostSpecError, parse_spec
-from core.neighbours import parse_ip_neigh, parse_proc_arp, pi_neighbours
+from core.neighbours import Neighbour, parse_agent_table, pi_neighbours
 from core.pool import ConnectionPool
 from core.routes import RouteError, Target
 
@@ -66,10 +66,7 @@ async def discover_via(
                 table = {}  # the neighbour table is a bonus; mDNS already answered
     finally:
         await session.close()
-    found = candidates_from_browse(browsed, spec)
-    if isinstance(table, dict):
-        found = with_neighbours(found, _table_entries(table), spec)
-    return found
+    return with_neighbours(candidates_from_browse(browsed, spec), parse_agent_table(table), spec)
 
 
 def candidates_from_browse(result: Any, jump: str | None) -> list[Candidate]:
@@ -97,7 +94,7 @@ def _candidate(svc: Any, jump: str | None) -> Candidate | None:
         return None
     raw_addresses = svc.get("addresses")
     addresses = order_addresses(
-        [a for a in raw_addresses[:16] if isinstance(a, str) and _is_ip(a)]
+        [a for a in raw_addresses[:16] if isinstance(a, str)]
         if isinstance(raw_addresses, list)
         else []
     )
@@ -125,14 +122,6 @@ def _candidate(svc: Any, jump: str | None) -> Candidate | None:
     )
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return False
-    return not (ip.is_multicast or ip.is_unspecified)
-
-
 def merge_parts(parts: list[Candidate]) -> list[Candidate]:
     """One candidate per (server, port); a bare `_workstation` record only when no SSH record."""
     rank = {"_pifleet": 0, "_ssh": 1}
@@ -152,34 +141,19 @@ def merge_parts(parts: list[Candidate]) -> list[Candidate]:
         txt: dict[str, str] = {}
         for part in reversed(group):
             txt.update(part.txt)
-        best = group[0]
         merged.append(
-            Candidate(
-                best.name,
-                best.address,
-                best.port,
-                best.service_type,
-                txt,
-                order_addresses([a for p in group for a in p.addresses]),
-                best.server,
-                tuple(sorted({p.service_type for p in group})),
-                best.source,
-                best.jump,
-                best.mac,
+            replace(
+                group[0],
+                txt=txt,
+                addresses=order_addresses([a for p in group for a in p.addresses]),
+                service_types=tuple(sorted({p.service_type for p in group})),
             )
         )
     return merged
 
 
-def _table_entries(table: dict[str, Any]) -> list[Any]:
-    arp, neigh = table.get("proc_arp"), table.get("ip_neigh")
-    return (parse_proc_arp(arp) if isinstance(arp, str) else []) + (
-        parse_ip_neigh(neigh) if isinstance(neigh, str) else []
-    )
-
-
 def with_neighbours(
-    found: list[Candidate], entries: list[Any], jump: str | None, source: str = "neighbours"
+    found: list[Candidate], entries: list[Neighbour], jump: str | None
 ) -> list[Candidate]:
     """Attach MACs to mDNS candidates; add Pi-OUI neighbours that mDNS did not see (port 22)."""
     pis = pi_neighbours(entries)
@@ -191,7 +165,7 @@ def with_neighbours(
         mac = next(
             (by_address[a].mac for a in (c.addresses or (c.address,)) if a in by_address), None
         )
-        out.append(c if mac is None else _with_mac(c, mac))
+        out.append(c if mac is None else replace(c, mac=mac))
     for n in pis:
         if n.address in seen_addresses:
             continue
@@ -203,25 +177,9 @@ def with_neighbours(
                 service_type="neighbour",
                 addresses=(n.address,),
                 service_types=("neighbour",),
-                source=source,
+                source="neighbours",
                 jump=jump,
                 mac=n.mac,
             )
         )
     return out
-
-
-def _with_mac(c: Candidate, mac: str) -> Candidate:
-    return Candidate(
-        c.name,
-        c.address,
-        c.port,
-        c.service_type,
-        c.txt,
-        c.addresses,
-        c.server,
-        c.service_types,
-        c.source,
-        c.jump,
-        mac,
-    )

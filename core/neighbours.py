@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.oui import is_pi_mac, normalise_mac
 
@@ -101,6 +102,17 @@ def _after(cols: list[str], word: str) -> str | None:
         return cols[cols.index(word) + 1]
     except (ValueError, IndexError):
         return None
+
+
+def parse_agent_table(reply: Any) -> list[Neighbour]:
+    """The agent's `neighbours` answer (a jump host's table): its `proc_arp` and `ip_neigh`
+    texts, anything else ignored."""
+    if not isinstance(reply, dict):
+        return []
+    arp, neigh = reply.get("proc_arp"), reply.get("ip_neigh")
+    return (parse_proc_arp(arp) if isinstance(arp, str) else []) + (
+        parse_ip_neigh(neigh) if isinstance(neigh, str) else []
+    )
 
 
 def pi_neighbours(entries: list[Neighbour]) -> list[Neighbour]:

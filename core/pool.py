@@ -23,7 +23,7 @@ import asyncssh
 from core.agent_client import AgentFailure, AgentSession
 from core.hostkeys import Evidence, Trust
 from core.models import Facts
-from core.neighbours import mac_of, parse_ip_neigh, parse_proc_arp, read_local
+from core.neighbours import mac_of, parse_agent_table, read_local
 from core.oui import normalise_mac
 from core.routes import Route, RouteError, Target, resolve
 from core.ssh import ConnectOptions, HostKeyChanged, SSHFailure, open_route, tcp_connect
@@ -265,7 +265,7 @@ class ConnectionPool:
         mac, where = target.mac, "discovery"
         with contextlib.suppress(Exception):
             if route.jump is None:
-                seen = mac_of(route.host, read_local())
+                seen = mac_of(route.host, await asyncio.to_thread(read_local))  # runs `ip`
                 if seen:
                     mac, where = seen, "this machine's neighbour table"
             else:
@@ -276,7 +276,7 @@ class ConnectionPool:
             serial=target.serial,
             serial_source="announced in mDNS TXT"
             if route.jump is None
-            else f"seen by jump host {route.jump.address if route.jump else ''}",
+            else f"seen by jump host {route.jump.address}",
             mac=normalise_mac(mac) if mac else None,
             mac_source=where,
         )
@@ -290,10 +290,7 @@ class ConnectionPool:
             result = await session.call("neighbours", {}, timeout=self.timeouts.call)
         finally:
             await session.close()
-        text = result.get("proc_arp", "") if isinstance(result, dict) else ""
-        neigh = result.get("ip_neigh", "") if isinstance(result, dict) else ""
-        entries = parse_proc_arp(str(text)) + parse_ip_neigh(str(neigh))
-        return mac_of(route.host, entries)
+        return mac_of(route.host, parse_agent_table(result))
 
     # ---- calls and shutdown ---------------------------------------------------------------
     async def call(

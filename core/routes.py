@@ -64,7 +64,7 @@ class Route:
 
     @property
     def address(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return HostSpec(self.host, self.port).address
 
     @property
     def key(self) -> str:

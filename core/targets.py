@@ -12,8 +12,13 @@ from core.routes import Target
 from core.store import Store
 
 
+def _jump_of_site(site: str | None, site_jumps: dict[str, str]) -> str | None:
+    """The jump host of `site`, else the one set for every site (`*`)."""
+    return (site_jumps.get(site) if site else None) or site_jumps.get("*")
+
+
 def target_of(entry: HostEntry, site_jumps: dict[str, str]) -> Target:
-    jump = entry.jump or (site_jumps.get(entry.site) if entry.site else None) or site_jumps.get("*")
+    jump = entry.jump or _jump_of_site(entry.site, site_jumps)
     return Target(entry.host, entry.port, entry.user, jump, entry.serial, entry.name, entry.mac)
 
 
@@ -41,8 +46,7 @@ def known_targets(store: Store) -> list[Target]:
             continue
         if (device.address, device.port or 22) in covered_hosts:
             continue
-        site = sites.get(device.serial)
-        jump = (jumps.get(site) if site else None) or jumps.get("*")
+        jump = _jump_of_site(sites.get(device.serial), jumps)
         targets.append(
             Target(
                 device.address, device.port, device.user, jump, device.serial, device.hostname, None

@@ -72,6 +72,17 @@ class Recorder:
         return [e.kind for e in self.events]
 
 
+async def _first_candidate(rec: Recorder) -> Candidate:
+    """Browse loopback until `rec` has seen its host; the candidate of its first event."""
+    discovery = Discovery(rec, interfaces=[LOOPBACK])
+    await discovery.start()
+    try:
+        assert await _until(lambda: bool(rec.events))
+    finally:
+        await discovery.stop()
+    return rec.events[0].candidate
+
+
 async def test_every_advertised_pi_is_found_with_its_port(tmp_path: Path) -> None:
     lab = SimLab(4, workdir=tmp_path / "lab")
     await lab.start()
@@ -116,14 +127,7 @@ async def test_hostile_names_and_txt_values_arrive_defanged(advertiser: AsyncZer
         properties={b"model": b"\x1b]0;owned\x07" + b"x" * 230, b"serial": b"$(reboot)"},
     )
     await advertiser.async_register_service(info)
-    rec = Recorder(f"evil{tag}.local.")
-    discovery = Discovery(rec, interfaces=[LOOPBACK])
-    await discovery.start()
-    try:
-        assert await _until(lambda: bool(rec.events))
-    finally:
-        await discovery.stop()
-    candidate = rec.events[0].candidate
+    candidate = await _first_candidate(Recorder(f"evil{tag}.local."))
     assert "\u009b" not in candidate.name
     assert candidate.name == clean_label(hostile) == f"evil{tag}2J[bold red]pwn[/]"
     assert "\x1b" not in candidate.txt["model"] and "\x07" not in candidate.txt["model"]
@@ -144,14 +148,7 @@ async def test_ipv4_and_ipv6_addresses_are_resolved_ipv4_first(advertiser: Async
             server,
         )
     )
-    rec = Recorder(server)
-    discovery = Discovery(rec, interfaces=[LOOPBACK])
-    await discovery.start()
-    try:
-        assert await _until(lambda: bool(rec.events))
-    finally:
-        await discovery.stop()
-    candidate = rec.events[0].candidate
+    candidate = await _first_candidate(Recorder(server))
     assert candidate.address == LOOPBACK
     assert set(candidate.addresses) == {LOOPBACK, "fd00::5"}
     assert candidate.to_json()["addresses"][0] == LOOPBACK
