@@ -11,12 +11,6 @@ from collections.abc import Callable, Sequence
 from fleet_tui import __version__, commands
 from fleet_tui.paths import default_db_path
 
-# Exit codes shared by every subcommand (documented in README).
-EXIT_OK = 0
-EXIT_PARTIAL = 1  # some devices failed, others succeeded
-EXIT_FAILURE = 2  # the operation failed as a whole
-EXIT_USAGE = 64  # bad arguments (sysexits EX_USAGE)
-
 Handler = Callable[[argparse.Namespace], int]
 
 

@@ -18,6 +18,7 @@ from textual.markup import escape
 from core.policy import Severity
 from core.text import visible
 from screens import registry
+from screens.format import short_model
 from screens.help import screen_keys
 
 MAX_DEVICE_HITS = 40
@@ -103,8 +104,6 @@ def _filters(screen: Any) -> Iterator[Item]:
         )
     values: dict[str, set[str]] = {"model": set(), "rack": set(), "tag": set()}
     for row in list(model.rows.values()):
-        from screens.format import short_model
-
         if row.model:
             values["model"].add(short_model(row.model))
         if row.rack:

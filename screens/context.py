@@ -71,6 +71,14 @@ class FleetContext(Protocol):
         ...
 
 
+def reload_fleet_records(app: App[Any]) -> None:
+    """After a write: the fleet overview (the bottom of the stack) re-reads labels, tags and
+    racks. Call on the UI thread (from a worker: `app.call_from_thread(reload_fleet_records, app)`)."""
+    load_records = getattr(app.screen_stack[0], "load_records", None) if app.screen_stack else None
+    if load_records is not None:
+        load_records()
+
+
 def fleet_context(app: App[Any]) -> FleetContext:
     if not isinstance(app, FleetContext):
         raise TypeError(f"{type(app).__name__} does not provide the fleet context")

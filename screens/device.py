@@ -178,24 +178,25 @@ class DeviceScreen(DeviceActions):
         while self._points and self._points[0].time < cutoff:
             self._points.pop(0)
         with self.app.batch_update():
-            self._render_title()
-            self._render_facts()
-            self._render_health()
-            self._render_clock()
+            self._render_live()
 
     # ---- rendering -----------------------------------------------------------------------
     def _render_all(self) -> None:
         with self.app.batch_update():
-            self._render_title()
-            self._render_facts()
-            self._render_health()
-            self._render_clock()
+            self._render_live()
             d = self.detail
             self.query_one("#device-events", EventsTable).show(d.events)
             self.query_one("#device-throttle", ThrottleTable).show(throttle_changes(self._points))
             self.query_one("#hostkey-pinned", PinnedKey).show(d.pinned_key, d.pinned_at)
             self.query_one("#device-keys", KeyHistoryTable).show(d.key_history)
             self.query_one("#device-notes", NotesPanel).show(d.record)
+
+    def _render_live(self) -> None:
+        """What a live update can change: title, facts, health and the clock/sudo line."""
+        self._render_title()
+        self._render_facts()
+        self._render_health()
+        self._render_clock()
 
     def _render_title(self) -> None:
         options = fleet_context(self.app).options
@@ -241,7 +242,7 @@ class DeviceScreen(DeviceActions):
 
 
 def _open_device(app: App[Any], arg: str) -> None:
-    from screens.fleet import FleetScreen
+    from screens.fleet import FleetScreen, fleet_screen
     from screens.fleet_model import find_rows
 
     fleet = app.screen_stack[0] if app.screen_stack else None
@@ -259,8 +260,7 @@ def _open_device(app: App[Any], arg: str) -> None:
     if len(rows) > 1:
         names = ", ".join(visible(r.hostname) for r in rows[:5])
         raise CommandError(f"{len(rows)} devices match {visible(arg)!r}: {names}…")
-    while len(app.screen_stack) > 1 and not isinstance(app.screen, FleetScreen):
-        app.pop_screen()
+    fleet_screen(app)  # back to the overview first, so device screens never pile up
     app.push_screen(DeviceScreen(DeviceRef.of(rows[0])))
 
 

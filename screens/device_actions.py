@@ -10,7 +10,7 @@ from textual.screen import Screen
 
 from core.text import visible
 from screens import actions
-from screens.context import ReadOnlyError, fleet_context
+from screens.context import ReadOnlyError, fleet_context, reload_fleet_records
 from screens.device_data import DeviceDetail
 from screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
 from screens.device_ref import DeviceRef
@@ -96,6 +96,4 @@ class DeviceActions(Screen[None]):
             self.app.notify, describe_changes(changes), title="Saved", markup=False
         )
         self.app.call_from_thread(self.load)  # workers are started from the UI thread
-        reload_fleet = getattr(self.app.screen_stack[0], "load_records", None)
-        if reload_fleet is not None:
-            self.app.call_from_thread(reload_fleet)
+        self.app.call_from_thread(reload_fleet_records, self.app)

@@ -130,9 +130,7 @@ class FleetScreen(Screen[None]):
         self.set_interval(ctx.options.flush_interval, self.flush)
         self.set_interval(ctx.options.records_seconds, self.load_records)
         self.load_records()
-        pending = ctx.live_states()
-        if pending:
-            self._pending.update(pending)
+        self._pending.update(ctx.live_states())
         self._show_sort()
         self._update_summary()
 

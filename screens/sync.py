@@ -28,7 +28,7 @@ from core.store import Store, StoreError
 from core.sync.report import ConstraintConflict
 from core.sync.resolve import choices, resolve
 from core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
-from screens.context import ReadOnlyError, fleet_context
+from screens.context import ReadOnlyError, fleet_context, reload_fleet_records
 from screens.dialogs import ConfirmDialog
 from screens.format import literal
 from screens.registry import CommandSpec, register_command
@@ -222,9 +222,7 @@ class SyncScreen(Screen[None]):
             self.post_message(SyncFailed("Merge", str(e)))
             return
         self.post_message(SyncOutcome(outcome))
-        reload_fleet = getattr(self.app.screen_stack[0], "load_records", None)
-        if reload_fleet is not None:
-            self.app.call_from_thread(reload_fleet)
+        self.app.call_from_thread(reload_fleet_records, self.app)
 
     @work(
         thread=True,

@@ -16,6 +16,9 @@ from typing import Any
 
 from fleet_tui.paths import default_db_path
 
+# Exit codes shared by every subcommand (documented in README): partial = some devices or
+# lines failed, others succeeded; failure = the operation failed as a whole; usage = sysexits
+# EX_USAGE.
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2, 64
 
 

@@ -19,11 +19,11 @@ from core.runtime import FleetConfig, RunningFleet, run_fleet
 from core.sim.control import ControlError, default_socket_path
 from core.sim.faults import FaultError, parse_spec
 from core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
+from fleet_tui.commands._common import EXIT_USAGE
 from fleet_tui.commands.demo_ctl import add_commands
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
-EXIT_USAGE = 64
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -10,8 +10,7 @@ from typing import Any
 
 from core.sim.control import ControlError, find_demo, request
 from core.sim.faults import KINDS, FaultError, parse_clear, parse_spec
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 2, 64
+from fleet_tui.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 
 
 def add_commands(demo: argparse.ArgumentParser) -> None:

@@ -19,11 +19,10 @@ from core.export import (
     write_csv,
 )
 from core.store import Store
+from fleet_tui.commands._common import EXIT_OK
 from fleet_tui.commands.store_cmds import register_export_kind
 from fleet_tui.config import load_config
 from fleet_tui.paths import config_file
-
-EXIT_OK = 0
 
 
 def export_inventory(store: Store, args: argparse.Namespace, out: IO[str]) -> int:

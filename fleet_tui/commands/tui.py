@@ -9,8 +9,9 @@ from pathlib import Path
 
 from core.runtime import FleetConfig
 from core.sim.lab import LabOptions
+from fleet_tui.commands._common import db_path
 from fleet_tui.config import UserConfig, load_config
-from fleet_tui.paths import config_file, default_db_path, log_file
+from fleet_tui.paths import config_file, log_file
 
 
 def _setup_logging() -> None:
@@ -45,7 +46,7 @@ def run_tui(
     from screens.context import UiOptions
 
     if db is None:
-        db = Path(args.db) if args.db else default_db_path()
+        db = db_path(args)
     cfg, problems = load_config(config_file())
     readonly, low = ui_settings(args, cfg)
     keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))
