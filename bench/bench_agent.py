@@ -15,10 +15,10 @@ import sys
 import time
 from typing import Any
 
-from core.agent_client import AgentSession
-from core.sim.lab import LOOPBACK, SimLab
-from core.ssh import Endpoint, connect
-from core.store import Store
+from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.net.ssh import Endpoint, connect
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 SAMPLES = 100
 TARGET_RSS_MB = 20.0

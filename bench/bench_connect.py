@@ -29,13 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.agent_bundle import build_agent  # noqa: E402
-from core.agent_client import REMOTE_DIR  # noqa: E402
-from core.orchestrator import Operation  # noqa: E402
-from core.pool import ConnectionPool, Link, Timeouts  # noqa: E402
-from core.routes import Target  # noqa: E402
-from core.sim.lab import LOOPBACK, SimLab  # noqa: E402
-from core.store import Store  # noqa: E402
+from fleet_tui.core.agent.bundle import build_agent  # noqa: E402
+from fleet_tui.core.agent.client import REMOTE_DIR  # noqa: E402
+from fleet_tui.core.net.pool import ConnectionPool, Link, Timeouts  # noqa: E402
+from fleet_tui.core.net.routes import Target  # noqa: E402
+from fleet_tui.core.ops.fanout import Operation  # noqa: E402
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab  # noqa: E402
+from fleet_tui.core.store.database import Store  # noqa: E402
 
 COLD_TARGET_S = 5.0
 WARM_TARGET_S = 0.5
@@ -106,7 +106,7 @@ class LabProcess:
 async def cold_and_warm(
     lab: LabProcess, rounds: int, db: Path, concurrency: int = 32
 ) -> tuple[float, list[float], int, ConnectionPool]:
-    from core.ssh import ConnectOptions
+    from fleet_tui.core.net.ssh import ConnectOptions
 
     options = ConnectOptions(
         username="pi",

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from core.models import DeviceState
-from core.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.app import FleetApp
+from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
+from fleet_tui.core.models import DeviceState
 
 DEVICES = 12
 TARGET_S = 5.0

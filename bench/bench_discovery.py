@@ -28,10 +28,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_connect import LabProcess, busy_fraction, table  # noqa: E402
 from zeroconf import IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf  # noqa: E402
 
-from core.discovery import Discovery, DiscoveryEvent  # noqa: E402
-from core.sim.lab import LOOPBACK  # noqa: E402
-from hardware.discover import browse as agent_browse  # noqa: E402
-from hardware.protocol import Request  # noqa: E402
+from fleet_tui.core.discovery.mdns import Discovery, DiscoveryEvent  # noqa: E402
+from fleet_tui.core.sim.lab import LOOPBACK  # noqa: E402
+from fleet_tui.hardware.discover import browse as agent_browse  # noqa: E402
+from fleet_tui.hardware.protocol import Request  # noqa: E402
 
 TARGET_S = 2.0
 SSH = "_ssh._tcp.local."

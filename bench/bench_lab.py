@@ -17,9 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.sim.faults import KINDS  # noqa: E402
-from core.sim.lab import SimLab  # noqa: E402
-from core.sim.leftovers import find_leftovers, mdns_sockets  # noqa: E402
+from fleet_tui.core.sim.faults import KINDS  # noqa: E402
+from fleet_tui.core.sim.lab import SimLab  # noqa: E402
+from fleet_tui.core.sim.leftovers import find_leftovers, mdns_sockets  # noqa: E402
 
 START_TARGET_S = 10.0
 TARGET_SIZE = 100

@@ -11,7 +11,7 @@ maintenance thread; the "+ its WAL checkpoint" lines count it too. Each merge ru
 copy of the target; the best of T trials is shown (the machine is shared and noisy).
 
 Append-only rows are measured twice. Samples, nearly all the append-only data there is, are
-stored packed (one block per device, hour and technician: core/sample_blocks.py), so their
+stored packed (one block per device, hour and technician: core/store/sample_blocks.py), so their
 rate is samples per second; their baseline and floor are SQLite copying the same samples
 stored one per row, as schema v2 did (`INSERT INTO samples SELECT * FROM peer.samples`, a
 page-level transfer, and the same with named columns, row by row, into an empty table with
@@ -33,10 +33,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.hlc import Stamp, site_tag  # noqa: E402
-from core.schema import CLK, LEGACY_SAMPLES, TABLES, LwwTable  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.sync.report import MergeReport  # noqa: E402
+from fleet_tui.core.store.database import Store  # noqa: E402
+from fleet_tui.core.store.hlc import Stamp, site_tag  # noqa: E402
+from fleet_tui.core.store.schema import CLK, LEGACY_SAMPLES, TABLES, LwwTable  # noqa: E402
+from fleet_tui.core.sync.report import MergeReport  # noqa: E402
 
 LWW_TARGET = 250_000
 APPEND_TARGET = 1_000_000
@@ -295,7 +295,7 @@ def bench_writes(tmp: Path) -> list[Row]:
 
 def fill_minutes(store: Store, pis: int, start: float, minutes: int, seq0: int) -> int:
     """One sample a minute from each of `pis` Pis, generated inside SQLite (fast), packed
-    into hourly blocks the way the store packs them (core/sample_blocks.py)."""
+    into hourly blocks the way the store packs them (core/store/sample_blocks.py)."""
     c = store._conn
     c.execute("BEGIN")
     c.execute(
@@ -322,7 +322,7 @@ def year_size_rows(tmp: Path, pis: int = 4, span_days: int = 365) -> list[Row]:
 
     Measured through the real compaction on `pis` Pis (each Pi's rows are independent and
     alike), then scaled to PIS Pis; the file sizes are of snapshots (what travels)."""
-    from core import compaction
+    from fleet_tui.core.store import compaction
 
     day = 86400.0
     now = time.time()

@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from textual import events  # noqa: E402
 
-from core.models import DeviceState, Facts, Health, Throttled  # noqa: E402
-from core.runtime import FleetConfig  # noqa: E402
-from core.store import Store  # noqa: E402
 from fleet_tui.app import FleetApp  # noqa: E402
-from screens.context import UiOptions  # noqa: E402
-from screens.fleet import FleetScreen  # noqa: E402
-from screens.messages import DeviceUpdated  # noqa: E402
+from fleet_tui.core.fleet.runtime import FleetConfig  # noqa: E402
+from fleet_tui.core.models import DeviceState, Facts, Health, Throttled  # noqa: E402
+from fleet_tui.core.store.database import Store  # noqa: E402
+from fleet_tui.screens.context import UiOptions  # noqa: E402
+from fleet_tui.screens.fleet import FleetScreen  # noqa: E402
+from fleet_tui.screens.messages import DeviceUpdated  # noqa: E402
 
 FIRST_FRAME_TARGET_S = 1.0
 NOW = time.time()

@@ -10,7 +10,7 @@ does not count as skew (only its asymmetry does, well under a second on any usab
 from __future__ import annotations
 
 IN_STEP_S = 2.0  # below this an offset is measurement noise: "in step"
-# A device's stored skew (core/fleet.py, core/poll.py) is rewritten only when it moved this
+# A device's stored skew (core/fleet/service.py, core/fleet/poll.py) is rewritten only when it moved this
 # much: every write is an edit that syncs to the other technicians.
 RECORD_STEP_S = 5.0
 

@@ -17,10 +17,10 @@ from typing import IO
 
 from pydantic import BaseModel, ConfigDict
 
-from core.policy import StatusPolicy, evaluate_reading, reading_of_sample, throttle_flags
-from core.records import DeviceRecord, EventRecord
-from core.store import Store
-from core.text import visible
+from fleet_tui.core.policy import StatusPolicy, evaluate_reading, reading_of_sample, throttle_flags
+from fleet_tui.core.records import DeviceRecord, EventRecord
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.text import visible
 
 TEXT_LIMIT = 10_000  # notes can be long; a CSV cell is no place to truncate them at 256
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

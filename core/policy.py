@@ -14,9 +14,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from core.clock import describe
-from core.models import THROTTLE_FLAGS, DeviceState
-from core.records import SampleRecord
+from fleet_tui.core.clock import describe
+from fleet_tui.core.models import THROTTLE_FLAGS, DeviceState
+from fleet_tui.core.records import SampleRecord
 
 
 class Severity(StrEnum):

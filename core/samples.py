@@ -4,13 +4,13 @@ The poller reads every device every ~2 s; a year of that from 200 Pis would be 3
 `SampleGate` keeps at most one raw sample per device per `min_interval_s` (60 s), plus every
 reading that says something new: the throttle flags changed, or the temperature moved more
 than `temp_delta_c` since the last kept sample. The rest are dropped before they reach SQLite.
-Compaction (core/compaction.py) then folds kept samples older than two days into hourly rows.
+Compaction (core/store/compaction.py) then folds kept samples older than two days into hourly rows.
 
 The gate is in-memory state of one `Store` and is not shared: two Stores writing one file
 (two processes, or the UI's and the poller's) each gate the readings they are given, so a
 device polled by both may get up to one kept sample per minute from each. That only costs a
 few rows (compaction folds them like any other); it never loses or duplicates a row, since
-sequence numbers come from the file (core/store.py).
+sequence numbers come from the file (core/store/database.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.schema import SAMPLE_METRICS
+from fleet_tui.core.store.schema import SAMPLE_METRICS
 
 SAMPLE_COLUMNS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
 _TIME, _TEMP, _THROTTLED = 1, 2, 4  # positions in sample_values()

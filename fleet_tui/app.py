@@ -18,12 +18,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from assets import asset
-from core.models import DeviceState
-from core.runtime import FleetConfig
-from core.sim.faults import KINDS, FaultError
-from core.store import Store
-from core.text import visible
+from fleet_tui.assets import asset
 from fleet_tui.backend import (
     FAULT_USAGE,
     LAB_TIMEOUT,
@@ -33,16 +28,21 @@ from fleet_tui.backend import (
     Selected,
     parse_fault_command,
 )
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.sim.faults import KINDS, FaultError
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.text import visible
+from fleet_tui.screens import registry
+from fleet_tui.screens.command_line import CommandPrompt
+from fleet_tui.screens.commands import FleetCommands
+from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.device_ref import DeviceRef
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.help import show_help
+from fleet_tui.screens.messages import BackendFailed, DeviceUpdated
 from fleet_tui.stores import UiStores
-from screens import registry
-from screens.command_line import CommandPrompt
-from screens.commands import FleetCommands
-from screens.context import UiOptions
-from screens.device import DeviceScreen
-from screens.device_ref import DeviceRef
-from screens.fleet import FleetScreen
-from screens.help import show_help
-from screens.messages import BackendFailed, DeviceUpdated
 
 STOP_TIMEOUT = 10.0
 FAULT_LINES = 8  # Pis listed in a `:fault` notification (`all` on a big demo: the rest counted)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
-from core.models import DeviceState
-from core.runtime import FleetConfig, RunningFleet, run_fleet
-from core.sim.faults import (
+from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.sim.faults import (
     FaultError,
     FaultSpec,
     canonical_kind,
@@ -20,8 +20,9 @@ from core.sim.faults import (
     parse_clear,
     parse_spec,
 )
-from core.sim.lab import SimLab, SimPi
+from fleet_tui.core.sim.lab import SimLab, SimPi
 
+T = TypeVar("T")
 CALL_GRACE = 5.0  # on top of an agent call's own timeout
 LAB_TIMEOUT = 30.0  # a fault that restarts sshd (ssh-down, host-key-change) takes a moment
 FAULT_USAGE = "[HOST:]KIND[=VALUE] … | clear [HOST[:KIND] | KIND] …"
@@ -63,14 +64,21 @@ class Backend:
     def _ready(self, running: RunningFleet) -> None:
         self.running = running
 
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        """Run a coroutine on the pipeline's loop (its connections, its store); thread-safe and
+        non-blocking: wait for the future in a worker, never on the UI thread."""
+        loop = self._loop
+        if loop is None or self.running is None or loop.is_closed():
+            coro.close()
+            raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
     def call(self, key: str, method: str, params: dict[str, Any] | None, timeout: float) -> object:
         """Run an agent method on the backend's loop; blocking (call from a worker thread)."""
-        loop, running = self._loop, self.running
-        if loop is None or running is None or loop.is_closed():
+        running = self.running
+        if running is None:
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
-        future = asyncio.run_coroutine_threadsafe(
-            running.service.call(key, method, params, timeout=timeout), loop
-        )
+        future = self.submit(running.service.call(key, method, params, timeout=timeout))
         return future.result(timeout + CALL_GRACE)
 
     def lab_faults(

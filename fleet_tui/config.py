@@ -33,7 +33,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from core.policy import StatusPolicy
+from fleet_tui.core.policy import StatusPolicy
 
 
 class RefreshConfig(BaseModel):

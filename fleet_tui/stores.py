@@ -8,8 +8,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from core.store import Store, StoreError
-from screens.context import ReadOnlyError
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.screens.context import ReadOnlyError
 
 
 class UiStores:

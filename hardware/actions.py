@@ -14,9 +14,9 @@ import subprocess
 import time
 from typing import Any, Callable, Optional
 
-from hardware import AGENT_VERSION, facts, later, privileged, protocol, sensors
-from hardware.paths import Missing, path, read_stripped
-from hardware.protocol import ProtocolError, Request
+from . import AGENT_VERSION, facts, later, privileged, protocol, sensors
+from .paths import Missing, path, read_stripped
+from .protocol import ProtocolError, Request
 
 AVAHI_SERVICE = "/etc/avahi/services/pifleet.service"
 IDENTIFY_STATE = "identify.json"

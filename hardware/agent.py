@@ -7,8 +7,8 @@ import sys
 import threading
 from typing import IO, Any, Callable, Optional
 
-from hardware import AGENT_VERSION, PROTOCOL_VERSION, clock, facts, protocol, sensors
-from hardware.protocol import ProtocolError, Request
+from . import AGENT_VERSION, PROTOCOL_VERSION, clock, facts, protocol, sensors
+from .protocol import ProtocolError, Request
 
 MIN_WATCH_INTERVAL = 0.5
 MAX_WATCHES = 8
@@ -71,7 +71,7 @@ class Server:
         self.bytes_out = 0
         self.lines_out = 0
         try:
-            from hardware import actions
+            from . import actions
         except ImportError:  # pragma: no cover - actions are optional during bring-up
             actions = None  # type: ignore[assignment]
         if actions is not None:
@@ -232,7 +232,7 @@ class Server:
 
 def _discover_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
     def call(req: Request) -> Optional[dict[str, Any]]:
-        from hardware import discover
+        from . import discover
 
         return discover.methods()[name](req)
 

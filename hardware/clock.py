@@ -13,7 +13,7 @@ import os
 import time
 from typing import Optional, Tuple
 
-from hardware.paths import is_rerooted, path
+from .paths import is_rerooted, path
 
 SIM_OFFSET = "/sim/clock_offset"
 MAX_OFFSET_S = 10 * 366 * 86400.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Tuple
 
-from hardware.paths import Missing
+from .paths import Missing
 
 Reading = Tuple[Any, str]
 

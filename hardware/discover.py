@@ -22,9 +22,9 @@ import subprocess
 import time
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from hardware import protocol
-from hardware.paths import Missing, is_rerooted, read_text
-from hardware.protocol import ProtocolError, Request
+from . import protocol
+from .paths import Missing, is_rerooted, read_text
+from .protocol import ProtocolError, Request
 
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353

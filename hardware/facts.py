@@ -8,9 +8,9 @@ import shutil
 import sys
 from typing import Any, Optional, TypedDict
 
-from hardware import AGENT_VERSION, privileged, revision, vcgencmd
-from hardware.collect import Collector, Reading
-from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text
+from . import AGENT_VERSION, privileged, revision, vcgencmd
+from .collect import Collector, Reading
+from .paths import Missing, is_rerooted, path, read_stripped, read_text
 
 PI_OUIS = ("B8:27:EB", "DC:A6:32", "E4:5F:01", "28:CD:C1", "D8:3A:DD", "2C:CF:67", "88:A2:9E")
 
@@ -153,7 +153,7 @@ def probed_capabilities() -> Capabilities:
     whether a usable sudo exists. The cached dict itself: callers must not change it."""
     key = os.environ.get("FLEET_AGENT_ROOT", "/") + "|" + os.environ.get("PATH", "")
     if key not in _caps_cache:
-        from hardware.sensors import find_fan_hwmon, find_poe_cooling_device
+        from .sensors import find_fan_hwmon, find_poe_cooling_device
 
         _caps_cache[key] = {
             "vcgencmd": vcgencmd.find() is not None,

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from typing import Any, Optional
 
-from hardware.paths import is_rerooted, path
+from .paths import is_rerooted, path
 
 HELPER = r"""
 import json, os, subprocess, sys, time

@@ -19,9 +19,9 @@ import subprocess
 import time
 from typing import Any, Optional
 
-from hardware import protocol
-from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text, root
-from hardware.protocol import ProtocolError
+from . import protocol
+from .paths import Missing, is_rerooted, path, read_stripped, read_text, root
+from .protocol import ProtocolError
 
 ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio")
 SUDO_STATE = "sudo.json"
@@ -124,7 +124,7 @@ def boot_id() -> Optional[str]:
 
 
 def _state_file() -> str:
-    from hardware.later import state_dir
+    from .later import state_dir
 
     return os.path.join(state_dir(), SUDO_STATE)
 

@@ -7,9 +7,9 @@ import threading
 import time
 from typing import Any, Iterable, Optional
 
-from hardware import clock, vcgencmd
-from hardware.collect import Collector, Reading
-from hardware.paths import Missing, is_rerooted, path, read_stripped, read_text, root
+from . import clock, vcgencmd
+from .collect import Collector, Reading
+from .paths import Missing, is_rerooted, path, read_stripped, read_text, root
 
 THERMAL = "/sys/class/thermal/thermal_zone0/temp"
 

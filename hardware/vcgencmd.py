@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from typing import Any, Optional
 
-from hardware.paths import Missing
+from .paths import Missing
 
 THROTTLE_NAMES = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit")
 

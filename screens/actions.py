@@ -14,9 +14,9 @@ from typing import Any
 from rich.text import Text
 from textual.screen import Screen
 
-from core.text import visible
-from screens.context import fleet_context
-from screens.dialogs import ConfirmDialog
+from fleet_tui.core.text import visible
+from fleet_tui.screens.context import fleet_context
+from fleet_tui.screens.dialogs import ConfirmDialog
 
 log = logging.getLogger("fleet_tui.actions")
 LIST_AT_MOST = 8

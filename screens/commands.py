@@ -15,11 +15,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from core.policy import Severity
-from core.text import visible
-from screens import registry
-from screens.format import short_model
-from screens.help import screen_keys
+from fleet_tui.core.policy import Severity
+from fleet_tui.core.text import visible
+from fleet_tui.screens import registry
+from fleet_tui.screens.format import short_model
+from fleet_tui.screens.help import screen_keys
 
 MAX_DEVICE_HITS = 40
 
@@ -51,7 +51,7 @@ class FleetCommands(Provider):
                 yield Item(
                     f"{spec.title}: {arg}", what, partial(_run_line, app, f"{spec.name} {arg}")
                 )
-        from screens.fleet import FleetScreen
+        from fleet_tui.screens.fleet import FleetScreen
 
         if isinstance(screen, FleetScreen) and screen.model is not None:
             yield from _filters(screen)

@@ -13,9 +13,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from textual.app import App
 
-from core.models import DeviceState
-from core.policy import StatusPolicy
-from core.store import Store
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.policy import StatusPolicy
+from fleet_tui.core.store.database import Store
 
 NORMAL_FLUSH_S = 0.25  # coalesce a flood of updates into at most 4 table refreshes a second
 LOW_BANDWIDTH_FLUSH_S = 2.0

@@ -18,12 +18,12 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Footer, Header, TabbedContent
 
-from core.models import DeviceState
-from core.policy import evaluate
-from core.text import visible
-from screens.context import fleet_context
-from screens.device_actions import DeviceActions
-from screens.device_data import (
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.policy import evaluate
+from fleet_tui.core.text import visible
+from fleet_tui.screens.context import fleet_context
+from fleet_tui.screens.device_actions import DeviceActions
+from fleet_tui.screens.device_data import (
     HOUR,
     DeviceDetail,
     Point,
@@ -31,10 +31,10 @@ from screens.device_data import (
     point_of_health,
     throttle_changes,
 )
-from screens.device_export import export_tab
-from screens.device_panels import ClockSudoLine, DeviceTitle, FactsPanel, HealthPanel
-from screens.device_ref import DeviceRef
-from screens.device_tabs import (
+from fleet_tui.screens.device_export import export_tab
+from fleet_tui.screens.device_panels import ClockSudoLine, DeviceTitle, FactsPanel, HealthPanel
+from fleet_tui.screens.device_ref import DeviceRef
+from fleet_tui.screens.device_tabs import (
     TAB_TABLES,
     EventsTable,
     KeyHistoryTable,
@@ -43,8 +43,8 @@ from screens.device_tabs import (
     ThrottleTable,
     compose_tabs,
 )
-from screens.keyed_table import KeyedTable
-from screens.registry import CommandError, CommandSpec, register_command
+from fleet_tui.screens.keyed_table import KeyedTable
+from fleet_tui.screens.registry import CommandError, CommandSpec, register_command
 
 __all__ = ["DeviceRef", "DeviceScreen"]
 
@@ -242,8 +242,8 @@ class DeviceScreen(DeviceActions):
 
 
 def _open_device(app: App[Any], arg: str) -> None:
-    from screens.fleet import FleetScreen, fleet_screen
-    from screens.fleet_model import find_rows
+    from fleet_tui.screens.fleet import FleetScreen, fleet_screen
+    from fleet_tui.screens.fleet_model import find_rows
 
     fleet = app.screen_stack[0] if app.screen_stack else None
     if not isinstance(fleet, FleetScreen) or fleet.model is None:

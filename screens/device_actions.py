@@ -8,12 +8,12 @@ from typing import Any
 from textual import work
 from textual.screen import Screen
 
-from core.text import visible
-from screens import actions
-from screens.context import ReadOnlyError, fleet_context, reload_fleet_records
-from screens.device_data import DeviceDetail
-from screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
-from screens.device_ref import DeviceRef
+from fleet_tui.core.text import visible
+from fleet_tui.screens import actions
+from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
+from fleet_tui.screens.device_data import DeviceDetail
+from fleet_tui.screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
+from fleet_tui.screens.device_ref import DeviceRef
 
 MODIFYING = {"identify", "reboot", "edit"}
 

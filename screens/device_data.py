@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.export import rack_names
-from core.models import Health
-from core.policy import throttle_flags
-from core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
-from core.store import Store
+from fleet_tui.core.export import rack_names
+from fleet_tui.core.models import Health
+from fleet_tui.core.policy import throttle_flags
+from fleet_tui.core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
+from fleet_tui.core.store.database import Store
 
 HOUR = 3600.0
 EVENTS_SHOWN = 200

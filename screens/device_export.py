@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from textual.screen import Screen
 
-from core.export import EventRow, HostKeyRow, ThrottleRow, iso
-from core.ssh import fingerprint
-from screens.device_data import DeviceDetail, Point, throttle_changes
-from screens.exporting import export_rows
+from fleet_tui.core.export import EventRow, HostKeyRow, ThrottleRow, iso
+from fleet_tui.core.net.ssh import fingerprint
+from fleet_tui.screens.device_data import DeviceDetail, Point, throttle_changes
+from fleet_tui.screens.exporting import export_rows
 
 
 def export_tab(

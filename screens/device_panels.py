@@ -9,12 +9,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline, Static
 
-from core.clock import describe
-from core.models import DeviceState
-from core.policy import Severity, Status, StatusPolicy, clock_is_off
-from core.records import DeviceRecord
-from screens.device_data import METRICS, Point, series
-from screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
+from fleet_tui.core.clock import describe
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.policy import Severity, Status, StatusPolicy, clock_is_off
+from fleet_tui.core.records import DeviceRecord
+from fleet_tui.screens.device_data import METRICS, Point, series
+from fleet_tui.screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
 
 
 class DeviceTitle(Static):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from screens.fleet_model import FleetRow
+from fleet_tui.screens.fleet_model import FleetRow
 
 
 @dataclass(frozen=True)

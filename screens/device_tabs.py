@@ -9,11 +9,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Static, TabbedContent, TabPane
 
-from core.records import DeviceRecord, EventRecord, HostKeyEvent
-from core.ssh import fingerprint
-from screens.device_data import ThrottleChange
-from screens.format import cell, literal, stamp
-from screens.keyed_table import KeyedTable
+from fleet_tui.core.net.ssh import fingerprint
+from fleet_tui.core.records import DeviceRecord, EventRecord, HostKeyEvent
+from fleet_tui.screens.device_data import ThrottleChange
+from fleet_tui.screens.format import cell, literal, stamp
+from fleet_tui.screens.keyed_table import KeyedTable
 
 EVENT_COLUMNS = [("when", "When", 19), ("kind", "Kind", 16), ("message", "Message", 60)]
 THROTTLE_COLUMNS = [("since", "Since", 19), ("now", "Now", 24), ("boot", "Since boot", 40)]

@@ -8,9 +8,9 @@ from typing import Any
 
 from textual.screen import Screen
 
-from core.export import CsvRow, default_name, write_csv
-from screens.context import fleet_context
-from screens.dialogs import ExportDialog
+from fleet_tui.core.export import CsvRow, default_name, write_csv
+from fleet_tui.screens.context import fleet_context
+from fleet_tui.screens.dialogs import ExportDialog
 
 
 def export_rows(

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from core.policy import Severity
+from fleet_tui.core.policy import Severity
 
 FIELDS = ("status", "model", "rack", "tag")
 FIELD_ALIASES = {

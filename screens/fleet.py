@@ -12,20 +12,20 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
-from core.export import FleetCsvRow, iso, rack_names
-from core.models import DeviceState
-from core.policy import Severity
-from core.records import DeviceRecord
-from screens import actions
-from screens.context import fleet_context
-from screens.device import DeviceRef, DeviceScreen
-from screens.exporting import export_rows
-from screens.filters import FilterError, FleetFilter
-from screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
-from screens.fleet_table import FleetTable
-from screens.format import SEVERITY_STYLE, Cell, literal
-from screens.messages import RecordsLoaded
-from screens.registry import CommandSpec, register_command
+from fleet_tui.core.export import FleetCsvRow, iso, rack_names
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.policy import Severity
+from fleet_tui.core.records import DeviceRecord
+from fleet_tui.screens import actions
+from fleet_tui.screens.context import fleet_context
+from fleet_tui.screens.device import DeviceRef, DeviceScreen
+from fleet_tui.screens.exporting import export_rows
+from fleet_tui.screens.filters import FilterError, FleetFilter
+from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
+from fleet_tui.screens.fleet_table import FleetTable
+from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
+from fleet_tui.screens.messages import RecordsLoaded
+from fleet_tui.screens.registry import CommandSpec, register_command
 
 MARK = "*"
 TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS]

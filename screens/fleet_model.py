@@ -12,11 +12,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.models import DeviceState
-from core.policy import Severity, Status, StatusPolicy, evaluate
-from core.records import DeviceRecord
-from screens.filters import Filterable, FleetFilter
-from screens.format import SEVERITY_STYLE, Cell, cell, clock, duration, short_model, short_os
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.policy import Severity, Status, StatusPolicy, evaluate
+from fleet_tui.core.records import DeviceRecord
+from fleet_tui.screens.filters import Filterable, FleetFilter
+from fleet_tui.screens.format import (
+    SEVERITY_STYLE,
+    Cell,
+    cell,
+    clock,
+    duration,
+    short_model,
+    short_os,
+)
 
 
 @dataclass

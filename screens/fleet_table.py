@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from screens.keyed_table import KeyedTable
+from fleet_tui.screens.keyed_table import KeyedTable
 
 
 class FleetTable(KeyedTable):

@@ -10,8 +10,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
-from core.policy import Severity
-from core.text import visible
+from fleet_tui.core.policy import Severity
+from fleet_tui.core.text import visible
 
 SEVERITY_STYLE = {
     Severity.OK: "green",

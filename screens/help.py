@@ -12,8 +12,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
-from screens import registry
-from screens.format import literal
+from fleet_tui.screens import registry
+from fleet_tui.screens.format import literal
 
 HIDDEN_ACTIONS = {"command_palette"}  # listed once below, not per screen
 

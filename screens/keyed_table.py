@@ -16,7 +16,7 @@ from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
-from screens.format import Cell, SafeCell, as_cell
+from fleet_tui.screens.format import Cell, SafeCell, as_cell
 
 REBUILD_AFTER = 24  # more removals than this in one sync: rebuild instead
 

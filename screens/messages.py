@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from core.models import DeviceState
-from core.records import DeviceRecord
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.records import DeviceRecord
 
 
 class DeviceUpdated(Message, bubble=False):

@@ -126,12 +126,12 @@ def load_all() -> list[str]:
     A module that fails to import (a screen half-written by someone else) costs its own
     commands, not the whole app: the failure is returned for the app to report.
     """
-    import screens
+    from fleet_tui import screens
 
     problems = []
     for info in pkgutil.iter_modules(screens.__path__):
         try:
-            importlib.import_module(f"screens.{info.name}")
+            importlib.import_module(f"{screens.__name__}.{info.name}")
         except Exception as e:
             problems.append(f"screens/{info.name}.py: {type(e).__name__}: {e}")
     return problems

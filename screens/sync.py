@@ -23,18 +23,18 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from assets import asset
-from core.store import Store, StoreError
-from core.sync.report import ConstraintConflict
-from core.sync.resolve import choices, resolve
-from core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
-from screens.context import ReadOnlyError, fleet_context, reload_fleet_records
-from screens.dialogs import ConfirmDialog
-from screens.format import literal
-from screens.registry import CommandSpec, register_command
-from screens.sync_keep import KeepDialog
-from screens.sync_messages import ChoicesLoaded, ConflictsLoaded, SyncFailed, SyncOutcome
-from screens.sync_report import ChangesTable, ConflictsTable, EditsTable, SyncStatus
+from fleet_tui.assets import asset
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.report import ConstraintConflict
+from fleet_tui.core.sync.resolve import choices, resolve
+from fleet_tui.core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
+from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
+from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.format import literal
+from fleet_tui.screens.registry import CommandSpec, register_command
+from fleet_tui.screens.sync_keep import KeepDialog
+from fleet_tui.screens.sync_messages import ChoicesLoaded, ConflictsLoaded, SyncFailed, SyncOutcome
+from fleet_tui.screens.sync_report import ChangesTable, ConflictsTable, EditsTable, SyncStatus
 
 __all__ = ["KeepDialog", "SyncScreen"]
 

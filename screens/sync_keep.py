@@ -13,9 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from core.sync.report import ConstraintConflict
-from core.sync.resolve import Choice, describe
-from screens.format import literal
+from fleet_tui.core.sync.report import ConstraintConflict
+from fleet_tui.core.sync.resolve import Choice, describe
+from fleet_tui.screens.format import literal
 
 
 class KeepDialog(ModalScreen[str | None]):

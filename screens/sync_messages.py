@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from core.sync.report import ConstraintConflict
-from core.sync.resolve import Choice
-from core.sync.session import Outcome
+from fleet_tui.core.sync.report import ConstraintConflict
+from fleet_tui.core.sync.resolve import Choice
+from fleet_tui.core.sync.session import Outcome
 
 
 class SyncOutcome(Message, bubble=False):

@@ -8,10 +8,10 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
-from core.sync.report import ConstraintConflict
-from core.sync.resolve import describe
-from core.sync.session import Outcome
-from screens.format import literal
+from fleet_tui.core.sync.report import ConstraintConflict
+from fleet_tui.core.sync.resolve import describe
+from fleet_tui.core.sync.session import Outcome
+from fleet_tui.screens.format import literal
 
 VALUE_WIDTH = 14
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from core.pool import ConnectionPool, Timeouts
-from core.sim.lab import SimLab
-from core.store import Store
+from fleet_tui.core.net.pool import ConnectionPool, Timeouts
+from fleet_tui.core.sim.lab import SimLab
+from fleet_tui.core.store.database import Store
 
 
 @pytest.fixture

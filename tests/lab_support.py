@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from core.discovery import Candidate
-from core.sim.lab import LOOPBACK
+from fleet_tui.core.discovery.mdns import Candidate
+from fleet_tui.core.sim.lab import LOOPBACK
 
 
 async def until(check: Callable[[], bool], seconds: float = 15.0) -> bool:

@@ -34,8 +34,8 @@ from pathlib import Path
 
 import asyncssh
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
 
 REPO = Path(__file__).resolve().parent.parent
 SSHD = "/usr/sbin/sshd"

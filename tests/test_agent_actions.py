@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree, read_fan_controls
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree, read_fan_controls
 
 try:
     from tests.test_agent_harness import Agent
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from test_agent_harness import Agent  # type: ignore[no-redef]
 
-from hardware.actions import avahi_service_xml, current_trigger, parse_level
+from fleet_tui.hardware.actions import avahi_service_xml, current_trigger, parse_level
 
 
 @pytest.fixture

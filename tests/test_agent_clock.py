@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree
-from hardware import clock
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.hardware import clock
 
 try:
     from tests.test_agent_harness import Agent

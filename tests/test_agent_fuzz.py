@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree
-from hardware import agent as agent_mod
-from hardware import protocol
-from hardware.protocol import ProtocolError
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.hardware import agent as agent_mod
+from fleet_tui.hardware import protocol
+from fleet_tui.hardware.protocol import ProtocolError
 
 try:
     from tests.test_agent_harness import Agent

@@ -41,7 +41,11 @@ class Agent:
         env: dict[str, str] | None = None,
     ) -> None:
         """``env``: the whole environment (default: :func:`agent_env` of ``root``)."""
-        args = [python, str(pyz), "serve"] if pyz else [python, "-m", "hardware.agent", "serve"]
+        args = (
+            [python, str(pyz), "serve"]
+            if pyz
+            else [python, "-m", "fleet_tui.hardware.agent", "serve"]
+        )
         self.proc = subprocess.Popen(
             args,
             stdin=subprocess.PIPE,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hardware import facts, revision, sensors, vcgencmd
-from hardware.paths import Missing
+from fleet_tui.hardware import facts, revision, sensors, vcgencmd
+from fleet_tui.hardware.paths import Missing
 
 FIX = Path(__file__).parent / "fixtures" / "pi"
 
@@ -270,8 +270,8 @@ def test_pmic_single_rail_query() -> None:
 
 def test_simulator_pmic_layout_matches_the_real_capture() -> None:
     """The fake vcgencmd prints the same rail order, channel numbers and column as a real Pi 5."""
-    from core.sim.pi_models import MODELS
-    from core.sim.pi_tree import SimPiState, _pmic_text
+    from fleet_tui.core.sim.pi_models import MODELS
+    from fleet_tui.core.sim.pi_tree import SimPiState, _pmic_text
 
     model = next(m for m in MODELS.values() if m.soc == "BCM2712")
     real = fixture("pi5", "pmic_read_adc").splitlines()
@@ -341,8 +341,8 @@ def test_meminfo_and_netdev() -> None:
 
 def test_pi5_sysfs_fan_thermal_led(monkeypatch: pytest.MonkeyPatch) -> None:
     """A recorded Pi 5 sysfs subset: the fan is found by hwmon name, not by index."""
-    from hardware.actions import current_trigger
-    from hardware.paths import read_stripped
+    from fleet_tui.hardware.actions import current_trigger
+    from fleet_tui.hardware.paths import read_stripped
 
     monkeypatch.setenv("FLEET_AGENT_ROOT", str(FIX / "pi5" / "sysfs"))
     reading, source = sensors.fan()

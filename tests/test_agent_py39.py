@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
 
 try:
     from tests.test_agent_harness import REPO, Agent, agent_env, build_zipapp

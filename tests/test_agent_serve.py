@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
 
 try:
     from tests.test_agent_harness import Agent, agent_env, build_zipapp
@@ -240,7 +240,7 @@ def test_missing_sources_never_raise(tmp_path: Path) -> None:
     env = agent_env(tmp_path)
     for cmd in ("facts", "health"):
         out = subprocess.run(
-            [sys.executable, "-m", "hardware.agent", cmd],
+            [sys.executable, "-m", "fleet_tui.hardware.agent", cmd],
             capture_output=True,
             env=env,
             timeout=30,
@@ -288,7 +288,7 @@ def test_poe_hat_fan_on_pi4(tmp_path: Path) -> None:
 
 
 def test_vcgencmd_failure_is_a_reason_not_a_crash(agent: Agent, pi5: Path) -> None:
-    from core.sim.pi_tree import apply_fault
+    from fleet_tui.core.sim.pi_tree import apply_fault
 
     agent.recv()
     st = SimPiState(temperature_c=48.3)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from core.models import Facts, Hello
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.core.models import Facts, Hello
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
 
 try:
     from tests.test_agent_harness import Agent, agent_env

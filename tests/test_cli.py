@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -62,85 +61,6 @@ def test_agent_build_writes_a_runnable_zipapp_named_by_hash(tmp_path: Path) -> N
     )
     assert facts.returncode == 0, facts.stderr
     assert json.loads(facts.stdout)["agent_hash"] == digest
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--no-build-isolation",
-            "-q",
-            "-w",
-            str(out),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    (built,) = out.glob("fleet_tui-*.whl")
-    return built
-
-
-def test_wheel_carries_the_agent_styles_and_assets(wheel: Path) -> None:
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert "hardware/agent.py" in names
-    assert "assets/app.tcss" in names
-    source_assets = {
-        f"assets/{p.relative_to(ROOT / 'assets').as_posix()}"
-        for p in (ROOT / "assets").rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-    }
-    assert source_assets <= names, source_assets - names
-
-
-def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path) -> None:
-    # Install our wheel alone into a target dir; dependencies come from the test venv.
-    target = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    where = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import fleet_tui, hardware, assets; print(fleet_tui.__file__, hardware.__file__, assets.__file__)",
-        ],
-        cwd=elsewhere,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert where.returncode == 0, where.stderr
-    assert all(path.startswith(str(target)) for path in where.stdout.split())
-    out = _cli(
-        "demo", "--headless", "--json", "--devices", "2", "--seconds", "30", cwd=elsewhere, env=env
-    )
-    assert out.returncode == 0, out.stderr
-    assert len(out.stdout.splitlines()) == 2
 
 
 def test_tui_interface_option_reaches_the_fleet_config(

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from core.clock import describe, skew_at, span, worth_recording
-from core.models import DeviceState, Health
-from core.policy import Reading, Severity, StatusPolicy, evaluate, evaluate_reading
-from core.store import Store
 from fleet_tui import cli
 from fleet_tui.config import load_config
+from fleet_tui.core.clock import describe, skew_at, span, worth_recording
+from fleet_tui.core.models import DeviceState, Health
+from fleet_tui.core.policy import Reading, Severity, StatusPolicy, evaluate, evaluate_reading
+from fleet_tui.core.store.database import Store
 
 NOW = 1_714_557_600.0
 

@@ -10,10 +10,10 @@ import sys
 import time
 from pathlib import Path
 
-from core.agent_client import AgentSession
-from core.sim.lab import LOOPBACK, LabOptions, SimLab
-from core.ssh import Endpoint, connect
-from core.store import Store
+from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.net.ssh import Endpoint, connect
+from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
+from fleet_tui.core.store.database import Store
 
 CLI = [sys.executable, "-m", "fleet_tui.cli"]
 

@@ -16,7 +16,7 @@ import pytest
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from core.discovery import (
+from fleet_tui.core.discovery.mdns import (
     Candidate,
     Discovery,
     DiscoveryEvent,
@@ -25,7 +25,7 @@ from core.discovery import (
     clean_label,
     resolve_interfaces,
 )
-from core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 
 
 async def _until(check: Callable[[], bool], seconds: float = 8.0) -> bool:

@@ -16,11 +16,11 @@ import pytest
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from core.agent_bundle import write_agent
-from core.jump import candidates_from_browse
-from core.sim.lab import LOOPBACK
-from hardware import discover
-from hardware.protocol import ProtocolError, Request
+from fleet_tui.core.agent.bundle import write_agent
+from fleet_tui.core.discovery.jump import candidates_from_browse
+from fleet_tui.core.sim.lab import LOOPBACK
+from fleet_tui.hardware import discover
+from fleet_tui.hardware.protocol import ProtocolError, Request
 
 try:
     from tests.test_agent_py39 import find_python39

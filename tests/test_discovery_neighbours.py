@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.neighbours import (
+from fleet_tui.core.net.neighbours import (
     mac_of,
     parse_ip_neigh,
     parse_proc_arp,
     pi_neighbours,
     read_local,
 )
-from core.oui import is_pi_mac, normalise_mac
+from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
 
 # Recorded on a site LAN (addresses and MACs edited, layout kept byte for byte).
 PROC_NET_ARP = """\

@@ -22,8 +22,8 @@ from zeroconf import DNSOutgoing, DNSRecord, IPVersion, ServiceInfo, ServiceStat
 from zeroconf.asyncio import AsyncZeroconf
 from zeroconf.const import _FLAGS_AA, _FLAGS_QR_RESPONSE
 
-from core.discovery import Discovery, DiscoveryEvent
-from core.sim.lab import LOOPBACK
+from fleet_tui.core.discovery.mdns import Discovery, DiscoveryEvent
+from fleet_tui.core.sim.lab import LOOPBACK
 
 WAIT = 8.0  # bounds every wait below; a lookup on loopback answers within about a second
 

@@ -21,11 +21,11 @@ from test_tui_support import (
     wait_for,
 )
 
-from core.export import CsvRow, InventoryRow, cell, write_csv
-from core.store import Store
 from fleet_tui import cli
-from screens.dialogs import ExportDialog
-from screens.fleet import FleetScreen
+from fleet_tui.core.export import CsvRow, InventoryRow, cell, write_csv
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.dialogs import ExportDialog
+from fleet_tui.screens.fleet import FleetScreen
 
 _ = utc
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from core.agent_client import REMOTE_DIR, AgentFailure, AgentSession
-from core.discovery import Candidate, Discovery, DiscoveryEvent
-from core.fleet import FleetService
-from core.models import DeviceState
-from core.sim.lab import LOOPBACK, SimLab, SimPi
-from core.ssh import Endpoint, HostKeyChanged, SSHFailure, connect
-from core.store import Store
+from fleet_tui.core.agent.client import REMOTE_DIR, AgentFailure, AgentSession
+from fleet_tui.core.discovery.mdns import Candidate, Discovery, DiscoveryEvent
+from fleet_tui.core.fleet.service import FleetService
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.ssh import Endpoint, HostKeyChanged, SSHFailure, connect
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab, SimPi
+from fleet_tui.core.store.database import Store
 
 
 @asynccontextmanager

@@ -7,15 +7,15 @@ from __future__ import annotations
 import pytest
 from lab_support import candidate, until
 
-from core.agent_client import AgentFailure
-from core.export import health_rows
-from core.fleet import FleetService
-from core.policy import Severity, StatusPolicy, evaluate
-from core.poll import poll
-from core.pool import ConnectionPool
-from core.routes import Target
-from core.sim.lab import LOOPBACK, SimLab
-from core.store import Store
+from fleet_tui.core.agent.client import AgentFailure
+from fleet_tui.core.export import health_rows
+from fleet_tui.core.fleet.poll import poll
+from fleet_tui.core.fleet.service import FleetService
+from fleet_tui.core.net.pool import ConnectionPool
+from fleet_tui.core.net.routes import Target
+from fleet_tui.core.policy import Severity, StatusPolicy, evaluate
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 DAYS_3 = 3 * 86400.0
 

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from core.sim.faults import KINDS, FaultError, make_fault, parse_clear, parse_spec
-from core.sim.lab import hostname_for, target_indices
-from core.sim.workload import PROFILE_CYCLE, make_workload
+from fleet_tui.core.sim.faults import KINDS, FaultError, make_fault, parse_clear, parse_spec
+from fleet_tui.core.sim.lab import hostname_for, target_indices
+from fleet_tui.core.sim.workload import PROFILE_CYCLE, make_workload
 
 
 def test_specs_parse_to_canonical_kinds_and_values() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from core.hlc import MAX_DRIFT_MS, Clock, ClockDriftError, Stamp, site_tag
+from fleet_tui.core.store.hlc import MAX_DRIFT_MS, Clock, ClockDriftError, Stamp, site_tag
 
 
 def fixed(ms: list[int]) -> Callable[[], int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.hosts import (
+from fleet_tui.core.net.hosts import (
     HostBook,
     HostEntry,
     HostSpec,
@@ -13,7 +13,7 @@ from core.hosts import (
     parse_list,
     parse_spec,
 )
-from core.store import Store
+from fleet_tui.core.store.database import Store
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ import pytest
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from core.hosts import HostBook
-from core.sim.lab import LOOPBACK
-from core.store import Store
 from fleet_tui.cli import main
+from fleet_tui.core.net.hosts import HostBook
+from fleet_tui.core.sim.lab import LOOPBACK
+from fleet_tui.core.store.database import Store
 
 
 def run(capsys: pytest.CaptureFixture[str], db: Path, *argv: str) -> tuple[int, str, str]:

@@ -13,9 +13,9 @@ from fleet_tui import cli
 from fleet_tui.app import FleetApp
 from fleet_tui.config import load_config
 from fleet_tui.keymap import build_keymap, known_bindings
-from screens import registry
-from screens.fleet import FleetScreen
-from screens.help import HelpScreen
+from fleet_tui.screens import registry
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.help import HelpScreen
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ async def test_user_aliases_and_screens_registered_later(
 async def test_a_broken_screen_module_is_reported_not_fatal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import screens
+    from fleet_tui import screens
 
     broken = tmp_path / "pkg"
     broken.mkdir()

@@ -7,14 +7,14 @@ import socket
 import time
 from pathlib import Path
 
-from core.agent_client import AgentSession
-from core.models import Facts, Health
-from core.sim import pi_tree
-from core.sim.lab import LOOPBACK, LabOptions, SimLab
-from core.sim.leftovers import find_leftovers, mdns_sockets
-from core.sim.pi_tree import PI5_FAN_CURVE
-from core.ssh import Endpoint, connect
-from core.store import Store
+from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.models import Facts, Health
+from fleet_tui.core.net.ssh import Endpoint, connect
+from fleet_tui.core.sim import pi_tree
+from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
+from fleet_tui.core.sim.leftovers import find_leftovers, mdns_sockets
+from fleet_tui.core.sim.pi_tree import PI5_FAN_CURVE
+from fleet_tui.core.store.database import Store
 
 
 async def _facts_and_health(lab: SimLab, store: Store) -> list[tuple[Facts, Health]]:

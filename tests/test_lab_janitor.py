@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from core.sim.janitor import sweep_stale_labs
-from core.sim.scratch import OWNER_FILE
+from fleet_tui.core.sim.janitor import sweep_stale_labs
+from fleet_tui.core.sim.scratch import OWNER_FILE
 
 
 def _dead_pid() -> int:

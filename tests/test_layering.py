@@ -1,5 +1,8 @@
 """The one-way layering of DESIGN.md, enforced: fleet_tui → screens → core; core → hardware
-only to bundle the agent; hardware imports nothing of ours and only the standard library."""
+only to bundle the agent; hardware imports nothing of ours and only the standard library.
+
+Installed, every layer lives under `fleet_tui` (`fleet_tui.core`, `fleet_tui.screens`, …); in
+the repository each is a top-level folder. A layer is named here by its folder."""
 
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"fleet_tui", "core", "hardware", "screens", "assets"}
+LAYERS = ("core", "hardware", "screens", "assets")
+OURS = {"fleet_tui", *LAYERS}
 ALLOWED = {
     "core": {"core", "hardware"},
     "hardware": {"hardware"},
@@ -22,8 +26,16 @@ ALLOWED = {
 OPTIONAL_ON_PI = {"psutil", "gpiozero"}  # used by hardware/ only when installed, imported lazily
 
 
+def _layer(module: str) -> str:
+    """`fleet_tui.core.store.base` -> core; `fleet_tui.app` -> fleet_tui; `textual` -> textual."""
+    parts = module.split(".")
+    if parts[0] == "fleet_tui" and len(parts) > 1 and parts[1] in LAYERS:
+        return parts[1]
+    return parts[0]
+
+
 def _imports(path: Path) -> list[tuple[str, int, bool]]:
-    """(top-level module, line, at module level?) for every import in a file."""
+    """(layer or top-level module, line, at module level?) for every import in a file."""
     tree = ast.parse(path.read_text(), str(path))
     found: list[tuple[str, int, bool]] = []
     module_level = {id(node) for node in tree.body}
@@ -32,14 +44,48 @@ def _imports(path: Path) -> list[tuple[str, int, bool]]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
+            base = node.module
+            names = [f"{base}.{a.name}" if base == "fleet_tui" else base for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:  # relative: its own layer
+            names = [path.relative_to(ROOT).parts[0]]
         for name in names:
-            found.append((name.split(".")[0], node.lineno, id(node) in module_level))
+            found.append((_layer(name), node.lineno, id(node) in module_level))
     return found
 
 
+def _bare_imports(path: Path) -> list[int]:
+    """Lines importing a layer by its folder name (`import core`): in a checkout that would
+    load a second copy of every module beside the `fleet_tui.core` one."""
+    tree = ast.parse(path.read_text(), str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        if any(n.split(".")[0] in LAYERS for n in names):
+            lines.append(node.lineno)
+    return lines
+
+
 def _files(package: str) -> list[Path]:
-    return sorted((ROOT / package).rglob("*.py"))
+    """The package's own files (not fleet_tui/core etc., the links to the other layers)."""
+    root = ROOT / package
+    return sorted(
+        p for p in root.rglob("*.py") if not (root / p.relative_to(root).parts[0]).is_symlink()
+    )
+
+
+def test_nothing_imports_a_layer_by_its_folder_name() -> None:
+    bad = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for top in ("fleet_tui", *LAYERS, "tests", "bench")
+        for path in _files(top)
+        for line in _bare_imports(path)
+    ]
+    assert not bad, "import fleet_tui.<layer>, not the bare folder name:\n" + "\n".join(bad)
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))
@@ -60,7 +106,7 @@ def test_core_uses_hardware_only_to_bundle_the_agent() -> None:
         for name, _, _ in _imports(path)
         if name == "hardware"
     }
-    assert users <= {"core/agent_bundle.py"}, users
+    assert users <= {"core/agent/bundle.py"}, users
 
 
 @pytest.mark.parametrize("package", ["core", "hardware"])
@@ -88,10 +134,12 @@ def test_hardware_uses_only_the_standard_library_at_module_level() -> None:
 def test_importing_core_does_not_load_textual() -> None:
     # The static check above misses indirect imports; a fresh interpreter catches them.
     code = (
-        "import sys, importlib, pkgutil, core, hardware\n"
-        "for m in pkgutil.walk_packages(core.__path__, 'core.'):\n"
+        "import sys, importlib, pkgutil\n"
+        "from fleet_tui import core, hardware\n"
+        "for m in pkgutil.walk_packages(core.__path__, 'fleet_tui.core.'):\n"
         "    importlib.import_module(m.name)\n"
-        "print(__import__('json').dumps(sorted(k for k in sys.modules if k.split('.')[0] in ('textual', 'screens'))))\n"
+        "bad = ('textual', 'fleet_tui.screens', 'fleet_tui.app')\n"
+        "print(__import__('json').dumps(sorted(k for k in sys.modules if k.startswith(bad))))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from core.hlc import MAX_DRIFT_MS, Stamp, wall_ms
-from core.store import Store, StoreError
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.hlc import MAX_DRIFT_MS, Stamp, wall_ms
 
 
 @pytest.fixture

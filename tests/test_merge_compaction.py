@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from core.store import Store
+from fleet_tui.core.store.database import Store
 
 DAY = 86400.0
 NOW = 100 * DAY

@@ -15,10 +15,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.hlc import wall_ms
-from core.schema import CLK, TABLES, AppendTable, LwwTable, SampleBlockTable
-from core.store import Store
-from core.sync.mailbox import DirMailbox, sync_with
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.hlc import wall_ms
+from fleet_tui.core.store.schema import CLK, TABLES, AppendTable, LwwTable, SampleBlockTable
+from fleet_tui.core.sync.mailbox import DirMailbox, sync_with
 
 SERIALS = ["s0", "s1", "s2"]
 SAMPLE_T0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600 + 3000  # ten minutes before an hour ends

@@ -6,11 +6,11 @@ import asyncio
 
 import pytest
 
-from core.orchestrator import Operation, run_all
-from core.pool import ConnectionPool
-from core.routes import Target
-from core.sim.lab import LOOPBACK, SimLab
-from core.store import Store
+from fleet_tui.core.net.pool import ConnectionPool
+from fleet_tui.core.net.routes import Target
+from fleet_tui.core.ops.fanout import Operation, run_all
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 async def test_concurrency_is_bounded_and_results_stream_in_completion_order() -> None:

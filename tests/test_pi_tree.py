@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from core.sim.pi_models import MODELS
-from core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
-from hardware import revision
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
+from fleet_tui.hardware import revision
 
 
 @pytest.mark.parametrize("key", sorted(MODELS))
@@ -121,7 +121,7 @@ def test_under_voltage_flag() -> None:
 
 
 def test_pi5_fan_curve_hysteresis() -> None:
-    from core.sim.pi_tree import pi5_fan_pwm
+    from fleet_tui.core.sim.pi_tree import pi5_fan_pwm
 
     assert pi5_fan_pwm(45.0, 0) == 0
     assert pi5_fan_pwm(50.0, 0) == 75
@@ -157,7 +157,7 @@ def test_idle_and_loaded_temperatures_are_plausible(key: str) -> None:
 
 
 def test_faults_visible_to_the_agent(tmp_path: Path) -> None:
-    from core.sim.pi_tree import apply_fault
+    from fleet_tui.core.sim.pi_tree import apply_fault
 
     m = MODELS["4b"]
     st = SimPiState(temperature_c=50.0)
@@ -187,7 +187,7 @@ def test_faults_visible_to_the_agent(tmp_path: Path) -> None:
 
 
 def test_tick_honours_manual_fan_set_by_agent(tmp_path: Path) -> None:
-    from core.sim.pi_tree import fan_hwmon_dir, tick
+    from fleet_tui.core.sim.pi_tree import fan_hwmon_dir, tick
 
     m = MODELS["5"]
     st = SimPiState(temperature_c=70.0, load=4.0)

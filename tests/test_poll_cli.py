@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core.hosts import HostBook
-from core.sim.lab import LOOPBACK, SimLab
-from core.store import Store
 from fleet_tui.cli import main
+from fleet_tui.core.net.hosts import HostBook
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 def _ssh(lab: SimLab, tmp_path: Path) -> list[str]:

@@ -7,13 +7,13 @@ import asyncio
 import pytest
 from lab_support import candidate, until
 
-import core.fleet
-from core.discovery import DiscoveryEvent
-from core.fleet import FleetService
-from core.hosts import HostBook, HostEntry
-from core.models import DeviceState
-from core.sim.lab import LOOPBACK, SimLab
-from core.store import Store
+from fleet_tui.core.discovery.mdns import DiscoveryEvent
+from fleet_tui.core.fleet import service as fleet_service
+from fleet_tui.core.fleet.service import FleetService
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.hosts import HostBook, HostEntry
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) -> None:
@@ -69,7 +69,7 @@ async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
 async def test_a_refused_key_waits_for_an_explicit_repin(
     lab: SimLab, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core.fleet, "REPIN_CHECK_SECONDS", 0.2)
+    monkeypatch.setattr(fleet_service, "REPIN_CHECK_SECONDS", 0.2)
     pi = lab.pis[2]
     service = FleetService(store, lab.connect_options(), poll_interval=0.2, discover=False)
     await service.start()

@@ -1,4 +1,4 @@
-"""Samples packed in blocks (core/sample_blocks.py): growth, parts, odd values, tampering,
+"""Samples packed in blocks (core/store/sample_blocks.py): growth, parts, odd values, tampering,
 and files and peers of schema v2 (one row per sample)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from core import sample_blocks
-from core.samples import received
-from core.schema import LEGACY_SAMPLES
-from core.store import Store, StoreError
+from fleet_tui.core.samples import received
+from fleet_tui.core.store import sample_blocks
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.schema import LEGACY_SAMPLES
 
 HOUR = 3600.0
 T0 = 1_700_000_000.0 - 1_700_000_000.0 % HOUR  # the start of an hour

@@ -11,8 +11,8 @@ import pytest
 from test_tui_support import fleet_states, make_app, post_fleet, seed_store, utc, wait_for
 
 from fleet_tui.app import FleetApp
-from screens.device import DeviceScreen
-from screens.fleet import FleetScreen
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.fleet import FleetScreen
 
 _ = utc
 SIZES = [(80, 24), (160, 48)]

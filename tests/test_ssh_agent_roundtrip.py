@@ -7,11 +7,11 @@ import os
 
 import pytest
 
-from core.agent_bundle import build_agent
-from core.agent_client import REMOTE_DIR, AgentSession
-from core.sim.lab import SimLab
-from core.ssh import Endpoint, HostKeyChanged, connect
-from core.store import Store
+from fleet_tui.core.agent.bundle import build_agent
+from fleet_tui.core.agent.client import REMOTE_DIR, AgentSession
+from fleet_tui.core.net.ssh import Endpoint, HostKeyChanged, connect
+from fleet_tui.core.sim.lab import SimLab
+from fleet_tui.core.store.database import Store
 
 
 async def test_facts_and_health_come_from_the_simulated_pi(lab: SimLab, store: Store) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncssh
 import pytest
 
-from core.agent_bundle import build_agent
-from core.agent_client import REMOTE_DIR, AgentFailure, AgentSession, start_command
-from core.sim.lab import LOOPBACK, SimLab
-from core.ssh import Endpoint, connect
-from core.store import Store
+from fleet_tui.core.agent.bundle import build_agent
+from fleet_tui.core.agent.client import REMOTE_DIR, AgentFailure, AgentSession, start_command
+from fleet_tui.core.net.ssh import Endpoint, connect
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 async def test_a_wrong_file_under_our_name_is_refused_removed_and_replaced(

@@ -20,13 +20,13 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from core.discovery import SERVICE_TYPES
-from core.jump import JumpDiscoveryError, discover_via
-from core.pool import ConnectionPool, Timeouts, Unreachable
-from core.routes import Target
-from core.sim.lab import LOOPBACK, SimLab
-from core.ssh import ConnectOptions
-from core.store import Store
+from fleet_tui.core.discovery.jump import JumpDiscoveryError, discover_via
+from fleet_tui.core.discovery.mdns import SERVICE_TYPES
+from fleet_tui.core.net.pool import ConnectionPool, Timeouts, Unreachable
+from fleet_tui.core.net.routes import Target
+from fleet_tui.core.net.ssh import ConnectOptions
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 @dataclass

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from core.pool import ConnectionPool, Timeouts, Unreachable
-from core.routes import Target
-from core.sim.lab import LOOPBACK, SimLab
-from core.store import Store
+from fleet_tui.core.net.pool import ConnectionPool, Timeouts, Unreachable
+from fleet_tui.core.net.routes import Target
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab
+from fleet_tui.core.store.database import Store
 
 
 def _target(port: int) -> Target:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncssh
 import pytest
 
-from core.pool import ConnectionPool
-from core.routes import Target
-from core.sim.lab import LOOPBACK, SimLab, SimPi
-from core.ssh import HostKeyChanged, fingerprint
-from core.store import Store
+from fleet_tui.core.net.pool import ConnectionPool
+from fleet_tui.core.net.routes import Target
+from fleet_tui.core.net.ssh import HostKeyChanged, fingerprint
+from fleet_tui.core.sim.lab import LOOPBACK, SimLab, SimPi
+from fleet_tui.core.store.database import Store
 
 
 def _key_of(pi: SimPi) -> str:

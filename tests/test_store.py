@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store, StoreError
+from fleet_tui.core.store.database import Store, StoreError
 
 
 @pytest.fixture

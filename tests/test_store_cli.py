@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.store import Store
 from fleet_tui.cli import main
+from fleet_tui.core.store.database import Store
 
 
 def run(db: Path, *argv: str) -> int:

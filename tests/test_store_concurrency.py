@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.hlc import Clock, wall_ms
-from core.schema import CLK, TABLES, LwwTable
-from core.store import Store
 from fleet_tui.cli import main
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.hlc import Clock, wall_ms
+from fleet_tui.core.store.schema import CLK, TABLES, LwwTable
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,7 +145,7 @@ WRITER = textwrap.dedent(
     """
     import json, sys, time
     from pathlib import Path
-    from core.store import Store
+    from fleet_tui.core.store.database import Store
 
     db, name, n, out, deltas = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
     s = Store.open(db)

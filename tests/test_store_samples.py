@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from core.store import Store
+from fleet_tui.core.store.database import Store
 
 DAY = 86400.0
 

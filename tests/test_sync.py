@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from core.store import Store
-from core.sync.mailbox import DirMailbox, sync_with
-from core.sync.ssh import SyncError, parse_target, sync_target_async
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.sync.mailbox import DirMailbox, sync_with
+from fleet_tui.core.sync.ssh import SyncError, parse_target, sync_target_async
 
 
 def state(s: Store) -> tuple[object, ...]:
@@ -149,7 +149,7 @@ def test_consolidation_uploads_what_changed_since_the_base_not_everything(
 ) -> None:
     import sqlite3
 
-    from core.sync import mailbox
+    from fleet_tui.core.sync import mailbox
 
     monkeypatch.setattr(mailbox, "MAX_OWN_FILES", 3)
     box = DirMailbox(tmp_path / "jump")
@@ -196,7 +196,7 @@ def test_consolidation_uploads_what_changed_since_the_base_not_everything(
 
 
 def test_change_sets_are_chosen_to_cover_the_gap_with_the_fewest_downloads() -> None:
-    from core.sync.mailbox import _wanted, change_set_name
+    from fleet_tui.core.sync.mailbox import _wanted, change_set_name
 
     x, me = "a" * 32, "b" * 32
     chain = [change_set_name(x, s, c) for s, c in ((0, 3), (3, 5), (5, 9), (9, 12))]

@@ -15,10 +15,10 @@ from typing import Any
 import asyncssh
 import pytest
 
-from core.store import Store
-from core.sync import mailbox
 from fleet_tui.cli import main
 from fleet_tui.commands._ssh_args import add_ssh_args
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.sync import mailbox
 
 
 @dataclass

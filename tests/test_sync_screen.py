@@ -9,8 +9,8 @@ from typing import Any
 from test_tui_support import make_app, wait_for
 from textual.widgets import DataTable, Input, OptionList, Static
 
-from core.store import Store
-from screens.sync import KeepDialog, SyncScreen
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.sync import KeepDialog, SyncScreen
 
 
 def _peer_pair(tmp_path: Path) -> tuple[Path, Path]:

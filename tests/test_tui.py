@@ -6,8 +6,8 @@ from pathlib import Path
 
 from textual.widgets import DataTable
 
-from core.runtime import FleetConfig
 from fleet_tui.app import FleetApp
+from fleet_tui.core.fleet.runtime import FleetConfig
 
 
 async def _wait_for(pilot: object, condition: object, seconds: float = 15.0) -> bool:

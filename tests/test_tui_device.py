@@ -8,12 +8,12 @@ from pathlib import Path
 from test_tui_support import FLEET, NOW, make_app, post_fleet, seed_store, state, utc, wait_for
 from textual.widgets import Button, DataTable, Input, Sparkline, Static, TextArea
 
-from core.store import Store
 from fleet_tui.app import FleetApp
-from screens.device import DeviceScreen
-from screens.device_edit import EditDeviceDialog
-from screens.dialogs import ConfirmDialog
-from screens.fleet import FleetScreen
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.device_edit import EditDeviceDialog
+from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.fleet import FleetScreen
 
 _ = utc
 SERIAL = FLEET[0][1]

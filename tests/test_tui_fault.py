@@ -11,15 +11,15 @@ from test_tui_support import command_line, fleet_states, live_demo, make_app, po
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
-from core.runtime import FleetConfig
-from core.sim.faults import FaultError
 from fleet_tui.app import FleetApp
 from fleet_tui.backend import FaultRequest, parse_fault_command
-from screens import registry
-from screens.context import UiOptions
-from screens.device import DeviceScreen
-from screens.fleet import FleetScreen
-from screens.help import HelpScreen
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.sim.faults import FaultError
+from fleet_tui.screens import registry
+from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.help import HelpScreen
 
 
 def _notes(app: FleetApp) -> list[Any]:

@@ -9,11 +9,11 @@ from pathlib import Path
 from test_tui_support import FLEET, fleet_states, make_app, post_fleet, seed_store, state, wait_for
 from textual.widgets import Input
 
-from core.models import Health
 from fleet_tui.app import FleetApp
-from screens.device import DeviceScreen
-from screens.fleet import FleetScreen
-from screens.help import HelpScreen
+from fleet_tui.core.models import Health
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.help import HelpScreen
 
 
 def fleet(app: FleetApp) -> FleetScreen:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from test_tui_support import live_demo, wait_for
 
-from core.store import Store
-from screens.dialogs import ConfirmDialog
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.dialogs import ConfirmDialog
 
 
 async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> None:

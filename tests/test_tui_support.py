@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from core.models import DeviceState, Facts, Health, Throttled
-from core.runtime import FleetConfig
-from core.store import Store
 from fleet_tui.app import FleetApp
-from screens.context import UiOptions
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.models import DeviceState, Facts, Health, Throttled
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.context import UiOptions
 
 NOW = 1_714_557_600.0  # 2024-05-01 10:00:00 UTC
 HOSTILE_HOST = "[bold red]evil[/]\x1b[2J"
@@ -225,7 +225,7 @@ def make_app(
 
 
 def post_fleet(app: FleetApp, states: list[DeviceState] | None = None) -> None:
-    from screens.messages import DeviceUpdated
+    from fleet_tui.screens.messages import DeviceUpdated
 
     for s in states if states is not None else fleet_states():
         app.post_message(DeviceUpdated(s))
@@ -242,7 +242,7 @@ async def command_line(pilot: Any, line: str) -> None:
 async def live_demo(db: Path, devices: int = 2) -> AsyncIterator[tuple[FleetApp, Any, Any]]:
     """The real TUI on a simulated lab of `devices` Pis, once every Pi has a health reading:
     (app, pilot, fleet screen)."""
-    from screens.fleet import FleetScreen
+    from fleet_tui.screens.fleet import FleetScreen
 
     config = FleetConfig(db_path=db, demo_devices=devices, poll_interval=0.5)
     app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))

@@ -18,9 +18,9 @@ from test_tui_support import (
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
-from core.text import visible
-from screens.device import DeviceScreen
-from screens.fleet import FleetScreen
+from fleet_tui.core.text import visible
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.fleet import FleetScreen
 
 LITERAL = visible(HOSTILE_HOST)  # '[bold red]evil[/]\\x1b[2J'
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from zeroconf import IPVersion, NonUniqueNameException, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from core.sim.device import LOOPBACK, SimPi
+from fleet_tui.core.sim.device import LOOPBACK, SimPi
 
 SSH_SERVICE = "_ssh._tcp.local."
 GOODBYE_TIMEOUT = 3.0  # also bounds the wait for announcements

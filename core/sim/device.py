@@ -9,9 +9,9 @@ from pathlib import Path
 import asyncssh
 from zeroconf import ServiceInfo
 
-from core.sim.pi_models import PiModel
-from core.sim.pi_state import SimPiState
-from core.sim.workload import Workload
+from fleet_tui.core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.workload import Workload
 
 LOOPBACK = "127.0.0.1"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sim.tree_writes import write_executable
+from fleet_tui.core.sim.tree_writes import write_executable
 
 VCGENCMD_SCRIPT = r"""#!/bin/sh
 # Fake vcgencmd (fleet-tui simulator): prints real-format output from files in this tree.

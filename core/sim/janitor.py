@@ -15,8 +15,8 @@ from pathlib import Path
 
 import psutil
 
-from core.sim.leftovers import lab_processes
-from core.sim.scratch import OWNER_FILE, PREFIX
+from fleet_tui.core.sim.leftovers import lab_processes
+from fleet_tui.core.sim.scratch import OWNER_FILE, PREFIX
 
 
 def sweep_stale_labs(parent: Path) -> list[Path]:

@@ -21,10 +21,11 @@ from typing import Any
 
 import asyncssh
 
-from core.sim.advert import Advertiser
-from core.sim.control import ControlServer
-from core.sim.device import LOOPBACK, SimPi
-from core.sim.faults import (
+from fleet_tui.core.net.ssh import ConnectOptions
+from fleet_tui.core.sim.advert import Advertiser
+from fleet_tui.core.sim.control import ControlServer
+from fleet_tui.core.sim.device import LOOPBACK, SimPi
+from fleet_tui.core.sim.faults import (
     KINDS,
     Fault,
     FaultError,
@@ -34,15 +35,14 @@ from core.sim.faults import (
     make_fault,
     parse_spec,
 )
-from core.sim.janitor import sweep_stale_labs
-from core.sim.lab_names import MODEL_MIX, hostname_for, target_indices
-from core.sim.lab_pis import build_trees, make_pi
-from core.sim.pi_faults import apply_fault
-from core.sim.scratch import make_scratch_dir
-from core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
-from core.sim.tree_refresh import tick
-from core.sim.tree_writes import forget_trees
-from core.ssh import ConnectOptions
+from fleet_tui.core.sim.janitor import sweep_stale_labs
+from fleet_tui.core.sim.lab_names import MODEL_MIX, hostname_for, target_indices
+from fleet_tui.core.sim.lab_pis import build_trees, make_pi
+from fleet_tui.core.sim.pi_faults import apply_fault
+from fleet_tui.core.sim.scratch import make_scratch_dir
+from fleet_tui.core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
+from fleet_tui.core.sim.tree_refresh import tick
+from fleet_tui.core.sim.tree_writes import forget_trees
 
 __all__ = [
     "LOOPBACK",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from core.sim.faults import FaultError
+from fleet_tui.core.sim.faults import FaultError
 
 MODEL_MIX = ("4b", "5", "3b+", "zero2w", "cm4")
 

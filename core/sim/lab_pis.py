@@ -11,13 +11,13 @@ from pathlib import Path
 
 import asyncssh
 
-from core.sim.device import SimPi
-from core.sim.lab_names import MODEL_MIX, hostname_for
-from core.sim.pi_models import MODELS
-from core.sim.pi_physics import step
-from core.sim.pi_state import SimPiState
-from core.sim.tree_build import build_pi_tree
-from core.sim.workload import make_workload
+from fleet_tui.core.sim.device import SimPi
+from fleet_tui.core.sim.lab_names import MODEL_MIX, hostname_for
+from fleet_tui.core.sim.pi_models import MODELS
+from fleet_tui.core.sim.pi_physics import step
+from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.tree_build import build_pi_tree
+from fleet_tui.core.sim.workload import make_workload
 
 BUILD_THREADS = 4
 WARM_UP_S = 900.0  # Pis have been running a while: start near their steady temperature

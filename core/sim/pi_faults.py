@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sim.pi_models import PiModel
-from core.sim.pi_state import SimPiState
-from core.sim.tree_refresh import write_dynamic
-from core.sim.tree_writes import write_file
+from fleet_tui.core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.tree_refresh import write_dynamic
+from fleet_tui.core.sim.tree_writes import write_file
 
 FAULTS = ("overheat", "under_voltage", "disk_full", "vcgencmd_fail", "sudo_denied", "clock_skew")
 CLOCK_OFFSET = "sim/clock_offset"  # read by the agent, re-rooted only (hardware/clock.py)

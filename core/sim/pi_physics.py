@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 
-from core.sim.pi_models import PiModel
-from core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_state import SimPiState
 
 # Pi 5 active-cooler defaults (firmware dtparams fan_temp0..3 / fan_temp0_speed..3).
 PI5_FAN_CURVE: tuple[tuple[float, int], ...] = ((50.0, 75), (60.0, 125), (67.5, 175), (75.0, 250))

@@ -22,7 +22,7 @@ through the fake ``sudo``; ``sim/gpio/<n>`` holds relay pins set by the fake ``p
 
 from __future__ import annotations
 
-from core.sim.fake_commands import (
+from fleet_tui.core.sim.fake_commands import (
     PINCTRL_SCRIPT,
     REQUEST_SCRIPT,
     RM_SCRIPT,
@@ -30,9 +30,9 @@ from core.sim.fake_commands import (
     TEE_SCRIPT,
     VCGENCMD_SCRIPT,
 )
-from core.sim.pi_faults import FAULTS, apply_fault
-from core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
-from core.sim.pi_physics import (
+from fleet_tui.core.sim.pi_faults import FAULTS, apply_fault
+from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
+from fleet_tui.core.sim.pi_physics import (
     HARD_LIMIT_OVERSHOOT_C,
     OVERHEAT_EXTRA_C,
     PI5_FAN_CURVE,
@@ -45,13 +45,19 @@ from core.sim.pi_physics import (
     pi5_fan_pwm,
     step,
 )
-from core.sim.pi_state import AMBIENT_C, SimPiState
-from core.sim.runtime_texts import JIFFIES, PMIC_RAILS
-from core.sim.runtime_texts import pmic_text as _pmic_text  # the name the parser tests use
-from core.sim.static_texts import LED_TRIGGERS, cpuinfo_text, os_release_text
-from core.sim.tree_build import build_pi_tree
-from core.sim.tree_refresh import read_fan_controls, tick, write_dynamic
-from core.sim.tree_writes import _known_dirs, _last_written, forget_trees  # caches: for tests
+from fleet_tui.core.sim.pi_state import AMBIENT_C, SimPiState
+from fleet_tui.core.sim.runtime_texts import JIFFIES, PMIC_RAILS
+from fleet_tui.core.sim.runtime_texts import (
+    pmic_text as _pmic_text,  # the name the parser tests use
+)
+from fleet_tui.core.sim.static_texts import LED_TRIGGERS, cpuinfo_text, os_release_text
+from fleet_tui.core.sim.tree_build import build_pi_tree
+from fleet_tui.core.sim.tree_refresh import read_fan_controls, tick, write_dynamic
+from fleet_tui.core.sim.tree_writes import (  # caches: for tests
+    _known_dirs,
+    _last_written,
+    forget_trees,
+)
 
 __all__ = [
     "AMBIENT_C",

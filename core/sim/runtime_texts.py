@@ -3,9 +3,9 @@ the Pi 5's ``vcgencmd pmic_read_adc`` rails, all derived from the simulated stat
 
 from __future__ import annotations
 
-from core.sim.pi_models import PiModel
-from core.sim.pi_physics import utilisation
-from core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_physics import utilisation
+from fleet_tui.core.sim.pi_state import SimPiState
 
 JIFFIES = 100  # USER_HZ
 

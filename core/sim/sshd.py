@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncssh
 
-from core.sim.device import LOOPBACK, SimPi
+from fleet_tui.core.sim.device import LOOPBACK, SimPi
 
 SIM_USER = "pi"
 CHUNK = 65536

@@ -3,7 +3,7 @@ MAC addresses and LED triggers, each as the given model shows them."""
 
 from __future__ import annotations
 
-from core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_models import PiModel
 
 LED_TRIGGERS = (
     "none rc-feedback kbd-scrolllock kbd-numlock kbd-capslock kbd-kanalock kbd-shiftlock "

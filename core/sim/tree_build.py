@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sim.fake_commands import install_fake_commands
-from core.sim.pi_models import PiModel
-from core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
-from core.sim.pi_state import SimPiState
-from core.sim.static_texts import LED_TRIGGERS, cpuinfo_text, mac_addresses, os_release_text
-from core.sim.tree_refresh import write_dynamic
-from core.sim.tree_writes import ensure_symlink, write_file
+from fleet_tui.core.sim.fake_commands import install_fake_commands
+from fleet_tui.core.sim.pi_models import PiModel
+from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
+from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.static_texts import (
+    LED_TRIGGERS,
+    cpuinfo_text,
+    mac_addresses,
+    os_release_text,
+)
+from fleet_tui.core.sim.tree_refresh import write_dynamic
+from fleet_tui.core.sim.tree_writes import ensure_symlink, write_file
 
 DEVICE_TREE = "sys/firmware/devicetree/base"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.sim.pi_models import MODELS, PiModel
-from core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
-from core.sim.pi_physics import PI5_FAN_CURVE, step
-from core.sim.pi_state import SimPiState
-from core.sim.runtime_texts import meminfo_text, net_dev_text, pmic_text, stat_text
-from core.sim.tree_writes import write_file, write_if_changed
+from fleet_tui.core.sim.pi_models import MODELS, PiModel
+from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
+from fleet_tui.core.sim.pi_physics import PI5_FAN_CURVE, step
+from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.runtime_texts import meminfo_text, net_dev_text, pmic_text, stat_text
+from fleet_tui.core.sim.tree_writes import write_file, write_if_changed
 
 
 def read_fan_controls(root: Path, state: SimPiState) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from core.sync.report import ConstraintConflict
+from fleet_tui.core.sync.report import ConstraintConflict
 
 _LIVE = "SELECT id, serial, rack_id, unit, slot FROM placements WHERE deleted = 0"
 

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 from pathlib import Path
 
-from core.schema import APPLICATION_ID, SCHEMA_VERSION, TABLES, ensure_schema
+from fleet_tui.core.store.schema import APPLICATION_ID, SCHEMA_VERSION, TABLES, ensure_schema
 
 
 def tmp_beside(out: Path) -> Path:

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from core.store import Store, StoreError
-from core.sync.report import MergeReport
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.report import MergeReport
 
 MAX_OWN_FILES = 32  # our change sets in a mailbox before they are consolidated (`prune_own`)
 NAME = re.compile(r"^(?P<site>[0-9a-f]{32})-(?P<since>\d{12})-(?P<cursor>\d{12})\.db$")

@@ -4,9 +4,9 @@ Runs inside the caller's transaction with the peer attached as schema `peer`. Th
 - LWW cell: the higher clock wins; equal clocks with different values (only possible if a file
   was tampered with) are resolved by value, NULL lowest, so every replica still converges.
 - Append-only row: union; the same (origin, seq) with different content is reported.
-- Sample block: grow-only, the longer version wins (core/sample_blocks.py); a v2 peer's
+- Sample block: grow-only, the longer version wins (core/store/sample_blocks.py); a v2 peer's
   row-per-sample table is packed into blocks first.
-- Rollup row: the one covering more samples wins whole (core/compaction.py).
+- Rollup row: the one covering more samples wins whole (core/store/compaction.py).
 Columns a peer of an older schema lacks merge as never written (clock 0), so additive
 migrations and merge go together.
 """
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from core import sample_blocks
-from core.schema import (
+from fleet_tui.core.store import sample_blocks
+from fleet_tui.core.store.schema import (
     CLK,
     LEGACY_SAMPLES,
     SAMPLE_BLOCKS,
@@ -28,7 +28,7 @@ from core.schema import (
     Table,
     index_ddl,
 )
-from core.sync.report import CellConflict, Corruption, MergeReport, TableChange
+from fleet_tui.core.sync.report import CellConflict, Corruption, MergeReport, TableChange
 
 DETAIL_LIMIT = 200  # overwritten cells listed one by one; the rest are only counted
 MAX_SKIP_SCAN = 1000  # origins looked up one by one before a full scan is cheaper

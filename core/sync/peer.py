@@ -18,8 +18,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.hlc import Clock, ClockDriftError
-from core.schema import (
+from fleet_tui.core.store.base import SQLITE_MAGIC, file_uri
+from fleet_tui.core.store.hlc import Clock, ClockDriftError
+from fleet_tui.core.store.schema import (
     APPLICATION_ID,
     LEGACY_SAMPLES,
     SCHEMA_VERSION,
@@ -27,8 +28,7 @@ from core.schema import (
     schema_names,
     table_columns,
 )
-from core.store_base import SQLITE_MAGIC, file_uri
-from core.sync.beside import SideTask
+from fleet_tui.core.sync.beside import SideTask
 
 QUICK_CHECK_ABOVE = 16 * 1024 * 1024  # bytes; integrity_check is cheap below this
 CHECK_TIMEOUT_S = 600.0  # a structural check that takes longer is interrupted and refused

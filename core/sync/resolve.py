@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.store import Store, StoreError
-from core.sync.report import ConstraintConflict
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.report import ConstraintConflict
 
 
 @dataclass(frozen=True)

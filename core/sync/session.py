@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.store import Store, StoreError
-from core.sync.mailbox import SyncPreview, SyncResult
-from core.sync.report import ConstraintConflict, MergeReport
-from core.sync.ssh import SyncError, Target, parse_target
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult
+from fleet_tui.core.sync.report import ConstraintConflict, MergeReport
+from fleet_tui.core.sync.ssh import SyncError, Target, parse_target
 
 
 class SessionError(Exception):
@@ -75,7 +75,7 @@ def preview(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> 
         if peer.path is not None:
             report = store.merge(peer.path, dry_run=True)
             return Outcome(peer, report, True, conflicts=report.conflicts, lines=report.lines())
-        from core.sync.ssh import preview_target
+        from fleet_tui.core.sync.ssh import preview_target
 
         pre: SyncPreview = preview_target(store, peer.text, **(connect or {}))
     except (StoreError, SyncError) as e:
@@ -91,7 +91,7 @@ def apply(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> Ou
             report = store.merge(peer.path)
             store.record_event(None, "merge", f"merged {peer.label}: {report.changed} rows")
             return Outcome(peer, report, False, conflicts=report.conflicts, lines=report.lines())
-        from core.sync.ssh import sync_target
+        from fleet_tui.core.sync.ssh import sync_target
 
         res: SyncResult = sync_target(store, peer.text, **(connect or {}))
         store.record_event(

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.store import Store, StoreError
-from core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
 
 if TYPE_CHECKING:  # core.ssh imports asyncssh; keep it out of `import core.sync.ssh`
-    from core.ssh import ConnectOptions
+    from fleet_tui.core.net.ssh import ConnectOptions
 
 DEFAULT_REMOTE_DIR = "fleet-tui-sync"  # relative to the remote login's home
 _TARGET = re.compile(r"^(?:(?P<user>[^@:/\s]+)@)?(?P<host>\[[^\]]+\]|[^@:/\s]+)(?::(?P<path>.*))?$")
@@ -110,7 +110,7 @@ class SftpMailbox:
 def asyncssh_options(ssh: ConnectOptions, t: Target, port: int | None = None) -> dict[str, Any]:
     """asyncssh.connect keyword arguments for `t` from the shared SSH settings.
 
-    The same arguments as core/ssh.py's `open_route` (`ConnectOptions.connection_kwargs`)
+    The same arguments as core/net/ssh.py's `open_route` (`ConnectOptions.connection_kwargs`)
     except host keys: known_hosts stays asyncssh's default, as with `ssh`.
     """
     # Same rule as every other command: user@ in the target, then the config's User, then -l.
@@ -125,8 +125,8 @@ def asyncssh_options(ssh: ConnectOptions, t: Target, port: int | None = None) ->
 
 
 def _config_user(ssh: ConnectOptions, t: Target, port: int | None) -> str | None:
-    from core.routes import RouteError, resolve
-    from core.routes import Target as RouteTarget
+    from fleet_tui.core.net.routes import RouteError, resolve
+    from fleet_tui.core.net.routes import Target as RouteTarget
 
     try:
         return resolve(RouteTarget(t.host, port or t.port), ssh.ssh_config()).user

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.pool import ConnectionPool, Timeouts
-from core.ssh import ConnectOptions
-from core.store import Store
+from fleet_tui.core.net.pool import ConnectionPool, Timeouts
+from fleet_tui.core.net.ssh import ConnectOptions
+from fleet_tui.core.store.database import Store
 
 
 def add_ssh_args(p: argparse.ArgumentParser, description: str | None = None) -> None:

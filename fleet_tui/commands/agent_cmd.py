@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.agent_bundle import write_agent
+from fleet_tui.core.agent.bundle import write_agent
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

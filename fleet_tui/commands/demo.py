@@ -14,13 +14,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.models import DeviceState
-from core.runtime import FleetConfig, RunningFleet, run_fleet
-from core.sim.control import ControlError, default_socket_path
-from core.sim.faults import FaultError, parse_spec
-from core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
 from fleet_tui.commands._common import EXIT_USAGE
 from fleet_tui.commands.demo_ctl import add_commands
+from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.sim.control import ControlError, default_socket_path
+from fleet_tui.core.sim.faults import FaultError, parse_spec
+from fleet_tui.core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500

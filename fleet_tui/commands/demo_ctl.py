@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.sim.control import ControlError, find_demo, request
-from core.sim.faults import KINDS, FaultError, parse_clear, parse_spec
 from fleet_tui.commands._common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
+from fleet_tui.core.sim.control import ControlError, find_demo, request
+from fleet_tui.core.sim.faults import KINDS, FaultError, parse_clear, parse_spec
 
 
 def add_commands(demo: argparse.ArgumentParser) -> None:

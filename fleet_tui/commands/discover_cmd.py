@@ -11,12 +11,12 @@ import asyncio
 import sys
 from dataclasses import replace
 
-from core.discovery import Candidate, InterfaceError
-from core.hosts import HostBook, HostEntry
-from core.store import Store, StoreError
-from core.text import visible
 from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, emit, fail
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
+from fleet_tui.core.discovery.mdns import Candidate, InterfaceError
+from fleet_tui.core.net.hosts import HostBook, HostEntry
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.text import visible
 
 
 def cmd_discover(args: argparse.Namespace) -> int:
@@ -30,8 +30,8 @@ def cmd_discover(args: argparse.Namespace) -> int:
 
 
 async def _discover(args: argparse.Namespace, store: Store) -> int:
-    from core.finder import discover_here
-    from core.jump import JumpDiscoveryError, discover_via
+    from fleet_tui.core.discovery.finder import discover_here
+    from fleet_tui.core.discovery.jump import JumpDiscoveryError, discover_via
 
     book = HostBook(store)
     via = args.via or (book.site_jump(args.site) if args.site else None)

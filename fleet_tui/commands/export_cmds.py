@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import IO
 
-from core.export import (
+from fleet_tui.commands._common import EXIT_OK
+from fleet_tui.commands.store_cmds import register_export_kind
+from fleet_tui.config import load_config
+from fleet_tui.core.export import (
     EventRow,
     HealthRow,
     InventoryRow,
@@ -18,10 +21,7 @@ from core.export import (
     inventory_rows,
     write_csv,
 )
-from core.store import Store
-from fleet_tui.commands._common import EXIT_OK
-from fleet_tui.commands.store_cmds import register_export_kind
-from fleet_tui.config import load_config
+from fleet_tui.core.store.database import Store
 from fleet_tui.paths import config_file
 
 

@@ -11,12 +11,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.hosts import HostBook, HostSpecError, entry_from_spec, parse_list, parse_spec
-from core.routes import RouteError, resolve
-from core.ssh import ConnectOptions, fingerprint
-from core.store import Store, StoreError
-from core.targets import target_of
-from core.text import visible
 from fleet_tui.commands._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -29,6 +23,18 @@ from fleet_tui.commands._common import (
     refuse_readonly,
     who,
 )
+from fleet_tui.core.net.hosts import (
+    HostBook,
+    HostSpecError,
+    entry_from_spec,
+    parse_list,
+    parse_spec,
+)
+from fleet_tui.core.net.routes import RouteError, resolve
+from fleet_tui.core.net.ssh import ConnectOptions, fingerprint
+from fleet_tui.core.net.targets import target_of
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.text import visible
 
 ALL_SITES = "*"
 

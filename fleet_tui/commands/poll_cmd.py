@@ -12,10 +12,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from core.routes import RouteError, Target
-from core.store import Store, StoreError
-from core.targets import known_targets
-from core.text import visible
 from fleet_tui.commands._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -26,6 +22,10 @@ from fleet_tui.commands._common import (
     fail,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
+from fleet_tui.core.net.routes import RouteError, Target
+from fleet_tui.core.net.targets import known_targets
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.text import visible
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
@@ -51,7 +51,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
 
 async def _poll(args: argparse.Namespace, store: Store, targets: Sequence[Target]) -> int:
-    from core.poll import poll
+    from fleet_tui.core.fleet.poll import poll
 
     pool = connection_pool(store, args)
     ok = failed = 0

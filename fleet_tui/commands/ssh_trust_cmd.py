@@ -14,13 +14,6 @@ import asyncio
 import sys
 from typing import Any
 
-from core.hosts import HostBook
-from core.pool import ConnectionPool, Unreachable
-from core.routes import RouteError, Target
-from core.ssh import HostKeyChanged, SSHFailure, fingerprint
-from core.store import Store, StoreError
-from core.targets import known_targets, target_of
-from core.text import visible
 from fleet_tui.commands._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -34,6 +27,13 @@ from fleet_tui.commands._common import (
     who,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
+from fleet_tui.core.net.hosts import HostBook
+from fleet_tui.core.net.pool import ConnectionPool, Unreachable
+from fleet_tui.core.net.routes import RouteError, Target
+from fleet_tui.core.net.ssh import HostKeyChanged, SSHFailure, fingerprint
+from fleet_tui.core.net.targets import known_targets, target_of
+from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.text import visible
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
@@ -71,7 +71,7 @@ def _trust_target(store: Store, ref: str) -> Target | None:
 
 
 async def _trust(args: argparse.Namespace, store: Store) -> int:
-    from core.ssh import fetch_host_key
+    from fleet_tui.core.net.ssh import fetch_host_key
 
     target = _trust_target(store, args.host)
     if target is None:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from core.store import Store, StoreError
 from fleet_tui.commands._common import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -28,6 +27,7 @@ from fleet_tui.commands._common import (
     refuse_readonly,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
+from fleet_tui.core.store.database import Store, StoreError
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -83,7 +83,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     if not args.dry_run and refuse_readonly(args, "sync"):
         return EXIT_FAILURE
-    from core.sync.ssh import SyncError, preview_target, sync_target
+    from fleet_tui.core.sync.ssh import SyncError, preview_target, sync_target
 
     ssh = connect_options(args)  # the same flags and options as poll, discover and trust
     try:
@@ -109,7 +109,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
     """List the constraint conflicts, or resolve one by naming the placement that stays."""
-    from core.sync.resolve import choices, describe, resolve
+    from fleet_tui.core.sync.resolve import choices, describe, resolve
 
     resolving = getattr(args, "conflicts_cmd", None) == "resolve"
     if resolving and refuse_readonly(args, "conflicts resolve"):

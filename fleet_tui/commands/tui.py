@@ -7,10 +7,10 @@ import logging
 import sys
 from pathlib import Path
 
-from core.runtime import FleetConfig
-from core.sim.lab import LabOptions
 from fleet_tui.commands._common import db_path
 from fleet_tui.config import UserConfig, load_config
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.sim.lab import LabOptions
 from fleet_tui.paths import config_file, log_file
 
 
@@ -42,8 +42,8 @@ def run_tui(
 ) -> int:
     from fleet_tui.app import FleetApp  # Textual is imported only when a TUI is wanted
     from fleet_tui.keymap import build_keymap, known_bindings
-    from screens import registry
-    from screens.context import UiOptions
+    from fleet_tui.screens import registry
+    from fleet_tui.screens.context import UiOptions
 
     if db is None:
         db = db_path(args)

@@ -1,0 +1,1 @@
+"""Finding candidate Pis: mDNS here, through a jump host, and the neighbour table."""

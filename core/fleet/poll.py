@@ -1,0 +1,148 @@
+"""`fleet-tui poll`: facts and health of every known device, one result per device as it comes.
+
+Opens (or reuses) each device's link through the pool, reads health over it, records both in
+the store, and yields one `PollRow` per device in completion order. Unreachable devices are
+rows too, with the reason. Each row carries the Pi's clock skew against ours (core/clock.py),
+also stored on the device.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fleet_tui.core.clock import skew_at
+from fleet_tui.core.models import Facts, Health
+from fleet_tui.core.net.hosts import HostBook, HostSpec
+from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
+from fleet_tui.core.net.pool import ConnectionPool, Link
+from fleet_tui.core.net.routes import RouteError, Target
+from fleet_tui.core.ops.fanout import Operation, Result
+from fleet_tui.core.samples import received
+from fleet_tui.core.store.database import Store
+
+
+@dataclass
+class PollRow:
+    target: Target
+    route_key: str | None
+    reachable: bool
+    error: str | None = None
+    facts: Facts | None = None
+    health: Health | None = None
+    elapsed_s: float = 0.0
+    clock_skew_s: float | None = None  # the Pi's clock minus ours
+
+    def to_json(self) -> dict[str, Any]:
+        facts, health = self.facts, self.health
+        return {
+            "host": HostSpec(self.target.host, self.target.port).address,
+            "name": self.target.name,
+            "route": self.route_key,
+            "via": self.target.jump,
+            "reachable": self.reachable,
+            "error": self.error,
+            "serial": facts.serial if facts else None,
+            "hostname": facts.hostname if facts else None,
+            "model": facts.model if facts else None,
+            "os": facts.os_name if facts else None,
+            "agent_version": facts.agent_version if facts else None,
+            "uptime_s": health.uptime_s if health else None,
+            "temperature_c": health.temperature_c if health else None,
+            "throttled": health.throttled.model_dump() if health and health.throttled else None,
+            "clock_skew_s": round(self.clock_skew_s, 1) if self.clock_skew_s is not None else None,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+def device_macs(facts: Facts) -> str | None:
+    """The Pi's hardware MACs (comma-separated) from the agent's `macs` fact."""
+    macs = getattr(facts, "macs", None)
+    if not isinstance(macs, list):
+        return None
+    found = []
+    for item in macs:
+        mac = normalise_mac(str(item.get("mac", ""))) if isinstance(item, dict) else None
+        if mac and (is_pi_mac(mac) or item.get("pi_oui")):
+            found.append(mac)
+    return ",".join(sorted(set(found))) or None
+
+
+def record_link(
+    store: Store, link: Link, health: Health | None, clock_skew_s: float | None = None
+) -> None:
+    """Write what the agent told us: device row, health sample, the host row's serial/MAC,
+    and the clock skew measured with the health reading."""
+    facts = link.facts
+    if not facts.serial:
+        return
+    now = time.time()
+    mac = device_macs(facts)
+    fields: dict[str, object] = {
+        "hostname": facts.hostname or link.target.name,
+        "address": link.route.host,
+        "port": link.route.port,
+        "model": facts.model,
+        "revision": facts.revision,
+        "os_name": facts.os_name,
+        "kernel": facts.kernel,
+        "arch": facts.arch,
+        "agent_version": facts.agent_version,
+        "last_seen": now,
+    }
+    if link.route.user:
+        fields["user"] = link.route.user
+    if mac:
+        fields["mac"] = mac
+    if clock_skew_s is not None:
+        fields["clock_skew_s"] = round(clock_skew_s, 1)
+    store.upsert_device(facts.serial, **fields)
+    if health is not None:
+        store.record_health(facts.serial, received(health.model_dump(mode="json"), now))
+    book = HostBook(store)
+    for entry in book.find(HostSpec(link.target.host, link.target.port).address):
+        if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (
+            facts.serial,
+            mac,
+        ):
+            book.learn(entry.id, serial=facts.serial, **({"mac": mac} if mac else {}))
+
+
+async def poll(
+    pool: ConnectionPool,
+    targets: Sequence[Target],
+    *,
+    concurrency: int = 32,
+    timeout: float = 30.0,  # noqa: ASYNC109
+    record: bool = True,
+) -> AsyncIterator[PollRow]:
+    """Facts + health for each target; yields rows in completion order."""
+
+    async def one(target: Target) -> tuple[Link, Health, float]:
+        link = await pool.link(target)
+        sent = time.time()
+        health = await link.session.health(timeout=pool.timeouts.call)
+        skew = skew_at(health.time, sent, time.time())
+        if record:
+            record_link(pool.store, link, health, skew)
+        return link, health, skew
+
+    operation: Operation[Target, tuple[Link, Health, float]] = Operation(
+        targets, one, concurrency=concurrency, timeout=timeout
+    )
+    async for result in operation:
+        yield _row(pool, result)
+
+
+def _row(pool: ConnectionPool, result: Result[Target, tuple[Link, Health, float]]) -> PollRow:
+    target = result.target
+    try:
+        key: str | None = pool.route(target).key
+    except RouteError:
+        key = None
+    if result.ok and result.value is not None:
+        link, health, skew = result.value
+        return PollRow(target, key, True, None, link.facts, health, result.elapsed, skew)
+    return PollRow(target, key, False, result.error, elapsed_s=result.elapsed)

@@ -1,0 +1,79 @@
+"""Run the whole fleet pipeline — optionally on a simulated lab — until told to stop.
+
+Shared by the TUI (inside a thread worker with its own event loop) and by the headless CLI
+twins, so both see exactly the same behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleet_tui.core.fleet.service import FleetService
+from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.ssh import ConnectOptions
+from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
+from fleet_tui.core.store.database import Store
+
+
+@dataclass
+class FleetConfig:
+    db_path: Path
+    demo_devices: int | None = None  # run a simulated lab of this many Pis on loopback
+    interfaces: list[str] | None = None  # None: all interfaces (a technician's laptop)
+    poll_interval: float = 2.0
+    concurrency: int = 32
+    options: ConnectOptions = field(default_factory=ConnectOptions)
+    lab_options: LabOptions = field(default_factory=LabOptions)  # demo: faults, control socket
+
+
+@dataclass
+class RunningFleet:
+    service: FleetService
+    lab: SimLab | None
+
+
+async def run_fleet(
+    config: FleetConfig,
+    on_update: Callable[[DeviceState], None],
+    stop: asyncio.Event,
+    on_ready: Callable[[RunningFleet], None] | None = None,
+) -> None:
+    lab: SimLab | None = None
+    store = Store.open(config.db_path)
+    service: FleetService | None = None
+    try:
+        options, interfaces = config.options, config.interfaces
+        accept = None
+        if config.demo_devices:
+            lab = SimLab(config.demo_devices, options=config.lab_options)
+            await lab.start()
+            # The demo never leaves loopback, whatever the user asked for, and takes only its
+            # own Pis (another lab or demo may be advertising on loopback too).
+            options, interfaces = lab.connect_options(), [LOOPBACK]
+            ours = {pi.endpoint for pi in lab.pis}
+            accept = lambda candidate: candidate.endpoint in ours  # noqa: E731
+        service = FleetService(
+            store,
+            options,
+            on_update=on_update,
+            interfaces=interfaces,
+            poll_interval=config.poll_interval,
+            concurrency=config.concurrency,
+            accept=accept,
+            known=lab is None,  # the store's hosts and devices, never in the demo
+        )
+        await service.start()
+        if on_ready is not None:
+            on_ready(RunningFleet(service, lab))
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            if service is not None:
+                await service.stop()
+        if lab is not None:
+            await lab.stop()
+        store.close()

@@ -1,0 +1,1 @@
+"""Operations on many devices: fan-out with bounded concurrency, timeouts and cancellation."""
