@@ -30,6 +30,9 @@ from fleet_tui.backend import (
 )
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.catalogue import kind_of
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.sim.faults import KINDS, FaultError
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
@@ -41,10 +44,12 @@ from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.device_ref import DeviceRef
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.help import show_help
-from fleet_tui.screens.messages import BackendFailed, DeviceUpdated
+from fleet_tui.screens.messages import BackendFailed, DeviceUpdated, OperationUpdated
+from fleet_tui.screens.operation_news import OperationNews
 from fleet_tui.stores import UiStores
 
 STOP_TIMEOUT = 10.0
+OPERATION_START_TIMEOUT = 30.0  # journalling an operation before it runs
 FAULT_LINES = 8  # Pis listed in a `:fault` notification (`all` on a big demo: the rest counted)
 
 
@@ -110,7 +115,8 @@ class FleetApp(App[None]):
         self._keymap_wanted = keymap or {}
         self._problems = list(problems or [])
         self._states: dict[str, DeviceState] = {}
-        self.backend = Backend(config, self._publish)
+        self.news = OperationNews()
+        self.backend = Backend(config, self._publish, self._publish_operation)
         self._start_backend = start_backend
         self.stores = UiStores(
             config.db_path, self.options.readonly, self._backend_store, pipeline=start_backend
@@ -181,6 +187,65 @@ class FleetApp(App[None]):
             if handler is not None:
                 handler(message.state)
 
+    # ---- operations -------------------------------------------------------------------
+    def _publish_operation(self, event: OperationEvent) -> None:
+        self.post_message(OperationUpdated(event))  # thread-safe
+
+    def on_operation_updated(self, message: OperationUpdated) -> None:
+        for notice in self.news.add(message.event):
+            self.notify(
+                notice.message,
+                title=notice.title,
+                severity=notice.severity,  # type: ignore[arg-type]
+                markup=False,
+                timeout=10 if notice.severity != "information" else 5,
+            )
+        for screen in self.screen_stack:
+            handler = getattr(screen, "operation_updated", None)
+            if handler is not None:
+                handler(message.event)
+
+    def operations_now(self) -> list[OperationEvent]:
+        return self.news.now()
+
+    def start_operation(
+        self, kind: str, targets: list[DeviceTarget], params: dict[str, Any] | None = None
+    ) -> None:
+        title = f"{kind_of(kind).verb}: not started"
+        try:
+            future = self.backend.start_operation(kind, targets, params)
+        except BackendNotRunning as e:
+            names = ", ".join(visible(t.hostname, 40) for t in targets[:8])
+            self.report_error(title, f"{names}{' …' if len(targets) > 8 else ''}: {e}")
+            return
+        self._await_backend(future, title)
+
+    def cancel_operation(self, op_id: str) -> None:
+        try:
+            future = self.backend.cancel_operation(op_id)
+        except BackendNotRunning as e:
+            self.report_error("Cancel", str(e))
+            return
+        self._await_backend(future, "Cancel")
+
+    def resume_operation(self, op_id: str, include_unknown: bool = False) -> None:
+        try:
+            future = self.backend.resume_operation(op_id, include_unknown)
+        except BackendNotRunning as e:
+            self.report_error("Resume", str(e))
+            return
+        self._await_backend(future, "Resume")
+
+    @work(thread=True, group="operations", exit_on_error=False, description="operation request")
+    def _await_backend(self, future: Future[Any], title: str) -> None:
+        """The request runs on the pipeline's loop; this thread only waits to report a refusal."""
+        try:
+            future.result(OPERATION_START_TIMEOUT)
+        except CancelledError:  # the pipeline stopped (the app is quitting)
+            return
+        except Exception as e:
+            self.report_error(title, str(e) or type(e).__name__)
+
     # ---- FleetContext -----------------------------------------------------------------
     def live_state(self, key: str) -> DeviceState | None:
         return self._states.get(key)
@@ -197,11 +262,6 @@ class FleetApp(App[None]):
 
     def write_store(self) -> Store:
         return self.stores.write()
-
-    def call_agent(
-        self, key: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
-    ) -> object:
-        return self.backend.call(key, method, params, timeout)
 
     def report_error(self, title: str, message: str) -> None:
         self.post_message(BackendFailed(message, title))  # post_message is thread-safe

@@ -11,6 +11,9 @@ from typing import Any, TypeVar
 
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.journal import DeviceTarget
+from fleet_tui.core.ops.model import OperationRecord
 from fleet_tui.core.sim.faults import (
     FaultError,
     FaultSpec,
@@ -23,7 +26,6 @@ from fleet_tui.core.sim.faults import (
 from fleet_tui.core.sim.lab import SimLab, SimPi
 
 T = TypeVar("T")
-CALL_GRACE = 5.0  # on top of an agent call's own timeout
 LAB_TIMEOUT = 30.0  # a fault that restarts sshd (ssh-down, host-key-change) takes a moment
 FAULT_USAGE = "[HOST:]KIND[=VALUE] … | clear [HOST[:KIND] | KIND] …"
 
@@ -35,9 +37,15 @@ class BackendNotRunning(Exception):
 class Backend:
     """Runs `run_fleet` on a private loop (inside a Textual thread worker) until stopped."""
 
-    def __init__(self, config: FleetConfig, publish: Callable[[DeviceState], None]) -> None:
+    def __init__(
+        self,
+        config: FleetConfig,
+        publish: Callable[[DeviceState], None],
+        publish_operation: Callable[[OperationEvent], None] | None = None,
+    ) -> None:
         self.config = config
         self._publish = publish
+        self._publish_operation = publish_operation
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
         self._done = threading.Event()
@@ -59,7 +67,13 @@ class Backend:
         self._loop = asyncio.get_running_loop()
         if self._stop_requested.is_set():  # asked to stop before we got here
             return
-        await run_fleet(self.config, self._publish, self._stop, on_ready=self._ready)
+        await run_fleet(
+            self.config,
+            self._publish,
+            self._stop,
+            on_ready=self._ready,
+            on_operation=self._publish_operation,
+        )
 
     def _ready(self, running: RunningFleet) -> None:
         self.running = running
@@ -73,13 +87,41 @@ class Backend:
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
-    def call(self, key: str, method: str, params: dict[str, Any] | None, timeout: float) -> object:
-        """Run an agent method on the backend's loop; blocking (call from a worker thread)."""
-        running = self.running
-        if running is None:
+    # ---- operations (core/ops): started, cancelled and resumed on the pipeline's loop ---------
+    def start_operation(
+        self,
+        kind: str,
+        targets: list[DeviceTarget],
+        params: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> Future[OperationRecord]:
+        runner = self._running().operations
+
+        async def start() -> OperationRecord:
+            return runner.start(kind, targets, params, force=force)
+
+        return self.submit(start())
+
+    def cancel_operation(self, op_id: str) -> Future[None]:
+        runner = self._running().operations
+
+        async def cancel() -> None:
+            runner.cancel(op_id)
+
+        return self.submit(cancel())
+
+    def resume_operation(self, op_id: str, include_unknown: bool) -> Future[OperationRecord]:
+        runner = self._running().operations
+
+        async def resume() -> OperationRecord:
+            return runner.resume(op_id, include_unknown=include_unknown)
+
+        return self.submit(resume())
+
+    def _running(self) -> RunningFleet:
+        if self.running is None:
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
-        future = self.submit(running.service.call(key, method, params, timeout=timeout))
-        return future.result(timeout + CALL_GRACE)
+        return self.running
 
     def lab_faults(
         self, request: FaultRequest, selected: Selected | None

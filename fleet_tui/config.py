@@ -21,6 +21,10 @@
     temp_critical_c = 80
     clock_skew_warn_s = 300        # a Pi's clock this far off warns (no NTP); 0 = off
 
+    [operations]                   # limits on identify, reboot, … (core/ops/policy.py)
+    concurrency = 16               # devices at once, at most
+    cooldown_s = { reboot = 300 }  # refuse to repeat a kind on a device this soon
+
 A broken file never stops the app: it starts with the defaults and says what was wrong.
 Other sections belong to other parts of fleet-tui and are left alone here.
 """
@@ -33,6 +37,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.policy import StatusPolicy
 
 
@@ -55,6 +60,7 @@ class UserConfig(BaseModel):
     keys: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
+    operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
 
     def poll_interval(self, low_bandwidth: bool) -> float:
         return self.refresh.low_bandwidth_poll if low_bandwidth else self.refresh.poll

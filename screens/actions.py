@@ -1,158 +1,80 @@
-"""Actions on devices (identify, reboot): refused in --readonly, confirmed, logged, run off the UI.
-
-Every request is written to the fleet database as an event (who, what, which device) before
-it is sent, and its outcome after, and to the log file; failures surface as one notification.
+"""Identify and reboot from the TUI: refused in --readonly, confirmed, then started as an
+operation (core/ops) on the pipeline. The screen does not wait: progress arrives as
+`OperationUpdated` messages (a progress bar under the table, a notification at the end) and
+the operation, its steps and every device's request and outcome are in the fleet database.
 """
 
 from __future__ import annotations
 
-import getpass
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
 from textual.screen import Screen
 
+from fleet_tui.core.ops.catalogue import kind_of
+from fleet_tui.core.ops.device_actions import IDENTIFY_SECONDS
+from fleet_tui.core.ops.journal import DeviceTarget
+from fleet_tui.core.ops.kinds import OperationKind
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
 
-log = logging.getLogger("fleet_tui.actions")
 LIST_AT_MOST = 8
-IDENTIFY_SECONDS = 30
+PARAMS: dict[str, dict[str, Any]] = {"identify": {"seconds": IDENTIFY_SECONDS}}
 
 
 @dataclass(frozen=True)
 class Target:
-    key: str  # the live pipeline's key (endpoint)
+    key: str  # the fleet row's key
     hostname: str
-    serial: str | None
+    serial: str | None  # None: its agent has not answered yet, so it cannot be acted on
 
 
-@dataclass(frozen=True)
-class DeviceAction:
-    name: str
-    method: str
-    verb: str
-    question: str
-    params: dict[str, Any] = field(default_factory=dict)
-    danger: bool = False
-
-
-ACTIONS = {
-    "identify": DeviceAction(
-        "identify",
-        "identify",
-        "Identify",
-        f"Blink the ACT LED for {IDENTIFY_SECONDS} s so you can find it in the rack:",
-        {"seconds": IDENTIFY_SECONDS},
-    ),
-    "reboot": DeviceAction(
-        "reboot",
-        "reboot",
-        "Reboot",
-        "Reboot now? Services on it stop until it is back:",
-        danger=True,
-    ),
-}
-
-
-def _who() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return "unknown user"
-
-
-def confirm_text(action: DeviceAction, targets: list[Target]) -> Text:
-    text = Text(action.question + "\n")
+def confirm_text(kind: OperationKind, targets: list[Target]) -> Text:
+    text = Text(kind.question + "\n")
     for t in targets[:LIST_AT_MOST]:
         text.append(f"  {visible(t.hostname)}", style="bold")
-        text.append(f"  {visible(t.key)}\n")
+        text.append(f"  {visible(t.serial or t.key)}\n")
     if len(targets) > LIST_AT_MOST:
         text.append(f"  … and {len(targets) - LIST_AT_MOST} more\n")
     return text
 
 
-def typed_word(action: DeviceAction, targets: list[Target]) -> str | None:
-    if not action.danger:
-        return None
-    return visible(targets[0].hostname) if len(targets) == 1 else f"{action.name} {len(targets)}"
-
-
 def request(screen: Screen[Any], name: str, targets: list[Target]) -> None:
-    """Ask, then run `name` on `targets` in a worker. Refused outright in --readonly mode."""
-    ctx = fleet_context(screen.app)
-    action = ACTIONS[name]
+    """Ask, then start `name` on `targets`. Refused outright in --readonly mode."""
+    app = screen.app
+    ctx = fleet_context(app)
+    kind = kind_of(name)
     if ctx.options.readonly:
-        screen.app.notify(
-            f"{action.verb} refused: read-only mode", severity="warning", markup=False
-        )
+        app.notify(f"{kind.verb} refused: read-only mode", severity="warning", markup=False)
         return
     if not targets:
-        screen.app.notify("No device selected", severity="warning", markup=False)
+        app.notify("No device selected", severity="warning", markup=False)
         return
-    n = len(targets)
-    title = f"{action.verb} {n} device{'s' if n > 1 else ''}?"
+    ready = [t for t in targets if t.serial]
+    unknown = [visible(t.hostname, 40) for t in targets if not t.serial]
+    if unknown:
+        app.notify(
+            f"Not reached yet, left out: {', '.join(unknown[:LIST_AT_MOST])}"
+            + (" …" if len(unknown) > LIST_AT_MOST else ""),
+            title=f"{kind.verb}: no serial known",
+            severity="warning",
+            markup=False,
+        )
+    if not ready:
+        return
     dialog = ConfirmDialog(
-        title,
-        confirm_text(action, targets),
-        action.verb,
-        danger=action.danger,
-        typed=typed_word(action, targets),
+        f"{kind.title(len(ready))}?",
+        confirm_text(kind, ready),
+        kind.verb,
+        danger=kind.danger,
+        typed=kind.typed_word([visible(t.hostname) for t in ready]),
     )
+    devices = [DeviceTarget(t.serial or "", t.hostname) for t in ready]
 
     def answered(ok: bool | None) -> None:
         if ok:
-            screen.run_worker(
-                lambda: _run(screen, action, targets),
-                thread=True,
-                group="device-action",
-                exit_on_error=False,
-                description=f"{action.name} on {n} device(s)",
-            )
+            ctx.start_operation(kind.name, devices, PARAMS.get(kind.name))
 
-    screen.app.push_screen(dialog, answered)
-
-
-def _record(screen: Screen[Any], serial: str | None, kind: str, message: str) -> None:
-    log.info("%s %s", kind, message)
-    if serial is None:
-        return
-    ctx = fleet_context(screen.app)
-    try:
-        ctx.write_store().record_event(serial, kind, message)
-    except Exception as e:  # the action matters more than its log line
-        log.warning("could not record event %s for %s: %s", kind, serial, e)
-
-
-def _run(screen: Screen[Any], action: DeviceAction, targets: list[Target]) -> None:
-    ctx = fleet_context(screen.app)
-    who = _who()
-    done: list[str] = []
-    failed: list[str] = []
-    for t in targets:
-        name = visible(t.hostname)
-        _record(
-            screen,
-            t.serial,
-            action.name,
-            f"{action.name} requested by {who} from fleet-tui ({t.key})",
-        )
-        try:
-            ctx.call_agent(t.key, action.method, dict(action.params), timeout=15.0)
-        except Exception as e:
-            reason = visible(str(e) or type(e).__name__)
-            failed.append(f"{name}: {reason}")
-            _record(screen, t.serial, f"{action.name}_failed", reason)
-        else:
-            done.append(name)
-            _record(screen, t.serial, f"{action.name}_done", f"{action.name} accepted by {t.key}")
-    if done:
-        what = ", ".join(done[:LIST_AT_MOST]) + (" …" if len(done) > LIST_AT_MOST else "")
-        screen.app.call_from_thread(
-            screen.app.notify, what, title=f"{action.verb}: {len(done)} accepted", markup=False
-        )
-    if failed:
-        ctx.report_error(f"{action.verb}: {len(failed)} failed", "\n".join(failed[:LIST_AT_MOST]))
+    app.push_screen(dialog, answered)

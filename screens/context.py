@@ -14,6 +14,8 @@ from typing import Any, Protocol, runtime_checkable
 from textual.app import App
 
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
 
@@ -60,14 +62,23 @@ class FleetContext(Protocol):
         """The store for writes (worker thread). Raises ReadOnlyError in --readonly mode."""
         ...
 
-    def call_agent(
-        self, key: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
-    ) -> object:
-        """Run an agent method on a connected device; blocking, so call it from a worker."""
-        ...
-
     def report_error(self, title: str, message: str) -> None:
         """The one place background failures surface (safe from any thread)."""
+        ...
+
+    # ---- operations (core/ops): they run on the pipeline; progress comes as OperationUpdated
+    def start_operation(
+        self, kind: str, targets: list[DeviceTarget], params: dict[str, Any] | None = None
+    ) -> None:
+        """Start an operation; returns at once (failures to start are reported)."""
+        ...
+
+    def cancel_operation(self, op_id: str) -> None: ...
+
+    def resume_operation(self, op_id: str, include_unknown: bool = False) -> None: ...
+
+    def operations_now(self) -> list[OperationEvent]:
+        """The latest event of each operation seen this session (for a screen just opened)."""
         ...
 
 

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header, TabbedContent
 
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.policy import evaluate
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
@@ -44,6 +45,7 @@ from fleet_tui.screens.device_tabs import (
     compose_tabs,
 )
 from fleet_tui.screens.keyed_table import KeyedTable
+from fleet_tui.screens.operations_bar import OperationsBar
 from fleet_tui.screens.registry import CommandError, CommandSpec, register_command
 
 __all__ = ["DeviceRef", "DeviceScreen"]
@@ -112,6 +114,7 @@ class DeviceScreen(DeviceActions):
             yield HealthPanel(id="device-health")
         yield ClockSudoLine(id="device-clock")
         yield from compose_tabs()
+        yield OperationsBar()
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -128,6 +131,12 @@ class DeviceScreen(DeviceActions):
         self.query_one("#device-events", KeyedTable).focus()
 
     # ---- data -------------------------------------------------------------------------
+    def operation_updated(self, event: OperationEvent) -> None:
+        self.query_one(OperationsBar).operation_updated(event)
+        step = event.step
+        if step is not None and step.serial == self.serial and step.finished is not None:
+            self.load()  # its events tab shows the request and the outcome at once
+
     @property
     def serial(self) -> str | None:
         live = self._live

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from fleet_tui.core.export import FleetCsvRow, iso, rack_names
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.policy import Severity
 from fleet_tui.core.records import DeviceRecord
 from fleet_tui.screens import actions
@@ -25,6 +26,7 @@ from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, Flee
 from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
 from fleet_tui.screens.messages import RecordsLoaded
+from fleet_tui.screens.operations_bar import OperationsBar
 from fleet_tui.screens.registry import CommandSpec, register_command
 
 MARK = "*"
@@ -115,6 +117,7 @@ class FleetScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield FleetTable(TABLE_COLUMNS, id="fleet-table")
+        yield OperationsBar()
         yield Input(
             id="fleet-filter",
             placeholder="regex  !invert  status:warn,critical  model:4B  rack:R1  tag:lab",
@@ -139,6 +142,9 @@ class FleetScreen(Screen[None]):
         return self.query_one("#fleet-table", FleetTable)
 
     # ---- data in ----------------------------------------------------------------------
+    def operation_updated(self, event: OperationEvent) -> None:
+        self.query_one(OperationsBar).operation_updated(event)
+
     def device_updated(self, state: DeviceState) -> None:
         """Called by the app for every update; rendering happens later, in `flush`."""
         self._pending[state.key] = state

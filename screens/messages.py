@@ -5,6 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.records import DeviceRecord
 
 
@@ -30,3 +31,12 @@ class RecordsLoaded(Message, bubble=False):
         super().__init__()
         self.records = records
         self.racks = racks
+
+
+class OperationUpdated(Message, bubble=False):
+    """An operation started, a step changed, it finished, or one was found interrupted.
+    Posted from the backend thread."""
+
+    def __init__(self, event: OperationEvent) -> None:
+        super().__init__()
+        self.event = event

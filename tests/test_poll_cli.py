@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import socket
 from pathlib import Path
 
 import pytest
+from lab_support import cli, ssh_args
 
-from fleet_tui.cli import main
 from fleet_tui.core.net.hosts import HostBook
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
-
-
-def _ssh(lab: SimLab, tmp_path: Path) -> list[str]:
-    empty = tmp_path / "ssh_config"
-    empty.write_text("")
-    return [
-        "-i",
-        str(lab.client_key_path),
-        "-l",
-        "pi",
-        "--no-ssh-agent",
-        "-F",
-        str(empty),
-        "--connect-timeout",
-        "5",
-    ]
-
-
-async def cli(
-    capsys: pytest.CaptureFixture[str], db: Path, *argv: str
-) -> tuple[int, list[dict], str]:
-    """Run the CLI in a thread (it has its own event loop) while the lab serves in ours."""
-    code = await asyncio.to_thread(main, ["--db", str(db), *argv])
-    out, err = capsys.readouterr()
-    rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return code, rows, err
 
 
 def _dead_port() -> int:
@@ -61,7 +33,7 @@ async def test_poll_streams_one_row_per_device_and_tells_partial_failure(
     )
     assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
     code, rows, _ = await cli(
-        capsys, db, "poll", "--json", "--concurrency", "2", *_ssh(lab, tmp_path)
+        capsys, db, "poll", "--json", "--concurrency", "2", *ssh_args(lab, tmp_path)
     )
     assert code == 1  # partial: one device unreachable
     by_port = {int(r["host"].rsplit(":", 1)[1]): r for r in rows}
@@ -83,11 +55,11 @@ async def test_poll_streams_one_row_per_device_and_tells_partial_failure(
         "--json",
         "--host",
         f"{LOOPBACK}:{lab.pis[1].port}",
-        *_ssh(lab, tmp_path),
+        *ssh_args(lab, tmp_path),
     )
     assert code == 0 and len(rows) == 1
     code, rows, _ = await cli(
-        capsys, db, "poll", "--json", "--host", f"{LOOPBACK}:{dead}", *_ssh(lab, tmp_path)
+        capsys, db, "poll", "--json", "--host", f"{LOOPBACK}:{dead}", *ssh_args(lab, tmp_path)
     )
     assert code == 2 and rows[0]["reachable"] is False
     assert (await cli(capsys, db, "poll", "--concurrency", "0"))[0] == 64
@@ -100,7 +72,7 @@ async def test_changed_key_refused_then_explicitly_repinned(
     db = tmp_path / "fleet.db"
     pi = lab.pis[0]
     host = f"{LOOPBACK}:{pi.port}"
-    ssh = _ssh(lab, tmp_path)
+    ssh = ssh_args(lab, tmp_path)
     code, _, err = await cli(capsys, db, "trust", host, *ssh)
     assert code == 64 and "--yes" in err  # first use by hand also asks
     code, rows, _ = await cli(capsys, db, "trust", host, "--yes", "--json", *ssh)

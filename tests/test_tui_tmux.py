@@ -4,6 +4,7 @@ quits. Skipped when tmux is not installed. Its own tmux server socket; every wai
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -60,9 +61,7 @@ class Tmux:
         )
 
 
-@pytest.fixture
-def tmux(tmp_path: Path) -> Iterator[Tmux]:
-    t = Tmux(f"fleet-tui-test-{os.getpid()}")
+def _start_demo(t: Tmux, tmp_path: Path, *extra: str) -> None:
     env = {
         "NO_COLOR": "1",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
@@ -80,6 +79,7 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
             "demo",
             "--devices",
             "3",
+            *extra,
         ]
     )
     t.run(
@@ -97,6 +97,12 @@ def tmux(tmp_path: Path) -> Iterator[Tmux]:
         str(ROOT),
         command,
     )
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(f"fleet-tui-test-{os.getpid()}")
+    _start_demo(t, tmp_path)
     try:
         yield t
     finally:
@@ -191,3 +197,70 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def _app_pid(tmux: Tmux) -> int:
+    pane = int(tmux.run("display-message", "-p", "-t", "t", "#{pane_pid}").strip())
+    app = next((p for p in [pane, *_descendants(pane)] if b"fleet_tui.cli" in _cmdline(p)), None)
+    assert app is not None, "the app process was not found"
+    return app
+
+
+def test_a_reboot_killed_with_the_app_is_interrupted_when_it_starts_again(
+    tmp_path: Path,
+) -> None:
+    """The laptop's battery dies in the middle of a reboot wave: the next start says so."""
+    tmux = Tmux(f"fleet-tui-test-kill-{os.getpid()}")
+    try:
+        _start_demo(tmux, tmp_path)
+        tmux.wait(lambda s: "3/3 shown" in s and s.count("°C") >= 3, 60.0)
+        tmux.keys(":")
+        tmux.wait(lambda s: "tab completes" in s)
+        tmux.keys("-l", "fault all:slow-link=30")  # every Pi answers half a minute late
+        tmux.keys("Enter")
+        tmux.wait(lambda s: "Demo fault applied" in s, 30.0)
+        tmux.keys("a")
+        tmux.keys("R")
+        tmux.wait(lambda s: "Type reboot 3" in s)
+        tmux.keys("-l", "reboot 3")
+        tmux.keys("Enter")
+        # its progress line (the dialog, titled alike, is gone): the reboots are in flight
+        tmux.wait(lambda s: "Type reboot" not in s and "Reboot 3 devices  " in s and "━" in s)
+        app = _app_pid(tmux)
+        group = os.getpgid(app)
+        os.killpg(group, signal.SIGKILL)  # nothing gets to clean up
+        deadline = time.monotonic() + 15
+        while _alive(app) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(app)
+        tmux.run("kill-server")
+
+        listed = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fleet_tui.cli",
+                "--db",
+                str(tmp_path / "demo.db"),
+                "ops",
+                "--json",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")},
+        )
+        (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+        assert row["status"] == "interrupted" and row["progress"]["unknown"] == 3
+
+        tmux = Tmux(f"fleet-tui-test-again-{os.getpid()}")
+        _start_demo(tmux, tmp_path)
+        tmux.wait(lambda s: "Operation interrupted" in s, 60.0)
+        tmux.keys(":")
+        tmux.wait(lambda s: "tab completes" in s)
+        tmux.keys("-l", "ops")
+        tmux.keys("Enter")
+        screen = tmux.wait(lambda s: "Reboot 3 devices" in s and "interrupted" in s)
+        assert "3 unknown" in screen
+    finally:
+        tmux.run("kill-server")

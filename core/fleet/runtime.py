@@ -15,6 +15,10 @@ from pathlib import Path
 from fleet_tui.core.fleet.service import FleetService
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.net.ssh import ConnectOptions
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.policy import OperationPolicy
+from fleet_tui.core.ops.process import operator
+from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
 from fleet_tui.core.store.database import Store
 
@@ -28,12 +32,39 @@ class FleetConfig:
     concurrency: int = 32
     options: ConnectOptions = field(default_factory=ConnectOptions)
     lab_options: LabOptions = field(default_factory=LabOptions)  # demo: faults, control socket
+    who: str = field(default_factory=operator)  # user@host, with every operation and event
+    operations: OperationPolicy = field(default_factory=OperationPolicy)
 
 
 @dataclass
 class RunningFleet:
     service: FleetService
     lab: SimLab | None
+    operations: OperationRunner
+
+
+class _LiveCaller:
+    """Agent calls by serial over the live fleet's open sessions."""
+
+    def __init__(self, service: FleetService) -> None:
+        self.service = service
+
+    async def call(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, object] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> object:
+        key = next(
+            (
+                k
+                for k, s in self.service.states.items()
+                if s.facts is not None and s.facts.serial == serial
+            ),
+            serial,
+        )
+        return await self.service.call(key, method, params, timeout=timeout)
 
 
 async def run_fleet(
@@ -41,10 +72,12 @@ async def run_fleet(
     on_update: Callable[[DeviceState], None],
     stop: asyncio.Event,
     on_ready: Callable[[RunningFleet], None] | None = None,
+    on_operation: Callable[[OperationEvent], None] | None = None,
 ) -> None:
     lab: SimLab | None = None
     store = Store.open(config.db_path)
     service: FleetService | None = None
+    runner: OperationRunner | None = None
     try:
         options, interfaces = config.options, config.interfaces
         accept = None
@@ -67,10 +100,23 @@ async def run_fleet(
             known=lab is None,  # the store's hosts and devices, never in the demo
         )
         await service.start()
+        runner = OperationRunner(
+            store,
+            _LiveCaller(service),
+            who=config.who,
+            policy=config.operations,
+            on_event=on_operation,
+        )
         if on_ready is not None:
-            on_ready(RunningFleet(service, lab))
+            on_ready(RunningFleet(service, lab, runner))
+        if on_operation is not None:  # what a crash of an earlier run left: said once, at start
+            for op in runner.journal.reap():
+                on_operation(OperationEvent("interrupted", op, runner.journal.progress(op.id)))
         await stop.wait()
     finally:
+        with contextlib.suppress(Exception):
+            if runner is not None:
+                await runner.close()
         with contextlib.suppress(Exception):
             if service is not None:
                 await service.stop()

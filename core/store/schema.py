@@ -125,6 +125,25 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     LwwTable("releases", "id", _cols("name version manifest sha256 created:REAL")),
     LwwTable("deployments", "id", _cols("release_id status params created:REAL")),
     LwwTable("config_files", "id", _cols("path target validator head notes")),
+    # Every long or physical action (core/ops/): one row per operation, one per device step
+    # (id "<operation id>/<serial>", so an operation's steps are one primary-key range).
+    # `site`, `pid` and `pid_start` say which process runs it: one that died leaves its
+    # operation "interrupted" (core/ops/journal.py), never re-run by itself.
+    LwwTable(
+        "operations",
+        "id",
+        _cols(
+            "kind title params status who site pid:INTEGER pid_start created:REAL "
+            "finished:REAL total:INTEGER attempt:INTEGER cancel_requested:INTEGER"
+        ),
+    ),
+    LwwTable(
+        "operation_steps",
+        "id",
+        _cols(
+            "operation_id serial hostname status message started:REAL finished:REAL attempt:INTEGER"
+        ),
+    ),
 )
 
 SAMPLE_METRICS = _cols(

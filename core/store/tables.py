@@ -29,6 +29,15 @@ class StoreTables(StoreCore):
         with self._write() as c:
             self._lww_set(c, table, key, {**fields, "deleted": 0})
 
+    def set_rows(self, table: str, rows: Mapping[str, Mapping[str, object]]) -> None:
+        """`set_row` for many rows (key -> fields) in one transaction."""
+        t: LwwTable = self._spec(table, LwwTable)
+        for fields in rows.values():
+            self._check_fields(t, fields)
+        with self._write() as c:
+            for key, fields in rows.items():
+                self._lww_set(c, table, key, {**fields, "deleted": 0})
+
     def delete_row(self, table: str, key: str) -> None:
         """Tombstone one row of an editable table (never a physical delete)."""
         self._spec(table, LwwTable)

@@ -7,13 +7,12 @@ No `register` here: the CLI imports this module with the others but adds no subc
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import socket
 import sys
 from pathlib import Path
 from typing import Any
 
+from fleet_tui.core.ops.process import operator
 from fleet_tui.paths import default_db_path
 
 # Exit codes shared by every subcommand (documented in README): partial = some devices or
@@ -60,8 +59,4 @@ def confirm(args: argparse.Namespace, question: str) -> bool | None:
 
 def who() -> str:
     """user@host, for the event log."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return operator()

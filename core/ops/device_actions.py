@@ -1,0 +1,41 @@
+"""Identify and reboot: one agent call per device.
+
+Identify blinks the ACT LED so a technician can find the Pi in a rack; reboot asks the Pi to
+restart (through `sudo -n reboot` on the Pi). Both answer at once: the reboot itself happens
+after the agent has replied, so a step's `ok` means "accepted", and the fleet view shows the Pi
+going away and coming back.
+"""
+
+from __future__ import annotations
+
+from fleet_tui.core.ops.kinds import OperationKind, StepContext
+
+IDENTIFY_SECONDS = 30
+
+
+async def _identify(ctx: StepContext) -> str:
+    seconds = ctx.params.get("seconds", IDENTIFY_SECONDS)
+    await ctx.caller.call(
+        ctx.target.serial, "identify", {"seconds": seconds}, timeout=ctx.timeout_s
+    )
+    return f"blinking its ACT LED for {seconds:g} s"
+
+
+async def _reboot(ctx: StepContext) -> str:
+    await ctx.caller.call(ctx.target.serial, "reboot", {}, timeout=ctx.timeout_s)
+    return "rebooting"
+
+
+IDENTIFY = OperationKind(
+    "identify",
+    "Identify",
+    f"Blink the ACT LED for {IDENTIFY_SECONDS} s so you can find it in the rack:",
+    _identify,
+)
+REBOOT = OperationKind(
+    "reboot",
+    "Reboot",
+    "Reboot now? Services on it stop until it is back:",
+    _reboot,
+    danger=True,
+)

@@ -1,0 +1,149 @@
+"""Running an operation from the command line: confirmation, the runner over a connection
+pool, progress as JSON lines (`--json`) or one line per device, Ctrl-C as a clean cancel.
+
+No `register` here: the CLI imports this module with the others but adds no subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+
+from fleet_tui.commands._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    emit,
+    fail,
+    who,
+)
+from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
+from fleet_tui.config import load_config
+from fleet_tui.core.fleet.pool_caller import PoolCaller
+from fleet_tui.core.net.targets import known_targets
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.kinds import OperationKind
+from fleet_tui.core.ops.model import OperationRecord, OpStatus, StepStatus
+from fleet_tui.core.ops.runner import Limits, OperationRunner
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.text import visible
+from fleet_tui.paths import config_file
+
+LIST_AT_MOST = 8
+EXIT_OF = {
+    OpStatus.DONE: EXIT_OK,
+    OpStatus.PARTIAL: EXIT_PARTIAL,
+    OpStatus.FAILED: EXIT_FAILURE,
+    OpStatus.CANCELLED: EXIT_FAILURE,
+}
+
+
+def add_run_args(p: argparse.ArgumentParser, danger: bool) -> None:
+    p.add_argument("--json", action="store_true", help="progress as one JSON object per line")
+    p.add_argument(
+        "--concurrency", type=int, default=None, metavar="N", help="devices at once (default 16)"
+    )
+    p.add_argument(
+        "--timeout", type=float, default=None, metavar="S", help="per device (default 20)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="skip the [operations] cooldowns (a device rebooted minutes ago); logged",
+    )
+    if danger:
+        p.add_argument(
+            "--yes",
+            action="store_true",
+            help="do not ask (scripts); without a terminal it is needed",
+        )
+    add_ssh_args(p)
+
+
+def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str]) -> bool:
+    """Ask as the TUI does: a dangerous kind wants the hostname, or `reboot N`, typed out."""
+    word = kind.typed_word(hostnames)
+    if word is None or getattr(args, "yes", False):
+        return True
+    if not sys.stdin.isatty():
+        fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
+        return False
+    print(kind.question, file=sys.stderr)
+    for name in hostnames[:LIST_AT_MOST]:
+        print(f"  {visible(name, 64)}", file=sys.stderr)
+    if len(hostnames) > LIST_AT_MOST:
+        print(f"  … and {len(hostnames) - LIST_AT_MOST} more", file=sys.stderr)
+    print(f"Type {visible(word, 64)!r} to {kind.name}: ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = input()
+    except EOFError:
+        answer = ""
+    if answer.strip() != word:
+        fail(f"{kind.name}: not confirmed; nothing was done", EXIT_USAGE)
+        return False
+    return True
+
+
+def limits(args: argparse.Namespace) -> Limits | None:
+    if args.concurrency is not None and not 1 <= args.concurrency <= 256:
+        raise ValueError("--concurrency must be between 1 and 256")
+    if args.timeout is not None and not 0 < args.timeout <= 3600:
+        raise ValueError("--timeout must be between 0 and 3600 seconds")
+    return Limits(timeout_s=args.timeout, concurrency=args.concurrency)
+
+
+def run_operation(
+    args: argparse.Namespace,
+    store: Store,
+    start: Callable[[OperationRunner], OperationRecord],
+) -> int:
+    """Start an operation with `start(runner)` and follow it to the end."""
+    return asyncio.run(_run(args, store, start))
+
+
+async def _run(
+    args: argparse.Namespace, store: Store, start: Callable[[OperationRunner], OperationRecord]
+) -> int:
+    cfg, _ = load_config(config_file())
+    pool = connection_pool(store, args)
+    caller = PoolCaller(pool, known_targets(store))
+    runner = OperationRunner(
+        store, caller, who=who(), policy=cfg.operations, on_event=lambda e: _show(args, e)
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        op = start(runner)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # a clean cancel, journalled
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, runner.cancel, op.id)
+        done = await runner.wait(op.id)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(sig)
+        await pool.close()
+    if not args.json:
+        progress = runner.journal.progress(done.id)
+        print(
+            f"{done.title}: {done.status.value} ({progress.summary()}); operation {done.id}",
+            file=sys.stderr,
+        )
+    return EXIT_OF.get(done.status, EXIT_FAILURE)
+
+
+def _show(args: argparse.Namespace, event: OperationEvent) -> None:
+    step = event.step
+    if args.json:
+        emit(args, event.to_json(), "")
+        return
+    if event.event == "started":
+        print(f"{event.operation.title} (operation {event.operation.id})", file=sys.stderr)
+    if step is None or step.status in (StepStatus.RUNNING, StepStatus.PENDING):
+        return
+    name = visible(step.hostname or step.serial, 32)
+    print(f"{name:<20} {step.status.value:<9} {visible(step.message, 300)}", flush=True)
