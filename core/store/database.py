@@ -15,6 +15,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from fleet_tui.core.store import identity
 from fleet_tui.core.store.base import (
     SEQ_TABLES,
     SQLITE_MAGIC,
@@ -33,7 +34,6 @@ from fleet_tui.core.store.samples import StoreSamples
 from fleet_tui.core.store.schema import APPLICATION_ID, SCHEMA_VERSION, ensure_schema, migrate_v1
 from fleet_tui.core.store.sync import Exchange, StoreSync, SyncState
 from fleet_tui.core.store.tables import StoreTables
-from fleet_tui.core.sync import identity
 
 __all__ = [
     "SQLITE_MAGIC",
