@@ -14,6 +14,7 @@ from typing import Any
 from rich.text import Text
 from textual.screen import Screen
 
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
@@ -122,7 +123,7 @@ def _record(screen: Screen[Any], serial: str | None, kind: str, message: str) ->
         return
     ctx = fleet_context(screen.app)
     try:
-        ctx.write_store().record_event(serial, kind, message)
+        EventLog(ctx.write_store()).record(serial, kind, message)
     except Exception as e:  # the action matters more than its log line
         log.warning("could not record event %s for %s: %s", kind, serial, e)
 

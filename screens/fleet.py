@@ -16,6 +16,7 @@ from fleet_tui.core.export import FleetCsvRow, iso, rack_names
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity
 from fleet_tui.core.records import DeviceRecord
+from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.screens import actions
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
@@ -154,7 +155,7 @@ class FleetScreen(Screen[None]):
         store = fleet_context(self.app).read_store()
         if store is None:
             return
-        message = RecordsLoaded(store.list_devices(), rack_names(store))
+        message = RecordsLoaded(DeviceBook(store).all(), rack_names(store))
         self.post_message(message)
 
     def on_records_loaded(self, message: RecordsLoaded) -> None:
