@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, connect
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
@@ -56,7 +57,9 @@ async def measure(tmp: str) -> list[tuple[str, dict[str, float], dict[str, float
     try:
         with Store.open(f"{tmp}/bench.db") as store:
             for pi in lab.pis:
-                conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+                conn = await connect(
+                    Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options()
+                )
                 try:
                     session = await AgentSession.start(conn)
                     for _ in range(5):  # warm up: imports and first-sample caches

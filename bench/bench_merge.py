@@ -34,8 +34,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fleet_tui.core.store.database import Store  # noqa: E402
+from fleet_tui.core.store.devices import DeviceBook  # noqa: E402
 from fleet_tui.core.store.hlc import Stamp, site_tag  # noqa: E402
+from fleet_tui.core.store.samples import SampleLog  # noqa: E402
 from fleet_tui.core.store.schema import CLK, LEGACY_SAMPLES, TABLES, LwwTable  # noqa: E402
+from fleet_tui.core.sync.exchange import Exchange  # noqa: E402
+from fleet_tui.core.sync.peer_merge import PeerMerge  # noqa: E402
 from fleet_tui.core.sync.report import MergeReport  # noqa: E402
 
 LWW_TARGET = 250_000
@@ -72,7 +76,7 @@ def fill_devices(store: Store, n: int, offset: int, wall: int) -> None:
 def fill_samples(store: Store, n: int, start: float) -> None:
     """n one-minute samples of PIS Pis from `start` on, through the store as the poller writes
     them (ungated: one transaction)."""
-    store.record_health_many(
+    SampleLog(store).record_many(
         [
             (
                 f"10000000{i % PIS:08x}",
@@ -94,7 +98,7 @@ def fill_samples(store: Store, n: int, start: float) -> None:
 
 def fill_events(store: Store, n: int, start: float) -> None:
     """n events of PIS Pis (rows of their own: the append-only tables other than samples)."""
-    with store._write() as c:
+    with store.write() as c:
         for i in range(1, n + 1):
             row = {
                 "serial": f"10000000{i % PIS:08x}",
@@ -102,7 +106,7 @@ def fill_events(store: Store, n: int, start: float) -> None:
                 "kind": "health",
                 "message": f"temperature {40 + i % 30} C",
             }
-            store._append(c, "events", row)
+            store.append(c, "events", row)
 
 
 def legacy_copy(peer: Path, out: Path) -> Path:
@@ -142,7 +146,7 @@ def best_merge(
     for _ in range(trials):
         with Store.open(fresh_copy(target, work)) as s:
             start = time.perf_counter()
-            report = s.merge(peer)
+            report = PeerMerge(s).merge(peer)
             best = min(best, time.perf_counter() - start)
             s.maintenance_idle(60.0)
             best_all = min(best_all, time.perf_counter() - start)
@@ -153,7 +157,7 @@ def best_merge(
 def best_remerge(work: Path, peer: Path, trials: int) -> float:
     """Merging the same peer again: every row is already here (a re-read USB stick)."""
     with Store.open(work) as s:
-        return min(timed(lambda: s.merge(peer)) for _ in range(trials))
+        return min(timed(lambda: PeerMerge(s).merge(peer)) for _ in range(trials))
 
 
 def raw_copy(peer: Path, table: str, work: Path, trials: int, rowwise: bool = False) -> float:
@@ -201,7 +205,7 @@ def bench_lww(rows: int, tmp: Path, trials: int) -> list[Row]:
     with Store.open(tmp / "lww-b.db") as b:
         # half of B's rows are new to A, half overlap A's with newer clocks on B's side
         fill_devices(b, rows, rows // 2, wall + 5000)
-        peer = b.snapshot(tmp / "lww-peer.db")
+        peer = Exchange(b).snapshot(tmp / "lww-peer.db")
     work = tmp / "lww-work.db"
     t, t_all, report = best_merge(tmp / "lww-a.db", peer, work, trials)
     assert report.tables["devices"].added == rows // 2, report.tables["devices"]
@@ -226,10 +230,10 @@ def bench_append(rows: int, tmp: Path, trials: int) -> list[Row]:
         with Store.open(tmp / name) as s:
             fill_events(s, rows, start)
     with Store.open(tmp / "app-b.db") as b:
-        peer = b.snapshot(tmp / "app-peer.db")
+        peer = Exchange(b).snapshot(tmp / "app-peer.db")
         blocks = b._conn.execute("SELECT count(*) FROM sample_blocks").fetchone()[0]
     with Store.open(tmp / "ev-b.db") as b:
-        ev_peer = b.snapshot(tmp / "ev-peer.db")
+        ev_peer = Exchange(b).snapshot(tmp / "ev-peer.db")
     work = tmp / "app-work.db"
     t, t_all, report = best_merge(tmp / "app-a.db", peer, work, trials)
     assert report.tables["samples"].added == rows and report.compacted == 0
@@ -256,11 +260,10 @@ def bench_writes(tmp: Path) -> list[Row]:
     """A stamped LWW write and a sample, each its own transaction, against a plain insert."""
     s = Store.open(tmp / "w.db")
     n = 3000
-    t_upsert = timed(lambda: [s.upsert_device("x", last_seen=float(i)) for i in range(n)])
+    devices, samples = DeviceBook(s), SampleLog(s)
+    t_upsert = timed(lambda: [devices.upsert("x", last_seen=float(i)) for i in range(n)])
     t_sample = timed(
-        lambda: [
-            s.record_health(f"p{i}", {"time": 1e9 + i, "temperature_c": 1.0}) for i in range(n)
-        ]
+        lambda: [samples.record(f"p{i}", {"time": 1e9 + i, "temperature_c": 1.0}) for i in range(n)]
     )
     s.close()
     c = sqlite3.connect(tmp / "plain.db", isolation_level=None)
@@ -279,13 +282,13 @@ def bench_writes(tmp: Path) -> list[Row]:
     per = 1e6 / n
     return [
         (
-            "local LWW write (upsert_device)",
+            "local LWW write (DeviceBook.upsert)",
             f"{t_upsert * per:.1f} µs",
             f"{t_plain * per:.1f} µs",
             f"{t_upsert / t_plain:.2f}x cost",
         ),
         (
-            "local append (record_health)",
+            "local append (SampleLog.record)",
             f"{t_sample * per:.1f} µs",
             f"{t_plain * per:.1f} µs",
             f"{t_sample / t_plain:.2f}x cost",
@@ -340,10 +343,10 @@ def year_size_rows(tmp: Path, pis: int = 4, span_days: int = 365) -> list[Row]:
         raw_left = s._conn.execute("SELECT sum(n) FROM sample_blocks").fetchone()[0]
         buckets = s._conn.execute("SELECT count(*) FROM sample_rollups").fetchone()[0]
         days = s._conn.execute("SELECT count(*) FROM sample_rollups_daily").fetchone()[0]
-        compacted = s.snapshot(tmp / "year-snap.db").stat().st_size
+        compacted = Exchange(s).snapshot(tmp / "year-snap.db").stat().st_size
     with Store.open(tmp / "raw-day.db") as s:  # the uncompacted cost per sample
         fill_minutes(s, pis, now - day, 1440, 1)
-        per_row = s.snapshot(tmp / "raw-day-snap.db").stat().st_size / (1440 * pis)
+        per_row = Exchange(s).snapshot(tmp / "raw-day-snap.db").stat().st_size / (1440 * pis)
     scale = PIS / pis
     total = (seq - 1) * scale
     raw_bytes = per_row * total

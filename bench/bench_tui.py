@@ -33,6 +33,8 @@ from fleet_tui.app import FleetApp  # noqa: E402
 from fleet_tui.core.fleet.runtime import FleetConfig  # noqa: E402
 from fleet_tui.core.models import DeviceState, Facts, Health, Throttled  # noqa: E402
 from fleet_tui.core.store.database import Store  # noqa: E402
+from fleet_tui.core.store.devices import DeviceBook  # noqa: E402
+from fleet_tui.core.store.samples import SampleLog  # noqa: E402
 from fleet_tui.screens.context import UiOptions  # noqa: E402
 from fleet_tui.screens.fleet import FleetScreen  # noqa: E402
 from fleet_tui.screens.messages import DeviceUpdated  # noqa: E402
@@ -44,7 +46,7 @@ NOW = time.time()
 def build_db(path: Path, devices: int, samples: int) -> None:
     with Store.open(path) as store:
         for i in range(devices):
-            store.upsert_device(
+            DeviceBook(store).upsert(
                 f"{i:016x}",
                 hostname=f"pi-{i:04d}",
                 address=f"10.0.{i // 250}.{i % 250}",
@@ -69,7 +71,7 @@ def build_db(path: Path, devices: int, samples: int) -> None:
                         },
                     )
                 )
-            store.record_health_many(items)
+            SampleLog(store).record_many(items)
 
 
 def states(devices: int, temp: float) -> list[DeviceState]:

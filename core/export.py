@@ -20,6 +20,9 @@ from pydantic import BaseModel, ConfigDict
 from fleet_tui.core.policy import StatusPolicy, evaluate_reading, reading_of_sample, throttle_flags
 from fleet_tui.core.records import DeviceRecord, EventRecord
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.text import visible
 
 TEXT_LIMIT = 10_000  # notes can be long; a CSV cell is no place to truncate them at 256
@@ -164,7 +167,7 @@ def rack_names(store: Store) -> dict[str, str]:
 
 def inventory_rows(store: Store) -> list[InventoryRow]:
     racks = rack_names(store)
-    return [_inventory(d, racks.get(d.serial)) for d in store.list_devices()]
+    return [_inventory(d, racks.get(d.serial)) for d in DeviceBook(store).all()]
 
 
 def _inventory(d: DeviceRecord, rack: str | None) -> InventoryRow:
@@ -203,9 +206,9 @@ HEALTH_METRICS = (
 
 def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[HealthRow]:
     policy = policy or StatusPolicy()
-    latest = store.latest_samples()
+    latest = SampleLog(store).latest()
     out = []
-    for d in store.list_devices():
+    for d in DeviceBook(store).all():
         s = latest.get(d.serial)
         if s is None:
             out.append(
@@ -240,9 +243,9 @@ def health_rows(store: Store, policy: StatusPolicy | None = None) -> list[Health
 
 def event_rows(store: Store, events: Sequence[EventRecord] | None = None) -> list[EventRow]:
     """Events oldest first (a report reads top to bottom)."""
-    names = {d.serial: d.hostname for d in store.list_devices()}
+    names = {d.serial: d.hostname for d in DeviceBook(store).all()}
     if events is None:
-        events = store.events(limit=1_000_000)
+        events = EventLog(store).recent(limit=1_000_000)
     return [
         EventRow(
             time=iso(e.time),

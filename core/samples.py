@@ -6,9 +6,10 @@ reading that says something new: the throttle flags changed, or the temperature 
 than `temp_delta_c` since the last kept sample. The rest are dropped before they reach SQLite.
 Compaction (core/store/compaction.py) then folds kept samples older than two days into hourly rows.
 
-The gate is in-memory state of one `Store` and is not shared: two Stores writing one file
-(two processes, or the UI's and the poller's) each gate the readings they are given, so a
-device polled by both may get up to one kept sample per minute from each. That only costs a
+The gate is in-memory state of one `SampleLog` (core/store/samples.py) and is not shared: two
+SampleLogs writing one file (two processes, or the UI's and the poller's) each gate the
+readings they are given, so a device polled by both may get up to one kept sample per minute
+from each. That only costs a
 few rows (compaction folds them like any other); it never loses or duplicates a row, since
 sequence numbers come from the file (core/store/database.py).
 """

@@ -8,6 +8,8 @@ from typing import Any
 from textual import work
 from textual.screen import Screen
 
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 from fleet_tui.screens import actions
 from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
@@ -83,15 +85,16 @@ class DeviceActions(Screen[None]):
         except ReadOnlyError:
             ctx.report_error("Edit refused", "read-only mode")
             return
-        rec = store.get_device(serial)
+        devices = DeviceBook(store)
+        rec = devices.get(serial)
         changes = edit.changes(
             rec.label if rec else None, rec.notes if rec else None, list(rec.tags) if rec else []
         )
         if not changes:
             self.app.call_from_thread(self.app.notify, "Nothing changed", markup=False)
             return
-        store.upsert_device(serial, **changes)
-        store.record_event(serial, "edit", describe_changes(changes))
+        devices.upsert(serial, **changes)
+        EventLog(store).record(serial, "edit", describe_changes(changes))
         self.app.call_from_thread(
             self.app.notify, describe_changes(changes), title="Saved", markup=False
         )

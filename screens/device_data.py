@@ -7,9 +7,13 @@ from dataclasses import dataclass, field
 
 from fleet_tui.core.export import rack_names
 from fleet_tui.core.models import Health
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.policy import throttle_flags
 from fleet_tui.core.records import DeviceRecord, EventRecord, HostKeyEvent, SampleRecord
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 
 HOUR = 3600.0
 EVENTS_SHOWN = 200
@@ -92,10 +96,10 @@ def point_of_health(h: Health) -> Point:
 def load_detail(store: Store, serial: str | None, endpoint: str | None, now: float) -> DeviceDetail:
     detail = DeviceDetail()
     if serial:
-        detail.record = store.get_device(serial)
+        detail.record = DeviceBook(store).get(serial)
         detail.rack = rack_names(store).get(serial, "")
-        detail.points = [point_of_sample(s) for s in store.recent_samples(serial, now - HOUR)]
-        detail.events = store.events(serial, limit=EVENTS_SHOWN)
+        detail.points = [point_of_sample(s) for s in SampleLog(store).recent(serial, now - HOUR)]
+        detail.events = EventLog(store).recent(serial, limit=EVENTS_SHOWN)
     if endpoint is None and detail.record is not None:
         endpoint = detail.record.endpoint
     if endpoint:
@@ -103,9 +107,10 @@ def load_detail(store: Store, serial: str | None, endpoint: str | None, now: flo
         if row is not None:
             detail.pinned_key, detail.pinned_at = row.get("key"), row.get("pinned_at")
     seen: set[tuple[int, int]] = set()
+    keys = HostKeys(store)
     for ref in (serial, endpoint):
         if ref:
-            for ev in store.host_key_history(ref):
+            for ev in keys.history(ref):
                 if (ev.origin, ev.seq) not in seen:
                     seen.add((ev.origin, ev.seq))
                     detail.key_history.append(ev)

@@ -46,7 +46,7 @@ class DeviceEdit(BaseModel):
         return v
 
     def changes(self, label: str | None, notes: str | None, tags: list[str]) -> dict[str, object]:
-        """The fields that differ from the stored values (what `upsert_device` needs)."""
+        """The fields that differ from the stored values (what `DeviceBook.upsert` needs)."""
         out: dict[str, object] = {}
         if self.label != (label or ""):
             out["label"] = self.label or None

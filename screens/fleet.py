@@ -17,6 +17,7 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.policy import Severity
 from fleet_tui.core.records import DeviceRecord
+from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.screens import actions
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
@@ -160,7 +161,7 @@ class FleetScreen(Screen[None]):
         store = fleet_context(self.app).read_store()
         if store is None:
             return
-        message = RecordsLoaded(store.list_devices(), rack_names(store))
+        message = RecordsLoaded(DeviceBook(store).all(), rack_names(store))
         self.post_message(message)
 
     def on_records_loaded(self, message: RecordsLoaded) -> None:

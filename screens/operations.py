@@ -23,6 +23,7 @@ from fleet_tui.core.ops.catalogue import KINDS
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import OperationJournal
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepRecord, StepStatus
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
@@ -301,7 +302,7 @@ class OperationsScreen(Screen[None]):
     def _dismiss(self, op: OperationRecord) -> None:
         store = fleet_context(self.app).write_store()
         OperationJournal(store).abandon(op)
-        store.record_event(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
+        EventLog(store).record(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
         self.app.call_from_thread(self.load)
 
 

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedCont
 
 from fleet_tui.assets import asset
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import ConstraintConflict
 from fleet_tui.core.sync.resolve import choices, resolve
 from fleet_tui.core.sync.session import Outcome, Peer, SessionError, apply, classify, preview
@@ -233,7 +234,9 @@ class SyncScreen(Screen[None]):
     )
     def load_conflicts(self) -> None:
         store = fleet_context(self.app).read_store()
-        self.post_message(ConflictsLoaded(store.conflicts() if store is not None else []))
+        self.post_message(
+            ConflictsLoaded(PeerMerge(store).conflicts() if store is not None else [])
+        )
 
     @work(
         thread=True,

@@ -18,6 +18,8 @@ from fleet_tui.core.clock import describe, skew_at, span, worth_recording
 from fleet_tui.core.models import DeviceState, Health
 from fleet_tui.core.policy import Reading, Severity, StatusPolicy, evaluate, evaluate_reading
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.samples import SampleLog
 
 NOW = 1_714_557_600.0
 
@@ -99,8 +101,8 @@ def test_the_threshold_comes_from_the_config_file(tmp_path: Path) -> None:
 def _seed(db: Path, skew: float | None) -> str:
     serial = "10000000c10c0002"
     with Store.open(db) as store:
-        store.upsert_device(serial, hostname="pi-clock", clock_skew_s=skew)
-        store.record_health_many([(serial, {"time": NOW, "temperature_c": 45.0})])
+        DeviceBook(store).upsert(serial, hostname="pi-clock", clock_skew_s=skew)
+        SampleLog(store).record_many([(serial, {"time": NOW, "temperature_c": 45.0})])
     return serial
 
 
@@ -135,9 +137,9 @@ def test_a_read_only_file_from_before_the_column_still_reads(tmp_path: Path) -> 
     conn.commit()
     conn.close()
     with Store.open(db, readonly=True) as store:
-        record = store.get_device(serial)
+        record = DeviceBook(store).get(serial)
         assert record is not None and record.clock_skew_s is None
     with Store.open(db) as store:  # writable: the column is added
-        store.upsert_device(serial, clock_skew_s=-60.0)
-        record = store.get_device(serial)
+        DeviceBook(store).upsert(serial, clock_skew_s=-60.0)
+        record = DeviceBook(store).get(serial)
         assert record is not None and record.clock_skew_s == -60.0

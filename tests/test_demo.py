@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, connect
 from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
 from fleet_tui.core.store.database import Store
@@ -109,7 +110,7 @@ async def test_inject_status_and_clear_reach_a_running_lab(tmp_path: Path, store
         assert rc == 0, err
         assert f"{pi.hostname:<16} faults: under-voltage" in out
         assert "slow-link=0.05" in out
-        conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+        conn = await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
         try:
             session = await AgentSession.start(conn)
             health = await session.health()

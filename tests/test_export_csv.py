@@ -24,6 +24,7 @@ from test_tui_support import (
 from fleet_tui import cli
 from fleet_tui.core.export import CsvRow, InventoryRow, cell, write_csv
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.dialogs import ExportDialog
 from fleet_tui.screens.fleet import FleetScreen
 
@@ -103,7 +104,7 @@ def test_export_events_oldest_first_with_hostnames(tmp_path: Path, utc: None) ->
     db = tmp_path / "fleet.db"
     seed_store(db)
     with Store.open(db) as store:
-        store.record_event(FLEET[1][1], "reboot", "reboot requested by tech")
+        EventLog(store).record(FLEET[1][1], "reboot", "reboot requested by tech")
     rows = _cli_export(db, "events", tmp_path / "events.csv")
     assert [r["kind"] for r in rows][-1] == "reboot"
     assert rows[-1]["hostname"] == "pi-5-002"

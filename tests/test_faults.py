@@ -19,6 +19,7 @@ from fleet_tui.core.agent.client import REMOTE_DIR, AgentFailure, AgentSession
 from fleet_tui.core.discovery.mdns import Candidate, Discovery, DiscoveryEvent
 from fleet_tui.core.fleet.service import FleetService
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, HostKeyChanged, SSHFailure, connect
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab, SimPi
 from fleet_tui.core.store.database import Store
@@ -26,7 +27,7 @@ from fleet_tui.core.store.database import Store
 
 @asynccontextmanager
 async def agent_on(lab: SimLab, store: Store, pi: SimPi) -> AsyncIterator[AgentSession]:
-    conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
     try:
         session = await AgentSession.start(conn)
         try:
@@ -88,7 +89,7 @@ async def test_ssh_down_drops_and_refuses_then_up_on_the_same_port(
         with pytest.raises(AgentFailure):
             await agent.health()  # the open session is gone with its connection
     with pytest.raises(SSHFailure, match="unreachable"):
-        await connect(Endpoint(LOOPBACK, port), store, lab.connect_options())
+        await connect(Endpoint(LOOPBACK, port), HostKeys(store), lab.connect_options())
     assert pi.processes == set(), "a stopped Pi runs no agent"
     await lab.inject(pi.hostname, "ssh-up")
     assert pi.port == port and "ssh-down" not in pi.faults
@@ -101,12 +102,12 @@ async def test_host_key_change_is_refused_and_clearing_restores_the_key(
 ) -> None:
     pi = lab.pis[0]
     endpoint = Endpoint(LOOPBACK, pi.port)
-    (await connect(endpoint, store, lab.connect_options())).close()  # pinned on first use
+    (await connect(endpoint, HostKeys(store), lab.connect_options())).close()  # pinned on first use
     await lab.inject(pi.hostname, "host-key-change")
     with pytest.raises(HostKeyChanged):
-        await connect(endpoint, store, lab.connect_options())
+        await connect(endpoint, HostKeys(store), lab.connect_options())
     await lab.clear(pi.hostname)
-    (await connect(endpoint, store, lab.connect_options())).close()
+    (await connect(endpoint, HostKeys(store), lab.connect_options())).close()
 
 
 async def _round_trip(agent: AgentSession, samples: int = 4) -> float:
@@ -144,7 +145,7 @@ async def test_disk_full_shows_no_space_and_an_agent_upload_fails_clearly(
         assert (await agent.health()).disk_free_mb == 0
 
     await lab.inject(fresh.hostname, "disk-full")
-    conn = await connect(Endpoint(LOOPBACK, fresh.port), store, lab.connect_options())
+    conn = await connect(Endpoint(LOOPBACK, fresh.port), HostKeys(store), lab.connect_options())
     try:
         # The real upload path (the agent's own start channel): the Pi's shell cannot write
         # the file. (The simulator's disk-full gives commands a zero file-size limit, so the
@@ -168,7 +169,7 @@ async def test_disk_full_shows_no_space_and_an_agent_upload_fails_clearly(
 
 async def test_agent_crash_ends_the_session_and_a_new_one_works(lab: SimLab, store: Store) -> None:
     pi = lab.pis[1]
-    conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
     try:
         agent = await AgentSession.start(conn)
         await agent.health()
@@ -212,7 +213,7 @@ async def test_device_gone_withdraws_the_advert_and_ssh_then_comes_back(
         await lab.inject(pi.hostname, "device-gone")
         assert await until(lambda: seen("gone")), [(e.kind, e.candidate.port) for e in events]
         with pytest.raises(SSHFailure, match="unreachable"):
-            await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+            await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
         found_before = sum(e.kind == "found" and e.candidate.port == pi.port for e in events)
         await lab.clear(pi.hostname, "device-gone")
         assert await until(
@@ -221,7 +222,7 @@ async def test_device_gone_withdraws_the_advert_and_ssh_then_comes_back(
                 > found_before
             )
         ), [(e.kind, e.candidate.name, e.candidate.port) for e in events]
-        (await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())).close()
+        (await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())).close()
     finally:
         await discovery.stop()
         await lab.stop()

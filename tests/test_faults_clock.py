@@ -16,6 +16,7 @@ from fleet_tui.core.net.routes import Target
 from fleet_tui.core.policy import Severity, StatusPolicy, evaluate
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
 
 DAYS_3 = 3 * 86400.0
 
@@ -63,7 +64,7 @@ async def test_a_skewed_pi_warns_is_stored_and_recovers_when_cleared(
 
         # stored on the device: `export health` says it without a new column
         def stored() -> float | None:
-            record = store.get_device(pi.serial)
+            record = DeviceBook(store).get(pi.serial)
             return record.clock_skew_s if record else None
 
         assert await until(lambda: _near(stored(), -DAYS_3)), stored()
@@ -88,7 +89,7 @@ async def test_poll_reports_and_stores_the_skew(lab: SimLab, pool: ConnectionPoo
     rows = {row.target.port: row async for row in poll(pool, targets, timeout=30.0)}
     assert _near(rows[ahead.port].clock_skew_s, 720)
     assert _near(rows[steady.port].to_json()["clock_skew_s"], 0)
-    record = pool.store.get_device(ahead.serial)
+    record = DeviceBook(pool.store).get(ahead.serial)
     assert record is not None and _near(record.clock_skew_s, 720)
     row = next(r for r in health_rows(pool.store) if r.serial == ahead.serial)
     assert _clock_reasons(row.reasons) == ["clock 12m ahead"]

@@ -16,6 +16,7 @@ from fleet_tui.cli import main
 from fleet_tui.core.net.hosts import HostBook
 from fleet_tui.core.sim.lab import LOOPBACK
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
 
 
 def run(capsys: pytest.CaptureFixture[str], db: Path, *argv: str) -> tuple[int, str, str]:
@@ -42,7 +43,7 @@ def test_add_list_forget_round_trip(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0 and "forgotten 10.0.0.7:2222" in out
     with Store.open(db) as store:
         assert [e.id for e in HostBook(store).entries()] == ["10.0.0.8 via ops@jump.example:2200"]
-        assert store.events()[0].kind == "host_forgotten"
+        assert EventLog(store).recent()[0].kind == "host_forgotten"
 
 
 @pytest.mark.parametrize("spec", ["", "pi@", "host:99999", "a b", "$(reboot)", "\x1b[2J"])

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fleet_tui.core.agent.client import AgentSession
 from fleet_tui.core.models import Facts, Health
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, connect
 from fleet_tui.core.sim import pi_tree
 from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
@@ -19,7 +20,7 @@ from fleet_tui.core.store.database import Store
 
 async def _facts_and_health(lab: SimLab, store: Store) -> list[tuple[Facts, Health]]:
     async def one(port: int) -> tuple[Facts, Health]:
-        conn = await connect(Endpoint(LOOPBACK, port), store, lab.connect_options())
+        conn = await connect(Endpoint(LOOPBACK, port), HostKeys(store), lab.connect_options())
         try:
             session = await AgentSession.start(conn)
             try:
@@ -100,7 +101,9 @@ async def test_a_stopped_lab_leaves_nothing_behind(store: Store, tmp_path: Path)
     try:
         assert control.exists() and lab.pis[4].server is None
         for pi in lab.pis[:4]:  # agents running on some Pis, an identify helper on one
-            conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+            conn = await connect(
+                Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options()
+            )
             conns.append(conn)
             session = await AgentSession.start(conn)
             await session.health()

@@ -1,6 +1,9 @@
 """The one-way layering of DESIGN.md, enforced: fleet_tui → screens → core; core → hardware
 only to bundle the agent; hardware imports nothing of ours and only the standard library.
 
+Inside core, the store never imports core/sync (sync builds on the store), and no module
+imports itself through others, not even from inside a function.
+
 Installed, every layer lives under `fleet_tui` (`fleet_tui.core`, `fleet_tui.screens`, …); in
 the repository each is a top-level folder. A layer is named here by its folder."""
 
@@ -146,3 +149,62 @@ def test_importing_core_does_not_load_textual() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
+
+
+def _core_modules() -> dict[str, Path]:
+    """`fleet_tui.core.store.database` -> its file, for every module of core."""
+    out = {}
+    for path in _files("core"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(["fleet_tui", *parts])] = path
+    return out
+
+
+def _core_edges(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The core modules a file imports anywhere in it (module level or inside a function)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name in modules)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                sub = f"{node.module}.{alias.name}"
+                found.add(sub if sub in modules else node.module)
+    return found & set(modules)
+
+
+def test_the_store_never_imports_sync() -> None:
+    # core/sync builds on the store (merge, exchange); the other way round would be a cycle
+    modules = _core_modules()
+    bad = [
+        f"{path.relative_to(ROOT)} imports {target}"
+        for name, path in modules.items()
+        if name.startswith("fleet_tui.core.store")
+        for target in _core_edges(path, modules)
+        if target.startswith("fleet_tui.core.sync")
+    ]
+    assert not bad, bad
+
+
+def test_core_has_no_import_cycles() -> None:
+    """Function-level imports count too: one placed to dodge a cycle still is one."""
+    modules = _core_modules()
+    graph = {name: _core_edges(path, modules) - {name} for name, path in modules.items()}
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles: list[list[str]] = []
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph[name]):
+            if state.get(target) == 1:
+                cycles.append([*trail[trail.index(target) :], target])
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not cycles, "\n".join(" -> ".join(c) for c in cycles)

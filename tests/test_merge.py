@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.hlc import MAX_DRIFT_MS, Stamp, wall_ms
+from fleet_tui.core.store.samples import SampleLog
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 
 
 @pytest.fixture
@@ -25,53 +30,53 @@ def pair(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
 def snap(s: Store, tmp: Path, name: str = "snap.db") -> Path:
     out = tmp / "usb" / f"{s.site_id[:6]}-{name}"
     out.unlink(missing_ok=True)
-    return s.snapshot(out)
+    return Exchange(s).snapshot(out)
 
 
 def test_lww_per_column_and_report(pair: tuple[Store, Store], tmp_path: Path) -> None:
     a, b = pair
-    a.upsert_device("s1", hostname="pi1", label="rack A")
-    b.merge(snap(a, tmp_path))
-    b.upsert_device("s1", label="rack B")  # later: wins
-    a.upsert_device("s1", notes="fan noisy")  # other column: both survive
-    b.upsert_device("s2", hostname="pi2")
-    rep = a.merge(snap(b, tmp_path))
-    d = a.get_device("s1")
+    DeviceBook(a).upsert("s1", hostname="pi1", label="rack A")
+    PeerMerge(b).merge(snap(a, tmp_path))
+    DeviceBook(b).upsert("s1", label="rack B")  # later: wins
+    DeviceBook(a).upsert("s1", notes="fan noisy")  # other column: both survive
+    DeviceBook(b).upsert("s2", hostname="pi2")
+    rep = PeerMerge(a).merge(snap(b, tmp_path))
+    d = DeviceBook(a).get("s1")
     assert d is not None and (d.label, d.notes, d.hostname) == ("rack B", "fan noisy", "pi1")
     assert rep.tables["devices"].added == 1 and rep.tables["devices"].updated == 1
     assert [(c.column, c.ours, c.theirs, c.winner) for c in rep.overwrites] == [
         ("label", "rack A", "rack B", "theirs")
     ]
-    b.merge(snap(a, tmp_path))
-    assert a.list_devices() == b.list_devices()
-    again = a.merge(snap(b, tmp_path, "again.db"))
+    PeerMerge(b).merge(snap(a, tmp_path))
+    assert DeviceBook(a).all() == DeviceBook(b).all()
+    again = PeerMerge(a).merge(snap(b, tmp_path, "again.db"))
     assert again.changed == 0  # idempotent
 
 
 def test_tombstone_and_restore_by_newer_write(pair: tuple[Store, Store], tmp_path: Path) -> None:
     a, b = pair
-    a.upsert_device("s1", hostname="pi1")
-    b.merge(snap(a, tmp_path))
-    a.forget_device("s1")
-    b.merge(snap(a, tmp_path))
-    assert b.get_device("s1") is None
-    b.upsert_device("s1", label="back")  # a newer write restores it
-    a.merge(snap(b, tmp_path))
-    d = a.get_device("s1")
+    DeviceBook(a).upsert("s1", hostname="pi1")
+    PeerMerge(b).merge(snap(a, tmp_path))
+    DeviceBook(a).forget("s1")
+    PeerMerge(b).merge(snap(a, tmp_path))
+    assert DeviceBook(b).get("s1") is None
+    DeviceBook(b).upsert("s1", label="back")  # a newer write restores it
+    PeerMerge(a).merge(snap(b, tmp_path))
+    d = DeviceBook(a).get("s1")
     assert d is not None and d.label == "back" and d.hostname == "pi1"
 
 
 def test_appends_union_and_events(pair: tuple[Store, Store], tmp_path: Path) -> None:
     a, b = pair
-    a.record_event("s1", "note", "from a")
-    b.record_event("s1", "note", "from b")
-    a.record_health("s1", {"time": 10.0, "temperature_c": 50.0})
-    b.record_health("s1", {"time": 11.0, "temperature_c": 60.0})
-    rep = a.merge(snap(b, tmp_path))
+    EventLog(a).record("s1", "note", "from a")
+    EventLog(b).record("s1", "note", "from b")
+    SampleLog(a).record("s1", {"time": 10.0, "temperature_c": 50.0})
+    SampleLog(b).record("s1", {"time": 11.0, "temperature_c": 60.0})
+    rep = PeerMerge(a).merge(snap(b, tmp_path))
     assert rep.tables["events"].added == 1 and rep.tables["samples"].added == 1
-    assert {e.message for e in a.events()} == {"from a", "from b"}
-    assert [s.temperature_c for s in a.recent_samples("s1", 0)] == [50.0, 60.0]
-    assert a.merge(snap(b, tmp_path, "2.db")).changed == 0
+    assert {e.message for e in EventLog(a).recent()} == {"from a", "from b"}
+    assert [s.temperature_c for s in SampleLog(a).recent("s1", 0)] == [50.0, 60.0]
+    assert PeerMerge(a).merge(snap(b, tmp_path, "2.db")).changed == 0
 
 
 def test_placement_conflicts_reported_not_dropped(
@@ -79,40 +84,40 @@ def test_placement_conflicts_reported_not_dropped(
 ) -> None:
     a, b = pair
     a.set_row("racks", "r1", name="R1", height_u=42, power_budget_w=500.0)
-    b.merge(snap(a, tmp_path))
+    PeerMerge(b).merge(snap(a, tmp_path))
     a.set_row("placements", "pa", serial="s1", rack_id="r1", unit=5, slot=0)
     b.set_row("placements", "pb", serial="s2", rack_id="r1", unit=5, slot=0)
     b.set_row("placements", "pc", serial="s1", rack_id="r1", unit=9, slot=0)
-    rep = a.merge(snap(b, tmp_path))
+    rep = PeerMerge(a).merge(snap(b, tmp_path))
     kinds = sorted((c.kind, c.subject) for c in rep.conflicts)
     assert kinds == [("device-in-two-slots", "s1"), ("slot-shared", "r1/5/0")]
     assert len(a.rows("placements")) == 3  # nothing silently dropped
     a.delete_row("placements", "pc")
     a.delete_row("placements", "pb")
-    assert a.conflicts() == []
+    assert PeerMerge(a).conflicts() == []
 
 
 def test_append_corruption_reported(pair: tuple[Store, Store], tmp_path: Path) -> None:
     a, b = pair
-    a.record_event(None, "x", "original")
+    EventLog(a).record(None, "x", "original")
     p = snap(a, tmp_path)
-    b.merge(p)
+    PeerMerge(b).merge(p)
     c = sqlite3.connect(tmp_path / "b" / "fleet.db")
     c.execute("UPDATE events SET message = 'tampered'")
     c.commit()
     c.close()
-    rep = b.merge(snap(a, tmp_path, "again.db"))
+    rep = PeerMerge(b).merge(snap(a, tmp_path, "again.db"))
     assert [k.table for k in rep.corruption] == ["events"]
 
 
 def test_dry_run_changes_nothing(pair: tuple[Store, Store], tmp_path: Path) -> None:
     a, b = pair
-    b.upsert_device("s9", hostname="pi9")
-    before = a.list_devices()
-    rep = a.merge(snap(b, tmp_path), dry_run=True)
+    DeviceBook(b).upsert("s9", hostname="pi9")
+    before = DeviceBook(a).all()
+    rep = PeerMerge(a).merge(snap(b, tmp_path), dry_run=True)
     assert rep.dry_run and rep.tables["devices"].added == 1
-    assert a.list_devices() == before
-    assert a.merge(snap(b, tmp_path, "2.db")).tables["devices"].added == 1
+    assert DeviceBook(a).all() == before
+    assert PeerMerge(a).merge(snap(b, tmp_path, "2.db")).tables["devices"].added == 1
 
 
 # ---- bad peers: a one-line reason and the local file byte-identical ----------------------
@@ -151,7 +156,7 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
     live.parent.mkdir()
     src = sqlite3.connect(tmp / "b" / "fleet.db")
     src.execute("PRAGMA wal_autocheckpoint = 0")
-    b.upsert_device("w1", hostname="in-the-wal")
+    DeviceBook(b).upsert("w1", hostname="in-the-wal")
     shutil.copy(tmp / "b" / "fleet.db", live)
     shutil.copy(tmp / "b" / "fleet.db-wal", live.with_name("fleet.db-wal"))
     src.close()
@@ -184,11 +189,13 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
 def test_bad_peers_change_nothing(tmp_path: Path) -> None:
     a = Store.open(tmp_path / "a" / "fleet.db")
     b = Store.open(tmp_path / "b" / "fleet.db")
-    a.upsert_device("s1", hostname="pi1")
-    b.upsert_device("s2", hostname="pi2")
+    DeviceBook(a).upsert("s1", hostname="pi1")
+    DeviceBook(b).upsert("s2", hostname="pi2")
     for i in range(300):
-        b.record_event("s2", "k", f"event {i} " + "x" * 50)
-    b.record_health_many([("s2", {"time": 1e9 + 60 * i, "temperature_c": 50.0}) for i in range(99)])
+        EventLog(b).record("s2", "k", f"event {i} " + "x" * 50)
+    SampleLog(b).record_many(
+        [("s2", {"time": 1e9 + 60 * i, "temperature_c": 50.0}) for i in range(99)]
+    )
     cases = _bad_peer_cases(tmp_path, a, b)
     local = tmp_path / "a" / "fleet.db"
     a.close()
@@ -196,7 +203,7 @@ def test_bad_peers_change_nothing(tmp_path: Path) -> None:
     for name, (peer, reason) in cases.items():
         with Store.open(local) as s:
             with pytest.raises(StoreError, match=reason) as err:
-                s.merge(peer)
+                PeerMerge(s).merge(peer)
             assert "\n" not in str(err.value), name
         assert local.read_bytes() == before, name
         assert not local.with_name("fleet.db-wal").exists() or True
@@ -210,19 +217,19 @@ def test_bulk_merge_into_an_empty_store_rebuilds_the_event_indexes(
     builds them once after the insert; queries that need them still work, and a dry run
     leaves them as they were."""
     a, b = pair
-    with b._write() as c:
+    with b.write() as c:
         for i in range(25_000):
             row = {"serial": f"p{i % 50}", "time": 1e9 + i, "kind": "note", "message": str(i)}
-            b._append(c, "events", row)
+            b.append(c, "events", row)
     peer = snap(b, tmp_path)
 
     def indexes() -> list[str]:
         return sorted(r[1] for r in a._conn.execute("PRAGMA index_list(events)"))
 
     before = indexes()
-    assert a.merge(peer, dry_run=True).tables["events"].added == 25_000
+    assert PeerMerge(a).merge(peer, dry_run=True).tables["events"].added == 25_000
     assert indexes() == before
-    assert a.merge(peer).tables["events"].added == 25_000
+    assert PeerMerge(a).merge(peer).tables["events"].added == 25_000
     assert indexes() == before
     plan = " ".join(
         str(r)
@@ -231,24 +238,26 @@ def test_bulk_merge_into_an_empty_store_rebuilds_the_event_indexes(
         )
     )
     assert "ix_events_serial_time" in plan
-    assert len(a.events("p7", limit=1000)) == 500
+    assert len(EventLog(a).recent("p7", limit=1000)) == 500
 
 
 def test_samples_travel_in_blocks_of_an_hour(pair: tuple[Store, Store], tmp_path: Path) -> None:
     """25,000 samples of 50 Pis over 500 minutes merge as a few hundred rows, and every
     sample reads back with its own values."""
     a, b = pair
-    b.record_health_many(
+    SampleLog(b).record_many(
         [
             (f"p{i % 50}", {"time": 1e9 + 60 * (i // 50), "temperature_c": 40.0 + i % 7})
             for i in range(25_000)
         ]
     )
     peer = snap(b, tmp_path)
-    assert a.merge(peer).tables["samples"].added == 25_000
+    assert PeerMerge(a).merge(peer).tables["samples"].added == 25_000
     blocks = a._conn.execute("SELECT count(*) FROM sample_blocks").fetchone()[0]
     assert blocks <= 50 * 10  # 500 minutes touch at most 10 hours per Pi
-    got = a.recent_samples("p7", 0)
+    got = SampleLog(a).recent("p7", 0)
     assert len(got) == 500
     assert [s.temperature_c for s in got[:3]] == [40.0 + 7 % 7, 40.0 + 57 % 7, 40.0 + 107 % 7]
-    assert a.merge(peer).tables["samples"].added == 0  # the same stick again: nothing new
+    assert (
+        PeerMerge(a).merge(peer).tables["samples"].added == 0
+    )  # the same stick again: nothing new

@@ -6,13 +6,16 @@ import os
 from pathlib import Path
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.samples import SampleLog  # noqa: E402
+from fleet_tui.core.sync.exchange import Exchange  # noqa: E402
+from fleet_tui.core.sync.peer_merge import PeerMerge  # noqa: E402
 
 DAY = 86400.0
 NOW = 100 * DAY
 
 
 def _fill(s: Store, start: float, n: int) -> None:
-    s.record_health_many(
+    SampleLog(s).record_many(
         [
             (
                 "p1",
@@ -48,23 +51,23 @@ def test_compaction_then_merge_converges(tmp_path: Path) -> None:
     a = Store.open(tmp_path / "a.db")
     b = Store.open(tmp_path / "b.db")
     _fill(a, NOW - 10 * DAY, 180)  # 3 old hours from a
-    b.merge(a.snapshot(tmp_path / "a0.db"))
+    PeerMerge(b).merge(Exchange(a).snapshot(tmp_path / "a0.db"))
     _fill(a, NOW - 1 * DAY, 30)  # recent: stays raw
     folded = a.compact(older_than_s=5 * DAY, now=NOW)
     assert folded == 180
-    old = [s for s in a.recent_samples("p1", 0) if s.count > 1]
+    old = [s for s in SampleLog(a).recent("p1", 0) if s.count > 1]
     assert sum(s.count for s in old) == 180 and len(old) == 3
     assert old[0].throttled == 0b111  # bits ORed, not averaged
     # b never compacted, still has the raw rows: both directions converge
-    b.merge(a.snapshot(tmp_path / "a1.db"))
-    a.merge(b.snapshot(tmp_path / "b1.db"))
+    PeerMerge(b).merge(Exchange(a).snapshot(tmp_path / "a1.db"))
+    PeerMerge(a).merge(Exchange(b).snapshot(tmp_path / "b1.db"))
     assert dump(a) == dump(b)
-    assert sum(s.count for s in b.recent_samples("p1", 0)) == 210
+    assert sum(s.count for s in SampleLog(b).recent("p1", 0)) == 210
     # compaction never reuses our sequence numbers
     a.close()
     a = Store.open(tmp_path / "a.db")
-    a.record_health("p1", {"time": NOW, "temperature_c": 1.0})
-    assert a._seq["samples"] == 211
+    SampleLog(a).record("p1", {"time": NOW, "temperature_c": 1.0})
+    assert a.last_seq("samples") == 211
     a.close()
     b.close()
 
@@ -77,20 +80,20 @@ def test_hours_older_than_thirty_days_fold_into_days_and_merge_converges(
     day0 = NOW - 40 * DAY - NOW % DAY  # the start of a UTC day, 40 days back
     _fill(a, day0, 180)  # 3 hours of day 1
     _fill(a, day0 + DAY + 3600, 120)  # 2 hours of day 2
-    b.merge(a.snapshot(tmp_path / "a0.db"))
+    PeerMerge(b).merge(Exchange(a).snapshot(tmp_path / "a0.db"))
     b.compact(older_than_s=5 * DAY, now=NOW, hours_older_than_s=60 * DAY)  # b: hours only
     assert a.compact(older_than_s=5 * DAY, now=NOW) == 300
-    days = [s for s in a.recent_samples("p1", 0) if s.count > 1]
+    days = [s for s in SampleLog(a).recent("p1", 0) if s.count > 1]
     assert [s.count for s in days] == [180, 120]  # one row per day
     assert days[0].throttled == 0b111
     assert days[0].temperature_c == sum(40.0 + i % 10 for i in range(180)) / 180
-    hours = [s for s in b.recent_samples("p1", 0) if s.count > 1]
+    hours = [s for s in SampleLog(b).recent("p1", 0) if s.count > 1]
     assert [s.count for s in hours] == [60, 60, 60, 60, 60]
     # b holds the hours, a the days: both directions converge on the days
-    b.merge(a.snapshot(tmp_path / "a1.db"))
-    a.merge(b.snapshot(tmp_path / "b1.db"))
+    PeerMerge(b).merge(Exchange(a).snapshot(tmp_path / "a1.db"))
+    PeerMerge(a).merge(Exchange(b).snapshot(tmp_path / "b1.db"))
     assert dump(a) == dump(b)
-    assert [s.count for s in b.recent_samples("p1", 0)] == [180, 120]
+    assert [s.count for s in SampleLog(b).recent("p1", 0)] == [180, 120]
     assert a._conn.execute("SELECT count(*) FROM sample_rollups").fetchone()[0] == 0
     a.close()
     b.close()
@@ -102,11 +105,11 @@ def test_a_late_sample_for_a_compacted_hour_or_day_is_added_not_lost(tmp_path: P
         _fill(a, day0, 120)  # two hours, 40 days back
         _fill(a, NOW - 10 * DAY, 60)  # one hour, 10 days back
         a.compact(older_than_s=5 * DAY, now=NOW)
-        assert [s.count for s in a.recent_samples("p1", 0)] == [120, 60]  # a day, an hour
-        a.record_health_many([("p1", {"time": day0 + 30, "temperature_c": 100.0})])
-        a.record_health_many([("p1", {"time": NOW - 10 * DAY + 30, "temperature_c": 100.0})])
+        assert [s.count for s in SampleLog(a).recent("p1", 0)] == [120, 60]  # a day, an hour
+        SampleLog(a).record_many([("p1", {"time": day0 + 30, "temperature_c": 100.0})])
+        SampleLog(a).record_many([("p1", {"time": NOW - 10 * DAY + 30, "temperature_c": 100.0})])
         a.compact(older_than_s=5 * DAY, now=NOW)
-        day, hour = a.recent_samples("p1", 0)
+        day, hour = SampleLog(a).recent("p1", 0)
         assert (day.count, hour.count) == (121, 61)
         mean = sum(40.0 + i % 10 for i in range(60)) / 60
         assert hour.temperature_c == (mean * 60 + 100.0) / 61
@@ -156,11 +159,11 @@ def test_compaction_and_merges_converge_and_count_every_sample(
         def snap(j: int) -> Path:
             nonlocal snaps
             snaps += 1
-            return stores[j].snapshot(root / f"s{snaps}.db")
+            return Exchange(stores[j]).snapshot(root / f"s{snaps}.db")
 
         for kind, i, arg in steps:
             if kind == "append":
-                stores[i].record_health_many(
+                SampleLog(stores[i]).record_many(
                     [
                         (f"p{k % 2}", {"time": now + k, "temperature_c": 40.0 + k})
                         for k in range(arg)
@@ -169,7 +172,7 @@ def test_compaction_and_merges_converge_and_count_every_sample(
                 appended += arg
                 now += 600
             elif kind == "late":
-                stores[i].record_health_many(
+                SampleLog(stores[i]).record_many(
                     [
                         (f"p{k % 2}", {"time": 10 * DAY + 60 * k, "temperature_c": 9.0})
                         for k in range(arg)
@@ -183,7 +186,7 @@ def test_compaction_and_merges_converge_and_count_every_sample(
                     older_than_s=arg * HOUR, now=now, hours_older_than_s=arg * 6 * HOUR
                 )
             elif kind == "merge" and i != arg:
-                stores[i].merge(snap(arg))
+                PeerMerge(stores[i]).merge(snap(arg))
             elif kind == "wait":
                 now += arg * 5 * HOUR
         for _ in range(2):
@@ -191,7 +194,7 @@ def test_compaction_and_merges_converge_and_count_every_sample(
             for i in range(3):
                 for j in range(3):
                     if i != j:
-                        stores[i].merge(files[j])
+                        PeerMerge(stores[i]).merge(files[j])
         states = [dump(s) for s in stores]
         assert states[0] == states[1] == states[2], "replicas diverged"
         assert counted(stores[0]) == appended, "a sample was lost or counted twice"

@@ -16,9 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.hlc import wall_ms
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.store.schema import CLK, TABLES, AppendTable, LwwTable, SampleBlockTable
+from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.mailbox import DirMailbox, sync_with
+from fleet_tui.core.sync.peer_merge import PeerMerge
 
 SERIALS = ["s0", "s1", "s2"]
 SAMPLE_T0 = 1_700_000_000.0 - 1_700_000_000.0 % 3600 + 3000  # ten minutes before an hour ends
@@ -52,7 +57,7 @@ SETTINGS = settings(
 def dump(s: Store) -> dict[str, list[tuple[Any, ...]]]:
     """Everything replicated, without the local `_ver`."""
     out = {}
-    with s._lock:
+    with s.locked() as conn:
         for name, t in TABLES.items():
             cols = [c.name for c in t.all_columns() if c.name != "_ver"]
             key = (
@@ -62,7 +67,7 @@ def dump(s: Store) -> dict[str, list[tuple[Any, ...]]]:
                 if isinstance(t, SampleBlockTable)
                 else ", ".join(cols[:3])
             )
-            out[name] = s._conn.execute(
+            out[name] = conn.execute(
                 f"SELECT {', '.join(cols)} FROM {name} ORDER BY {key}"
             ).fetchall()
     return out
@@ -106,7 +111,7 @@ class World:
         self.last_ms = wall_ms()
 
     def snapshot(self, i: int) -> Path:
-        return self.stores[i].snapshot(self.root / "usb" / f"{next(self.snaps)}.db")
+        return Exchange(self.stores[i]).snapshot(self.root / "usb" / f"{next(self.snaps)}.db")
 
     def apply(self, o: tuple[Any, ...]) -> None:
         kind, i = o[0], o[1] % len(self.stores)
@@ -114,35 +119,35 @@ class World:
         if kind in ("set", "forget", "restore"):
             self._distinct_ms()
         if kind == "set":
-            s.upsert_device(o[2], **{o[3]: o[4]})
+            DeviceBook(s).upsert(o[2], **{o[3]: o[4]})
             self._observe_write(s, o[2])
         elif kind == "forget":
-            s.forget_device(o[2])
+            DeviceBook(s).forget(o[2])
             self._observe_write(s, o[2])
         elif kind == "restore":
-            s.upsert_device(o[2], label="back")
+            DeviceBook(s).upsert(o[2], label="back")
             self._observe_write(s, o[2])
         elif kind == "append":
-            s.record_event(None, "note", o[2])
-            self.appended.add((s.origin, s._seq["events"], o[2]))
+            EventLog(s).record(None, "note", o[2])
+            self.appended.add((s.origin, s.last_seq("events"), o[2]))
         elif kind == "sample":
-            first = s._seq.get("samples", 0) + 1
+            first = s.last_seq("samples") + 1
             times = [SAMPLE_T0 + 60.0 * o[3] + k for k in range(o[2])]
-            s.record_health_many(
+            SampleLog(s).record_many(
                 [("pi", {"time": t, "temperature_c": 40.0 + k % 9}) for k, t in enumerate(times)]
             )
             self.sampled |= {(s.origin, first + k, t) for k, t in enumerate(times)}
         else:
             j = o[2] % len(self.stores)
             if j != i:
-                s.merge(self.snapshot(j))
+                PeerMerge(s).merge(self.snapshot(j))
 
     def gossip(self) -> None:
         """Every replica merges every other one's snapshot, twice over."""
         for _ in range(2):
             snaps = [self.snapshot(j) for j in range(len(self.stores))]
             for i, j in itertools.permutations(range(len(self.stores)), 2):
-                self.stores[i].merge(snaps[j])
+                PeerMerge(self.stores[i]).merge(snaps[j])
 
 
 def oracle_value(writes: list[tuple[int, Any]]) -> Any:
@@ -177,7 +182,7 @@ def test_replicas_converge_and_match_oracle(n: int, ops: list[tuple[Any, ...]]) 
                     f"SELECT {col} FROM devices WHERE serial = ?", (serial,)
                 ).fetchone()[0]
                 assert got == oracle_value(writes), (serial, col, writes)
-            events = {(e.origin, e.seq, e.message) for e in s0.events(limit=10_000)}
+            events = {(e.origin, e.seq, e.message) for e in EventLog(s0).recent(limit=10_000)}
             assert events == w.appended, "an appended row was lost"
             samples = set(s0._conn.execute("SELECT origin, seq, time FROM samples").fetchall())
             assert samples == w.sampled, "a sample was lost or made up"
@@ -204,18 +209,18 @@ def test_merge_is_commutative_associative_idempotent(ops: list[tuple[Any, ...]])
                 return Store.open(p)  # a copy: mints its own site id, keeps the rows
 
             x = fresh(a, "x")
-            x.merge(b)
-            x.merge(c)
+            PeerMerge(x).merge(b)
+            PeerMerge(x).merge(c)
             y = fresh(a, "y")
-            y.merge(c)
-            y.merge(b)
+            PeerMerge(y).merge(c)
+            PeerMerge(y).merge(b)
             bc = fresh(b, "bc")
-            bc.merge(c)
+            PeerMerge(bc).merge(c)
             z = fresh(a, "z")
-            z.merge(bc.snapshot(root / "usb" / "bc.db"))
+            PeerMerge(z).merge(Exchange(bc).snapshot(root / "usb" / "bc.db"))
             assert dump(x) == dump(y) == dump(z)
             before = dump(x)
-            assert x.merge(b).changed == 0 and x.merge(c).changed == 0
+            assert PeerMerge(x).merge(b).changed == 0 and PeerMerge(x).merge(c).changed == 0
             assert dump(x) == before
             for s in (x, y, z, bc):
                 s.close()

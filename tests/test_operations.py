@@ -19,6 +19,9 @@ from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.runner import Limits, OperationRefused, OperationRunner
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab, SimPi
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 
 
 def _targets(lab: SimLab) -> list[Target]:
@@ -52,7 +55,7 @@ async def test_reboot_runs_on_every_device_and_is_journalled_and_logged(
     steps = OperationJournal(store).steps(op.id)
     assert {s.serial: s.status for s in steps} == {pi.serial: StepStatus.OK for pi in lab.pis}
     assert all(s.started and s.finished and s.finished >= s.started for s in steps)
-    kinds = [e.kind for e in store.events(lab.pis[0].serial)]
+    kinds = [e.kind for e in EventLog(store).recent(lab.pis[0].serial)]
     assert "reboot" in kinds and "reboot_done" in kinds
     # the events a UI draws progress from: started, running/ok per device, finished at 3/3
     assert events[0].event == "started" and events[-1].event == "finished"
@@ -74,7 +77,7 @@ async def test_one_failing_device_is_its_own_result(
     down = steps[lab.pis[1].serial]
     assert down.status is StepStatus.FAILED and down.message
     assert steps[lab.pis[0].serial].status is StepStatus.OK
-    assert "identify_failed" in [e.kind for e in store.events(lab.pis[1].serial)]
+    assert "identify_failed" in [e.kind for e in EventLog(store).recent(lab.pis[1].serial)]
 
 
 async def test_a_slow_device_times_out_without_holding_the_others(
@@ -225,9 +228,9 @@ def test_operations_merge_between_technicians(tmp_path: Path) -> None:
         op = journal.create("identify", "Identify 1 device", [DeviceTarget("s1", "pi")], who="ana")
         journal.set_step(op.id, "s1", StepStatus.OK, "blinking")
         journal.finish(op, OpStatus.DONE)
-        a.snapshot(tmp_path / "a-snap.db")
+        Exchange(a).snapshot(tmp_path / "a-snap.db")
     with Store.open(tmp_path / "b.db") as b:
-        b.merge(tmp_path / "a-snap.db")
+        PeerMerge(b).merge(tmp_path / "a-snap.db")
         theirs = OperationJournal(b).get(op.id)
         assert theirs.status is OpStatus.DONE and theirs.who == "ana"
         assert OperationJournal(b).reap() == []  # another site's operation: never reaped here

@@ -8,9 +8,13 @@ from pathlib import Path
 import pytest
 from lab_support import cli, ssh_args
 
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.hosts import HostBook
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 
 
 def _dead_port() -> int:
@@ -44,10 +48,10 @@ async def test_poll_streams_one_row_per_device_and_tells_partial_failure(
         assert isinstance(row["temperature_c"], float) and row["route"] == f"{LOOPBACK}:{pi.port}"
     assert by_port[dead]["reachable"] is False and "unreachable" in by_port[dead]["error"]
     with Store.open(db) as store:
-        assert {d.serial for d in store.list_devices()} == {pi.serial for pi in lab.pis}
+        assert {d.serial for d in DeviceBook(store).all()} == {pi.serial for pi in lab.pis}
         learned = {e.port: e.serial for e in HostBook(store).entries()}
         assert learned[lab.pis[0].port] == lab.pis[0].serial and learned[dead] is None
-        assert store.recent_samples(lab.pis[0].serial, 0)
+        assert SampleLog(store).recent(lab.pis[0].serial, 0)
     code, rows, _ = await cli(
         capsys,
         db,
@@ -88,7 +92,7 @@ async def test_changed_key_refused_then_explicitly_repinned(
     code, _, err = await cli(capsys, db, "trust", host, "--repin", *ssh)
     assert code == 64 and "--yes" in err
     with Store.open(db) as store:
-        assert [h.reason for h in store.host_key_history(host)][-1] == "serial learned"
+        assert [h.reason for h in HostKeys(store).history(host)][-1] == "serial learned"
     code, rows, err = await cli(capsys, db, "trust", host, "--repin", "--yes", "--json", *ssh)
     assert code == 0, err
     assert (
@@ -97,7 +101,7 @@ async def test_changed_key_refused_then_explicitly_repinned(
         and rows[-1]["verified"]
     )
     with Store.open(db) as store:
-        kinds = [e.kind for e in store.events(pi.serial)]
+        kinds = [e.kind for e in EventLog(store).recent(pi.serial)]
         assert "host_key_repinned" in kinds and "host_key_refused" not in kinds[:1]
     code, rows, _ = await cli(capsys, db, "poll", "--json", "--host", host, *ssh)
     assert code == 0 and rows[0]["serial"] == pi.serial

@@ -14,6 +14,7 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.net.hosts import HostBook, HostEntry
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
 
 
 async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) -> None:
@@ -37,7 +38,7 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
         assert facts is not None and facts.serial == lab.pis[0].serial
         pong = await service.call(key, "ping")
         assert isinstance(pong, dict) and pong["pong"] is True
-        assert {d.serial for d in store.list_devices()} == {pi.serial for pi in lab.pis}
+        assert {d.serial for d in DeviceBook(store).all()} == {pi.serial for pi in lab.pis}
     finally:
         await service.stop()
     assert await until(lambda: not any(pi.processes for pi in lab.pis), 5.0)

@@ -9,6 +9,7 @@ import pytest
 
 from fleet_tui.core.agent.bundle import build_agent
 from fleet_tui.core.agent.client import REMOTE_DIR, AgentSession
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, HostKeyChanged, connect
 from fleet_tui.core.sim.lab import SimLab
 from fleet_tui.core.store.database import Store
@@ -16,7 +17,7 @@ from fleet_tui.core.store.database import Store
 
 async def test_facts_and_health_come_from_the_simulated_pi(lab: SimLab, store: Store) -> None:
     pi = lab.pis[0]
-    conn = await connect(Endpoint("127.0.0.1", pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint("127.0.0.1", pi.port), HostKeys(store), lab.connect_options())
     try:
         session = await AgentSession.start(conn)
         facts = await session.facts()
@@ -37,7 +38,7 @@ async def test_agent_is_uploaded_only_when_its_hash_is_missing(lab: SimLab, stor
     pi = lab.pis[1]
     remote = pi.home / REMOTE_DIR / build_agent().filename
     for attempt in range(2):
-        conn = await connect(Endpoint("127.0.0.1", pi.port), store, lab.connect_options())
+        conn = await connect(Endpoint("127.0.0.1", pi.port), HostKeys(store), lab.connect_options())
         try:
             session = await AgentSession.start(conn)
             assert (await session.facts()).serial == pi.serial
@@ -52,7 +53,7 @@ async def test_agent_is_uploaded_only_when_its_hash_is_missing(lab: SimLab, stor
 
 async def test_agent_process_exits_when_the_session_closes(lab: SimLab, store: Store) -> None:
     pi = lab.pis[2]
-    conn = await connect(Endpoint("127.0.0.1", pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint("127.0.0.1", pi.port), HostKeys(store), lab.connect_options())
     session = await AgentSession.start(conn)
     await session.facts()
     assert pi.processes, "the agent should be running on the device"
@@ -70,9 +71,9 @@ async def test_host_key_is_pinned_on_first_use_and_a_changed_key_is_refused(
 ) -> None:
     pi = lab.pis[0]
     endpoint = Endpoint("127.0.0.1", pi.port)
-    conn = await connect(endpoint, store, lab.connect_options())
+    conn = await connect(endpoint, HostKeys(store), lab.connect_options())
     conn.close()
-    pinned = store.pinned_host_key(endpoint.key)
+    pinned = HostKeys(store).pinned(endpoint.key)
     assert pinned is not None
     assert pinned.split()[1] == pi.host_key.export_public_key().decode().split()[1]
 
@@ -80,6 +81,6 @@ async def test_host_key_is_pinned_on_first_use_and_a_changed_key_is_refused(
     await lab.change_host_key(pi)
 
     with pytest.raises(HostKeyChanged) as refused:
-        await connect(endpoint, store, lab.connect_options())
+        await connect(endpoint, HostKeys(store), lab.connect_options())
     assert "changed" in str(refused.value) and "--repin" in str(refused.value)
-    assert store.pinned_host_key(endpoint.key) == pinned  # nothing was silently re-pinned
+    assert HostKeys(store).pinned(endpoint.key) == pinned  # nothing was silently re-pinned

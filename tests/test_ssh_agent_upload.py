@@ -7,6 +7,7 @@ import pytest
 
 from fleet_tui.core.agent.bundle import build_agent
 from fleet_tui.core.agent.client import REMOTE_DIR, AgentFailure, AgentSession, start_command
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, connect
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.store.database import Store
@@ -29,7 +30,7 @@ async def test_a_wrong_file_under_our_name_is_refused_removed_and_replaced(
             'import sys, json\nprint(json.dumps({"hello": {"protocol": 1, "agent_version": "0", "agent_hash": "f" * 64}}), flush=True)\nsys.stdin.read()\n',
         )
     remote.write_bytes(buf.getvalue())
-    conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
     try:
         with pytest.raises(AgentFailure, match="not this build"):
             await AgentSession.start(conn, timeout=10)
@@ -46,7 +47,7 @@ async def test_a_failed_upload_leaves_no_agent_under_the_real_name(
     lab: SimLab, store: Store
 ) -> None:
     pi = lab.pis[1]
-    conn = await connect(Endpoint(LOOPBACK, pi.port), store, lab.connect_options())
+    conn = await connect(Endpoint(LOOPBACK, pi.port), HostKeys(store), lab.connect_options())
     path = f"{REMOTE_DIR}/{build_agent().filename}"
     try:
         process = await conn.create_process(start_command(path, 100_000), encoding=None)

@@ -22,6 +22,7 @@ import pytest
 
 from fleet_tui.core.discovery.jump import JumpDiscoveryError, discover_via
 from fleet_tui.core.discovery.mdns import SERVICE_TYPES
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.pool import ConnectionPool, Timeouts, Unreachable
 from fleet_tui.core.net.routes import Target
 from fleet_tui.core.net.ssh import ConnectOptions
@@ -181,7 +182,7 @@ async def test_devices_behind_a_jump_host_share_its_connection(
         keys = {link.route.key for link in links}
         assert keys == {f"{LOOPBACK}:{pi.port} via {LOOPBACK}:{jump.port}" for pi in lab.pis}
         assert (
-            store.pinned_host_key(f"{LOOPBACK}:{jump.port}") is not None
+            HostKeys(store).pinned(f"{LOOPBACK}:{jump.port}") is not None
         )  # the jump is pinned too
         # a destination the jump host cannot reach is one device's clear error
         with pytest.raises(Unreachable, match="jump host could not reach it"):

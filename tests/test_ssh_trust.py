@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncssh
 import pytest
 
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.pool import ConnectionPool
 from fleet_tui.core.net.routes import Target
 from fleet_tui.core.net.ssh import HostKeyChanged, fingerprint
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab, SimPi
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 
 
 def _key_of(pi: SimPi) -> str:
@@ -39,8 +42,8 @@ async def test_reimaged_card_same_serial_announced(
     assert "re-imaged" in text and f"serial {pi.serial}" in text and "--repin" in text
     assert fingerprint(old) in text and fingerprint(_key_of(pi)) in text
     endpoint = f"{LOOPBACK}:{pi.port}"
-    assert store.pinned_host_key(endpoint) == old  # nothing re-pinned
-    assert [e.kind for e in store.events(pi.serial)] == ["host_key_refused"]
+    assert HostKeys(store).pinned(endpoint) == old  # nothing re-pinned
+    assert [e.kind for e in EventLog(store).recent(pi.serial)] == ["host_key_refused"]
     # Refused for good: a second try does not even connect, it repeats the reason.
     with pytest.raises(Exception, match="re-imaged"):
         await pool.link(target)
@@ -66,12 +69,12 @@ async def test_the_hardware_mac_tells_a_reimaged_card(
     lab: SimLab, pool: ConnectionPool, store: Store
 ) -> None:
     pi = lab.pis[0]
-    store.upsert_device(pi.serial, mac="dc:a6:32:00:00:07,dc:a6:32:00:00:08")
+    DeviceBook(store).upsert(pi.serial, mac="dc:a6:32:00:00:07,dc:a6:32:00:00:08")
     pi, _ = await _pinned_then_rekeyed(lab, pool, 0)
     with pytest.raises(HostKeyChanged) as same:
         await pool.link(Target(LOOPBACK, pi.port, mac="DC:A6:32:00:00:08"))
     assert same.value.diagnosis == "reimaged" and "MAC dc:a6:32:00:00:08" in str(same.value)
-    store.upsert_device("10000000cafe0001", mac="dc:a6:32:00:00:99")
+    DeviceBook(store).upsert("10000000cafe0001", mac="dc:a6:32:00:00:99")
     pool.forgive(f"{LOOPBACK}:{pi.port}")
     with pytest.raises(HostKeyChanged) as other:
         await pool.link(Target(LOOPBACK, pi.port, mac="dc:a6:32:00:00:99"))
@@ -83,10 +86,10 @@ async def test_same_key_at_a_new_address_is_the_same_pi(
     lab: SimLab, pool: ConnectionPool, store: Store
 ) -> None:
     pi = lab.pis[1]
-    store.pin_host_key(f"{LOOPBACK}:9", _key_of(pi), serial=pi.serial)  # where it used to be
+    HostKeys(store).pin(f"{LOOPBACK}:9", _key_of(pi), serial=pi.serial)  # where it used to be
     link = await pool.link(Target(LOOPBACK, pi.port, serial=pi.serial))
     assert link.facts.serial == pi.serial
-    (history,) = [h for h in store.host_key_history(f"{LOOPBACK}:{pi.port}")]
+    (history,) = [h for h in HostKeys(store).history(f"{LOOPBACK}:{pi.port}")]
     assert history.reason == f"same key as {LOOPBACK}:9" and history.serial == pi.serial
 
 
@@ -95,19 +98,19 @@ async def test_known_serial_with_another_key_at_a_new_address_is_refused(
 ) -> None:
     pi = lab.pis[2]
     other_key = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
-    store.pin_host_key(f"{LOOPBACK}:9", other_key, serial=pi.serial)
+    HostKeys(store).pin(f"{LOOPBACK}:9", other_key, serial=pi.serial)
     endpoint = f"{LOOPBACK}:{pi.port}"
     # Claimed in TXT: refused during the handshake, before we even authenticate.
     with pytest.raises(HostKeyChanged) as claimed:
         await pool.link(Target(LOOPBACK, pi.port, serial=pi.serial))
     assert claimed.value.pinned_at == f"{LOOPBACK}:9"
-    assert store.pinned_host_key(endpoint) is None
+    assert HostKeys(store).pinned(endpoint) is None
     # No claim: the agent's answer gives the serial away, and the pin is still refused.
     pool.forgive(endpoint)
     with pytest.raises(HostKeyChanged) as answered:
         await pool.link(Target(LOOPBACK, pi.port))
     assert answered.value.confirmed and "answers as serial" in str(answered.value)
-    assert store.pinned_host_key(endpoint) is None
+    assert HostKeys(store).pinned(endpoint) is None
 
 
 async def test_an_explicit_repin_lets_it_back_in_and_is_logged(
@@ -122,9 +125,9 @@ async def test_an_explicit_repin_lets_it_back_in_and_is_logged(
     link = await pool.link(Target(LOOPBACK, pi.port))
     assert link.facts.serial == pi.serial
     assert fingerprint(old) in message and fingerprint(_key_of(pi)) in message
-    kinds = [e.kind for e in store.events(pi.serial)]
+    kinds = [e.kind for e in EventLog(store).recent(pi.serial)]
     assert kinds[0] == "host_key_repinned"
-    reasons = [h.reason for h in store.host_key_history(endpoint)]
+    reasons = [h.reason for h in HostKeys(store).history(endpoint)]
     assert reasons == ["first use", "re-pinned by test"]
 
 
@@ -133,9 +136,9 @@ async def test_same_key_from_another_serial_is_logged_as_a_moved_card(
 ) -> None:
     pi = lab.pis[1]
     endpoint = f"{LOOPBACK}:{pi.port}"
-    store.pin_host_key(endpoint, _key_of(pi), serial="10000000feedf00d")  # pinned for another Pi
+    HostKeys(store).pin(endpoint, _key_of(pi), serial="10000000feedf00d")  # pinned for another Pi
     link = await pool.link(Target(LOOPBACK, pi.port))
     assert link.facts.serial == pi.serial
-    (event,) = [e for e in store.events() if e.kind == "host_card_moved"]
+    (event,) = [e for e in EventLog(store).recent() if e.kind == "host_card_moved"]
     assert "10000000feedf00d" in event.message and event.serial == pi.serial
-    assert store.host_key_history(endpoint)[-1].serial == pi.serial
+    assert HostKeys(store).history(endpoint)[-1].serial == pi.serial

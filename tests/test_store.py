@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 
 
 @pytest.fixture
@@ -38,23 +42,23 @@ def test_open_creates_file_with_identity(tmp_path: Path) -> None:
 def test_reopen_writes_nothing(tmp_path: Path) -> None:
     p = tmp_path / "fleet.db"
     with Store.open(p) as s:
-        s.upsert_device("100", hostname="pi1")
+        DeviceBook(s).upsert("100", hostname="pi1")
     before = p.read_bytes()
     with Store.open(p) as s:
-        s.list_devices()
+        DeviceBook(s).all()
     assert p.read_bytes() == before
 
 
 def test_copied_file_mints_new_site_id(tmp_path: Path) -> None:
     p = tmp_path / "fleet.db"
     with Store.open(p) as s:
-        s.upsert_device("100", hostname="pi1")
+        DeviceBook(s).upsert("100", hostname="pi1")
         site = s.site_id
     q = tmp_path / "copy.db"
     shutil.copy(p, q)
     with Store.open(q) as s:
         assert s.site_id != site
-        assert s.get_device("100") is not None
+        assert DeviceBook(s).get("100") is not None
         assert site in s.meta()["previous_site_ids"]  # type: ignore[operator]
 
 
@@ -83,41 +87,43 @@ def test_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_device_upsert_get_find_list(store: Store) -> None:
-    store.upsert_device("b2", hostname="pi-b", address="10.0.0.2", port=22, tags=["x", "a", "x"])
-    store.upsert_device("a1", hostname="pi-a", address="10.0.0.1", last_seen=123.5)
-    store.upsert_device("c3")
-    store.upsert_device("a1", model="Raspberry Pi 4 Model B")
-    d = store.get_device("a1")
+    DeviceBook(store).upsert(
+        "b2", hostname="pi-b", address="10.0.0.2", port=22, tags=["x", "a", "x"]
+    )
+    DeviceBook(store).upsert("a1", hostname="pi-a", address="10.0.0.1", last_seen=123.5)
+    DeviceBook(store).upsert("c3")
+    DeviceBook(store).upsert("a1", model="Raspberry Pi 4 Model B")
+    d = DeviceBook(store).get("a1")
     assert d is not None
     assert (d.hostname, d.model, d.last_seen) == ("pi-a", "Raspberry Pi 4 Model B", 123.5)
-    assert store.get_device("b2").tags == ["a", "x"]  # type: ignore[union-attr]
-    assert [d.serial for d in store.list_devices()] == ["a1", "b2", "c3"]
-    assert store.find_device("PI-B").serial == "b2"  # type: ignore[union-attr]
-    assert store.find_device("pi-b.local").serial == "b2"  # type: ignore[union-attr]
-    assert store.find_device("10.0.0.1").serial == "a1"  # type: ignore[union-attr]
-    assert store.find_device("nope") is None
+    assert DeviceBook(store).get("b2").tags == ["a", "x"]  # type: ignore[union-attr]
+    assert [d.serial for d in DeviceBook(store).all()] == ["a1", "b2", "c3"]
+    assert DeviceBook(store).find("PI-B").serial == "b2"  # type: ignore[union-attr]
+    assert DeviceBook(store).find("pi-b.local").serial == "b2"  # type: ignore[union-attr]
+    assert DeviceBook(store).find("10.0.0.1").serial == "a1"  # type: ignore[union-attr]
+    assert DeviceBook(store).find("nope") is None
     with pytest.raises(StoreError, match="unknown device field"):
-        store.upsert_device("a1", colour="red")
+        DeviceBook(store).upsert("a1", colour="red")
 
 
 def test_forget_and_come_back(store: Store) -> None:
-    store.upsert_device("a1", hostname="pi-a")
-    store.forget_device("a1")
-    assert store.get_device("a1") is None
-    assert store.list_devices() == []
-    store.upsert_device("a1", last_seen=5.0)
-    d = store.get_device("a1")
+    DeviceBook(store).upsert("a1", hostname="pi-a")
+    DeviceBook(store).forget("a1")
+    assert DeviceBook(store).get("a1") is None
+    assert DeviceBook(store).all() == []
+    DeviceBook(store).upsert("a1", last_seen=5.0)
+    d = DeviceBook(store).get("a1")
     assert d is not None and d.hostname == "pi-a"
 
 
 def test_host_keys_and_history(store: Store) -> None:
-    assert store.pinned_host_key("10.0.0.1:22") is None
-    store.pin_host_key("10.0.0.1:22", "ssh-ed25519 AAAA1", serial="a1")
-    store.pin_host_key("10.0.0.1:22", "ssh-ed25519 AAAA2", serial="a1", reason="re-imaged")
-    assert store.pinned_host_key("10.0.0.1:22") == "ssh-ed25519 AAAA2"
-    hist = store.host_key_history("a1")
+    assert HostKeys(store).pinned("10.0.0.1:22") is None
+    HostKeys(store).pin("10.0.0.1:22", "ssh-ed25519 AAAA1", serial="a1")
+    HostKeys(store).pin("10.0.0.1:22", "ssh-ed25519 AAAA2", serial="a1", reason="re-imaged")
+    assert HostKeys(store).pinned("10.0.0.1:22") == "ssh-ed25519 AAAA2"
+    hist = HostKeys(store).history("a1")
     assert [h.reason for h in hist] == ["first use", "re-imaged"]
-    assert store.host_key_history("10.0.0.1:22") == hist
+    assert HostKeys(store).history("10.0.0.1:22") == hist
 
 
 def test_health_samples(store: Store) -> None:
@@ -136,9 +142,10 @@ def test_health_samples(store: Store) -> None:
         "fan": {"rpm": 3000},
         "core_volts": 0.86,
     }
-    store.record_health("a1", sample)
-    store.record_health("a1", {"time": now - 1000, "temperature_c": None})
-    got = store.recent_samples("a1", now - 10)
+    log = SampleLog(store)
+    log.record("a1", sample)
+    log.record("a1", {"time": now - 1000, "temperature_c": None})
+    got = SampleLog(store).recent("a1", now - 10)
     assert len(got) == 1
     s = got[0]
     assert (s.temperature_c, s.throttled, s.load1, s.mem_percent, s.disk_percent) == (
@@ -149,36 +156,39 @@ def test_health_samples(store: Store) -> None:
         75.0,
     )
     assert (s.power_w, s.fan_rpm, s.cpu_percent) == (4.2, 3000.0, 12.5)
-    assert len(store.recent_samples("a1", 0)) == 2
+    assert len(SampleLog(store).recent("a1", 0)) == 2
 
 
 def test_events(store: Store) -> None:
-    store.record_event("a1", "reboot", "rebooted by tech")
-    store.record_event(None, "sync", "merged peer")
-    store.record_event("a1", "deploy", "v2")
-    assert [e.kind for e in store.events()] == ["deploy", "sync", "reboot"]
-    assert [e.kind for e in store.events("a1", limit=1)] == ["deploy"]
+    EventLog(store).record("a1", "reboot", "rebooted by tech")
+    EventLog(store).record(None, "sync", "merged peer")
+    EventLog(store).record("a1", "deploy", "v2")
+    assert [e.kind for e in EventLog(store).recent()] == ["deploy", "sync", "reboot"]
+    assert [e.kind for e in EventLog(store).recent("a1", limit=1)] == ["deploy"]
 
 
 def test_threads_one_call_at_a_time(store: Store) -> None:
+    log = SampleLog(store)
+
     def work(n: int) -> None:
         for i in range(50):
-            store.record_health(f"s{n}", {"time": 60.0 * i, "cpu_percent": 1.0})
-            store.upsert_device(f"s{n}", last_seen=float(i))
+            log.record(f"s{n}", {"time": 60.0 * i, "cpu_percent": 1.0})
+            DeviceBook(store).upsert(f"s{n}", last_seen=float(i))
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(store.list_devices()) == 4
-    assert sum(len(store.recent_samples(f"s{n}", 0)) for n in range(4)) == 200
+    assert len(DeviceBook(store).all()) == 4
+    assert sum(len(SampleLog(store).recent(f"s{n}", 0)) for n in range(4)) == 200
 
 
-def test_record_health_is_cheap(store: Store) -> None:
+def test_recording_a_sample_is_cheap(store: Store) -> None:
+    log = SampleLog(store)
     start = time.perf_counter()
     for i in range(1000):
-        kept = store.record_health(
+        kept = log.record(
             f"p{i % 100}", {"time": 60.0 * i, "temperature_c": 50.0, "cpu_percent": 3.0}
         )
         assert kept

@@ -9,6 +9,9 @@ import pytest
 
 from fleet_tui.cli import main
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.exchange import Exchange
 
 
 def run(db: Path, *argv: str) -> int:
@@ -20,10 +23,10 @@ def test_snapshot_merge_edit_forget_export(
 ) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
     with Store.open(a) as s:
-        s.upsert_device("100", hostname="pi-b", address="10.0.0.2")
-        s.upsert_device("200", hostname="pi-a", address="10.0.0.1", last_seen=0.0)
+        DeviceBook(s).upsert("100", hostname="pi-b", address="10.0.0.2")
+        DeviceBook(s).upsert("200", hostname="pi-a", address="10.0.0.1", last_seen=0.0)
     with Store.open(b) as s:
-        s.upsert_device("300", hostname="pi-c")
+        DeviceBook(s).upsert("300", hostname="pi-c")
     snap = tmp_path / "usb" / "b.db"
     assert run(b, "snapshot", str(snap)) == 0
     assert run(b, "snapshot", str(snap)) == 64  # exists
@@ -66,11 +69,11 @@ def test_conflicts_listed_and_resolved(tmp_path: Path, capsys: pytest.CaptureFix
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
     with Store.open(a) as s:
         s.set_row("racks", "r1", name="R1", height_u=42)
-        s.upsert_device("s1", hostname="pi-one")
+        DeviceBook(s).upsert("s1", hostname="pi-one")
         s.set_row("placements", "pa", serial="s1", rack_id="r1", unit=5, slot=0)
     with Store.open(b) as s:
         s.set_row("placements", "pb", serial="s2", rack_id="r1", unit=5, slot=0)
-        snap = s.snapshot(tmp_path / "b.db")
+        snap = Exchange(s).snapshot(tmp_path / "b.db")
     assert run(a, "merge", str(snap)) == 0
     capsys.readouterr()
     assert run(a, "conflicts", "--json") == 0
@@ -86,4 +89,4 @@ def test_conflicts_listed_and_resolved(tmp_path: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().out.strip() == "no conflicts"
     with Store.open(a, readonly=True) as s:
         assert [p["id"] for p in s.rows("placements")] == ["pb"]
-        assert s.events()[0].kind == "conflict"
+        assert EventLog(s).recent()[0].kind == "conflict"

@@ -18,9 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.cli import main
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.hlc import Clock, wall_ms
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.store.schema import CLK, TABLES, LwwTable
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,22 +78,23 @@ def test_two_instances_in_one_process_interleave(tmp_path: Path) -> None:
         assert a.origin == b.origin
         _freeze(a, b)
         stamps: list[int] = []
+        logs = {"a": SampleLog(a), "b": SampleLog(b)}
         for i in range(40):
             for name, s in (("a", a), ("b", b)):
-                s.record_event("100", "poll", f"{name}-{i}")
-                s.record_health(f"{name}-pi", {"time": 1e9 + 60 * i, "temperature_c": 40.0})
-                s.record_health_many([(f"{name}-pi", {"time": 2e9 + i, "temperature_c": 1.0})])
-                s.upsert_device("100", label=f"{name}-{i}")
+                EventLog(s).record("100", "poll", f"{name}-{i}")
+                logs[name].record(f"{name}-pi", {"time": 1e9 + 60 * i, "temperature_c": 40.0})
+                SampleLog(s).record_many([(f"{name}-pi", {"time": 2e9 + i, "temperature_c": 1.0})])
+                DeviceBook(s).upsert("100", label=f"{name}-{i}")
                 stamps.append(s.clock.last)
-                s.pin_host_key(f"10.0.0.{i}:22", f"key-{name}-{i}", "100")
+                HostKeys(s).pin(f"10.0.0.{i}:22", f"key-{name}-{i}", "100")
                 stamps.append(s.clock.last)
         assert all(x < y for x, y in zip(stamps, stamps[1:], strict=False)), "HLC not increasing"
-        assert a.count_changes(0) == b.count_changes(0)
+        assert Exchange(a).count_changes(0) == Exchange(b).count_changes(0)
         seqs = {t: _origin_seqs(db, t, a.origin) for t in ("events", "samples", "host_key_history")}
         assert seqs["events"] == list(range(1, 81))
         assert seqs["samples"] == list(range(1, 161))
         assert seqs["host_key_history"] == list(range(1, 81))
-        dev = b.get_device("100")
+        dev = DeviceBook(b).get("100")
         assert dev is not None and dev.label == "b-39"
         assert _cell_clock(a, "devices", "100", "label") == stamps[-2]  # the newest write won
         assert int(str(a.meta()["hlc"])) == stamps[-1]
@@ -102,13 +109,13 @@ def test_sync_cursor_covers_writes_of_another_instance(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     a, b = Store.open(db), Store.open(db)
     try:
-        b.upsert_device("100", label="first")
-        cursor, rows = a.write_changes(tmp_path / "d1.db", since=0)
+        DeviceBook(b).upsert("100", label="first")
+        cursor, rows = Exchange(a).write_changes(tmp_path / "d1.db", since=0)
         assert rows == 1
-        b.upsert_device("200", label="second")
-        b.record_event("200", "note", "after the cursor")
-        assert a.count_changes(cursor) == 2 and b.count_changes(cursor) == 2
-        _, rows = a.write_changes(tmp_path / "d2.db", since=cursor)
+        DeviceBook(b).upsert("200", label="second")
+        EventLog(b).record("200", "note", "after the cursor")
+        assert Exchange(a).count_changes(cursor) == 2 and Exchange(b).count_changes(cursor) == 2
+        _, rows = Exchange(a).write_changes(tmp_path / "d2.db", since=cursor)
         assert rows == 2
         assert a.version == b.version
     finally:
@@ -126,16 +133,16 @@ def test_compaction_by_one_instance_never_reuses_the_others_sequence_numbers(
         old = [
             ("p1", {"time": now - 30 * 86400 + 60 * i, "temperature_c": 40.0}) for i in range(30)
         ]
-        b.record_health_many(old)  # seq 1..30, all due for compaction
+        SampleLog(b).record_many(old)  # seq 1..30, all due for compaction
         assert a.compact(older_than_s=7 * 86400, now=now) == 30
-        a.record_health_many([("p1", {"time": now, "temperature_c": 41.0})])
-        b.record_health_many([("p1", {"time": now + 1, "temperature_c": 42.0})])
+        SampleLog(a).record_many([("p1", {"time": now, "temperature_c": 41.0})])
+        SampleLog(b).record_many([("p1", {"time": now + 1, "temperature_c": 42.0})])
         assert _origin_seqs(db, "samples", a.origin) == [31, 32]
     finally:
         a.close()
         b.close()
     with Store.open(db) as c:  # and after a restart
-        c.record_health_many([("p1", {"time": now + 2, "temperature_c": 43.0})])
+        SampleLog(c).record_many([("p1", {"time": now + 2, "temperature_c": 43.0})])
         assert _origin_seqs(db, "samples", c.origin) == [31, 32, 33]
 
 
@@ -146,6 +153,10 @@ WRITER = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     from fleet_tui.core.store.database import Store
+    from fleet_tui.core.store.devices import DeviceBook
+    from fleet_tui.core.store.events import EventLog
+    from fleet_tui.core.store.samples import SampleLog
+    from fleet_tui.core.sync.exchange import Exchange
 
     db, name, n, out, deltas = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
     s = Store.open(db)
@@ -155,14 +166,14 @@ WRITER = textwrap.dedent(
         time.sleep(0.001)
     stamps, cursor, files = [], 0, []
     for i in range(n):
-        s.record_event(None, name, f"{name}-{i}")
-        s.record_health_many([(f"{name}-pi", {"time": 1e9 + i, "temperature_c": float(i)})])
-        s.upsert_device("shared", label=f"{name}-{i}")
+        EventLog(s).record(None, name, f"{name}-{i}")
+        SampleLog(s).record_many([(f"{name}-pi", {"time": 1e9 + i, "temperature_c": float(i)})])
+        DeviceBook(s).upsert("shared", label=f"{name}-{i}")
         stamps.append([s.clock.last, f"{name}-{i}"])
-        s.upsert_device(f"own-{name}", notes=str(i))
+        DeviceBook(s).upsert(f"own-{name}", notes=str(i))
         if deltas != "-" and i % 20 == 0:
             f = Path(deltas) / f"{i}.db"
-            cursor, _ = s.write_changes(f, since=cursor)
+            cursor, _ = Exchange(s).write_changes(f, since=cursor)
             files.append(str(f))
         time.sleep(0.001)  # SQLite's lock is not fair: a tight loop would starve the other
     origin = s.origin
@@ -213,7 +224,7 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
         kinds = [k for (k,) in s._conn.execute("SELECT kind FROM events ORDER BY seq")]
         switches = sum(x != y for x, y in zip(kinds, kinds[1:], strict=False))
         assert switches >= 10, f"the writers hardly overlapped ({switches} switches)"
-        messages = {e.message for e in s.events(limit=10 * n)}
+        messages = {e.message for e in EventLog(s).recent(limit=10 * n)}
         assert messages == {f"{x}-{i}" for x in "ab" for i in range(n)}
         # LWW: every stamp distinct, each process's increasing, the highest one's value won
         writes = [(st, v) for r in results.values() for st, v in r["stamps"]]
@@ -222,13 +233,13 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
             own = [st for st, _ in r["stamps"]]
             assert own == sorted(own)
         top_stamp, top_value = max(writes)
-        dev = s.get_device("shared")
+        dev = DeviceBook(s).get("shared")
         assert dev is not None and dev.label == top_value
         assert _cell_clock(s, "devices", "shared", "label") == top_stamp
         assert int(str(s.meta()["hlc"])) >= top_stamp
         # incremental change sets (written by a while b wrote) lose nothing
         final = tmp_path / "deltas" / "final.db"
-        s.write_changes(final, since=results["a"]["cursor"])
+        Exchange(s).write_changes(final, since=results["a"]["cursor"])
         sent: set[int] = set()
         for f in [*results["a"]["deltas"], str(final)]:
             sent |= set(_origin_seqs(Path(f), "events", origin))
@@ -236,12 +247,12 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
 
         # a peer merged afterwards converges both ways
         with Store.open(tmp_path / "peer" / "fleet.db") as peer:
-            peer.upsert_device("shared", notes="from the peer")
-            peer.record_event(None, "peer", "hello")
-            s.merge(peer.snapshot(tmp_path / "usb" / "peer.db"))
-            peer.merge(s.snapshot(tmp_path / "usb" / "main.db"))
+            DeviceBook(peer).upsert("shared", notes="from the peer")
+            EventLog(peer).record(None, "peer", "hello")
+            PeerMerge(s).merge(Exchange(peer).snapshot(tmp_path / "usb" / "peer.db"))
+            PeerMerge(peer).merge(Exchange(s).snapshot(tmp_path / "usb" / "main.db"))
             assert _dump(s) == _dump(peer)
-            merged = peer.get_device("shared")
+            merged = DeviceBook(peer).get("shared")
             assert merged is not None and merged.label == top_value
             assert merged.notes == "from the peer"
 
@@ -253,11 +264,12 @@ def test_cli_edit_and_forget_beside_an_open_store(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     tui = Store.open(db)
     try:
-        tui.upsert_device("100", hostname="pi-a", label="rack 1")
-        tui.upsert_device("200", hostname="pi-b")
+        DeviceBook(tui).upsert("100", hostname="pi-a", label="rack 1")
+        DeviceBook(tui).upsert("200", hostname="pi-b")
         for i in range(5):
-            tui.record_event("100", "poll", f"seen {i}")
-        tui.record_health("100", {"temperature_c": 40.0})
+            EventLog(tui).record("100", "poll", f"seen {i}")
+        tui_samples = SampleLog(tui)
+        tui_samples.record("100", {"temperature_c": 40.0})
         edit = subprocess.run(
             [sys.executable, "-m", "fleet_tui.cli", "--db", str(db), "device", "edit", "pi-a"]
             + ["--note", "fan rattles", "--tag", "lab"],
@@ -269,18 +281,18 @@ def test_cli_edit_and_forget_beside_an_open_store(tmp_path: Path) -> None:
         assert edit.returncode == 0, edit.stderr
         assert main(["--db", str(db), "device", "forget", "pi-b"]) == 0  # logs an event
         # the open store goes on writing: after the CLI's stamps and sequence numbers
-        tui.upsert_device("100", label="rack 2")
-        tui.record_event("100", "poll", "seen again")
-        tui.record_health("100", {"temperature_c": 50.0})
+        DeviceBook(tui).upsert("100", label="rack 2")
+        EventLog(tui).record("100", "poll", "seen again")
+        tui_samples.record("100", {"temperature_c": 50.0})
 
-        dev = tui.get_device("100")
+        dev = DeviceBook(tui).get("100")
         assert dev is not None
         assert (dev.label, dev.notes, dev.tags) == ("rack 2", "fan rattles", ["lab"])
-        assert tui.get_device("200") is None
+        assert DeviceBook(tui).get("200") is None
         assert _cell_clock(tui, "devices", "100", "label") > _cell_clock(
             tui, "devices", "100", "notes"
         )
-        assert [e.kind for e in tui.events(limit=100)].count("forget") == 1
+        assert [e.kind for e in EventLog(tui).recent(limit=100)].count("forget") == 1
         assert _origin_seqs(db, "events", tui.origin) == list(range(1, 8))
         assert _origin_seqs(db, "samples", tui.origin) == [1, 2]
     finally:

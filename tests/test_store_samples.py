@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.samples import SampleLog
 
 DAY = 86400.0
 
@@ -18,30 +19,32 @@ def reading(t: float, temp: float = 50.0, raw: str = "0x0") -> dict[str, object]
 
 def test_poller_readings_every_two_seconds_keep_one_a_minute(store: Store) -> None:
     t0 = 1_700_000_000.0
-    kept = [store.record_health("pi1", reading(t0 + 2 * i)) for i in range(300)]  # 10 minutes
+    log = SampleLog(store)
+    kept = [log.record("pi1", reading(t0 + 2 * i)) for i in range(300)]  # 10 minutes
     assert sum(kept) == 10
-    samples = store.recent_samples("pi1", 0)
+    samples = SampleLog(store).recent("pi1", 0)
     assert [s.time - t0 for s in samples] == [60.0 * i for i in range(10)]
     # a second device has a gate of its own
-    assert store.record_health("pi2", reading(t0 + 1))
+    assert log.record("pi2", reading(t0 + 1))
 
 
 def test_throttle_changes_and_temperature_jumps_are_always_kept(store: Store) -> None:
     t0 = 1_700_000_000.0
-    assert store.record_health("pi1", reading(t0))
-    assert not store.record_health("pi1", reading(t0 + 2, temp=51.5))  # within 2 °C
-    assert store.record_health("pi1", reading(t0 + 4, temp=55.0))  # jumped
-    assert store.record_health("pi1", reading(t0 + 6, temp=55.0, raw="0x50005"))  # throttled
-    assert not store.record_health("pi1", reading(t0 + 8, temp=55.0, raw="0x50005"))
-    assert store.record_health("pi1", reading(t0 + 10, temp=55.0, raw="0x50000"))  # cleared
-    assert store.record_health("pi1", reading(t0 - 30))  # the Pi's clock went back: kept
-    flags = [s.throttled for s in store.recent_samples("pi1", 0)]
+    log = SampleLog(store)
+    assert log.record("pi1", reading(t0))
+    assert not log.record("pi1", reading(t0 + 2, temp=51.5))  # within 2 °C
+    assert log.record("pi1", reading(t0 + 4, temp=55.0))  # jumped
+    assert log.record("pi1", reading(t0 + 6, temp=55.0, raw="0x50005"))  # throttled
+    assert not log.record("pi1", reading(t0 + 8, temp=55.0, raw="0x50005"))
+    assert log.record("pi1", reading(t0 + 10, temp=55.0, raw="0x50000"))  # cleared
+    assert log.record("pi1", reading(t0 - 30))  # the Pi's clock went back: kept
+    flags = [s.throttled for s in SampleLog(store).recent("pi1", 0)]
     assert flags == [0, 0, 0, 0x50005, 0x50000]
 
 
 def test_garbage_reading_is_kept_as_far_as_it_makes_sense(store: Store) -> None:
-    assert store.record_health("pi1", {"time": 5.0, "throttled": {"raw": "junk"}, "load": "x"})
-    (s,) = store.recent_samples("pi1", 0)
+    assert SampleLog(store).record("pi1", {"time": 5.0, "throttled": {"raw": "junk"}, "load": "x"})
+    (s,) = SampleLog(store).recent("pi1", 0)
     assert (s.throttled, s.load1, s.temperature_c) == (None, None, None)
 
 
@@ -51,7 +54,7 @@ def _days_of_samples(store: Store, serials: list[str], start: float, days: float
         for k in range(int(days * 1440))
         for serial in serials
     ]
-    store.record_health_many(items)
+    SampleLog(store).record_many(items)
     return len(items)
 
 
@@ -59,11 +62,11 @@ def test_old_samples_compact_in_the_background_and_counts_survive(tmp_path: Path
     now = time.time()
     with Store.open(tmp_path / "fleet.db") as store:
         total = _days_of_samples(store, ["pi1", "pi2"], now - 5 * DAY, 5)
-        store.record_health_many([])  # nothing: no poke needed
+        SampleLog(store).record_many([])  # nothing: no poke needed
         assert store.maintenance_idle(30.0)  # the appends poked the maintenance thread
         raw_left = store._conn.execute("SELECT count(*) FROM samples").fetchone()[0]
         assert raw_left < total / 2  # three of five days folded
-        got = store.recent_samples("pi1", 0)
+        got = SampleLog(store).recent("pi1", 0)
         assert sum(s.count for s in got) == total // 2  # every sample still counted
         buckets = [s for s in got if s.count > 1]
         assert buckets and all(s.count == 60 for s in buckets[1:-1])
@@ -79,7 +82,7 @@ def test_a_file_of_old_samples_is_not_folded_by_opening_it(tmp_path: Path) -> No
         _days_of_samples(store, ["pi1"], 1_500_000_000.0, 1.5)
         assert store.maintenance_idle(30.0)
         assert store.compact_due() == 0
-        assert all(s.count == 1 for s in store.recent_samples("pi1", 0))
+        assert all(s.count == 1 for s in SampleLog(store).recent("pi1", 0))
 
 
 def test_poller_writes_during_compaction_are_not_lost(tmp_path: Path) -> None:
@@ -88,9 +91,11 @@ def test_poller_writes_during_compaction_are_not_lost(tmp_path: Path) -> None:
         total = _days_of_samples(store, [f"pi{i}" for i in range(20)], now - 4 * DAY, 4)
         written = []
 
+        log = SampleLog(store)
+
         def poller() -> None:
             for i in range(200):
-                if store.record_health(f"live{i % 20}", reading(now + 60 * i)):
+                if log.record(f"live{i % 20}", reading(now + 60 * i)):
                     written.append(i)
 
         thread = threading.Thread(target=poller)

@@ -9,37 +9,40 @@ from typing import Any
 import pytest
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.sync.mailbox import DirMailbox, sync_with
 from fleet_tui.core.sync.ssh import SyncError, parse_target, sync_target_async
 
 
 def state(s: Store) -> tuple[object, ...]:
     return (
-        [d.model_dump() for d in s.list_devices()],
-        sorted((e.origin, e.seq, e.message) for e in s.events(limit=10_000)),
+        [d.model_dump() for d in DeviceBook(s).all()],
+        sorted((e.origin, e.seq, e.message) for e in EventLog(s).recent(limit=10_000)),
     )
 
 
 def test_three_technicians_converge_through_a_mailbox(tmp_path: Path) -> None:
     box = DirMailbox(tmp_path / "jump")
     a, b, c = (Store.open(tmp_path / n / "fleet.db") for n in "abc")
-    a.upsert_device("s1", hostname="pi1")
-    b.upsert_device("s2", hostname="pi2")
-    c.record_event(None, "note", "c was here")
+    DeviceBook(a).upsert("s1", hostname="pi1")
+    DeviceBook(b).upsert("s2", hostname="pi2")
+    EventLog(c).record(None, "note", "c was here")
     for s in (a, b, c, a, b):
         asyncio.run(sync_with(s, box, "jump"))
     assert state(a) == state(b) == state(c)
-    assert len(a.list_devices()) == 2 and len(a.events()) == 1
+    assert len(DeviceBook(a).all()) == 2 and len(EventLog(a).recent()) == 1
     # incremental: nothing new, nothing pushed; one edit -> one small change set
     r = asyncio.run(sync_with(a, box, "jump"))
     assert r.pushed is None and r.pulled == []
-    b.upsert_device("s1", label="top shelf")
+    DeviceBook(b).upsert("s1", label="top shelf")
     r = asyncio.run(sync_with(b, box, "jump"))
     assert r.pushed_rows == 1
     r = asyncio.run(sync_with(a, box, "jump"))
-    assert r.pulled and a.get_device("s1").label == "top shelf"  # type: ignore[union-attr]
+    assert r.pulled and DeviceBook(a).get("s1").label == "top shelf"  # type: ignore[union-attr]
     # no echo: what a just pulled is not pushed back
-    b.upsert_device("s3")
+    DeviceBook(b).upsert("s3")
     asyncio.run(sync_with(b, box, "jump"))
     r1 = asyncio.run(sync_with(a, box, "jump"))
     r2 = asyncio.run(sync_with(a, box, "jump"))
@@ -52,22 +55,22 @@ def test_local_write_during_sync_is_not_lost(tmp_path: Path) -> None:
     """A write made while a sync is pulling must reach the mailbox on the next sync."""
     box = DirMailbox(tmp_path / "jump")
     a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
-    b.upsert_device("s1", hostname="pi1")
+    DeviceBook(b).upsert("s1", hostname="pi1")
     asyncio.run(sync_with(b, box, "jump"))
-    a.upsert_device("s1", label="mine")  # a local change to the same row the pull updates
+    DeviceBook(a).upsert("s1", label="mine")  # a local change to the same row the pull updates
     asyncio.run(sync_with(a, box, "jump"))
     asyncio.run(sync_with(b, box, "jump"))
-    assert b.get_device("s1").label == "mine"  # type: ignore[union-attr]
+    assert DeviceBook(b).get("s1").label == "mine"  # type: ignore[union-attr]
 
 
 def test_bad_change_set_is_refused_and_the_rest_merged(tmp_path: Path) -> None:
     box = DirMailbox(tmp_path / "jump")
     a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
-    b.upsert_device("s1")
+    DeviceBook(b).upsert("s1")
     asyncio.run(sync_with(b, box, "jump"))
     (box.root / f"{'f' * 32}-{0:012d}-{5:012d}.db").write_bytes(b"garbage" * 100)
     r = asyncio.run(sync_with(a, box, "jump"))
-    assert r.partial and len(r.refused) == 1 and a.get_device("s1") is not None
+    assert r.partial and len(r.refused) == 1 and DeviceBook(a).get("s1") is not None
 
 
 def test_parse_target() -> None:
@@ -115,16 +118,16 @@ def test_sync_over_sftp(tmp_path: Path) -> None:
         }
         a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
         try:
-            a.upsert_device("s1", hostname="pi1")
-            a.record_health("s1", {"time": 1.0, "temperature_c": 50.0})
-            b.upsert_device("s2", hostname="pi2")
+            DeviceBook(a).upsert("s1", hostname="pi1")
+            SampleLog(a).record("s1", {"time": 1.0, "temperature_c": 50.0})
+            DeviceBook(b).upsert("s2", hostname="pi2")
             target = "tech@127.0.0.1:/shared/site"
             await sync_target_async(a, target, port=port, **opts)
             r = await sync_target_async(b, target, port=port, **opts)
             assert r.pulled and r.pushed_rows > 0
             r = await sync_target_async(a, target, port=port, **opts)
             assert state(a) == state(b)
-            assert len(b.recent_samples("s1", 0)) == 1
+            assert len(SampleLog(b).recent("s1", 0)) == 1
             names = [p.name for p in (remote / "shared" / "site").iterdir()]
             assert len([n for n in names if n.endswith(".db")]) >= 2
             assert not any(p.name.endswith(".part") for p in (remote / "shared" / "site").iterdir())
@@ -163,12 +166,12 @@ def test_consolidation_uploads_what_changed_since_the_base_not_everything(
             return int(f.execute("SELECT count(*) FROM devices").fetchone()[0])
 
     for i in range(200):
-        a.upsert_device(f"s{i:03d}", hostname=f"pi-{i}")
+        DeviceBook(a).upsert(f"s{i:03d}", hostname=f"pi-{i}")
     edits = iter(range(1000))
 
     def edit_and_sync(n: int = 1) -> None:
         for _ in range(n):
-            a.upsert_device(f"s{next(edits) % 200:03d}", label="moved")
+            DeviceBook(a).upsert(f"s{next(edits) % 200:03d}", label="moved")
         asyncio.run(sync_with(a, box, "jump"))
 
     asyncio.run(sync_with(a, box, "jump"))

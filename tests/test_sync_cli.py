@@ -18,6 +18,9 @@ import pytest
 from fleet_tui.cli import main
 from fleet_tui.commands._ssh_args import add_ssh_args
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.sync import mailbox
 
 
@@ -129,10 +132,10 @@ async def test_two_technicians_sync_through_a_jump_host(
     j, host_key = jump
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
     with Store.open(a) as s:
-        s.upsert_device("100", hostname="pi-a", address="10.0.0.1")
-        s.record_health("100", {"time": 1_700_000_000.0, "temperature_c": 51.0})
+        DeviceBook(s).upsert("100", hostname="pi-a", address="10.0.0.1")
+        SampleLog(s).record("100", {"time": 1_700_000_000.0, "temperature_c": 51.0})
     with Store.open(b) as s:
-        s.upsert_device("200", hostname="pi-b", address="10.0.0.2")
+        DeviceBook(s).upsert("200", hostname="pi-b", address="10.0.0.2")
 
     # an unknown host key is refused: one line, nothing changed
     before = a.read_bytes()
@@ -159,16 +162,16 @@ async def test_two_technicians_sync_through_a_jump_host(
         exports.append(out)
     assert exports[0] == exports[1] and "pi-a" in exports[0] and "pi-b" in exports[0]
     with Store.open(b, readonly=True) as s:
-        assert [x.temperature_c for x in s.recent_samples("100", 0)] == [51.0]
+        assert [x.temperature_c for x in SampleLog(s).recent("100", 0)] == [51.0]
     with Store.open(a, readonly=True) as s:  # each sync is logged (dry runs are not)
-        assert [e.kind for e in s.events()] == ["sync", "sync"]
+        assert [e.kind for e in EventLog(s).recent()] == ["sync", "sync"]
     names = sorted(p.name for p in (j.root / "site").iterdir())
     assert len(names) == 3 and not any(n.startswith(".") for n in names)  # no .part left
 
     # a damaged change set in the mailbox: the rest merges, exit 1 says "partial"
     (j.root / "site" / f"{'e' * 32}-{0:012d}-{9:012d}.db").write_bytes(b"junk" * 300)
     with Store.open(b) as s:
-        s.upsert_device("300", hostname="pi-c")
+        DeviceBook(s).upsert("300", hostname="pi-c")
     code, out, _ = await cli(capsys, b, *_sync_args(j))
     code_a, out_a, _ = await cli(capsys, a, *_sync_args(j))
     assert code == 1 and code_a == 1 and "REFUSED" in out_a and "devices: 1 added" in out_a
@@ -186,7 +189,7 @@ async def test_long_chains_of_change_sets_are_consolidated(
     a, b, c = (tmp_path / n / "fleet.db" for n in "abc")
     for i in range(5):  # five syncs with one edit each: five change sets from a
         with Store.open(a) as s:
-            s.upsert_device(f"s{i}", hostname=f"pi-{i}")
+            DeviceBook(s).upsert(f"s{i}", hostname=f"pi-{i}")
         code, _, _ = await cli(capsys, a, *_sync_args(j))
         assert code == 0
         if i == 1:  # b has read the first two
@@ -197,7 +200,7 @@ async def test_long_chains_of_change_sets_are_consolidated(
     for db in (b, c):
         assert (await cli(capsys, db, *_sync_args(j)))[0] == 0
         with Store.open(db, readonly=True) as s:
-            assert [d.serial for d in s.list_devices()] == [f"s{i}" for i in range(5)]
+            assert [d.serial for d in DeviceBook(s).all()] == [f"s{i}" for i in range(5)]
 
 
 def test_sync_help_lists_the_shared_ssh_flags(capsys: pytest.CaptureFixture[str]) -> None:
@@ -223,7 +226,7 @@ async def test_sync_logs_in_as_the_shared_user_flag(
     j.trust(host_key)
     db = tmp_path / "a" / "fleet.db"
     with Store.open(db) as s:
-        s.upsert_device("100", hostname="pi-a")
+        DeviceBook(s).upsert("100", hostname="pi-a")
     base = ["sync", "127.0.0.1:/site", "-p", str(j.port), "-i", str(j.key), "--no-ssh-agent"]
 
     # no user anywhere: the local login name, which the jump host refuses

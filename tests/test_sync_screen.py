@@ -10,6 +10,10 @@ from test_tui_support import make_app, wait_for
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.screens.sync import KeepDialog, SyncScreen
 
 
@@ -20,19 +24,19 @@ def _peer_pair(tmp_path: Path) -> tuple[Path, Path]:
     ours, theirs = tmp_path / "ours" / "fleet.db", tmp_path / "theirs" / "fleet.db"
     with Store.open(ours) as a:
         a.set_row("racks", "r1", name="R1", height_u=42)
-        a.upsert_device("s1", hostname="pi-one")
-        a.upsert_device("s2", hostname="pi-two")
-        base = a.snapshot(tmp_path / "usb" / "base.db")
+        DeviceBook(a).upsert("s1", hostname="pi-one")
+        DeviceBook(a).upsert("s2", hostname="pi-two")
+        base = Exchange(a).snapshot(tmp_path / "usb" / "base.db")
     with Store.open(theirs) as b:
-        b.merge(base)
-        b.upsert_device("s2", label="shelf B")
-        b.upsert_device("s1", notes="fan noisy")
+        PeerMerge(b).merge(base)
+        DeviceBook(b).upsert("s2", label="shelf B")
+        DeviceBook(b).upsert("s1", notes="fan noisy")
         for i in range(3):
-            b.upsert_device(f"n{i}", hostname=f"pi-new-{i}")
+            DeviceBook(b).upsert(f"n{i}", hostname=f"pi-new-{i}")
         b.set_row("placements", "pb", serial="s2", rack_id="r1", unit=5, slot=0)
-        peer = b.snapshot(tmp_path / "usb" / "theirs.db")
+        peer = Exchange(b).snapshot(tmp_path / "usb" / "theirs.db")
     with Store.open(ours) as a:
-        a.upsert_device("s2", label="shelf A")  # later than theirs: ours wins
+        DeviceBook(a).upsert("s2", label="shelf A")  # later than theirs: ours wins
         a.set_row("placements", "pa", serial="s1", rack_id="r1", unit=5, slot=0)
     return ours, peer
 
@@ -63,7 +67,7 @@ async def test_preview_merge_and_resolve_a_placement_conflict(tmp_path: Path) ->
         edits = _cells(screen.query_one("#sync-edits", DataTable))
         assert edits == [["devices", "s2", "label", "shelf A", "shelf B", "ours"]]
         with Store.open(db, readonly=True) as s:
-            assert len(s.list_devices()) == 2 and len(s.rows("placements")) == 1
+            assert len(DeviceBook(s).all()) == 2 and len(s.rows("placements")) == 1
 
         # merge after the confirmation
         await pilot.press("m")
@@ -73,10 +77,10 @@ async def test_preview_merge_and_resolve_a_placement_conflict(tmp_path: Path) ->
             pilot, lambda: screen.outcome is not None and not screen.outcome.dry_run, 10.0
         )
         with Store.open(db, readonly=True) as s:
-            assert len(s.list_devices()) == 5
-            assert s.get_device("s2").label == "shelf A"  # type: ignore[union-attr]
-            assert s.get_device("s1").notes == "fan noisy"  # type: ignore[union-attr]
-            assert [e.kind for e in s.events()] == ["merge"]
+            assert len(DeviceBook(s).all()) == 5
+            assert DeviceBook(s).get("s2").label == "shelf A"  # type: ignore[union-attr]
+            assert DeviceBook(s).get("s1").notes == "fan noisy"  # type: ignore[union-attr]
+            assert [e.kind for e in EventLog(s).recent()] == ["merge"]
 
         # the conflict: slot R1/5/0 holds s1 and s2; keep s2
         assert await wait_for(pilot, lambda: len(screen.conflicts) == 1)
@@ -95,7 +99,7 @@ async def test_preview_merge_and_resolve_a_placement_conflict(tmp_path: Path) ->
         assert _cells(screen.query_one("#sync-conflicts", DataTable))[0][0] == "none"
         with Store.open(db, readonly=True) as s:
             assert [p["id"] for p in s.rows("placements")] == ["pb"]
-            event = s.events(limit=1)[0]
+            event = EventLog(s).recent(limit=1)[0]
             assert event.kind == "conflict" and event.serial == "s2"
             assert "kept pi-two" in event.message and "removed pi-one" in event.message
 

@@ -10,6 +10,8 @@ from textual.widgets import Button, DataTable, Input, Sparkline, Static, TextAre
 
 from fleet_tui.app import FleetApp
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.device_edit import EditDeviceDialog
 from fleet_tui.screens.dialogs import ConfirmDialog
@@ -113,10 +115,12 @@ async def test_edit_label_tags_notes_saves_to_the_store_and_logs_it(tmp_path: Pa
         assert "rack A, unit 1" in text(screen, "#device-title")
         assert "PoE from switch port 7" in text(screen, "#device-notes")
     with Store.open(db, readonly=True) as store:
-        rec = store.get_device(SERIAL)
+        rec = DeviceBook(store).get(SERIAL)
         assert rec is not None and rec.label == "rack A, unit 1" and rec.tags == ["lab", "spare"]
         assert rec.notes == "PoE from switch port 7"
-        edits = [e for e in store.events(SERIAL) if e.kind == "edit" and "rack A" in e.message]
+        edits = [
+            e for e in EventLog(store).recent(SERIAL) if e.kind == "edit" and "rack A" in e.message
+        ]
         assert len(edits) == 1
 
 
@@ -136,7 +140,7 @@ async def test_reboot_needs_the_hostname_typed_and_esc_cancels(tmp_path: Path) -
         await pilot.press("escape")
         assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
     with Store.open(db, readonly=True) as store:
-        assert not [e for e in store.events(SERIAL) if e.kind.startswith("reboot")]
+        assert not [e for e in EventLog(store).recent(SERIAL) if e.kind.startswith("reboot")]
 
 
 async def test_an_action_on_an_unconnected_device_fails_in_one_notification(tmp_path: Path) -> None:
@@ -155,7 +159,7 @@ async def test_an_action_on_an_unconnected_device_fails_in_one_notification(tmp_
         assert "no live connection" in note.message and note.severity == "error"
         assert "pi-4b-001" in note.message
     with Store.open(db, readonly=True) as store:  # nothing was asked of the device
-        assert "reboot" not in [e.kind for e in store.events(SERIAL)]
+        assert "reboot" not in [e.kind for e in EventLog(store).recent(SERIAL)]
 
 
 async def test_readonly_hides_and_refuses_edit_identify_reboot(tmp_path: Path) -> None:
@@ -176,5 +180,5 @@ async def test_readonly_hides_and_refuses_edit_identify_reboot(tmp_path: Path) -
         assert any("read-only" in n.message for n in app._notifications)
         assert app.screen is screen
     with Store.open(db, readonly=True) as store:
-        rec = store.get_device(SERIAL)
+        rec = DeviceBook(store).get(SERIAL)
         assert rec is not None and rec.label == "front door"

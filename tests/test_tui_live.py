@@ -8,6 +8,7 @@ from pathlib import Path
 from test_tui_support import live_demo, wait_for
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.dialogs import ConfirmDialog
 
 
@@ -39,6 +40,6 @@ async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> No
             assert "reboot" in (p.root / "sim/requests").read_text()
         await pilot.press("q")
     with Store.open(db, readonly=True) as store:
-        kinds = sorted(e.kind for e in store.events(limit=100))
+        kinds = sorted(e.kind for e in EventLog(store).recent(limit=100))
     assert kinds.count("reboot") == 2 and kinds.count("reboot_done") == 2
     assert "identify" in kinds and "identify_done" in kinds

@@ -18,7 +18,11 @@ import pytest
 from fleet_tui.app import FleetApp
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState, Facts, Health, Throttled
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.screens.context import UiOptions
 
 NOW = 1_714_557_600.0  # 2024-05-01 10:00:00 UTC
@@ -139,7 +143,7 @@ def seed_store(db: Path, samples: bool = True) -> None:
     """Labels, tags, racks, an hour of samples, events and host keys, all before NOW."""
     with Store.open(db) as store:
         for i, (hostname, serial, model, *_rest) in enumerate(FLEET):
-            store.upsert_device(
+            DeviceBook(store).upsert(
                 serial,
                 hostname=hostname,
                 address="127.0.0.1",
@@ -147,12 +151,12 @@ def seed_store(db: Path, samples: bool = True) -> None:
                 model=model,
                 last_seen=NOW - 60,
             )
-        store.upsert_device(
+        DeviceBook(store).upsert(
             FLEET[0][1], label="front door", tags=["lab", "poe"], notes="by the door"
         )
-        store.upsert_device(FLEET[1][1], tags=["lab"])
+        DeviceBook(store).upsert(FLEET[1][1], tags=["lab"])
         # one device known only from the store: never contacted in this session
-        store.upsert_device(
+        DeviceBook(store).upsert(
             "10000000a00000ff",
             hostname="pi-old-099",
             address="10.0.0.99",
@@ -164,9 +168,9 @@ def seed_store(db: Path, samples: bool = True) -> None:
         store.set_row("racks", "rack-b", name="R2", height_u=42)
         store.set_row("placements", "p1", serial=FLEET[0][1], rack_id="rack-a", unit=1)
         store.set_row("placements", "p2", serial=FLEET[2][1], rack_id="rack-b", unit=2)
-        store.record_event(FLEET[0][1], "identify", "identify requested by tech from fleet-tui")
-        store.record_event(FLEET[0][1], "edit", "label='front door'")
-        store.record_event(HOSTILE_SERIAL, "agent", "output: [red]x[/red] \x1b[31m")
+        EventLog(store).record(FLEET[0][1], "identify", "identify requested by tech from fleet-tui")
+        EventLog(store).record(FLEET[0][1], "edit", "label='front door'")
+        EventLog(store).record(HOSTILE_SERIAL, "agent", "output: [red]x[/red] \x1b[31m")
         if samples:
             items: list[tuple[str, Mapping[str, object]]] = []
             for k in range(120):  # one every 30 s for the last hour
@@ -188,8 +192,8 @@ def seed_store(db: Path, samples: bool = True) -> None:
                         },
                     )
                 )
-            store.record_health_many(items)
-        store.pin_host_key(
+            SampleLog(store).record_many(items)
+        HostKeys(store).pin(
             "127.0.0.1:2201",
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
             FLEET[0][1],

@@ -22,6 +22,8 @@ from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.ops.fanout import Operation, Result
 from fleet_tui.core.samples import received
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.samples import SampleLog
 
 
 @dataclass
@@ -71,13 +73,23 @@ def device_macs(facts: Facts) -> str | None:
 
 
 def record_link(
-    store: Store, link: Link, health: Health | None, clock_skew_s: float | None = None
+    store: Store,
+    link: Link,
+    health: Health | None,
+    clock_skew_s: float | None = None,
+    *,
+    samples: SampleLog | None = None,
 ) -> None:
     """Write what the agent told us: device row, health sample, the host row's serial/MAC,
-    and the clock skew measured with the health reading."""
+    and the clock skew measured with the health reading.
+
+    A health reading is kept if `samples`' gate keeps it: pass the SampleLog the caller
+    keeps for as long as it polls (a fresh one would keep every reading)."""
     facts = link.facts
     if not facts.serial:
         return
+    if health is not None and samples is None:
+        raise ValueError("record_link: a health reading needs the caller's SampleLog")
     now = time.time()
     mac = device_macs(facts)
     fields: dict[str, object] = {
@@ -98,9 +110,9 @@ def record_link(
         fields["mac"] = mac
     if clock_skew_s is not None:
         fields["clock_skew_s"] = round(clock_skew_s, 1)
-    store.upsert_device(facts.serial, **fields)
-    if health is not None:
-        store.record_health(facts.serial, received(health.model_dump(mode="json"), now))
+    DeviceBook(store).upsert(facts.serial, **fields)
+    if health is not None and samples is not None:
+        samples.record(facts.serial, received(health.model_dump(mode="json"), now))
     book = HostBook(store)
     for entry in book.find(HostSpec(link.target.host, link.target.port).address):
         if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (
@@ -117,8 +129,14 @@ async def poll(
     concurrency: int = 32,
     timeout: float = 30.0,  # noqa: ASYNC109
     record: bool = True,
+    samples: SampleLog | None = None,
 ) -> AsyncIterator[PollRow]:
-    """Facts + health for each target; yields rows in completion order."""
+    """Facts + health for each target; yields rows in completion order.
+
+    `samples` records the health readings; one SampleLog serves the whole poll (its gate
+    keeps one reading per device per minute), and a caller that polls again and again
+    passes its own so the gate carries over from one poll to the next."""
+    kept = samples if samples is not None else SampleLog(pool.store)
 
     async def one(target: Target) -> tuple[Link, Health, float]:
         link = await pool.link(target)
@@ -126,7 +144,7 @@ async def poll(
         health = await link.session.health(timeout=pool.timeouts.call)
         skew = skew_at(health.time, sent, time.time())
         if record:
-            record_link(pool.store, link, health, skew)
+            record_link(pool.store, link, health, skew, samples=kept)
         return link, health, skew
 
     operation: Operation[Target, tuple[Link, Health, float]] = Operation(

@@ -34,6 +34,8 @@ from fleet_tui.core.net.ssh import ConnectOptions, HostKeyChanged, same_key
 from fleet_tui.core.net.targets import known_targets
 from fleet_tui.core.samples import received
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.samples import SampleLog
 
 REPIN_CHECK_SECONDS = 5.0
 # agent methods that may run sudo and so change `capabilities.sudo`
@@ -55,6 +57,8 @@ class FleetService:
         known: bool = False,
     ) -> None:
         self.store = store
+        self.devices = DeviceBook(store)
+        self.samples = SampleLog(store)  # one for the service's life: its gate keeps state
         self.options = options
         self.on_update = on_update
         self.poll_interval = poll_interval
@@ -254,9 +258,9 @@ class FleetService:
         serial = link.facts.serial
         if serial:
             sample = received(health.model_dump(mode="json"), now)
-            self.store.record_health(serial, sample)
+            self.samples.record(serial, sample)
             if worth_recording(skew, self._skews.get(serial)):
-                self.store.upsert_device(serial, clock_skew_s=round(skew, 1))
+                self.devices.upsert(serial, clock_skew_s=round(skew, 1))
                 self._skews[serial] = skew
         self._publish(state)
 

@@ -36,9 +36,11 @@ PREFERRED_CIPHERS = (
 
 
 class PinStore(Protocol):
-    def pinned_host_key(self, endpoint: str) -> str | None: ...
+    """Where pinned host keys live: core/net/hostkeys.py's `HostKeys` over the fleet store."""
 
-    def pin_host_key(
+    def pinned(self, endpoint: str) -> str | None: ...
+
+    def pin(
         self, endpoint: str, key: str, serial: str | None = None, reason: str = "first use"
     ) -> None: ...
 
@@ -330,7 +332,7 @@ async def connect(
     """Open one direct connection, pinning the key on first use and refusing a changed one."""
 
     def judge(offered: str) -> str:
-        pinned = pins.pinned_host_key(endpoint.key)
+        pinned = pins.pinned(endpoint.key)
         if pinned is None:
             return "first_use"
         if same_key(pinned, offered):
@@ -340,5 +342,5 @@ async def connect(
     route = Route(endpoint.host, endpoint.host, endpoint.port, endpoint.user)
     opened = await open_route(route, judge, options)
     if opened.verdict == "first_use":
-        pins.pin_host_key(endpoint.key, opened.offered_key, reason="first use")
+        pins.pin(endpoint.key, opened.offered_key, reason="first use")
     return opened.conn

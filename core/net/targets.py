@@ -10,6 +10,7 @@ from __future__ import annotations
 from fleet_tui.core.net.hosts import HostBook, HostEntry
 from fleet_tui.core.net.routes import Target
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
 
 
 def _jump_of_site(site: str | None, site_jumps: dict[str, str]) -> str | None:
@@ -41,7 +42,7 @@ def known_targets(store: Store) -> list[Target]:
     covered_serials = {e.serial for e in entries if e.serial}
     covered_hosts = {(e.host, e.port or 22) for e in entries}
     sites = device_sites(store)
-    for device in store.list_devices():
+    for device in DeviceBook(store).all():
         if not device.address or device.serial in covered_serials:
             continue
         if (device.address, device.port or 22) in covered_hosts:

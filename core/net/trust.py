@@ -20,8 +20,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import HostKeyChanged, fingerprint, same_key
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 
 Verdict = Literal["match", "first_use", "moved"]
 
@@ -51,10 +54,13 @@ class Pin:
 
 
 class Trust:
-    """The store's host-key pins, with the serial rules above."""
+    """The store's host-key pins (core/net/hostkeys.py), with the serial rules above."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.keys = HostKeys(store)
+        self.events = EventLog(store)
+        self.devices = DeviceBook(store)
 
     def pin(self, endpoint: str) -> Pin | None:
         row = self.store.get_row("host_keys", endpoint)
@@ -113,43 +119,43 @@ class Trust:
                     confirmed=True,
                 )
         if verdict == "first_use":
-            self.store.pin_host_key(endpoint, offered, serial=serial, reason="first use")
+            self.keys.pin(endpoint, offered, serial=serial, reason="first use")
         elif verdict == "moved":
             where = ", ".join(p.endpoint for p in self.pins_of_serial(serial or "")) or "elsewhere"
-            self.store.pin_host_key(endpoint, offered, serial=serial, reason=f"same key as {where}")
+            self.keys.pin(endpoint, offered, serial=serial, reason=f"same key as {where}")
         else:
             pinned = self.pin(endpoint)
             if serial and pinned is not None and pinned.serial != serial:
                 if pinned.serial:
                     # Same key, other serial: the SD card (which holds the key) now runs in
                     # another Pi. Not a changed key, but never silent either.
-                    self.store.record_event(
+                    self.events.record(
                         serial,
                         "host_card_moved",
                         f"{endpoint}: same host key, but serial {serial} answers instead of "
                         f"{pinned.serial} (SD card moved to another Pi?)",
                     )
-                self.store.pin_host_key(endpoint, offered, serial=serial, reason="serial learned")
+                self.keys.pin(endpoint, offered, serial=serial, reason="serial learned")
 
     def pin_first_use(self, endpoint: str, offered: str, serial: str | None = None) -> None:
         """A jump host (no agent facts needed): pin on first use, right away."""
         if self.pin(endpoint) is None:
-            self.store.pin_host_key(endpoint, offered, serial=serial, reason="first use")
+            self.keys.pin(endpoint, offered, serial=serial, reason="first use")
 
     def repin(self, endpoint: str, new_key: str, serial: str | None, who: str) -> str:
         """The explicit re-pin (`fleet-tui trust HOST --repin`): replace the pin, log an event."""
         old = self.pin(endpoint)
         serial = serial or (old.serial if old else None)
-        self.store.pin_host_key(endpoint, new_key, serial=serial, reason=f"re-pinned by {who}")
+        self.keys.pin(endpoint, new_key, serial=serial, reason=f"re-pinned by {who}")
         message = (
             f"{endpoint}: host key re-pinned by {who}: "
             f"{fingerprint(old.key) if old else 'none'} -> {fingerprint(new_key)}"
         )
-        self.store.record_event(serial, "host_key_repinned", message)
+        self.events.record(serial, "host_key_repinned", message)
         return message
 
     def record_refusal(self, refusal: HostKeyChanged) -> None:
-        self.store.record_event(refusal.pinned_serial, "host_key_refused", str(refusal))
+        self.events.record(refusal.pinned_serial, "host_key_refused", str(refusal))
 
     # ---- telling a re-imaged card from another machine -----------------------------------
     def diagnose(self, refusal: HostKeyChanged, evidence: Evidence) -> HostKeyChanged:
@@ -171,7 +177,7 @@ class Trust:
                     f"it announces serial {serial} ({evidence.serial_source}), not {pinned_serial}"
                 )
         if evidence.mac and pinned_serial:
-            device = self.store.get_device(pinned_serial)
+            device = self.devices.get(pinned_serial)
             known = _macs(device.mac if device else None)
             if known and evidence.mac.lower() in known:
                 verdicts.append(Diagnosis.REIMAGED)
@@ -192,7 +198,7 @@ class Trust:
         return refusal.with_diagnosis(diagnosis, "; ".join(reasons))
 
     def _mac_owner(self, mac: str) -> str | None:
-        for device in self.store.list_devices():
+        for device in self.devices.all():
             if mac.lower() in _macs(device.mac):
                 return device.serial
         return None

@@ -38,6 +38,7 @@ from fleet_tui.core.ops.model import (
 )
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 
 log = logging.getLogger("fleet_tui.ops")
@@ -293,7 +294,7 @@ class OperationRunner:
     def _record(self, step: StepRecord, kind: str, message: str) -> None:
         log.info("%s %s (%s): %s", kind, step.hostname, step.serial, message)
         try:
-            self.journal.store.record_event(step.serial, kind, message)
+            EventLog(self.journal.store).record(step.serial, kind, message)
         except Exception as e:  # the action matters more than its log line
             log.warning("could not record event %s for %s: %s", kind, step.serial, e)
 

@@ -38,7 +38,6 @@ from fleet_tui.core.store.schema import (
     STRIDE,
     RollupTable,
 )
-from fleet_tui.core.sync.merge import rollup_sql
 
 DAY_S = 86400
 RAW_HORIZON_S = 2 * DAY_S  # raw samples kept this long behind the newest hour
@@ -48,6 +47,28 @@ SLICE_S = 2 * BUCKET_S  # automatic compaction folds at most this much raw time 
 _THROTTLE_BITS = (0, 1, 2, 3, 16, 17, 18, 19)
 _GROUP = "b.serial, b.bucket, b.origin"
 _DAY = f"(r.bucket - r.bucket % {DAY_S})"  # UTC days, like every replica
+
+
+def rollup_sql(t: RollupTable, peer_cols: set[str], src: str = "peer") -> str:
+    """Join candidate rollups from `src` into `t`: the row covering more samples wins whole
+    (then the greater digest, then values). Compaction joins its own candidates with it and
+    a merge a peer's rows (core/sync/merge.py). Parameter: `:ver`. `src` is a schema name, or
+    a full `schema.table` to read candidates from elsewhere."""
+    source = src if "." in src else f"{src}.{t.name}"
+    cols = [c.name for c in t.all_columns() if c.name != "_ver" and c.name in peer_cols]
+    value_cols = [c for c in cols if c not in t.key]
+    rank = ["n", "digest", *(c for c in value_cols if c not in ("n", "digest"))]
+
+    def row(prefix: str) -> str:
+        return ", ".join(f"coalesce({prefix}{c}, -1e308)" for c in rank)
+
+    sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
+    return (
+        f"INSERT INTO main.{t.name} ({', '.join(cols)}, _ver) "
+        f"SELECT {', '.join(cols)}, :ver FROM {source} WHERE true "
+        f"ON CONFLICT({', '.join(t.key)}) DO UPDATE SET {sets}, _ver = excluded._ver "
+        f"WHERE ({row('excluded.')}) > ({row('')})"
+    )
 
 
 def _throttle_or(value: str) -> str:

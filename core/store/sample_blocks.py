@@ -26,7 +26,6 @@ from fleet_tui.core.store.schema import (
     schema_names,
     table_columns,
 )
-from fleet_tui.core.sync.report import Corruption, MergeReport
 
 BUCKET_S = 3600  # fixed for every replica: a different size would give different keys
 MAX_RECORDS = 90  # a block this full is closed; the next sample of its hour starts a new part
@@ -180,8 +179,9 @@ def malformed(conn: sqlite3.Connection, src: str = PEER) -> str | None:
     return None
 
 
-def corruption(conn: sqlite3.Connection, report: MergeReport, src: str = PEER) -> None:
-    """Both sides hold a block, and neither is a prefix of the other: records were changed."""
+def differing(conn: sqlite3.Connection, src: str = PEER) -> list[str]:
+    """Blocks both sides hold where neither is a prefix of the other (records were changed):
+    their keys, "serial/bucket/origin/part", at most 20."""
 
     def stem(col: str) -> str:  # the array without its closing bracket
         return f"substr({col}, 1, length({col}) - 1)"
@@ -193,10 +193,7 @@ def corruption(conn: sqlite3.Connection, report: MergeReport, src: str = PEER) -
         f"WHERE m.data IS NOT NULL AND p.data != m.data "
         f"AND substr({long}, 1, length({short}) - 1) != {stem(short)} LIMIT 20"
     )
-    for serial, bucket, origin, part in cur:
-        report.corruption.append(
-            Corruption("samples", f"{serial}/{bucket}/{origin:015x}/{part}", "records differ")
-        )
+    return [f"{serial}/{bucket}/{origin:015x}/{part}" for serial, bucket, origin, part in cur]
 
 
 # ---- schema v2: one row per sample -----------------------------------------------------------

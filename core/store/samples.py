@@ -1,60 +1,67 @@
-"""Store: health samples (gated recording, batch imports) and reading them back."""
+"""Health samples: gated recording, batch imports, and reading them back (a service over the
+Store; the blocks they are packed in: core/store/sample_blocks.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from fleet_tui.core.records import SampleRecord
-from fleet_tui.core.samples import sample_values
+from fleet_tui.core.samples import SampleGate, sample_values
 from fleet_tui.core.store import sample_blocks
-from fleet_tui.core.store.maintenance import POKE_EVERY
+from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.schema import DAILY_ROLLUP, ROLLUP, SAMPLE_METRICS
-from fleet_tui.core.store.upkeep import StoreUpkeep
 
 
-class StoreSamples(StoreUpkeep):
-    def record_health(self, serial: str, sample: Mapping[str, object]) -> bool:
+class SampleLog:
+    """The health samples of the fleet store, and the gate that decides which readings are
+    kept. The gate is in-memory state of this instance: a writer that records again and
+    again (the fleet service, a poll) keeps one SampleLog for as long as it runs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.gate = SampleGate()  # which health readings `record` keeps
+
+    def record(self, serial: str, sample: Mapping[str, object]) -> bool:
         """Append one health sample (the agent's health JSON) if the gate keeps it.
 
         The poller calls this every ~2 s per device; at most one sample per device per minute
         is kept, plus every reading whose throttle flags changed or whose temperature moved
-        more than 2 °C (core/samples.py, `Store.gate`). Returns whether it was kept.
+        more than 2 °C (core/samples.py). Returns whether it was kept.
 
-        The gate lives in memory, one per Store: two Stores polling the same device each
-        keep their own one-a-minute samples (more rows, never a lost or colliding one)."""
+        Two SampleLogs (two Stores, two processes) polling the same device each keep their
+        own one-a-minute samples (more rows, never a lost or colliding one)."""
         row = sample_values(serial, sample)
         if not self.gate.keep(row):
             return False
-        self._insert_samples([row])
+        self._insert([row])
         return True
 
-    def record_health_many(self, items: Sequence[tuple[str, Mapping[str, object]]]) -> None:
+    def record_many(self, items: Sequence[tuple[str, Mapping[str, object]]]) -> None:
         """Append every given sample in one transaction, ungated (imports, backfills)."""
-        self._insert_samples([sample_values(serial, s) for serial, s in items])
+        self._insert([sample_values(serial, s) for serial, s in items])
 
-    def _insert_samples(self, rows: list[tuple[object, ...]]) -> None:
-        with self._write() as c:
-            numbered = [(self._next_seq("samples"), r) for r in rows]
-            sample_blocks.append(c, self.origin, self._ver, numbered)
-            self._unpoked += len(rows)
-            if self._unpoked >= POKE_EVERY:
-                self._poke()
+    def _insert(self, rows: list[tuple[object, ...]]) -> None:
+        store = self.store
+        with store.write() as c:
+            numbered = [(store.next_seq("samples"), r) for r in rows]
+            sample_blocks.append(c, store.origin, store.write_version, numbered)
+            store.samples_appended(len(rows))
 
-    def recent_samples(self, serial: str, since: float) -> list[SampleRecord]:
+    def recent(self, serial: str, since: float) -> list[SampleRecord]:
         """Raw samples, plus compacted hours and days (count > 1, time = the middle)."""
         metrics = [c.name for c in SAMPLE_METRICS]
         out: list[SampleRecord] = []
-        with self._lock:
+        with self.store.locked() as conn:
             raw = list(
                 sample_blocks.samples(
-                    self._conn,
+                    conn,
                     "serial = ? AND bucket + ? > ?",
                     (serial, sample_blocks.BUCKET_S, since),
                 )
             )
             rollups = []
             for table in (ROLLUP.name, DAILY_ROLLUP.name):
-                cur = self._conn.execute(
+                cur = conn.execute(
                     f"SELECT serial, bucket + bucket_s / 2.0, {', '.join(metrics)}, n FROM "
                     f"{table} WHERE serial = ? AND bucket + bucket_s > ?",
                     (serial, since),
@@ -75,14 +82,14 @@ class StoreSamples(StoreUpkeep):
         out.sort(key=lambda x: x.time)
         return out
 
-    def latest_samples(self) -> dict[str, SampleRecord]:
+    def latest(self) -> dict[str, SampleRecord]:
         """The newest raw sample of every device: from each device's newest hour of blocks
         (found in the primary key's index), the record with the greatest time."""
         metrics = [c.name for c in SAMPLE_METRICS]
-        with self._lock:
+        with self.store.locked() as conn:
             newest = list(
                 sample_blocks.samples(
-                    self._conn,
+                    conn,
                     "(serial, bucket) IN (SELECT serial, max(bucket) FROM "
                     f"{sample_blocks.NAME} GROUP BY serial)",
                 )

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Protocol
 
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import MergeReport
 
 MAX_OWN_FILES = 32  # our change sets in a mailbox before they are consolidated (`prune_own`)
@@ -192,7 +194,7 @@ async def pull(store: Store, box: Mailbox, seen: dict[str, int], tmp: Path) -> P
                 broken.add(site)
                 continue
             try:
-                staging.merge(local, details=False)
+                PeerMerge(staging).merge(local, details=False)
             except StoreError as e:
                 out.refused.append(f"{name}: {e}")
                 continue
@@ -203,27 +205,29 @@ async def pull(store: Store, box: Mailbox, seen: dict[str, int], tmp: Path) -> P
 
 async def preview_with(store: Store, box: Mailbox, target: str) -> SyncPreview:
     """What a sync with `target` would bring in and send out; changes nothing anywhere."""
-    state = store.sync_state(target)
+    exchange = Exchange(store)
+    state = exchange.state(target)
     with tempfile.TemporaryDirectory(prefix="fleet-sync-") as tmpdir:
         got = await pull(store, box, state.seen, Path(tmpdir))
         report = None
         if got.staging is not None:
-            report = store.merge(got.staging, dry_run=True)
+            report = PeerMerge(store).merge(got.staging, dry_run=True)
             report.peer = box.label
-    outgoing = store.count_changes(state.sent_ver, state.echo_ver)
+    outgoing = exchange.count_changes(state.sent_ver, state.echo_ver)
     return SyncPreview(box.label, report, outgoing, got.pulled, got.refused)
 
 
 async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
     """Both ways, incremental from the last exchange with `target`."""
-    state = store.sync_state(target)
+    exchange = Exchange(store)
+    state = exchange.state(target)
     result = SyncResult(box.label)
     with tempfile.TemporaryDirectory(prefix="fleet-sync-") as tmpdir:
         tmp = Path(tmpdir)
         got = await pull(store, box, state.seen, tmp)
         result.pulled, result.refused = got.pulled, got.refused
         out = tmp / "outgoing.db"
-        ex = store.exchange(out, state.sent_ver, state.echo_ver, got.staging)
+        ex = exchange.run(out, state.sent_ver, state.echo_ver, got.staging)
         if ex.report is not None:
             ex.report.peer = box.label
         result.report = ex.report
@@ -233,7 +237,7 @@ async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
             result.pushed, result.pushed_rows = name, ex.rows
         state.seen = got.seen
         state.sent_ver, state.echo_ver, state.last_sync = ex.cursor, ex.echo_ver, time.time()
-        store.save_sync_state(state)
+        exchange.save_state(state)
         own = [n for n in got.names if n.startswith(store.site_id)]
         if result.pushed:
             own.append(result.pushed)
@@ -258,13 +262,14 @@ async def prune_own(
         return 0
     bases = [p for p in map(_parse, own) if p is not None and p[1] == 0 and p[2] <= cursor]
     base = max((p[2] for p in bases), default=None)
-    if base is not None and 2 * store.count_changes(base) > store.count_changes(0):
+    exchange = Exchange(store)
+    if base is not None and 2 * exchange.count_changes(base) > exchange.count_changes(0):
         base = None  # the top would be the bigger half: write a new base instead
     since = 0 if base is None or base == cursor else base
     name = change_set_name(store.site_id, since, cursor)
     if name not in own:
         out = tmp / "consolidated.db"
-        store.write_changes(out, since=since)  # rows newer than `cursor` come again next time
+        exchange.write_changes(out, since=since)  # rows newer than `cursor` come again next time
         await box.put(out, name)
     keep_names = {name} if base is None else {name, change_set_name(store.site_id, 0, base)}
     removed = 0

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Callable
 
 from fleet_tui.core.store import sample_blocks
+from fleet_tui.core.store.compaction import rollup_sql
 from fleet_tui.core.store.schema import (
     CLK,
     LEGACY_SAMPLES,
@@ -66,25 +67,6 @@ def append_sql(t: AppendTable, peer_cols: set[str], src: str = "peer") -> str:
     return (
         f"INSERT INTO main.{t.name} ({', '.join(cols)}, _ver) "
         f"SELECT {', '.join(cols)}, :ver FROM {src}.{t.name} WHERE true ON CONFLICT DO NOTHING"
-    )
-
-
-def rollup_sql(t: RollupTable, peer_cols: set[str], src: str = "peer") -> str:
-    """`src` is a schema name, or a full `schema.table` to read candidates from elsewhere."""
-    source = src if "." in src else f"{src}.{t.name}"
-    cols = [c.name for c in t.all_columns() if c.name != "_ver" and c.name in peer_cols]
-    value_cols = [c for c in cols if c not in t.key]
-    rank = ["n", "digest", *(c for c in value_cols if c not in ("n", "digest"))]
-
-    def row(prefix: str) -> str:
-        return ", ".join(f"coalesce({prefix}{c}, -1e308)" for c in rank)
-
-    sets = ", ".join(f"{c} = excluded.{c}" for c in value_cols)
-    return (
-        f"INSERT INTO main.{t.name} ({', '.join(cols)}, _ver) "
-        f"SELECT {', '.join(cols)}, :ver FROM {source} WHERE true "
-        f"ON CONFLICT({', '.join(t.key)}) DO UPDATE SET {sets}, _ver = excluded._ver "
-        f"WHERE ({row('excluded.')}) > ({row('')})"
     )
 
 
@@ -270,7 +252,9 @@ def analyse(
         problem = sample_blocks.malformed(conn)
         if problem is not None:
             return problem
-        sample_blocks.corruption(conn, report)
+        report.corruption += [
+            Corruption("samples", key, "records differ") for key in sample_blocks.differing(conn)
+        ]
     for name, t in TABLES.items():
         if name not in columns:
             continue

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import ConstraintConflict
 
 
@@ -36,6 +38,7 @@ def describe(c: ConstraintConflict) -> str:
 def choices(store: Store, conflict: ConstraintConflict) -> list[Choice]:
     """The placements of a conflict, each a possible winner, in a stable order."""
     out = []
+    devices = DeviceBook(store)
     for pid in conflict.placements:
         row = store.get_row("placements", pid)
         if row is None:
@@ -45,7 +48,7 @@ def choices(store: Store, conflict: ConstraintConflict) -> list[Choice]:
         where = f"{rack_name} U{row.get('unit')}"
         if row.get("slot"):
             where += f" slot {row['slot']}"
-        dev = store.get_device(row["serial"]) if row.get("serial") else None
+        dev = devices.get(row["serial"]) if row.get("serial") else None
         name = (dev.hostname if dev and dev.hostname else None) or row.get("serial") or "?"
         out.append(Choice(pid, row.get("serial"), where, str(name)))
     return out
@@ -57,7 +60,7 @@ def resolve(store: Store, conflict: ConstraintConflict, keep: str) -> list[str]:
     Refuses (StoreError) if the conflict is not current any more (another resolution or a
     merge changed it meanwhile) or `keep` is not one of its placements. Returns the removed
     placement ids."""
-    current = {(c.kind, c.subject): c for c in store.conflicts()}
+    current = {(c.kind, c.subject): c for c in PeerMerge(store).conflicts()}
     now = current.get((conflict.kind, conflict.subject))
     if now is None:
         raise StoreError(f"{describe(conflict)}: already resolved")

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult
+from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import ConstraintConflict, MergeReport
 from fleet_tui.core.sync.ssh import SyncError, Target, parse_target
 
@@ -73,14 +75,14 @@ def preview(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> 
     """What merging (a file) or syncing (a host) would change here; changes nothing."""
     try:
         if peer.path is not None:
-            report = store.merge(peer.path, dry_run=True)
+            report = PeerMerge(store).merge(peer.path, dry_run=True)
             return Outcome(peer, report, True, conflicts=report.conflicts, lines=report.lines())
         from fleet_tui.core.sync.ssh import preview_target
 
         pre: SyncPreview = preview_target(store, peer.text, **(connect or {}))
     except (StoreError, SyncError) as e:
         raise SessionError(str(e)) from e
-    conflicts = pre.report.conflicts if pre.report else store.conflicts()
+    conflicts = pre.report.conflicts if pre.report else PeerMerge(store).conflicts()
     return Outcome(peer, pre.report, True, pre.outgoing, pre.refused, conflicts, pre.lines())
 
 
@@ -88,13 +90,13 @@ def apply(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> Ou
     """Merge the file, or sync both ways with the host; logged as an event."""
     try:
         if peer.path is not None:
-            report = store.merge(peer.path)
-            store.record_event(None, "merge", f"merged {peer.label}: {report.changed} rows")
+            report = PeerMerge(store).merge(peer.path)
+            EventLog(store).record(None, "merge", f"merged {peer.label}: {report.changed} rows")
             return Outcome(peer, report, False, conflicts=report.conflicts, lines=report.lines())
         from fleet_tui.core.sync.ssh import sync_target
 
         res: SyncResult = sync_target(store, peer.text, **(connect or {}))
-        store.record_event(
+        EventLog(store).record(
             None,
             "sync",
             f"synced with {res.target}: {res.report.changed if res.report else 0} rows in, "
@@ -103,5 +105,11 @@ def apply(store: Store, peer: Peer, connect: dict[str, Any] | None = None) -> Ou
     except (StoreError, SyncError) as e:
         raise SessionError(str(e)) from e
     return Outcome(
-        peer, res.report, False, res.pushed_rows, res.refused, store.conflicts(), res.lines()
+        peer,
+        res.report,
+        False,
+        res.pushed_rows,
+        res.refused,
+        PeerMerge(store).conflicts(),
+        res.lines(),
     )

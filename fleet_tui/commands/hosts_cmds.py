@@ -34,6 +34,7 @@ from fleet_tui.core.net.routes import RouteError, resolve
 from fleet_tui.core.net.ssh import ConnectOptions, fingerprint
 from fleet_tui.core.net.targets import target_of
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 
 ALL_SITES = "*"
@@ -131,7 +132,7 @@ def cmd_hosts_import(args: argparse.Namespace) -> int:
     try:
         with Store.open(db_path(args)) as store:
             saved = HostBook(store).add_many(entries)
-            store.record_event(None, "hosts_imported", f"{len(saved)} host(s) from {args.file}")
+            EventLog(store).record(None, "hosts_imported", f"{len(saved)} host(s) from {args.file}")
     except StoreError as e:
         return fail(str(e))
     for entry in saved:
@@ -165,7 +166,9 @@ def cmd_hosts_forget(args: argparse.Namespace) -> int:
             if not answer:
                 return fail("hosts forget: not confirmed, nothing changed")
             book.forget(entry.id)
-            store.record_event(entry.serial, "host_forgotten", f"{entry.id} forgotten by {who()}")
+            EventLog(store).record(
+                entry.serial, "host_forgotten", f"{entry.id} forgotten by {who()}"
+            )
     except StoreError as e:
         return fail(str(e))
     emit(args, {"forgotten": entry.id}, f"forgotten {visible(entry.id)}")
@@ -184,7 +187,7 @@ def cmd_hosts_jump(args: argparse.Namespace) -> int:
                     book.set_site_jump(site, None if args.clear else args.spec)
                 except HostSpecError as e:
                     return fail(f"hosts jump: {e}", EXIT_USAGE)
-                store.record_event(
+                EventLog(store).record(
                     None,
                     "site_jump",
                     f"site {site}: jump {book.site_jump(site) or 'none'} (by {who()})",

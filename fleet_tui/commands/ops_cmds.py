@@ -22,6 +22,8 @@ from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal, Operation
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepStatus
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 
 
@@ -41,7 +43,7 @@ def cmd_device_action(args: argparse.Namespace) -> int:
     params = {"seconds": args.seconds} if kind.name == "identify" else {}
     try:
         with Store.open(db_path(args)) as store:
-            devices = store.list_devices()
+            devices = DeviceBook(store).all()
             if args.all:
                 chosen = devices
             else:
@@ -179,7 +181,7 @@ def cmd_ops_dismiss(args: argparse.Namespace) -> int:
             journal = OperationJournal(store)
             journal.reap()
             op = journal.abandon(journal.get(args.id))
-            store.record_event(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
+            EventLog(store).record(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
             print(f"{op.id}: abandoned; its steps stay in the history")
             return EXIT_OK
     except (StoreError, OperationNotFound) as e:

@@ -27,12 +27,15 @@ from fleet_tui.commands._common import (
     who,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.hosts import HostBook
 from fleet_tui.core.net.pool import ConnectionPool, Unreachable
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.net.ssh import HostKeyChanged, SSHFailure, fingerprint
 from fleet_tui.core.net.targets import known_targets, target_of
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 
 
@@ -56,7 +59,7 @@ def _trust_target(store: Store, ref: str) -> Target | None:
     if " via " in ref:
         host, _, jump = ref.partition(" via ")
         return Target.parse(host, jump=jump)
-    device = store.find_device(ref)
+    device = DeviceBook(store).find(ref)
     if device is not None and device.address:
         for t in known_targets(store):
             if t.serial == device.serial:
@@ -101,8 +104,8 @@ async def _trust(args: argparse.Namespace, store: Store) -> int:
                 return fail("trust: not confirmed (no terminal): pass --yes", EXIT_USAGE)
             if not answer:
                 return fail("trust: not confirmed, nothing changed")
-            store.pin_host_key(key, offered, serial=target.serial, reason=f"trusted by {who()}")
-            store.record_event(
+            HostKeys(store).pin(key, offered, serial=target.serial, reason=f"trusted by {who()}")
+            EventLog(store).record(
                 target.serial,
                 "host_key_trusted",
                 f"{key}: {fingerprint(offered)} trusted by {who()}",

@@ -28,6 +28,10 @@ from fleet_tui.commands._common import (
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.sync.peer_merge import PeerMerge
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -54,7 +58,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
     try:
         with Store.open(db_path(args)) as store:
-            path = store.snapshot(out)
+            path = Exchange(store).snapshot(out)
     except StoreError as e:
         return fail(str(e))
     print(f"snapshot written: {path}")
@@ -66,9 +70,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         with Store.open(db_path(args)) as store:
-            report = store.merge(args.peer, dry_run=args.dry_run)
+            report = PeerMerge(store).merge(args.peer, dry_run=args.dry_run)
             if not args.dry_run:
-                store.record_event(None, "merge", f"merged {args.peer}: {report.changed} rows")
+                EventLog(store).record(None, "merge", f"merged {args.peer}: {report.changed} rows")
     except StoreError as e:
         if args.json:
             print(json.dumps({"ok": False, "error": str(e)}))
@@ -93,7 +97,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
                 return EXIT_OK
             result = sync_target(store, args.target, args.port, ssh)
             changed = result.report.changed if result.report else 0
-            store.record_event(
+            EventLog(store).record(
                 None,
                 "sync",
                 f"synced with {result.target}: {changed} rows in, {result.pushed_rows} out",
@@ -116,7 +120,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         with Store.open(db_path(args), readonly=not resolving and db_path(args).exists()) as store:
-            found = store.conflicts()
+            found = PeerMerge(store).conflicts()
             if resolving:
                 match = [c for c in found if c.subject == args.subject]
                 if not match:
@@ -158,7 +162,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
 
 
 def _find(store: Store, ref: str) -> Any:
-    dev = store.find_device(ref)
+    dev = DeviceBook(store).find(ref)
     if dev is None:
         fail(f"no device {ref!r} (give a serial, hostname or address)")
     return dev
@@ -184,7 +188,7 @@ def cmd_device_edit(args: argparse.Namespace) -> int:
                 return fail(
                     "nothing to change (give --label, --note, --tag or --untag)", EXIT_USAGE
                 )
-            store.upsert_device(dev.serial, **fields)
+            DeviceBook(store).upsert(dev.serial, **fields)
             print(f"{dev.serial}: updated {', '.join(sorted(fields))}")
     except StoreError as e:
         return fail(str(e))
@@ -199,8 +203,8 @@ def cmd_device_forget(args: argparse.Namespace) -> int:
             dev = _find(store, args.ref)
             if dev is None:
                 return EXIT_FAILURE
-            store.forget_device(dev.serial)
-            store.record_event(dev.serial, "forget", "forgotten from the command line")
+            DeviceBook(store).forget(dev.serial)
+            EventLog(store).record(dev.serial, "forget", "forgotten from the command line")
             print(f"{dev.serial}: forgotten ({dev.hostname or dev.address or 'no name'})")
     except StoreError as e:
         return fail(str(e))
@@ -232,7 +236,7 @@ DEVICE_CSV_COLUMNS = (
 def export_devices(store: Store, args: argparse.Namespace, out: IO[str]) -> int:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(DEVICE_CSV_COLUMNS)
-    for d in store.list_devices():  # ordered by hostname, then serial: stable
+    for d in DeviceBook(store).all():  # ordered by hostname, then serial: stable
         row = d.model_dump()
         if row["last_seen"] is not None:
             row["last_seen"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["last_seen"]))

@@ -1,22 +1,27 @@
-"""Store: snapshots, change sets, exchanges with a partner and the sync bookkeeping."""
+"""Files that carry the store to a partner and back: snapshots, change sets, an exchange
+(ours out, theirs in, atomically), and the bookkeeping of each partner's cursors.
+
+Change sets are incremental by the store's version (`_ver`): rows changed after a cursor.
+The bookkeeping (`sync_peers`, `sync_seen`) is local only, never merged or snapshotted.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fleet_tui.core.store.base import StoreError, _meta_int
-from fleet_tui.core.store.merge import StoreMerge
+from fleet_tui.core.store.base import StoreError
+from fleet_tui.core.store.database import Store
 from fleet_tui.core.sync import files
 from fleet_tui.core.sync.peer import PeerInfo
+from fleet_tui.core.sync.peer_merge import PeerMerge, Verdict, attached
 from fleet_tui.core.sync.report import MergeReport
 
 
 @dataclass
-class Exchange:
+class ExchangeResult:
     cursor: int  # our version the outgoing changes run up to
     rows: int  # rows written to the outgoing file
     report: MergeReport | None  # what merging the incoming file changed
@@ -35,22 +40,21 @@ class SyncState:
     seen: dict[str, int]  # writing site -> highest change-set cursor merged
 
 
-class StoreSync(StoreMerge):
-    @property
-    def version(self) -> int:
-        """The version local writes are stamped with now (the sync cursor's unit)."""
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = 'db_version'").fetchone()
-        return _meta_int(row[0] if row else None, 1)
+class Exchange:
+    """Snapshots, change sets and exchanges of one store, and its partners' cursors."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
     def snapshot(self, out: str | Path) -> Path:
         """A consistent copy (VACUUM INTO), safe to carry on a USB stick and merge elsewhere."""
+        store = self.store
         target = Path(out).expanduser().absolute()
-        if target.resolve() == self.path.resolve():
+        if target.resolve() == store.path.resolve():
             raise StoreError(f"{target}: is this database itself")
-        with self._lock:
+        with store.locked() as conn:
             try:
-                files.vacuum_into(self._conn, target)
+                files.vacuum_into(conn, target)
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"{target}: snapshot failed: {e}") from e
         return target
@@ -63,82 +67,85 @@ class StoreSync(StoreMerge):
         Returns (cursor, rows): pass `cursor` as `since` next time. Rows stamped
         `exclude_ver` (what a merge from the same partner wrote) are left out: no echo.
         """
-        ex = self.exchange(out, since, exclude_ver, None)
+        ex = self.run(out, since, exclude_ver, None)
         return ex.cursor, ex.rows
 
     def count_changes(self, since: int, exclude_ver: int | None = None) -> int:
         """Rows a change set since `since` would hold (what a sync would send)."""
-        with self._lock:
-            return files.count_changes(self._conn, since, exclude_ver)
+        with self.store.locked() as conn:
+            return files.count_changes(conn, since, exclude_ver)
 
-    def exchange(
+    def run(
         self, out: str | Path, since: int, exclude_ver: int | None, incoming: Path | None
-    ) -> Exchange:
+    ) -> ExchangeResult:
         """Atomically: write our changes since `since` to `out`, then merge `incoming`.
 
         One transaction under the lock, so no local write can slip between the two: every
         row stamped with the merge's version came from `incoming` alone, and the next
         exchange with the same partner can leave those rows out (`exclude_ver`).
         """
+        store = self.store
+        merger = PeerMerge(store)
         target = Path(out).expanduser().absolute()
         tmp = files.tmp_beside(target)
-        with self._lock:
-            info = self._inspect(incoming) if incoming is not None else None
-            self._maintenance()
+        with store.locked() as conn:
+            info = merger.inspect(incoming) if incoming is not None else None
+            store.start_maintenance()
             try:
                 files.empty_peer_file(tmp)
-                with self._attached(str(tmp), "delta"), contextlib.ExitStack() as stack:
+                with attached(conn, str(tmp), "delta"), contextlib.ExitStack() as stack:
                     report = MergeReport(str(info.path), info.site_id) if info else None
                     verdict = None
                     if info is not None and report is not None:
-                        stack.enter_context(self._attached(info.uri, "peer"))
-                        verdict = stack.enter_context(self._beside(info, report, True))
-                    ex = self._exchange_tx(since, exclude_ver, info, report, verdict)
+                        stack.enter_context(attached(conn, info.uri, "peer"))
+                        verdict = stack.enter_context(merger.beside(info, report, True))
+                    ex = self._run_tx(merger, since, exclude_ver, info, report, verdict)
                 files.publish(tmp, target)
             except (sqlite3.Error, OSError) as e:
                 raise StoreError(f"{target}: exchange failed, nothing changed: {e}") from e
             finally:
                 tmp.unlink(missing_ok=True)
         if ex.report is not None:
-            self._after_merge()
+            store.poke_maintenance()
         return ex
 
-    def _exchange_tx(
+    def _run_tx(
         self,
+        merger: PeerMerge,
         since: int,
         exclude_ver: int | None,
         info: PeerInfo | None,
         report: MergeReport | None,
-        verdict: Callable[[], None] | None,
-    ) -> Exchange:
-        with self._tx() as c:
-            cursor = self._ver
+        verdict: Verdict | None,
+    ) -> ExchangeResult:
+        store = self.store
+        with store.transaction() as c:
+            cursor = store.write_version
             rows = files.copy_changes(c, since, exclude_ver)
             files.write_delta_meta(
                 c,
                 {
-                    "site_id": self.site_id,
-                    "hlc": self.clock.last,
+                    "site_id": store.site_id,
+                    "hlc": store.clock.last,
                     "db_version": cursor,
                     "delta_since": since,
                 },
             )
             # later local writes get a higher version than this cursor
-            self._set_meta("db_version", cursor + 1)
-            self._ver = cursor + 1
+            store.set_write_version(c, cursor + 1)
             if info is not None and report is not None and verdict is not None:
-                self._merge_in_tx(c, info, report, verdict)
-                self._ver = report.version + 1
-        return Exchange(cursor, rows, report)
+                merger.merge_in(c, info, report, verdict)
+        return ExchangeResult(cursor, rows, report)
 
     # ---- sync bookkeeping (local-only, never merged) ----------------------------------------
-    def sync_state(self, target: str) -> SyncState:
-        with self._lock:
-            row = self._conn.execute(
+    def state(self, target: str) -> SyncState:
+        """What we sent to and merged from `target` so far (zeros for a new partner)."""
+        with self.store.locked() as conn:
+            row = conn.execute(
                 "SELECT sent_ver, echo_ver, last_sync FROM sync_peers WHERE target = ?", (target,)
             ).fetchone()
             seen = dict(
-                self._conn.execute(
+                conn.execute(
                     "SELECT site, cursor FROM sync_seen WHERE target = ?", (target,)
                 ).fetchall()
             )
@@ -146,8 +153,8 @@ class StoreSync(StoreMerge):
             return SyncState(target, 0, None, None, seen)
         return SyncState(target, row[0], row[1], row[2], seen)
 
-    def save_sync_state(self, state: SyncState) -> None:
-        with self._write() as c:
+    def save_state(self, state: SyncState) -> None:
+        with self.store.write() as c:
             c.execute(
                 "INSERT OR REPLACE INTO sync_peers (target, sent_ver, echo_ver, last_sync) "
                 "VALUES (?, ?, ?, ?)",
