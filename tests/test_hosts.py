@@ -14,6 +14,7 @@ from fleet_tui.core.net.hosts import (
     parse_spec,
 )
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.tabular import decode
 
 
 @pytest.mark.parametrize(
@@ -89,6 +90,71 @@ def test_csv_import_with_aliases_and_defaults() -> None:
     assert [p.line for p in problems] == [5] and "port" in problems[0].message
     _, no_host = parse_list("name,port\nx,22\n", fmt="csv")
     assert no_host and "no host column" in no_host[0].message
+
+
+def test_tsv_as_a_spreadsheet_exports_it() -> None:
+    text = "Hostname\tPort\tName\tSite\n10.0.0.1\t2222\tRack 1, top\thq\n\t\t\t\nfd00::2\t\t\t\n"
+    for fmt in ("auto", "tsv", "csv"):
+        entries, problems = parse_list(text, fmt)
+        assert problems == [], fmt
+        assert [(e.host, e.port, e.name, e.site) for e in entries] == [
+            ("10.0.0.1", 2222, "Rack 1, top", "hq"),
+            ("fd00::2", None, None, None),
+        ]
+
+
+def test_csv_with_bom_and_semicolons_as_excel_in_europe_writes_it() -> None:
+    raw = (
+        b"\xef\xbb\xbfIP;User;Name\r\n10.0.0.1;pi;K\xc3\xbcche, Regal 2\r\n10.0.0.2;;\r\npi 3;;\r\n"
+    )
+    entries, problems = parse_list(decode(raw))
+    assert [(e.host, e.user, e.name) for e in entries] == [
+        ("10.0.0.1", "pi", "Küche, Regal 2"),
+        ("10.0.0.2", None, None),
+    ]
+    assert [p.line for p in problems] == [4] and "spaces" in problems[0].message
+
+
+def test_columns_pasted_from_a_spreadsheet_and_names_with_commas_are_text_lists() -> None:
+    entries, problems = parse_list("10.0.0.1\tPi A\n10.0.0.2 Rack 1, top\n")
+    assert problems == []
+    assert [(e.host, e.name) for e in entries] == [
+        ("10.0.0.1", "Pi A"),
+        ("10.0.0.2", "Rack 1, top"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[\n  {"host": "10.0.0.1"},\n  {"host": "10.0.0.2"}\n]\n',  # JSON
+        "<!DOCTYPE html>\n<html>\n<body>hosts</body>\n</html>\n",
+        "name;port\npi-a;22\n",  # a table without a host column
+        "\x1b[2J;x\nMeeting: notes\n",
+    ],
+)
+def test_a_file_that_is_neither_is_one_problem(text: str) -> None:
+    entries, problems = parse_list(text)
+    assert entries == [] and len(problems) == 1
+    assert problems[0].line == 1 and problems[0].message.startswith("neither a host list")
+    assert "no host column (host, address, ip, hostname)" in problems[0].message
+    assert "\x1b" not in problems[0].message
+
+
+def test_table_errors_keep_line_numbers_and_escape_what_they_show() -> None:
+    _, problems = parse_list("host,name\n\x1b[31mpi,a\nok-host,b\n", fmt="csv")
+    assert [p.line for p in problems] == [2] and "\x1b" not in problems[0].message
+    _, dup = parse_list("host,name,NAME\n10.0.0.1,a,b\n")
+    assert [(p.line, p.message) for p in dup] == [(1, "column 'name' appears twice in the header")]
+
+
+@pytest.mark.parametrize(
+    "text", ["10.0.0.1\n" * 10_001, "host\n" + "10.0.0.1\n" * 10_000], ids=["text", "csv"]
+)
+def test_an_import_stops_at_ten_thousand_lines(text: str) -> None:
+    entries, problems = parse_list(text)
+    assert len(entries) in (9_999, 10_000)
+    assert [p.line for p in problems] == [10_001] and "more than 10000 lines" in problems[0].message
 
 
 def test_hosts_table_round_trip_and_rediscovery_keeps_typed_fields(store: Store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import secrets
 import socket
@@ -87,6 +88,45 @@ def test_import_is_all_or_nothing_unless_told(
     assert code == 2 and "cannot read" in err
     with Store.open(db) as store:
         assert len(HostBook(store).entries()) == 4
+
+
+def test_import_reads_spreadsheet_exports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "fleet.db"
+    tsv = tmp_path / "rack.tsv"  # "Unicode Text" from Excel: UTF-16, tab-separated
+    tsv.write_bytes("Hostname\tPort\tName\r\n10.0.3.1\t2222\tRack 1, top\r\n".encode("utf-16"))
+    code, out, _ = run(capsys, db, "hosts", "import", str(tsv), "--json")
+    assert code == 0 and [
+        (r["host"], r["port"], r["name"]) for r in map(json.loads, out.splitlines())
+    ] == [("10.0.3.1", 2222, "Rack 1, top")]
+    eu = tmp_path / "site.csv"  # Excel "CSV UTF-8" where the decimal separator is a comma
+    eu.write_bytes("\ufeffIP;User;Name\r\n10.0.3.2;pi;K\u00fcche\r\n".encode())
+    code, out, _ = run(capsys, db, "hosts", "import", str(eu), "--json")
+    assert code == 0 and json.loads(out)["name"] == "K\u00fcche"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(eu.read_bytes())))
+    code, out, _ = run(capsys, db, "hosts", "import", "-", "--dry-run")
+    assert code == 0 and out == "would add 10.0.3.2\n"
+    with Store.open(db) as store:
+        assert {e.host for e in HostBook(store).entries()} == {"10.0.3.1", "10.0.3.2"}
+
+
+def test_import_names_a_file_that_is_no_host_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "fleet.db"
+    notes = tmp_path / "notes.json"
+    notes.write_text(json.dumps([{"host": f"10.0.4.{i}"} for i in range(50)], indent=2))
+    code, out, err = run(capsys, db, "hosts", "import", str(notes))
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{notes}:1: neither a host list") and len(lines) == 2
+    xlsx = tmp_path / "hosts.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04" + bytes(200))
+    code, _, err = run(capsys, db, "hosts", "import", str(xlsx))
+    assert code == 2 and ".xlsx" in err and "save it as CSV or TSV" in err
+    with Store.open(db) as store:
+        assert HostBook(store).entries() == []
 
 
 def test_site_jump_setting(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,6 @@ a bad line is reported with its line number instead of being half-imported.
 
 from __future__ import annotations
 
-import csv
-import io
 import ipaddress
 import re
 import time
@@ -18,6 +16,13 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.tabular import (
+    TableError,
+    detect_delimiter,
+    first_line,
+    read_table,
+    split_line,
+)
 from fleet_tui.core.text import visible
 
 MAX_SPEC = 300
@@ -174,6 +179,7 @@ def entry_from_spec(
 # ---- import ---------------------------------------------------------------------------------
 
 _CSV_HOST_COLUMNS = ("host", "address", "ip", "hostname")
+FORMATS = ("auto", "text", "csv", "tsv")
 
 
 @dataclass(frozen=True)
@@ -182,87 +188,108 @@ class ImportProblem:
     message: str
 
 
-def looks_like_csv(text: str) -> bool:
-    first = next(
-        (ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")), ""
-    )
-    return "," in first
-
-
 def parse_text_list(text: str, **defaults: Any) -> tuple[list[HostEntry], list[ImportProblem]]:
-    """One host per line: `[user@]host[:port] [name]`; `#` starts a comment."""
+    """One host per line: `[user@]host[:port] [name]` (a space or a tab between them); `#`
+    starts a comment."""
     entries: list[HostEntry] = []
     problems: list[ImportProblem] = []
-    for number, raw in enumerate(text.splitlines()[:MAX_IMPORT_LINES], start=1):
+    lines = text.splitlines()
+    for number, raw in enumerate(lines[:MAX_IMPORT_LINES], start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        spec_text, _, name = line.partition(" ")
+        spec_text, *name = line.split(None, 1)
         try:
             entries.append(
-                entry_from_spec(spec_text, name=name.strip() or None, source="import", **defaults)
+                entry_from_spec(
+                    spec_text, name=name[0].strip() if name else None, source="import", **defaults
+                )
             )
         except HostSpecError as exc:
             problems.append(ImportProblem(number, str(exc)))
-    if len(text.splitlines()) > MAX_IMPORT_LINES:
+    if len(lines) > MAX_IMPORT_LINES:
         problems.append(ImportProblem(MAX_IMPORT_LINES + 1, f"more than {MAX_IMPORT_LINES} lines"))
     return entries, problems
 
 
-def parse_csv_list(text: str, **defaults: Any) -> tuple[list[HostEntry], list[ImportProblem]]:
-    """A header row naming `host` (or address/ip/hostname), optional port, user, name, jump, site."""
-    reader = csv.reader(io.StringIO(text))
+def parse_csv_list(
+    text: str, delimiter: str | None = None, **defaults: Any
+) -> tuple[list[HostEntry], list[ImportProblem]]:
+    """A CSV or TSV table (core/tabular.py; the delimiter detected from the header unless
+    given) whose header names `host` (or address/ip/hostname), optional port, user, name, jump,
+    site."""
     try:
-        header = [h.strip().lower() for h in next(reader)]
-    except (StopIteration, csv.Error):
-        return [], [ImportProblem(1, "no header row")]
-    host_col = next((header.index(c) for c in _CSV_HOST_COLUMNS if c in header), None)
+        table = read_table(text, delimiter, max_lines=MAX_IMPORT_LINES)
+    except TableError as exc:
+        return [], [ImportProblem(exc.line, str(exc))]
+    host_col = table.first_column(_CSV_HOST_COLUMNS)
     if host_col is None:
-        return [], [ImportProblem(1, f"no host column (one of: {', '.join(_CSV_HOST_COLUMNS)})")]
-    col = {
-        name: header.index(name)
-        for name in ("port", "user", "name", "jump", "site")
-        if name in header
-    }
+        header = visible(table.delimiter.join(table.columns), 80)
+        return [], [
+            ImportProblem(
+                table.header_line,
+                f"no host column (one of: {', '.join(_CSV_HOST_COLUMNS)}) in the header {header!r}",
+            )
+        ]
     entries: list[HostEntry] = []
-    problems: list[ImportProblem] = []
-    try:
-        for row in reader:
-            number = reader.line_num
-            if number > MAX_IMPORT_LINES:
-                problems.append(ImportProblem(number, f"more than {MAX_IMPORT_LINES} lines"))
-                break
-            if not any(cell.strip() for cell in row) or row[0].lstrip().startswith("#"):
-                continue
-            cell = {k: (row[i].strip() if i < len(row) else "") for k, i in col.items()}
-            spec = row[host_col].strip() if host_col < len(row) else ""
-            try:
-                if cell.get("port"):
-                    port = parse_port(cell["port"], spec)
-                    spec = (
-                        f"[{spec}]:{port}"
-                        if ":" in spec and not spec.startswith("[")
-                        else f"{spec}:{port}"
-                    )
-                if cell.get("user"):
-                    spec = f"{cell['user']}@{spec}"
-                merged = {**defaults, **{k: cell[k] for k in ("jump", "site") if cell.get(k)}}
-                entries.append(
-                    entry_from_spec(spec, name=cell.get("name") or None, source="import", **merged)
+    problems = [ImportProblem(p.line, p.message) for p in table.problems]
+    for row in table.rows:
+        cell = row.cells
+        spec = cell[host_col]
+        try:
+            if cell.get("port"):
+                port = parse_port(cell["port"], spec)
+                spec = (
+                    f"[{spec}]:{port}"
+                    if ":" in spec and not spec.startswith("[")
+                    else f"{spec}:{port}"
                 )
-            except HostSpecError as exc:
-                problems.append(ImportProblem(number, str(exc)))
-    except csv.Error as exc:
-        problems.append(ImportProblem(reader.line_num, f"not valid CSV: {exc}"))
+            if cell.get("user"):
+                spec = f"{cell['user']}@{spec}"
+            merged = {**defaults, **{k: cell[k] for k in ("jump", "site") if cell.get(k)}}
+            entries.append(
+                entry_from_spec(spec, name=cell.get("name") or None, source="import", **merged)
+            )
+        except HostSpecError as exc:
+            problems.append(ImportProblem(row.line, str(exc)))
+    problems.sort(key=lambda p: p.line)
     return entries, problems
+
+
+def _names_host_column(line: str, delimiter: str | None) -> bool:
+    cells = split_line(line, delimiter) if delimiter else [line]
+    return any(c.strip().lower() in _CSV_HOST_COLUMNS for c in cells)
 
 
 def parse_list(
     text: str, fmt: str = "auto", **defaults: Any
 ) -> tuple[list[HostEntry], list[ImportProblem]]:
-    if fmt == "csv" or (fmt == "auto" and looks_like_csv(text)):
-        return parse_csv_list(text, **defaults)
-    return parse_text_list(text, **defaults)
+    """`fmt` "auto": a table when the first line (not blank, not a comment) names a host
+    column, else a text list; a file in which no line is a host is reported as one problem
+    (it is no host list at all: a table without a host column, JSON, a web page…) instead of
+    one per line. "csv": a table, its delimiter detected; "tsv": a tab-separated table."""
+    if fmt == "text":
+        return parse_text_list(text, **defaults)
+    if fmt in ("csv", "tsv"):
+        return parse_csv_list(text, "\t" if fmt == "tsv" else None, **defaults)
+    found = first_line(text)
+    if found is None:  # nothing but blank and comment lines (the line cap still applies)
+        return parse_text_list(text, **defaults)
+    number, line = found
+    delimiter = detect_delimiter(line)
+    if _names_host_column(line, delimiter):
+        return parse_csv_list(text, delimiter, **defaults)
+    entries, problems = parse_text_list(text, **defaults)
+    if entries or not problems:
+        return entries, problems
+    return [], [
+        ImportProblem(
+            number,
+            "neither a host list ([user@]host[:port] [name] a line) nor a CSV or TSV table: "
+            f"the first line names no host column ({', '.join(_CSV_HOST_COLUMNS)}) and is not "
+            f"a host: {problems[0].message}",
+        )
+    ]
 
 
 # ---- the hosts table ------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from fleet_tui.commands._common import (
     who,
 )
 from fleet_tui.core.net.hosts import (
+    FORMATS,
     HostBook,
     HostSpecError,
     entry_from_spec,
@@ -35,6 +36,7 @@ from fleet_tui.core.net.ssh import ConnectOptions, fingerprint
 from fleet_tui.core.net.targets import target_of
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.tabular import TableError, decode
 from fleet_tui.core.text import visible
 
 ALL_SITES = "*"
@@ -101,14 +103,15 @@ def cmd_hosts_import(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         if args.file == "-":
-            text = sys.stdin.read()
+            stdin = getattr(sys.stdin, "buffer", None)
+            raw = stdin.read() if stdin is not None else sys.stdin.read().encode()
         else:
             raw = Path(args.file).read_bytes()
-            if b"\x00" in raw[:4096]:
-                return fail(f"{args.file}: a binary file, not a host list")
-            text = raw.decode("utf-8", errors="replace")
+        text = decode(raw)
     except OSError as e:
         return fail(f"{args.file}: cannot read: {e.strerror or e}")
+    except TableError as e:
+        return fail(f"{args.file}: {e}")
     defaults: dict[str, Any] = {}
     try:
         if args.jump:
@@ -221,10 +224,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     ls.set_defaults(func=cmd_hosts_list)
     im = hs.add_parser(
-        "import", help="import a text list (one [user@]host[:port] [name] a line) or a CSV"
+        "import",
+        help="import a text list (one [user@]host[:port] [name] a line) or a CSV/TSV table",
     )
     im.add_argument("file", metavar="FILE", help="the list ('-' for standard input)")
-    im.add_argument("--format", choices=("auto", "text", "csv"), default="auto")
+    im.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="auto",
+        help="auto: a table when the first line names a host column, else a text list; "
+        "csv: a table, its delimiter (, ; tab |) read from the header; tsv: tab-separated",
+    )
     im.add_argument(
         "--jump", metavar="[USER@]JUMP[:PORT]", help="every host is behind this jump host"
     )
