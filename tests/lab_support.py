@@ -1,9 +1,12 @@
-"""Helpers for tests that run the simulated lab: bounded waits and lab Pis as mDNS finds them."""
+"""Helpers for tests that run the simulated lab: bounded waits, lab Pis as mDNS finds them, and
+a relay that gives a Pi a second endpoint."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fleet_tui.core.discovery.mdns import Candidate
 from fleet_tui.core.sim.lab import LOOPBACK
@@ -23,3 +26,40 @@ def candidate(port: int, name: str) -> Candidate:
     return Candidate(
         name, LOOPBACK, port, "_ssh._tcp.local.", addresses=(LOOPBACK,), server=f"{name}.local."
     )
+
+
+@asynccontextmanager
+async def relay(port: int) -> AsyncIterator[int]:
+    """A second endpoint for whatever listens on loopback `port` (one Pi on two addresses, as
+    with two interfaces or a port forward): a TCP relay on loopback. Yields its port; closing
+    it drops every connection through it."""
+    writers: set[asyncio.StreamWriter] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(LOOPBACK, port), 5.0
+            )
+        except (OSError, TimeoutError):
+            writer.close()
+            return
+        writers.add(up_writer)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 5.0)

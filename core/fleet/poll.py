@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet_tui.core.clock import skew_at
+from fleet_tui.core.identity import valid_serial
 from fleet_tui.core.models import Facts, Health
 from fleet_tui.core.net.hosts import HostBook, HostSpec
 from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
@@ -76,7 +77,8 @@ def record_link(
     """Write what the agent told us: device row, health sample, the host row's serial/MAC,
     and the clock skew measured with the health reading."""
     facts = link.facts
-    if not facts.serial:
+    serial = valid_serial(facts.serial)
+    if serial is None:  # no serial, or none that can key a device (core/identity.py)
         return
     now = time.time()
     mac = device_macs(facts)
@@ -98,16 +100,16 @@ def record_link(
         fields["mac"] = mac
     if clock_skew_s is not None:
         fields["clock_skew_s"] = round(clock_skew_s, 1)
-    store.upsert_device(facts.serial, **fields)
+    store.upsert_device(serial, **fields)
     if health is not None:
-        store.record_health(facts.serial, received(health.model_dump(mode="json"), now))
+        store.record_health(serial, received(health.model_dump(mode="json"), now))
     book = HostBook(store)
     for entry in book.find(HostSpec(link.target.host, link.target.port).address):
         if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (
-            facts.serial,
+            serial,
             mac,
         ):
-            book.learn(entry.id, serial=facts.serial, **({"mac": mac} if mac else {}))
+            book.learn(entry.id, serial=serial, **({"mac": mac} if mac else {}))
 
 
 async def poll(
