@@ -74,7 +74,8 @@ class Backend:
         return asyncio.run_coroutine_threadsafe(coro, loop)
 
     def call(self, key: str, method: str, params: dict[str, Any] | None, timeout: float) -> object:
-        """Run an agent method on the backend's loop; blocking (call from a worker thread)."""
+        """Run an agent method on a device by its serial (`FleetService.call`) on the backend's
+        loop; blocking (call from a worker thread)."""
         running = self.running
         if running is None:
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")

@@ -1,7 +1,10 @@
 """Actions on devices (identify, reboot): refused in --readonly, confirmed, logged, run off the UI.
 
-Every request is written to the fleet database as an event (who, what, which device) before
-it is sent, and its outcome after, and to the log file; failures surface as one notification.
+A device is named by its identity (core/identity.py): actions go to its serial, and a device
+without a verified serial yet (a candidate whose agent has not answered) is refused with a
+message. Every request is written to the fleet database as an event (who, what, which device)
+before it is sent, and its outcome after, and to the log file; failures surface as one
+notification.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from rich.text import Text
 from textual.screen import Screen
 
+from fleet_tui.core.identity import serial_of
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
@@ -25,9 +29,17 @@ IDENTIFY_SECONDS = 30
 
 @dataclass(frozen=True)
 class Target:
-    key: str  # the live pipeline's key (endpoint)
+    key: str  # the device's identity: its serial, or a provisional id (refused)
     hostname: str
-    serial: str | None
+    address: str = ""  # shown in the confirmation and the event log
+
+    @property
+    def serial(self) -> str | None:
+        return serial_of(self.key)
+
+    @property
+    def where(self) -> str:
+        return self.address or self.key
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,7 @@ def confirm_text(action: DeviceAction, targets: list[Target]) -> Text:
     text = Text(action.question + "\n")
     for t in targets[:LIST_AT_MOST]:
         text.append(f"  {visible(t.hostname)}", style="bold")
-        text.append(f"  {visible(t.key)}\n")
+        text.append(f"  {visible(t.where)}\n")
     if len(targets) > LIST_AT_MOST:
         text.append(f"  … and {len(targets) - LIST_AT_MOST} more\n")
     return text
@@ -93,6 +105,21 @@ def request(screen: Screen[Any], name: str, targets: list[Target]) -> None:
     if not targets:
         screen.app.notify("No device selected", severity="warning", markup=False)
         return
+    unverified = [t for t in targets if t.serial is None]
+    if unverified:
+        names = ", ".join(visible(t.hostname) for t in unverified[:LIST_AT_MOST])
+        more = (
+            f" and {len(unverified) - LIST_AT_MOST} more" if len(unverified) > LIST_AT_MOST else ""
+        )
+        screen.app.notify(
+            f"{action.verb} refused for {names}{more}: no verified serial yet"
+            " (its agent has not answered)",
+            severity="warning",
+            markup=False,
+        )
+        targets = [t for t in targets if t.serial is not None]
+        if not targets:
+            return
     n = len(targets)
     title = f"{action.verb} {n} device{'s' if n > 1 else ''}?"
     dialog = ConfirmDialog(
@@ -138,7 +165,7 @@ def _run(screen: Screen[Any], action: DeviceAction, targets: list[Target]) -> No
             screen,
             t.serial,
             action.name,
-            f"{action.name} requested by {who} from fleet-tui ({t.key})",
+            f"{action.name} requested by {who} from fleet-tui ({t.where})",
         )
         try:
             ctx.call_agent(t.key, action.method, dict(action.params), timeout=15.0)
@@ -148,7 +175,7 @@ def _run(screen: Screen[Any], action: DeviceAction, targets: list[Target]) -> No
             _record(screen, t.serial, f"{action.name}_failed", reason)
         else:
             done.append(name)
-            _record(screen, t.serial, f"{action.name}_done", f"{action.name} accepted by {t.key}")
+            _record(screen, t.serial, f"{action.name}_done", f"{action.name} accepted by {t.where}")
     if done:
         what = ", ".join(done[:LIST_AT_MOST]) + (" …" if len(done) > LIST_AT_MOST else "")
         screen.app.call_from_thread(

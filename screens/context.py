@@ -48,9 +48,13 @@ class ReadOnlyError(Exception):
 class FleetContext(Protocol):
     options: UiOptions
 
-    def live_state(self, key: str) -> DeviceState | None: ...
+    def live_state(self, key: str) -> DeviceState | None:
+        """The live state of a device by identity (its serial, else its provisional id)."""
+        ...
 
-    def live_states(self) -> dict[str, DeviceState]: ...
+    def live_states(self) -> dict[str, DeviceState]:
+        """Every live state, by identity."""
+        ...
 
     def read_store(self) -> Store | None:
         """A store for reads (call from a worker thread); None while there is no database."""
@@ -63,7 +67,8 @@ class FleetContext(Protocol):
     def call_agent(
         self, key: str, method: str, params: dict[str, Any] | None = None, timeout: float = 30.0
     ) -> object:
-        """Run an agent method on a connected device; blocking, so call it from a worker."""
+        """Run an agent method on a connected device, named by its serial (a provisional id is
+        refused: no verified serial yet); blocking, so call it from a worker."""
         ...
 
     def report_error(self, title: str, message: str) -> None:
