@@ -27,6 +27,8 @@ async def headless_seconds(db: Path) -> float:
     running: list[RunningFleet] = []
 
     def on_update(state: DeviceState) -> None:
+        if state.replaces is not None:
+            seen.pop(state.replaces, None)
         seen[state.key] = state
         if sum(1 for s in seen.values() if s.health) == DEVICES:
             stop.set()

@@ -95,7 +95,7 @@ def states(devices: int, temp: float) -> list[DeviceState]:
         )
         out.append(
             DeviceState(
-                key=f"10.0.{i // 250}.{i % 250}:22",
+                key=f"{i:016x}",  # the serial: the device's identity
                 endpoint=f"10.0.{i // 250}.{i % 250}:22",
                 address=f"10.0.{i // 250}.{i % 250}",
                 port=22,

@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleet_tui.core.identity import serial_of
+
 THROTTLE_FLAGS = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit")
 
 
@@ -80,13 +82,21 @@ class AgentErrorBody(BaseModel):
 
 
 class DeviceState(BaseModel):
-    """What the UI and the headless twin know about one device right now."""
+    """What the UI and the headless twin know about one device right now.
 
-    key: str  # stable identity: serial once known, else the endpoint "host:port"
-    endpoint: str
+    `key` is the device's identity (core/identity.py): its serial, or `candidate:<endpoint>`
+    until its agent reports one. The update that turns a candidate into a serial carries the
+    provisional id in `replaces` (once): whoever keeps states by key drops that one (and,
+    coalescing updates, keeps `replaces` until it has).
+    """
+
+    key: str  # the serial, else a provisional "candidate:<endpoint>"; never changes on a move
+    endpoint: str  # where it is followed now (the connection layer's route key)
     address: str
     port: int
     name: str  # the name it was found under (mDNS instance or hostname)
+    replaces: str | None = None  # the provisional id this update re-keys (on that update only)
+    also_at: list[str] = Field(default_factory=list)  # other endpoints the same Pi answered on
     reachable: bool = False
     error: str | None = None
     facts: Facts | None = None
@@ -94,6 +104,11 @@ class DeviceState(BaseModel):
     last_seen: float | None = None
     # the Pi's clock minus ours at its last health reading (core/clock.py); None: not measured
     clock_skew_s: float | None = None
+
+    @property
+    def serial(self) -> str | None:
+        """The serial this device is known by; None while it is a candidate."""
+        return serial_of(self.key)
 
     @property
     def hostname(self) -> str:
@@ -111,7 +126,7 @@ class DeviceState(BaseModel):
             "reachable": self.reachable,
             "error": self.error,
             "model": facts.model,
-            "serial": facts.serial,
+            "serial": self.serial,
             "os": facts.os_name,
             "uptime_s": health.uptime_s if health else None,
             "temperature_c": health.temperature_c if health else None,

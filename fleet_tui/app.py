@@ -181,7 +181,10 @@ class FleetApp(App[None]):
         self.post_message(DeviceUpdated(state))  # thread-safe
 
     def on_device_updated(self, message: DeviceUpdated) -> None:
-        self._states[message.state.key] = message.state
+        state = message.state
+        if state.replaces is not None:  # a candidate is now its serial: one device, one key
+            self._states.pop(state.replaces, None)
+        self._states[state.key] = state
         for screen in self.screen_stack:
             handler = getattr(screen, "device_updated", None)
             if handler is not None:
@@ -247,6 +250,7 @@ class FleetApp(App[None]):
             self.report_error(title, str(e) or type(e).__name__)
 
     # ---- FleetContext -----------------------------------------------------------------
+    # live states by device identity (core/identity.py): serial, else a provisional id
     def live_state(self, key: str) -> DeviceState | None:
         return self._states.get(key)
 

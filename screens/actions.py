@@ -2,6 +2,10 @@
 operation (core/ops) on the pipeline. The screen does not wait: progress arrives as
 `OperationUpdated` messages (a progress bar under the table, a notification at the end) and
 the operation, its steps and every device's request and outcome are in the fleet database.
+
+A device is named by its identity (core/identity.py): operations go to its serial, and a
+device without a verified serial yet (a candidate whose agent has not answered) is left out
+with a message.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual.screen import Screen
 
+from fleet_tui.core.identity import serial_of
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.device_actions import IDENTIFY_SECONDS
 from fleet_tui.core.ops.journal import DeviceTarget
@@ -26,16 +31,24 @@ PARAMS: dict[str, dict[str, Any]] = {"identify": {"seconds": IDENTIFY_SECONDS}}
 
 @dataclass(frozen=True)
 class Target:
-    key: str  # the fleet row's key
+    key: str  # the device's identity: its serial, or a provisional id (left out)
     hostname: str
-    serial: str | None  # None: its agent has not answered yet, so it cannot be acted on
+    address: str = ""  # shown in the confirmation
+
+    @property
+    def serial(self) -> str | None:
+        return serial_of(self.key)
+
+    @property
+    def where(self) -> str:
+        return self.address or self.key
 
 
 def confirm_text(kind: OperationKind, targets: list[Target]) -> Text:
     text = Text(kind.question + "\n")
     for t in targets[:LIST_AT_MOST]:
         text.append(f"  {visible(t.hostname)}", style="bold")
-        text.append(f"  {visible(t.serial or t.key)}\n")
+        text.append(f"  {visible(t.where)}\n")
     if len(targets) > LIST_AT_MOST:
         text.append(f"  … and {len(targets) - LIST_AT_MOST} more\n")
     return text
@@ -56,9 +69,10 @@ def request(screen: Screen[Any], name: str, targets: list[Target]) -> None:
     unknown = [visible(t.hostname, 40) for t in targets if not t.serial]
     if unknown:
         app.notify(
-            f"Not reached yet, left out: {', '.join(unknown[:LIST_AT_MOST])}"
+            "no verified serial yet (the agent has not answered), left out: "
+            + ", ".join(unknown[:LIST_AT_MOST])
             + (" …" if len(unknown) > LIST_AT_MOST else ""),
-            title=f"{kind.verb}: no serial known",
+            title=f"{kind.verb}: not reached yet",
             severity="warning",
             markup=False,
         )

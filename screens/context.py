@@ -50,9 +50,13 @@ class ReadOnlyError(Exception):
 class FleetContext(Protocol):
     options: UiOptions
 
-    def live_state(self, key: str) -> DeviceState | None: ...
+    def live_state(self, key: str) -> DeviceState | None:
+        """The live state of a device by identity (its serial, else its provisional id)."""
+        ...
 
-    def live_states(self) -> dict[str, DeviceState]: ...
+    def live_states(self) -> dict[str, DeviceState]:
+        """Every live state, by identity."""
+        ...
 
     def read_store(self) -> Store | None:
         """A store for reads (call from a worker thread); None while there is no database."""

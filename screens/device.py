@@ -9,6 +9,7 @@ device_export."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from textual import work
@@ -139,9 +140,6 @@ class DeviceScreen(DeviceActions):
 
     @property
     def serial(self) -> str | None:
-        live = self._live
-        if live is not None and live.facts and live.facts.serial:
-            return live.facts.serial
         return self.ref.serial
 
     @property
@@ -171,7 +169,12 @@ class DeviceScreen(DeviceActions):
         self._render_all()
 
     def device_updated(self, state: DeviceState) -> None:
-        if state.key == self.ref.key:
+        if state.replaces is not None and state.replaces == self.ref.key:
+            # the candidate shown here reported its serial: follow it, read what is stored
+            self.ref = replace(self.ref, key=state.key)
+            self._pending = state
+            self.load()
+        elif state.key == self.ref.key:
             self._pending = state
 
     def _flush_live(self) -> None:

@@ -28,6 +28,10 @@ class DeviceActions(Screen[None]):
     def serial(self) -> str | None:
         return self.ref.serial
 
+    @property
+    def endpoint(self) -> str | None:
+        return self.ref.endpoint
+
     def load(self) -> Any:
         """Re-read the device's history (after a save)."""
 
@@ -37,7 +41,7 @@ class DeviceActions(Screen[None]):
         return True
 
     def _target(self) -> list[actions.Target]:
-        return [actions.Target(self.ref.key, self.ref.hostname, self.serial)]
+        return [actions.Target(self.ref.key, self.ref.hostname, self.endpoint or "")]
 
     def action_identify(self) -> None:
         actions.request(self, "identify", self._target())

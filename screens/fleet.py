@@ -147,7 +147,12 @@ class FleetScreen(Screen[None]):
         self.query_one(OperationsBar).operation_updated(event)
 
     def device_updated(self, state: DeviceState) -> None:
-        """Called by the app for every update; rendering happens later, in `flush`."""
+        """Called by the app for every update; rendering happens later, in `flush`, in the
+        order of arrival (a provisional key may come back after it was re-keyed). Updates are
+        coalesced by key, so the one-time `replaces` of a re-key is carried to the latest."""
+        previous = self._pending.pop(state.key, None)
+        if previous is not None and previous.replaces and not state.replaces:
+            state = state.model_copy(update={"replaces": previous.replaces})
         self._pending[state.key] = state
 
     @work(
@@ -180,7 +185,11 @@ class FleetScreen(Screen[None]):
         if self._pending:
             pending, self._pending = self._pending, {}
             changed |= model.apply_states(pending.values())
-        self.marked -= model.take_removed()
+        renamed = model.take_renamed()
+        for old, new in renamed.items():  # a candidate is now its serial: its mark follows it
+            if old in self.marked:
+                self.marked.discard(old)
+                self.marked.add(new)
         self._dirty = False
         now = fleet_context(self.app).options.now()
         table = self.table
@@ -189,7 +198,7 @@ class FleetScreen(Screen[None]):
             return [(MARK if key in self.marked else " ", ""), *model.cells(key, now)]
 
         with self.app.batch_update():
-            table.sync(model.visible(), cells, changed)
+            table.sync(model.visible(), cells, changed, renamed)
         if self.first_rows_shown is None and table.row_count:
             self.first_rows_shown = time.perf_counter()
         self._update_summary()
@@ -341,7 +350,7 @@ class FleetScreen(Screen[None]):
             [self.table.cursor_key] if self.table.cursor_key else []
         )
         rows = [self.model.rows[k] for k in keys if k in self.model.rows]
-        return [actions.Target(r.key, r.hostname, r.serial) for r in rows]
+        return [actions.Target(r.key, r.hostname, r.address) for r in rows]
 
     def open_row(self, key: str | None) -> None:
         if key is not None and self.model is not None and key in self.model.rows:

@@ -1,8 +1,10 @@
 """The fleet overview's data: rows, columns, filter and sort. No Textual, so it is cheap to test.
 
-A row is one device, keyed by the live pipeline's key (its endpoint "address:port") or, for a
-device known only from the store, by its stored endpoint (or "serial:<serial>"). When a live
-device turns out to be a stored one (same serial), the stored row folds into the live one.
+A row is one device, keyed by its identity (core/identity.py): the serial, or a provisional
+`candidate:<endpoint>` while its agent has not answered. Stored records (by serial) and live
+states (by serial) meet on the same key. Core re-keys a candidate once its agent reports a
+serial and says which key the state replaces: that row goes (`take_renamed` tells the screen,
+so marks and the cursor follow the device).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet_tui.core.identity import serial_of
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity, Status, StatusPolicy, evaluate
 from fleet_tui.core.records import DeviceRecord
@@ -39,9 +42,8 @@ class FleetRow:
 
     @property
     def serial(self) -> str | None:
-        if self.state and self.state.facts and self.state.facts.serial:
-            return self.state.facts.serial
-        return self.record.serial if self.record else None
+        """The serial this row stands for (its key); None for a candidate."""
+        return serial_of(self.key)
 
     @property
     def hostname(self) -> str:
@@ -239,46 +241,41 @@ class FleetModel:
     def __init__(self, policy: StatusPolicy) -> None:
         self.policy = policy
         self.rows: dict[str, FleetRow] = {}
-        self._by_serial: dict[str, str] = {}
         self.filter = FleetFilter()
         self.sort_key = "hostname"
         self.sort_reverse = False
         self._visible: list[str] | None = None
-        self.removed: set[str] = set()  # rows folded away since the last `take_removed`
+        self.renamed: dict[str, str] = {}  # re-keyed rows since the last `take_renamed`: old -> new
 
     # ---- updates ----------------------------------------------------------------------
     def apply_states(self, states: Iterable[DeviceState]) -> set[str]:
+        """Live states in the order they were published; a state that `replaces` a
+        provisional key takes that row's place."""
         changed: set[str] = set()
         for state in states:
-            row = self.rows.get(state.key)
+            key = state.key
+            old = state.replaces
+            if old is not None and old != key and self.rows.pop(old, None) is not None:
+                changed.discard(old)
+                self.renamed.setdefault(old, key)
+            row = self.rows.get(key)
             if row is None:
-                row = self.rows[state.key] = FleetRow(state.key)
+                row = self.rows[key] = FleetRow(key)
             row.state = state
-            serial = row.serial
-            if serial:
-                other = self._by_serial.get(serial)
-                if other is not None and other != state.key and other in self.rows:
-                    stale = self.rows.pop(other)
-                    self.removed.add(other)
-                    if stale.state is None:  # a stored-only row: take over what the store knows
-                        row.record, row.rack = row.record or stale.record, row.rack or stale.rack
-                self._by_serial[serial] = state.key
             self._refresh(row)
-            changed.add(state.key)
-        if changed:
+            changed.add(key)
+        if changed or self.renamed:
             self._visible = None
         return changed
 
     def apply_records(self, records: Iterable[DeviceRecord], racks: dict[str, str]) -> set[str]:
-        """Stored devices (labels, tags, racks); devices not seen live get their own rows."""
+        """Stored devices (labels, tags, racks), on the row of their serial; devices not seen
+        live get their own rows."""
         changed: set[str] = set()
         for rec in records:
-            key = self._by_serial.get(rec.serial)
-            if key is None or key not in self.rows:
-                key = rec.endpoint or f"serial:{rec.serial}"
-                if key in self.rows and self.rows[key].serial not in (None, rec.serial):
-                    key = f"serial:{rec.serial}"  # its old address is now another Pi's
-                self._by_serial[rec.serial] = key
+            key = rec.serial
+            if serial_of(key) is None:
+                continue  # not a serial (a hostile peer file): never a candidate's row
             row = self.rows.get(key)
             if row is None:
                 row = self.rows[key] = FleetRow(key)
@@ -304,9 +301,10 @@ class FleetModel:
         )
         row.changed()
 
-    def take_removed(self) -> set[str]:
-        removed, self.removed = self.removed, set()
-        return removed
+    def take_renamed(self) -> dict[str, str]:
+        """Rows re-keyed (candidate -> serial) since the last call: old key -> new key."""
+        renamed, self.renamed = self.renamed, {}
+        return renamed
 
     # ---- view -------------------------------------------------------------------------
     def set_filter(self, flt: FleetFilter) -> None:

@@ -2,14 +2,14 @@
 
 `sync()` adds and removes rows by key, replaces only the cells whose text or style changed
 (all of them in one refresh, not one refresh per cell), reorders without rebuilding, and keeps
-the cursor on the same device, so live updates never flicker or move the cursor to another
+the cursor on the same device (also when its row is re-keyed), so live updates never flicker or move the cursor to another
 row. A big change (a new filter hiding hundreds of rows) rebuilds the table once instead of
 hundreds of `remove_row` calls, each of which re-lays it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
@@ -55,9 +55,18 @@ class KeyedTable(DataTable[SafeCell]):
             self._update_count += 1
             self.refresh()
 
-    def sync(self, order: list[str], cells: CellsFn, changed: set[str]) -> None:
-        """Show exactly `order`; `changed` are keys whose cells may differ from what is shown."""
+    def sync(
+        self,
+        order: list[str],
+        cells: CellsFn,
+        changed: set[str],
+        renamed: Mapping[str, str] | None = None,
+    ) -> None:
+        """Show exactly `order`; `changed` are keys whose cells may differ from what is shown;
+        `renamed` (old key -> new key): rows now shown under another key, the cursor follows."""
         keep_key, keep_row = self.cursor_key, self.cursor_row
+        if keep_key is not None and renamed:
+            keep_key = renamed.get(keep_key, keep_key)
         wanted = set(order)
         removed = [k for k in self._order if k not in wanted]
         if len(removed) > REBUILD_AFTER:

@@ -1,11 +1,13 @@
 """Helpers for tests that run the simulated lab: bounded waits, lab Pis as mDNS finds them, and
-the CLI run against the lab."""
+the CLI run against the lab, and a relay that gives a Pi a second endpoint."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -56,3 +58,40 @@ async def cli(
     out, err = capsys.readouterr()
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     return code, rows, err
+
+
+@asynccontextmanager
+async def relay(port: int) -> AsyncIterator[int]:
+    """A second endpoint for whatever listens on loopback `port` (one Pi on two addresses, as
+    with two interfaces or a port forward): a TCP relay on loopback. Yields its port; closing
+    it drops every connection through it."""
+    writers: set[asyncio.StreamWriter] = set()
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.wait_for(
+                asyncio.open_connection(LOOPBACK, port), 5.0
+            )
+        except (OSError, TimeoutError):
+            writer.close()
+            return
+        writers.add(up_writer)
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    server = await asyncio.start_server(handle, LOOPBACK, 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        for writer in writers:
+            writer.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 5.0)

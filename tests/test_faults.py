@@ -238,7 +238,7 @@ async def test_fleet_service_sees_a_pi_drop_and_recover(lab: SimLab, store: Stor
         discover=False,
     )
     pi = lab.pis[0]
-    key = pi.endpoint
+    key = pi.serial  # the identity, once its agent has answered
     await service.start()
     try:
         service.add_candidate(Candidate(pi.hostname, LOOPBACK, pi.port, "_ssh._tcp.local."))

@@ -39,7 +39,8 @@ async def test_a_skewed_pi_warns_is_stored_and_recovers_when_cleared(
     await service.start()
     try:
         service.add_candidate(candidate(pi.port, pi.hostname))
-        key = f"{LOOPBACK}:{pi.port}"
+        key = pi.serial
+        assert await until(lambda: key in service.states)
 
         def skew() -> float | None:
             return service.states[key].clock_skew_s
@@ -106,13 +107,15 @@ async def test_an_action_that_needed_sudo_updates_the_capabilities(
         keys = []
         for pi in (allowed, refused):
             service.add_candidate(candidate(pi.port, pi.hostname))
-            keys.append(f"{LOOPBACK}:{pi.port}")
+            keys.append(pi.serial)
 
         def sudo(key: str) -> object:
             facts = service.states[key].facts
             return facts.capabilities.get("sudo", "missing") if facts else "missing"
 
-        assert await until(lambda: all(service.states[k].health is not None for k in keys))
+        assert await until(
+            lambda: all(k in service.states and service.states[k].health for k in keys)
+        )
         assert [sudo(k) for k in keys] == [None, None]  # nothing has needed sudo yet
 
         await service.call(keys[0], "reboot")  # the simulator only records the request

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lab_support import candidate, until
+from lab_support import candidate, relay, until
 
 from fleet_tui.core.discovery.mdns import DiscoveryEvent
 from fleet_tui.core.fleet import service as fleet_service
@@ -33,9 +33,11 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
                 and len(service.states) == 3
             )
         )
-        key = f"{LOOPBACK}:{lab.pis[0].port}"
+        assert set(service.states) == {pi.serial for pi in lab.pis}  # keyed by serial
+        key = lab.pis[0].serial
         facts = service.states[key].facts
         assert facts is not None and facts.serial == lab.pis[0].serial
+        assert service.states[key].endpoint == f"{LOOPBACK}:{lab.pis[0].port}"
         pong = await service.call(key, "ping")
         assert isinstance(pong, dict) and pong["pong"] is True
         assert {d.serial for d in DeviceBook(store).all()} == {pi.serial for pi in lab.pis}
@@ -45,24 +47,27 @@ async def test_known_hosts_are_followed_and_callable(lab: SimLab, store: Store) 
 
 
 async def test_a_moved_device_keeps_its_row(lab: SimLab, store: Store) -> None:
-    service = FleetService(store, lab.connect_options(), poll_interval=0.2, discover=False)
+    pi = lab.pis[0]
+    updates: list[DeviceState] = []
+    service = FleetService(
+        store, lab.connect_options(), updates.append, poll_interval=0.2, discover=False
+    )
     await service.start()
     try:
-        first, second = lab.pis[0], lab.pis[1]
-        old = candidate(first.port, "pi-x")
-        service.add_candidate(old)
-        key = old.endpoint
-        assert await until(lambda: service.states[key].health is not None)
-        new = candidate(second.port, "pi-x")
-        service._on_discovery(DiscoveryEvent("moved", new, old))
-        assert service.states[key].endpoint == new.endpoint
-
-        def serial() -> str | None:
-            facts = service.states[key].facts
-            return facts.serial if facts else None
-
-        assert await until(lambda: serial() == second.serial)
-        assert list(service.states) == [key]
+        async with relay(pi.port) as new_port:
+            old = candidate(pi.port, "pi-x")
+            service.add_candidate(old)
+            key = pi.serial
+            assert await until(lambda: key in service.states and service.states[key].health)
+            new = candidate(new_port, "pi-x")  # the same Pi, announced at another address
+            service._on_discovery(DiscoveryEvent("moved", new, old))
+            assert service.states[key].endpoint == new.endpoint
+            seen = len(updates)
+            assert await until(
+                lambda: any(u.endpoint == new.endpoint and u.health for u in updates[seen:])
+            )
+            assert list(service.states) == [key]
+            assert {u.key for u in updates[seen:]} == {key}  # the same row throughout
     finally:
         await service.stop()
 
@@ -76,15 +81,15 @@ async def test_a_refused_key_waits_for_an_explicit_repin(
     await service.start()
     try:
         service.add_candidate(candidate(pi.port, pi.hostname))
-        key = f"{LOOPBACK}:{pi.port}"
-        assert await until(lambda: service.states[key].reachable)
+        endpoint, key = f"{LOOPBACK}:{pi.port}", pi.serial
+        assert await until(lambda: key in service.states and service.states[key].reachable)
         await lab.change_host_key(pi)
-        await service.pool.drop(key)  # the link drops (as on a reboot into the new image)
+        await service.pool.drop(endpoint)  # the link drops (as on a reboot into the new image)
         assert await until(lambda: "changed" in (service.states[key].error or ""))
         await asyncio.sleep(0.6)
         assert not service.states[key].reachable  # never by itself
         new_key = pi.host_key.export_public_key().decode().strip()
-        service.pool.trust.repin(key, new_key, pi.serial, who="test")
+        service.pool.trust.repin(endpoint, new_key, pi.serial, who="test")
         assert await until(lambda: service.states[key].reachable)
     finally:
         await service.stop()

@@ -127,20 +127,53 @@ def test_sort_by_any_column_keeps_unknown_values_last_either_way() -> None:
     ]
 
 
-def test_a_stored_device_folds_into_its_live_row_by_serial() -> None:
+def test_a_stored_device_and_its_live_state_are_one_row() -> None:
     m = FleetModel(StatusPolicy())
     rec = DeviceRecord(
         serial=FLEET[0][1], hostname="pi-4b-001", address="10.0.0.5", port=22, label="front door"
     )
     m.apply_records([rec], {})
-    assert list(m.rows) == ["10.0.0.5:22"]
+    assert list(m.rows) == [FLEET[0][1]]  # by serial
     live = state(0, FLEET[0])  # the same Pi, now answering on another address
     m.apply_states([live])
+    assert list(m.rows) == [live.key] == [FLEET[0][1]]
+    row = m.rows[live.key]
+    assert row.label == "front door" and row.address == "127.0.0.1:2201" and row.state is live
+    assert m.take_renamed() == {}  # nothing folded, nothing removed
+    m.apply_records([rec], {})  # a later re-read lands on the same row
     assert list(m.rows) == [live.key]
-    assert m.rows[live.key].label == "front door"
-    assert m.take_removed() == {"10.0.0.5:22"}
-    m.apply_records([rec], {})  # a later re-read does not bring the old row back
-    assert list(m.rows) == [live.key]
+
+
+def test_a_candidate_row_gives_way_to_its_serial_when_core_rekeys_it() -> None:
+    m = FleetModel(StatusPolicy())
+    serial = FLEET[0][1]
+    m.apply_records([DeviceRecord(serial=serial, hostname="pi-4b-001", label="front door")], {})
+    connecting = DeviceState(
+        key="candidate:127.0.0.1:2201",
+        endpoint="127.0.0.1:2201",
+        address="127.0.0.1",
+        port=2201,
+        name="pi-4b-001",
+    )
+    m.apply_states([connecting])
+    assert set(m.rows) == {serial, connecting.key}
+    assert m.rows[connecting.key].serial is None
+    assert m.rows[connecting.key].status.severity is Severity.UNKNOWN  # "connecting"
+    live = state(0, FLEET[0]).model_copy(update={"replaces": connecting.key})
+    assert m.apply_states([live]) == {serial}
+    assert list(m.rows) == [serial] and m.visible() == [serial]
+    assert m.rows[serial].state is live and m.rows[serial].label == "front door"
+    assert m.take_renamed() == {connecting.key: serial}
+    assert m.take_renamed() == {}
+    # the same provisional id for a new candidate later is a new row
+    m.apply_states([connecting])
+    assert set(m.rows) == {serial, connecting.key}
+
+
+def test_a_stored_record_never_takes_a_candidates_key() -> None:
+    m = FleetModel(StatusPolicy())
+    m.apply_records([DeviceRecord(serial="candidate:10.0.0.1:22", hostname="x")], {})
+    assert m.rows == {}
 
 
 def test_find_rows_by_hostname_serial_address_or_prefix() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import fleet_states, make_app, post_fleet, seed_store, utc, wait_for
+from test_tui_support import FLEET, fleet_states, make_app, post_fleet, seed_store, utc, wait_for
 
 from fleet_tui.app import FleetApp
 from fleet_tui.screens.device import DeviceScreen
@@ -68,7 +68,7 @@ def _press(*keys: str) -> Callable[[Any], Awaitable[None]]:
 
 async def _device(pilot: Any) -> None:
     fleet = pilot.app.screen_stack[0]
-    fleet.open_row("127.0.0.1:2201")
+    fleet.open_row(FLEET[0][1])  # by serial
     assert await wait_for(
         pilot,
         lambda: (

@@ -37,7 +37,7 @@ async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_clear
         assert lab is not None
         key = fleet.table.cursor_key
         assert key is not None and fleet.model is not None
-        pi = next(p for p in lab.pis if p.endpoint == key)
+        pi = next(p for p in lab.pis if p.serial == key)
         model = fleet.model
 
         def reasons() -> tuple[str, ...]:

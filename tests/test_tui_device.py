@@ -9,6 +9,7 @@ from test_tui_support import FLEET, NOW, make_app, post_fleet, seed_store, state
 from textual.widgets import Button, DataTable, Input, Sparkline, Static, TextArea
 
 from fleet_tui.app import FleetApp
+from fleet_tui.core.models import DeviceState
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -29,11 +30,11 @@ async def open_first(pilot: object, app: FleetApp) -> DeviceScreen:
         pilot,
         lambda: (
             fleet.model is not None
-            and "127.0.0.1:2201" in fleet.model.rows
-            and fleet.model.rows["127.0.0.1:2201"].state is not None
+            and SERIAL in fleet.model.rows
+            and fleet.model.rows[SERIAL].state is not None
         ),
     )
-    fleet.open_row("127.0.0.1:2201")
+    fleet.open_row(SERIAL)
     assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
     screen = app.screen
     assert isinstance(screen, DeviceScreen)
@@ -182,3 +183,33 @@ async def test_readonly_hides_and_refuses_edit_identify_reboot(tmp_path: Path) -
     with Store.open(db, readonly=True) as store:
         rec = DeviceBook(store).get(SERIAL)
         assert rec is not None and rec.label == "front door"
+
+
+async def test_a_candidates_screen_follows_it_to_its_serial(tmp_path: Path) -> None:
+    seed_store(tmp_path / "fleet.db")
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        connecting = DeviceState(
+            key="candidate:127.0.0.1:2201",
+            endpoint="127.0.0.1:2201",
+            address="127.0.0.1",
+            port=2201,
+            name="pi-4b-001",
+        )
+        post_fleet(app, [connecting])
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+        assert await wait_for(pilot, lambda: connecting.key in fleet.table.order)
+        fleet.open_row(connecting.key)
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        screen = app.screen
+        assert isinstance(screen, DeviceScreen) and screen.serial is None
+        await pilot.press("e")  # nothing to edit until the serial is known
+        await pilot.pause(0.1)
+        assert app.screen is screen
+        assert any("serial is known" in n.message for n in app._notifications)
+        post_fleet(app, [state(0, FLEET[0]).model_copy(update={"replaces": connecting.key})])
+        assert await wait_for(pilot, lambda: screen.ref.key == SERIAL)
+        assert await wait_for(pilot, lambda: screen.detail.record is not None)
+        assert await wait_for(pilot, lambda: "front door" in text(screen, "#device-title"))
+        assert "48.3°C" in text(screen, "#metric-temperature_c")

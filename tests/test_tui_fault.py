@@ -47,9 +47,9 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
         assert lab is not None
         key = fleet.table.cursor_key
         assert key is not None
-        pi = next(p for p in lab.pis if p.endpoint == key)
+        pi = next(p for p in lab.pis if p.serial == key)
         other = next(p for p in lab.pis if p is not pi)
-        other_key = other.endpoint
+        other_key = other.serial
 
         def cell(row: str, column: str) -> str:
             return str(fleet.table.get_cell(row, column))
@@ -204,12 +204,14 @@ async def test_the_selected_device_is_the_cursor_row_or_the_open_device(tmp_path
         fleet = app.screen_stack[0]
         assert isinstance(fleet, FleetScreen)
         assert await wait_for(pilot, lambda: fleet.table.row_count == 3)
+        assert fleet.model is not None
+        at = {r.state.endpoint: k for k, r in fleet.model.rows.items() if r.state is not None}
         first = app.selected_device()
-        assert first is not None and first.endpoint == fleet.table.cursor_key
+        assert first is not None and at[first.endpoint or ""] == fleet.table.cursor_key
         await pilot.press("down")
         second = app.selected_device()
         assert second is not None and second != first
-        fleet.open_row(second.endpoint)
+        fleet.open_row(at[second.endpoint or ""])
         assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
         assert app.selected_device() == second
         # without a lab, a request for it says so (one line, no traceback)

@@ -10,7 +10,7 @@ from test_tui_support import FLEET, fleet_states, make_app, post_fleet, seed_sto
 from textual.widgets import Input
 
 from fleet_tui.app import FleetApp
-from fleet_tui.core.models import Health
+from fleet_tui.core.models import DeviceState, Health
 from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.help import HelpScreen
@@ -134,7 +134,7 @@ async def test_sort_keys_and_cursor_stays_on_its_device_through_live_updates(
 async def test_updates_that_do_not_reorder_leave_cursor_and_scroll_alone(tmp_path: Path) -> None:
     states = []
     for i in range(60):
-        s = state(0, FLEET[0]).model_copy(update={"key": f"k{i:03d}", "port": 3000 + i}, deep=True)
+        s = state(0, FLEET[0]).model_copy(update={"key": f"s{i:03d}", "port": 3000 + i}, deep=True)
         assert s.facts is not None
         s.facts.hostname, s.facts.serial = f"pi-{i:03d}", f"s{i:03d}"
         states.append(s)
@@ -150,7 +150,7 @@ async def test_updates_that_do_not_reorder_leave_cursor_and_scroll_alone(tmp_pat
             assert s.health is not None
             s.health = s.health.model_copy(update={"temperature_c": 61.5})
         post_fleet(app, states)
-        assert await wait_for(pilot, lambda: str(table.get_cell("k030", "temp")) == "61.5°C")
+        assert await wait_for(pilot, lambda: str(table.get_cell("s030", "temp")) == "61.5°C")
         await pilot.pause(0.1)
         assert (table.cursor_row, table.scroll_y) == (cursor, scroll)
         assert cursor_host(app) == "pi-030" and table.row_count == 60
@@ -293,3 +293,90 @@ async def test_palette_offers_reboot_when_not_readonly(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot, app, rows=9)
         assert any(h.startswith("Reboot") for h in await palette_hits(pilot, app, "reboot"))
+
+
+def candidate_state(port: int, name: str) -> DeviceState:
+    """A Pi found on the network whose agent has not answered: core's provisional identity."""
+    return DeviceState(
+        key=f"candidate:127.0.0.1:{port}",
+        endpoint=f"127.0.0.1:{port}",
+        address="127.0.0.1",
+        port=port,
+        name=name,
+    )
+
+
+async def test_a_candidate_row_becomes_its_serial_keeping_mark_and_cursor(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app, rows=9)
+        s = fleet(app)
+        table = s.table
+        connecting = candidate_state(2299, "pi-new-010")
+        post_fleet(app, [connecting])
+        assert await wait_for(pilot, lambda: table.row_count == 10)
+        assert str(table.get_cell(connecting.key, "status")) == "unknown"
+        await pilot.press(*["up"] * 10)
+        for _ in range(10):
+            if cursor_host(app) == "pi-new-010":
+                break
+            await pilot.press("down")
+        await pilot.press("space", "up")  # mark it (the cursor moves down), back onto it
+        assert s.marked == {connecting.key} and cursor_host(app) == "pi-new-010"
+        await pilot.press("i")  # no verified serial: refused, no dialog
+        await pilot.pause(0.1)
+        assert app.screen is s
+        assert any("no verified serial" in n.message for n in app._notifications)
+
+        # its agent answers: core re-keys it to its serial and says which key it replaces
+        answered = state(0, FLEET[0]).model_copy(
+            update={
+                "key": "10000000a0000010",
+                "replaces": connecting.key,
+                "endpoint": connecting.endpoint,
+                "port": connecting.port,
+                "name": connecting.name,
+            },
+            deep=True,
+        )
+        assert answered.facts is not None
+        answered.facts.hostname, answered.facts.serial = "pi-new-010", answered.key
+        later = answered.model_copy(update={"replaces": None}, deep=True)  # the next reading
+        post_fleet(app, [answered, later])
+        assert await wait_for(pilot, lambda: answered.key in table.order and not s._pending)
+        assert s.model is not None and connecting.key not in s.model.rows
+        assert connecting.key not in table.order and table.row_count == 10  # one row remains
+        assert s.marked == {answered.key} and str(table.get_cell(answered.key, "mark")) == "*"
+        assert cursor_host(app) == "pi-new-010" and table.cursor_key == answered.key
+        assert [t.key for t in s.targets()] == [answered.key]
+        assert connecting.key not in app.live_states()
+
+
+async def test_a_device_moving_or_reconnecting_keeps_its_table_row(tmp_path: Path) -> None:
+    seed_store(tmp_path / "fleet.db")
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot, app)
+        s = fleet(app)
+        table = s.table
+        removed: list[object] = []
+        added: list[object] = []
+        remove_row, add_row = table.remove_row, table.add_row
+        table.remove_row = lambda key: (removed.append(key), remove_row(key))[1]  # type: ignore[method-assign]
+        table.add_row = lambda *c, **kw: (added.append(kw.get("key")), add_row(*c, **kw))[1]  # type: ignore[method-assign]
+        moved = state(1, FLEET[1]).model_copy(
+            update={"endpoint": "10.0.0.52:22", "address": "10.0.0.52", "port": 22}
+        )
+        down = state(2, FLEET[2]).model_copy(update={"reachable": False, "error": "link lost"})
+        post_fleet(app, [moved, down])
+        assert await wait_for(
+            pilot, lambda: str(table.get_cell(moved.key, "address")) == "10.0.0.52:22"
+        )
+        assert await wait_for(
+            pilot, lambda: str(table.get_cell(down.key, "status")) == "unreachable"
+        )
+        post_fleet(app, [state(2, FLEET[2])])  # reconnected
+        assert await wait_for(
+            pilot, lambda: str(table.get_cell(down.key, "status")) != "unreachable"
+        )
+        assert removed == [] and added == [] and table.row_count == 10

@@ -18,7 +18,7 @@ async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> No
         lab = app.running.lab
         assert lab is not None
         first = fleet.table.order[0]
-        pi = next(p for p in lab.pis if p.endpoint == first)
+        pi = next(p for p in lab.pis if p.serial == first)
         trigger = pi.root / "sys/class/leds/ACT/trigger"
         before = trigger.read_text()
 

@@ -121,7 +121,7 @@ def state(i: int, spec: tuple[str, str, str, float | None, str, bool, str | None
         disk_free_mb=20000.0,
     )
     return DeviceState(
-        key=f"127.0.0.1:{port}",
+        key=serial,  # the device's identity
         endpoint=f"127.0.0.1:{port}",
         address="127.0.0.1",
         port=port,

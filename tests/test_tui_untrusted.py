@@ -40,7 +40,7 @@ async def test_hostile_names_are_literal_in_table_detail_notifications_and_csv(
         post_fleet(app)
         fleet = app.screen_stack[0]
         assert isinstance(fleet, FleetScreen)
-        key = "127.0.0.1:2209"
+        key = HOSTILE_SERIAL
         assert await wait_for(
             pilot,
             lambda: (

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleet_tui.core.clock import skew_at
+from fleet_tui.core.identity import valid_serial
 from fleet_tui.core.models import Facts, Health
 from fleet_tui.core.net.hosts import HostBook, HostSpec
 from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
@@ -86,7 +87,8 @@ def record_link(
     A health reading is kept if `samples`' gate keeps it: pass the SampleLog the caller
     keeps for as long as it polls (a fresh one would keep every reading)."""
     facts = link.facts
-    if not facts.serial:
+    serial = valid_serial(facts.serial)
+    if serial is None:  # no serial, or none that can key a device (core/identity.py)
         return
     if health is not None and samples is None:
         raise ValueError("record_link: a health reading needs the caller's SampleLog")
@@ -110,16 +112,16 @@ def record_link(
         fields["mac"] = mac
     if clock_skew_s is not None:
         fields["clock_skew_s"] = round(clock_skew_s, 1)
-    DeviceBook(store).upsert(facts.serial, **fields)
+    DeviceBook(store).upsert(serial, **fields)
     if health is not None and samples is not None:
-        samples.record(facts.serial, received(health.model_dump(mode="json"), now))
+        samples.record(serial, received(health.model_dump(mode="json"), now))
     book = HostBook(store)
     for entry in book.find(HostSpec(link.target.host, link.target.port).address):
         if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (
-            facts.serial,
+            serial,
             mac,
         ):
-            book.learn(entry.id, serial=facts.serial, **({"mac": mac} if mac else {}))
+            book.learn(entry.id, serial=serial, **({"mac": mac} if mac else {}))
 
 
 async def poll(

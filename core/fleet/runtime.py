@@ -43,30 +43,6 @@ class RunningFleet:
     operations: OperationRunner
 
 
-class _LiveCaller:
-    """Agent calls by serial over the live fleet's open sessions."""
-
-    def __init__(self, service: FleetService) -> None:
-        self.service = service
-
-    async def call(
-        self,
-        serial: str,
-        method: str,
-        params: dict[str, object] | None = None,
-        timeout: float = 30.0,  # noqa: ASYNC109
-    ) -> object:
-        key = next(
-            (
-                k
-                for k, s in self.service.states.items()
-                if s.facts is not None and s.facts.serial == serial
-            ),
-            serial,
-        )
-        return await self.service.call(key, method, params, timeout=timeout)
-
-
 async def run_fleet(
     config: FleetConfig,
     on_update: Callable[[DeviceState], None],
@@ -102,7 +78,7 @@ async def run_fleet(
         await service.start()
         runner = OperationRunner(
             store,
-            _LiveCaller(service),
+            service,  # agent calls by serial over the live fleet's open sessions
             who=config.who,
             policy=config.operations,
             on_event=on_operation,

@@ -5,8 +5,12 @@ device's link (route, pinned SSH connection, agent session, first facts; the poo
 unreachable hosts), then reads health every `poll_interval` over the open session. Every
 change is recorded in the store and published through `on_update`.
 
-Devices come from mDNS discovery (a device that moves to another address keeps its row; one
-that says goodbye is marked) and, outside the demo, from the store: manual and imported
+Above the pool a device is its identity (core/identity.py): its serial, or a provisional id
+while it is a candidate whose agent has not answered. `states`, `call` and every published
+state are keyed by it; the identity rules are on `FleetService`.
+
+Devices come from mDNS discovery (a device that moves to another address keeps its identity;
+one that says goodbye is marked) and, outside the demo, from the store: manual and imported
 hosts, earlier discoveries, known devices. A device whose host key changed is refused and
 left alone until someone re-pins it explicitly (`fleet-tui trust HOST --repin`, from any
 process): then it is picked up again.
@@ -22,11 +26,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from fleet_tui.core.agent.client import AgentFailure
 from fleet_tui.core.clock import skew_at, worth_recording
 from fleet_tui.core.discovery.mdns import Candidate, Discovery, DiscoveryEvent
 from fleet_tui.core.fleet.poll import record_link
+from fleet_tui.core.identity import is_provisional, provisional_id, serial_of, valid_serial
 from fleet_tui.core.models import DeviceState, Health, Hello
 from fleet_tui.core.net.pool import ConnectionPool, Link, Unreachable
 from fleet_tui.core.net.routes import RouteError, Target
@@ -43,7 +49,37 @@ MAY_SUDO = frozenset({"identify", "reboot", "shutdown", "fan", "relay", "avahi"}
 CAPABILITIES_TIMEOUT_S = 5.0
 
 
+@dataclass(eq=False)
+class _Follower:
+    """One device as the live loop follows it: the identity it feeds (`key`), the address it is
+    followed at (`target`, whose route key is `endpoint`) and the other addresses the same Pi
+    answered on (`aliases`, by route key): tried in order when `target` is unreachable."""
+
+    key: str
+    target: Target
+    endpoint: str
+    aliases: dict[str, Target] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
 class FleetService:
+    """The live fleet, keyed by device identity (core/identity.py) above the connection layer.
+
+    `states`, `call` and every published `DeviceState` use the identity: the serial, else a
+    provisional `candidate:<endpoint>`. The rules:
+
+    - a discovered candidate starts provisional; when its agent reports a serial, it is re-keyed
+      to it and the update says so (`DeviceState.replaces`), once;
+    - a known device (the store's hosts and devices, `add_target`) starts with its serial;
+    - an address whose agent reports another serial than the identity followed there (or none)
+      is another device: the identity keeps its row (unreachable, saying who answers now) and
+      goes on at its other addresses, if any; the device at that address gets its own identity;
+    - the same serial at a second endpoint is the same Pi: the first endpoint that reported it
+      stays followed (one session per Pi, one row that never flips); the second is dropped and
+      reported in `also_at`, and is tried only when the first is unreachable — the one that
+      answers is then followed until it fails in turn.
+    """
+
     def __init__(
         self,
         store: Store,
@@ -62,10 +98,10 @@ class FleetService:
         self.options = options
         self.on_update = on_update
         self.poll_interval = poll_interval
-        self.states: dict[str, DeviceState] = {}
+        self.states: dict[str, DeviceState] = {}  # by identity, as published
         self.pool = ConnectionPool(store, options, handshakes=concurrency)
-        self._targets: dict[str, Target] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._followers: dict[str, _Follower] = {}  # by identity; a state without one: not followed
+        self._tasks: set[asyncio.Task[None]] = set()
         self._skews: dict[str, float] = {}  # serial -> the clock skew last written to the store
         self._refreshes: set[asyncio.Task[None]] = set()  # capabilities read after an action
         self._accept = accept  # e.g. the demo takes only its own lab's Pis
@@ -89,95 +125,120 @@ class FleetService:
         elif event.kind == "moved" and event.previous is not None:
             self._moved(event.previous, candidate)
         elif event.kind == "updated":
-            key = self._key_of(candidate.endpoint)
-            if key is not None:
-                old = self._targets[key]
-                self._targets[key] = Target(
-                    old.host,
-                    old.port,
-                    old.user,
-                    old.jump,
-                    candidate.serial,
-                    candidate.name,
-                    old.mac,
-                )
+            found = self._at(candidate.endpoint)
+            if found is not None:
+                f, old = found
+                updated = replace(old, serial=candidate.serial, name=candidate.name)
+                if f.endpoint == candidate.endpoint:
+                    f.target = updated
+                else:
+                    f.aliases[candidate.endpoint] = updated
         elif event.kind == "gone":
-            key = self._key_of(candidate.endpoint)
-            state = self.states.get(key) if key else None
-            if state is not None and not state.reachable:
+            found = self._at(candidate.endpoint)
+            if found is None:
+                return
+            f, _ = found
+            if f.endpoint != candidate.endpoint:  # another address of a followed Pi
+                del f.aliases[candidate.endpoint]
+                self._aliases_changed(f)
+                return
+            state = self.states[f.key]
+            if not state.reachable:
                 state.error = "no longer announced on the network (mDNS goodbye)"
                 self._publish(state)
 
     def add_candidate(self, candidate: Candidate) -> None:
-        self.add_target(_target_of(candidate), key=candidate.endpoint)
+        """A discovered device: provisional until its agent reports a serial (a serial in mDNS
+        TXT is only a claim)."""
+        self._add(_target_of(candidate), None)
 
-    def add_target(self, target: Target, key: str | None = None) -> None:
+    def add_target(self, target: Target) -> None:
+        """A known device (core/net/targets.py): its serial, when it has one, is its identity."""
+        self._add(target, valid_serial(target.serial))
+
+    def _add(self, target: Target, serial: str | None) -> None:
         try:
             route = self.pool.route(target)
         except RouteError:
             return
-        key = key or route.key
-        if key in self._tasks or self._key_of(route.key) is not None:
+        endpoint = route.key
+        if self._at(endpoint) is not None:
             return
+        owner = self._followers.get(serial) if serial else None
+        if owner is not None:  # another address for a followed serial
+            owner.aliases[endpoint] = target
+            self._aliases_changed(owner)
+            return
+        key = serial or provisional_id(endpoint, self.states)
+        f = _Follower(key, target, endpoint)
         state = DeviceState(
             key=key,
-            endpoint=route.key,
+            endpoint=endpoint,
             address=route.host,
             port=route.port,
             name=target.name or target.host,
         )
-        self.states[key] = state
-        self._targets[key] = target
+        self.states[key] = state  # a state of this serial not followed any more: taken over
+        self._followers[key] = f
         self._publish(state)
-        self._start(key)
+        self._start(f)
 
-    def _key_of(self, endpoint: str) -> str | None:
-        for key, state in self.states.items():
-            if state.endpoint == endpoint:
-                return key
+    def _at(self, endpoint: str) -> tuple[_Follower, Target] | None:
+        """The follower with `endpoint` as its address or one of its aliases, and its target."""
+        for f in self._followers.values():
+            if f.endpoint == endpoint:
+                return f, f.target
+            if endpoint in f.aliases:
+                return f, f.aliases[endpoint]
         return None
 
     def _moved(self, previous: Candidate, candidate: Candidate) -> None:
-        key = self._key_of(previous.endpoint)
-        if key is None:
+        found = self._at(previous.endpoint)
+        if found is None:
             self.add_candidate(candidate)
             return
-        state = self.states[key]
-        self._targets[key] = _target_of(candidate)
-        state.address, state.port, state.endpoint = (
-            candidate.address,
-            candidate.port,
-            candidate.endpoint,
-        )
+        f, _ = found
+        target = _target_of(candidate)
+        try:
+            route = self.pool.route(target)
+        except RouteError:
+            return
+        if f.endpoint != previous.endpoint:  # one of its other addresses moved
+            del f.aliases[previous.endpoint]
+            f.aliases[route.key] = target
+            self._aliases_changed(f)
+            return
+        state = self.states[f.key]
+        f.target, f.endpoint = target, route.key
+        state.address, state.port, state.endpoint = candidate.address, route.port, route.key
         state.error = f"moved from {previous.endpoint}"
         self._publish(state)
-        task = self._tasks.pop(key, None)
-        if task is not None:
-            task.cancel()
-        self._start(key)
+        if f.task is not None:
+            f.task.cancel()
+        self._start(f)
 
-    def _start(self, key: str) -> None:
-        self._tasks[key] = asyncio.get_running_loop().create_task(
-            self._follow(key), name=f"device {key}"
-        )
+    def _start(self, f: _Follower) -> None:
+        task = asyncio.get_running_loop().create_task(self._follow(f), name=f"device {f.key}")
+        f.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ---- one device -----------------------------------------------------------------------
-    async def _follow(self, key: str) -> None:
-        state = self.states[key]
-        while True:
-            target = self._targets[key]
+    async def _follow(self, f: _Follower) -> None:
+        while self._followers.get(f.key) is f:
             try:
-                link = await self.pool.link(target)
+                link = await self._connect(f)
             except HostKeyChanged as refusal:
-                self._mark_unreachable(state, str(refusal))
+                self._mark_unreachable(f, str(refusal))
                 await self._wait_for_repin(refusal)
                 continue
             except Unreachable as exc:
-                self._mark_unreachable(state, str(exc))
-                await asyncio.sleep(
-                    max(0.5, self.pool.retry_in(self.pool.route(target).key) or 0.5)
-                )
+                self._mark_unreachable(f, str(exc))
+                await asyncio.sleep(max(0.5, self.pool.retry_in(f.endpoint) or 0.5))
                 continue
+            if link is None:  # that address is another device now
+                continue
+            state = self.states[f.key]
             self._record_facts(state, link)
             try:
                 while True:
@@ -186,9 +247,113 @@ class FleetService:
                     self._record_health(state, link, health, sent)
                     await asyncio.sleep(self.poll_interval)
             except (AgentFailure, OSError) as exc:
-                self._mark_unreachable(state, str(exc) or type(exc).__name__)
+                self._mark_unreachable(f, str(exc) or type(exc).__name__)
                 await self.pool.drop(link.route.key)
                 await asyncio.sleep(0.5)
+
+    async def _connect(self, f: _Follower) -> Link | None:
+        """The link to `f`'s address, else (unreachable) to the first of its other addresses
+        whose agent answers with its serial. None: the link reached another device."""
+        try:
+            link = await self.pool.link(f.target)
+        except Unreachable:
+            for endpoint, alias in list(f.aliases.items()):
+                try:
+                    link = await self.pool.link(alias)
+                except (Unreachable, HostKeyChanged):
+                    continue
+                if await self._identify(f, endpoint, link):
+                    return link
+            raise
+        return link if await self._identify(f, f.endpoint, link) else None
+
+    async def _identify(self, f: _Follower, endpoint: str, link: Link) -> bool:
+        """Check the serial the agent at `endpoint` reports against `f`'s identity and apply
+        the identity rules (see the class). True: `f` follows `link` now."""
+        serial = valid_serial(link.facts.serial)
+        if serial == f.key:
+            if endpoint != f.endpoint:  # the Pi answers at another of its addresses: follow it
+                f.aliases[f.endpoint] = f.target
+                f.target, f.endpoint = f.aliases.pop(endpoint), endpoint
+                state = self.states[f.key]
+                state.address, state.port, state.endpoint = (
+                    link.route.host,
+                    link.route.port,
+                    endpoint,
+                )
+                self._aliases_changed(f)
+            return True
+        if endpoint != f.endpoint:  # one of its other addresses is another device now
+            self._spawn(f.aliases.pop(endpoint), serial)
+            self._aliases_changed(f)
+            return False
+        if is_provisional(f.key):
+            if serial is None:  # no usable serial: it stays a candidate
+                return True
+            owner = self._followers.get(serial)
+            if owner is None:
+                self._rekey(f, serial)
+                return True
+            self._merge(f, owner)
+            await self.pool.drop(endpoint)  # one session per Pi
+            return False
+        self._leave(f, serial)
+        return False
+
+    def _rekey(self, f: _Follower, serial: str) -> None:
+        """A candidate's agent reported `serial`: the state is re-keyed, and says so once."""
+        old = f.key
+        state = self.states.pop(old)
+        del self._followers[old]
+        state.key, state.replaces = serial, old
+        f.key = serial
+        self.states[serial] = state  # a state of this serial not followed any more: taken over
+        self._followers[serial] = f
+
+    def _merge(self, f: _Follower, owner: _Follower) -> None:
+        """Candidate `f` is the Pi `owner` already follows: its address becomes an alias."""
+        del self._followers[f.key]
+        self.states.pop(f.key)
+        owner.aliases[f.endpoint] = f.target
+        state = self.states[owner.key]
+        state.replaces = f.key
+        self._aliases_changed(owner)
+
+    def _leave(self, f: _Follower, serial: str | None) -> None:
+        """`f`'s address answers as another device (or one without a serial): the address goes
+        to that device; `f` keeps its row and goes on at its other addresses, if any."""
+        target, endpoint = f.target, f.endpoint
+        who = f"serial {serial}" if serial else "a device without a serial"
+        state = self.states[f.key]
+        state.reachable = False
+        if f.aliases:
+            f.endpoint, f.target = next(iter(f.aliases.items()))
+            del f.aliases[f.endpoint]
+            route = self.pool.route(f.target)
+            state.address, state.port, state.endpoint = route.host, route.port, f.endpoint
+            state.also_at = list(f.aliases)
+            state.error = f"{endpoint} answers as {who} now"
+        else:
+            del self._followers[f.key]
+            state.error = f"{endpoint} answers as {who} now; not followed until found again"
+        self._publish(state)
+        self._spawn(target, serial)
+
+    def _spawn(self, target: Target, serial: str | None) -> None:
+        """Follow a device whose agent has just answered at `target` (serial verified)."""
+        target = replace(target, serial=serial)  # what it claimed there before is stale
+        endpoint = self.pool.route(target).key
+        owner = self._followers.get(serial) if serial else None
+        if owner is not None:
+            owner.aliases[endpoint] = target
+            self._aliases_changed(owner)
+        else:
+            self._add(target, serial)
+
+    def _aliases_changed(self, f: _Follower) -> None:
+        state = self.states[f.key]
+        state.also_at = list(f.aliases)
+        self._publish(state)
 
     async def _wait_for_repin(self, refusal: HostKeyChanged) -> None:
         """Never retried on its own: only a pin changed in the store (an explicit re-pin) helps."""
@@ -206,13 +371,24 @@ class FleetService:
         params: dict[str, object] | None = None,
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> object:
-        """Run one agent method on a connected device (by row key) over its open session."""
+        """Run one agent method on a device (by identity: its serial) over its open session.
+
+        Refused for a provisional id (no verified serial yet) and for an address whose agent
+        no longer reports that serial."""
         state = self.states.get(key)
-        target = self._targets.get(key)
-        link = self.pool.open_links().get(self.pool.route(target).key) if target else None
+        where = state.endpoint if state is not None else key
+        if serial_of(key) is None:
+            raise AgentFailure(
+                f"{where}: no verified serial yet (its agent has not reported one);"
+                " actions need the device's serial"
+            )
+        f = self._followers.get(key)
+        link = self.pool.open_links().get(f.endpoint) if f is not None else None
         if link is None:
             reason = state.error if state and state.error else "not connected"
-            raise AgentFailure(f"{key}: {reason}")
+            raise AgentFailure(f"{where}: {reason}")
+        if valid_serial(link.facts.serial) != key:
+            raise AgentFailure(f"{where}: answers as serial {link.facts.serial} now, not {key}")
         try:
             return await link.call(method, params, timeout=timeout)
         finally:
@@ -255,7 +431,7 @@ class FleetService:
         state.error = None
         state.last_seen = now = time.time()
         state.clock_skew_s = skew = skew_at(health.time, sent, now)
-        serial = link.facts.serial
+        serial = state.serial
         if serial:
             sample = received(health.model_dump(mode="json"), now)
             self.samples.record(serial, sample)
@@ -264,7 +440,8 @@ class FleetService:
                 self._skews[serial] = skew
         self._publish(state)
 
-    def _mark_unreachable(self, state: DeviceState, reason: str) -> None:
+    def _mark_unreachable(self, f: _Follower, reason: str) -> None:
+        state = self.states[f.key]
         if state.reachable or state.error != reason:
             state.reachable = False
             state.error = reason
@@ -272,13 +449,15 @@ class FleetService:
 
     def _publish(self, state: DeviceState) -> None:
         self.on_update(state.model_copy(deep=True))
+        state.replaces = None  # said once
 
     async def stop(self) -> None:
         if self._discovery is not None:
             await self._discovery.stop()
-        for task in [*self._tasks.values(), *self._refreshes]:
+        tasks = [*self._tasks, *self._refreshes]
+        for task in tasks:
             task.cancel()
-        for task in [*self._tasks.values(), *self._refreshes]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 3.0)
         self._tasks.clear()

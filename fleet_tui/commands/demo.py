@@ -102,8 +102,9 @@ def _expects_health(pi: SimPi) -> bool:
 
 def _settled(lab: SimLab, states: dict[str, DeviceState]) -> bool:
     """Every reachable Pi has health; every advertised but faulted one has shown its error."""
+    at = _by_endpoint(states)
     for pi in lab.pis:
-        state = states.get(pi.endpoint)
+        state = at.get(pi.endpoint)
         if _expects_health(pi):
             if state is None or state.health is None:
                 return False
@@ -112,12 +113,19 @@ def _settled(lab: SimLab, states: dict[str, DeviceState]) -> bool:
     return True
 
 
+def _by_endpoint(states: dict[str, DeviceState]) -> dict[str, DeviceState]:
+    """The states (kept by device identity) by the endpoint each is followed at."""
+    return {state.endpoint: state for state in states.values()}
+
+
 async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> int:
     states: dict[str, DeviceState] = {}
     running: list[RunningFleet] = []
     stop = asyncio.Event()
 
     def on_update(state: DeviceState) -> None:
+        if state.replaces is not None:
+            states.pop(state.replaces, None)
         states[state.key] = state
         lab = running[0].lab if running else None
         if not args.hold and lab is not None and _settled(lab, states):
@@ -143,7 +151,8 @@ async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> 
             print(json.dumps(state.to_json(), sort_keys=True))
         else:
             print(_text_line(state))
-    missing = [e for e in expected if e not in states or states[e].health is None]
+    at = _by_endpoint(states)
+    missing = [e for e in expected if e not in at or at[e].health is None]
     if missing or lab is None:
         print(
             f"fleet-tui demo: {len(missing)} of {len(expected)} reachable simulated devices not reached",
