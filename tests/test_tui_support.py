@@ -21,7 +21,13 @@ from fleet_tui.core.models import DeviceState, Facts, Health, Throttled
 from fleet_tui.core.sim.lab import SimLab
 from fleet_tui.core.store.database import Store
 from fleet_tui.demo import DEMO_SUB_TITLE
+from fleet_tui.demo import fault_command as _fault_command
 from fleet_tui.screens.context import UiOptions
+
+# The demo's `:fault`, registered as `fleet-tui demo` registers it: the command table (and with
+# it `?` help, completion and the palette) is the same whichever TUI tests run. In an app that
+# is not inside the simulated lab it answers that it is demo-only.
+_ = _fault_command
 
 NOW = 1_714_557_600.0  # 2024-05-01 10:00:00 UTC
 HOSTILE_HOST = "[bold red]evil[/]\x1b[2J"
@@ -250,8 +256,6 @@ def demo_app(
 ) -> FleetApp:
     """The app as `fleet-tui demo` makes it: inside a simulated lab, with `:fault`. (The lab
     starts with the backend; an unstarted one leaves nothing behind.)"""
-    from fleet_tui.demo import fault_command  # noqa: F401  (registers `:fault`)
-
     config = FleetConfig(db_path=db, lab=SimLab(devices), poll_interval=poll_interval)
     return FleetApp(config, options, start_backend=start_backend, sub_title=DEMO_SUB_TITLE)
 
