@@ -117,12 +117,10 @@ class HealthPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         for name, _, _ in METRICS:
-            with Horizontal(id=f"metric-row-{name}", classes="metric"):
+            with Horizontal(id=f"metric-row-{name}", classes="metric") as row:
+                row.display = name != FAN  # until a fan reading comes
                 yield Static(id=f"metric-{name}", classes="metric-value")
                 yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
-
-    def on_mount(self) -> None:
-        self.query_one(f"#metric-row-{FAN}").display = False
 
     def show(self, points: list[Point]) -> None:
         latest = points[-1] if points else None

@@ -137,7 +137,8 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
         await asyncio.wait_for(asyncio.shield(stop.wait()), args.seconds)
     except TimeoutError:
         stop.set()
-    expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if running else []
+    up = bool(running)  # the pipeline was running at the deadline
+    expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if up else []
     await task
     rows = sorted(states.values(), key=lambda s: (s.hostname, s.port))
     for state in rows:
@@ -146,7 +147,7 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
         else:
             print(_text_line(state))
     missing = [e for e in expected if e not in states or states[e].health is None]
-    if missing or not running:
+    if missing or not up:
         print(
             f"fleet-tui demo: {len(missing)} of {len(expected)} reachable simulated devices not reached",
             file=sys.stderr,
