@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 from fleet_tui.app import FleetApp
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.sim.lab import SimLab
 
 DEVICES = 12
 TARGET_S = 5.0
@@ -35,7 +36,7 @@ async def headless_seconds(db: Path) -> float:
 
     start = time.perf_counter()
     task = asyncio.create_task(
-        run_fleet(FleetConfig(db, demo_devices=DEVICES), on_update, stop, running.append)
+        run_fleet(FleetConfig(db, lab=SimLab(DEVICES)), on_update, stop, running.append)
     )
     await asyncio.wait_for(stop.wait(), 30)
     elapsed = time.perf_counter() - start
@@ -45,7 +46,7 @@ async def headless_seconds(db: Path) -> float:
 
 async def tui_seconds(db: Path) -> float:
     start = time.perf_counter()
-    app = FleetApp(FleetConfig(db, demo_devices=DEVICES))
+    app = FleetApp(FleetConfig(db, lab=SimLab(DEVICES)))
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one("#fleet-table", DataTable)
         temp = table.get_column_index("temp")

@@ -6,9 +6,19 @@ agent is ours, but it runs on a machine we do not control and its output is untr
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 
 from fleet_tui.core.identity import serial_of
 
@@ -18,6 +28,87 @@ THROTTLE_FLAGS = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit"
 class _Lenient(BaseModel):
     # Newer agents may send more fields; older clients must keep working.
     model_config = ConfigDict(extra="allow")
+
+
+# The readings below are optional parts of a health sample: a value of the wrong type is no
+# value (None), a part of the wrong shape is no part. They never fail the whole reading.
+
+
+def _number(value: object) -> int | float | None:
+    """A number as the agent sent it (an int stays an int); text, a bool, a list: None."""
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _records(value: object) -> dict[str, Any]:
+    """A name -> record mapping, keeping only the entries that are records."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, Mapping)}
+
+
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> Any:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Number = Annotated[int | float | None, PlainValidator(_number)]
+Text = Annotated[str | None, PlainValidator(_text)]
+
+
+class PmicRail(_Lenient):
+    v: Number = None
+    a: Number = None
+    w: Number = None  # v × a
+
+
+class Pmic(_Lenient):
+    """A Pi 5's `vcgencmd pmic_read_adc` (hardware/vcgencmd.py `parse_pmic`)."""
+
+    rails: Annotated[dict[str, PmicRail], BeforeValidator(_records)] = Field(default_factory=dict)
+    total_w: Number = None  # the rails' watts summed: the board's draw, less the USB ports
+    ext5v_v: Number = None  # the 5 V input
+    label: Text = None
+
+
+class Fan(_Lenient):
+    """A PWM fan (Pi 5 active cooler, PoE HAT) as hardware/sensors.py `fan()` reads it."""
+
+    kind: Text = None  # cooling_fan, poe_hat, pwm_fan
+    rpm: Number = None  # None where there is no tachometer (a PoE HAT)
+    pwm: Number = None  # 0-255
+    pwm_percent: Number = None
+    mode: Text = None  # full, manual, auto
+    state: Number = None  # older kernels' PoE HAT cooling device: its state of max_state
+    max_state: Number = None
+
+
+class NetInterface(_Lenient):
+    """One interface's /proc/net/dev counters (hardware/sensors.py `parse_net_dev`)."""
+
+    rx_bytes: Number = None
+    rx_packets: Number = None
+    rx_errs: Number = None
+    rx_drop: Number = None
+    tx_bytes: Number = None
+    tx_packets: Number = None
+    tx_errs: Number = None
+    tx_drop: Number = None
+
+
+class Net(_Lenient):
+    """Every interface but `lo`, and the summed rates since the agent's previous reading."""
+
+    ifaces: Annotated[dict[str, NetInterface], BeforeValidator(_records)] = Field(
+        default_factory=dict
+    )
+    rx_bps: Number = None  # None on the first reading (a rate needs two)
+    tx_bps: Number = None
 
 
 class Hello(_Lenient):
@@ -71,6 +162,9 @@ class Health(_Lenient):
     mem_available_mb: float | None = None
     disk_total_mb: float | None = None
     disk_free_mb: float | None = None
+    pmic: Annotated[Pmic | None, WrapValidator(_or_none)] = None  # Pi 5 only
+    fan: Annotated[Fan | None, WrapValidator(_or_none)] = None
+    net: Annotated[Net | None, WrapValidator(_or_none)] = None
     sources: dict[str, str] = Field(default_factory=dict)
     missing: dict[str, str] = Field(default_factory=dict)
 

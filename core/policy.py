@@ -15,6 +15,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from fleet_tui.core.clock import describe
+from fleet_tui.core.metrics import metrics_of
 from fleet_tui.core.models import THROTTLE_FLAGS, DeviceState
 from fleet_tui.core.records import SampleRecord
 
@@ -112,23 +113,17 @@ def throttle_flags(raw: int | None) -> tuple[list[str], list[str]]:
     return current, sticky
 
 
-def _percent_used(total: float | None, free: float | None) -> float | None:
-    if not total or free is None:
-        return None
-    return 100.0 * (total - free) / total
-
-
 def reading_of_state(state: DeviceState) -> Reading:
     h = state.health
     if h is None:
         return Reading()
-    t = h.throttled
+    t, m = h.throttled, metrics_of(h)
     return Reading(
-        temperature_c=h.temperature_c,
+        temperature_c=m.temperature_c,
         current_flags=tuple(t.current) if t else (),
         sticky_flags=tuple(t.sticky) if t else (),
-        mem_percent=_percent_used(h.mem_total_mb, h.mem_available_mb),
-        disk_percent=_percent_used(h.disk_total_mb, h.disk_free_mb),
+        mem_percent=m.mem_percent,
+        disk_percent=m.disk_percent,
         clock_skew_s=state.clock_skew_s,
     )
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet_tui.core.metrics import STORED_PERCENT_PLACES, metrics_of, number
 from fleet_tui.core.store.schema import SAMPLE_METRICS
 
 SAMPLE_COLUMNS = ("serial", "time", *(c.name for c in SAMPLE_METRICS))
@@ -78,46 +79,8 @@ def received(sample: Mapping[str, Any], at: float) -> dict[str, Any]:
     return {**sample, "pi_time": sample.get("time"), "time": at}
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
 def sample_values(serial: str, s: Mapping[str, Any]) -> tuple[object, ...]:
     """The numeric columns we keep from an agent health reading (missing ones are NULL)."""
-    throttled = s.get("throttled")
-    raw = throttled.get("raw") if isinstance(throttled, dict) else throttled
-    if isinstance(raw, str):
-        try:
-            raw = int(raw, 0)
-        except ValueError:  # not a number: the flags are unknown, the rest is still kept
-            raw = None
-    load = s.get("load")
-    load1 = load[0] if isinstance(load, list | tuple) and load else None
-    mem_pct = _num(s.get("mem_percent"))
-    total, avail = _num(s.get("mem_total_mb")), _num(s.get("mem_available_mb"))
-    if mem_pct is None and total and avail is not None:
-        mem_pct = round(100.0 * (total - avail) / total, 2)
-    disk_pct = _num(s.get("disk_percent"))
-    dtotal, dfree = _num(s.get("disk_total_mb")), _num(s.get("disk_free_mb"))
-    if disk_pct is None and dtotal and dfree is not None:
-        disk_pct = round(100.0 * (dtotal - dfree) / dtotal, 2)
-    pmic = s.get("pmic")
-    power = _num(s.get("power_w"))
-    if power is None and isinstance(pmic, dict):
-        power = _num(pmic.get("total_w"))
-    fan = s.get("fan")
-    rpm = _num(fan.get("rpm")) if isinstance(fan, dict) else _num(s.get("fan_rpm"))
-    t = _num(s.get("time"))
-    return (
-        serial,
-        t if t is not None else time.time(),
-        _num(s.get("temperature_c")),
-        _num(s.get("cpu_percent")),
-        int(raw) if isinstance(raw, int | float) else None,
-        _num(load1),
-        mem_pct,
-        disk_pct,
-        _num(s.get("core_volts")),
-        power,
-        rpm,
-    )
+    t = number(s.get("time"))
+    metrics = metrics_of(s, STORED_PERCENT_PLACES)
+    return (serial, t if t is not None else time.time(), *metrics.values())

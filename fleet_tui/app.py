@@ -14,34 +14,22 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
-from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from fleet_tui.assets import asset
-from fleet_tui.backend import (
-    FAULT_USAGE,
-    LAB_TIMEOUT,
-    Backend,
-    BackendNotRunning,
-    FaultRequest,
-    Selected,
-    parse_fault_command,
-)
+from fleet_tui.backend import Backend, BackendNotRunning
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
-from fleet_tui.core.sim.faults import KINDS, FaultError
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
 from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.commands import FleetCommands
 from fleet_tui.screens.context import UiOptions
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.device_ref import DeviceRef
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.help import show_help
 from fleet_tui.screens.messages import BackendFailed, DeviceUpdated, OperationUpdated
@@ -50,16 +38,6 @@ from fleet_tui.stores import UiStores
 
 STOP_TIMEOUT = 10.0
 OPERATION_START_TIMEOUT = 30.0  # journalling an operation before it runs
-FAULT_LINES = 8  # Pis listed in a `:fault` notification (`all` on a big demo: the rest counted)
-
-
-class LabFaults(Message):
-    """A `:fault` request is done: the status rows of the simulated Pis it touched."""
-
-    def __init__(self, request: FaultRequest, rows: list[dict[str, Any]]) -> None:
-        super().__init__()
-        self.request = request
-        self.rows = rows
 
 
 class FleetApp(App[None]):
@@ -103,11 +81,14 @@ class FleetApp(App[None]):
         start_backend: bool = True,
         keymap: dict[str, str] | None = None,
         problems: list[str] | None = None,
+        sub_title: str | None = None,
     ) -> None:
+        """`sub_title`: what this fleet is (default: its database file); `fleet-tui demo`
+        says it is the simulated one."""
         super().__init__()
         self.config = config
         self.options = options or UiOptions()
-        self.sub_title = "demo: simulated fleet" if config.demo_devices else str(config.db_path)
+        self.sub_title = sub_title or str(config.db_path)
         if self.options.low_bandwidth:
             self.sub_title += " · low-bandwidth"
         if not self.options.animate or self.options.low_bandwidth:
@@ -156,7 +137,7 @@ class FleetApp(App[None]):
 
     def _quit_on_signals(self) -> None:
         # A kill (SIGTERM) or a closed terminal (SIGHUP, a dropped SSH session) quits like `q`,
-        # so the simulated lab and every connection go too.
+        # so a lab (the demo's) and every connection go too.
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -308,100 +289,9 @@ class FleetApp(App[None]):
         except registry.CommandError as e:
             self.notify(str(e), title="Command", severity="error", markup=False)
 
-    # ---- `:fault` (demo only) ---------------------------------------------------------
-    @property
-    def is_demo(self) -> bool:
-        return bool(self.config.demo_devices)
-
-    def fault(self, arg: str) -> None:
-        """`:fault SPEC…` / `:fault clear …` / `:fault`: parse here, apply in a worker."""
-        if not self.is_demo:
-            raise registry.CommandError(
-                ":fault is demo-only: it injects faults into the simulated Pis of fleet-tui demo"
-            )
-        try:
-            request = parse_fault_command(arg)
-        except FaultError as e:
-            raise registry.CommandError(f":fault: {e}") from None
-        selected = self.selected_device() if request.wants_selection else None
-        if request.wants_selection and selected is None:
-            raise registry.CommandError(
-                ":fault: no device selected; name one (HOST:KIND, e.g. 1:overheat, all:overheat)"
-            )
-        try:  # started here, so that requests typed quickly apply in the order typed
-            future = self.backend.lab_faults(request, selected)
-        except (FaultError, BackendNotRunning) as e:
-            raise registry.CommandError(f":fault: {e}") from None
-        self._await_faults(request, future)
-
-    def selected_device(self) -> Selected | None:
-        """The open device screen's device, else the fleet table's cursor row."""
-        for screen in reversed(self.screen_stack):
-            if isinstance(screen, DeviceScreen):
-                return Selected(screen.endpoint, screen.ref.hostname)
-            if isinstance(screen, FleetScreen):
-                key, model = screen.table.cursor_key, screen.model
-                row = model.rows.get(key) if key is not None and model is not None else None
-                if row is None:
-                    return None
-                ref = DeviceRef.of(row)
-                return Selected(ref.endpoint, ref.hostname)
-        return None
-
-    @work(thread=True, group="lab-faults", exit_on_error=False, description="demo fault")
-    def _await_faults(self, request: FaultRequest, future: Future[list[dict[str, Any]]]) -> None:
-        """The lab works on the backend's loop; this thread only waits for it."""
-        try:
-            rows = future.result(LAB_TIMEOUT)
-        except CancelledError:  # the pipeline stopped (the app is quitting)
-            return
-        except TimeoutError:  # left to finish: stopping half-way would leave a Pi half-faulted
-            self.report_error("Fault", f"the simulated lab is still busy after {LAB_TIMEOUT:g} s")
-            return
-        except FaultError as e:
-            self.report_error("Fault", str(e))
-            return
-        self.post_message(LabFaults(request, rows))
-
-    def on_lab_faults(self, message: LabFaults) -> None:
-        rows = message.rows
-        lines = [
-            f"{visible(str(r['hostname']), 64)}: {', '.join(map(str, r['faults'])) or 'no faults'}"
-            for r in rows[:FAULT_LINES]
-        ]
-        if len(rows) > FAULT_LINES:
-            lines.append(f"… and {len(rows) - FAULT_LINES} more")
-        if message.request.empty:
-            title = "Demo faults now"
-            lines = lines or [f"none · :fault {FAULT_USAGE}"]
-        else:
-            title = "Demo faults cleared" if message.request.clear else "Demo fault applied"
-        self.notify("\n".join(lines), title=title, markup=False)
-
 
 def _quit(app: App[Any], arg: str) -> None:
     app.call_later(app.run_action, "quit")
-
-
-def _fault(app: App[Any], arg: str) -> None:
-    if not isinstance(app, FleetApp):
-        raise registry.CommandError(":fault needs the fleet app")
-    app.fault(arg)
-
-
-def _fault_suggestions(app: App[Any]) -> list[tuple[str, str]]:
-    if not isinstance(app, FleetApp) or not app.is_demo:
-        return []
-    out = [
-        (f"{kind.name}={kind.example}" if kind.example else kind.name, f"selected Pi: {kind.help}")
-        for kind in KINDS.values()
-    ]
-    out += [
-        ("ssh-up", "selected Pi: clears ssh-down"),
-        ("clear", "selected Pi: every fault off"),
-        ("clear all", "every simulated Pi: every fault off"),
-    ]
-    return out
 
 
 registry.register_command(
@@ -412,20 +302,5 @@ registry.register_command(
         "stop the pipeline and leave",
         _quit,
         screen=False,
-    )
-)
-
-
-registry.register_command(
-    registry.CommandSpec(
-        "fault",
-        ("faults",),
-        "Demo fault",
-        "demo only: inject a simulator fault into the selected Pi (or HOST, its number, all);"
-        " clear turns faults off; no argument lists them",
-        _fault,
-        argument="[HOST:]KIND[=VALUE]|clear",
-        screen=False,
-        suggest=_fault_suggestions,
     )
 )

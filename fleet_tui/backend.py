@@ -6,7 +6,6 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
@@ -14,20 +13,8 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.model import OperationRecord
-from fleet_tui.core.sim.faults import (
-    FaultError,
-    FaultSpec,
-    canonical_kind,
-    is_clearing_alias,
-    make_fault,
-    parse_clear,
-    parse_spec,
-)
-from fleet_tui.core.sim.lab import SimLab, SimPi
 
 T = TypeVar("T")
-LAB_TIMEOUT = 30.0  # a fault that restarts sshd (ssh-down, host-key-change) takes a moment
-FAULT_USAGE = "[HOST:]KIND[=VALUE] … | clear [HOST[:KIND] | KIND] …"
 
 
 class BackendNotRunning(Exception):
@@ -52,10 +39,9 @@ class Backend:
         self._stop_requested = threading.Event()
         self.started = False
         self.running: RunningFleet | None = None  # set once the pipeline is up
-        self._fault_lock: asyncio.Lock | None = None  # `:fault` requests, one at a time, in order
 
     def run(self) -> None:
-        """The thread body. SSH, zeroconf, SQLite and the simulated lab never touch the UI loop."""
+        """The thread body. SSH, zeroconf, SQLite and a lab (the demo's) never touch the UI loop."""
         self.started = True
         try:
             asyncio.run(self._main())
@@ -123,29 +109,6 @@ class Backend:
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
         return self.running
 
-    def lab_faults(
-        self, request: FaultRequest, selected: Selected | None
-    ) -> Future[list[dict[str, Any]]]:
-        """Start a `:fault` request on the demo lab's loop without blocking; requests run one
-        at a time, in the order they were started. The future (wait for it in a worker) holds
-        the status rows of the Pis it touched (an empty request: of every Pi with a fault)."""
-        loop, running = self._loop, self.running
-        if loop is None or running is None or loop.is_closed():
-            raise BackendNotRunning("the simulated lab is not running (yet)")
-        if running.lab is None:
-            raise FaultError("faults exist only in the demo's simulated lab (fleet-tui demo)")
-        return asyncio.run_coroutine_threadsafe(
-            self._faults_in_order(running.lab, request, selected), loop
-        )
-
-    async def _faults_in_order(
-        self, lab: SimLab, request: FaultRequest, selected: Selected | None
-    ) -> list[dict[str, Any]]:
-        if self._fault_lock is None:  # made on the backend's loop, the only one that uses it
-            self._fault_lock = asyncio.Lock()
-        async with self._fault_lock:
-            return await _apply_faults(lab, request, selected)
-
     @property
     def stopped(self) -> bool:
         return self._done.is_set()
@@ -158,99 +121,3 @@ class Backend:
 
     def wait(self, timeout: float) -> bool:
         return self._done.wait(timeout) if self.started else True
-
-
-# ---- `:fault`: the demo's fault specs, as `fleet-tui demo inject|clear` takes them -------------
-
-
-@dataclass(frozen=True)
-class Selected:
-    """The device the UI has selected (cursor row or open device screen)."""
-
-    endpoint: str | None
-    hostname: str
-
-
-@dataclass(frozen=True)
-class FaultRequest:
-    """A parsed `:fault` line; a target "" means the selected device."""
-
-    inject: tuple[FaultSpec, ...] = ()
-    clear: tuple[tuple[str, str | None], ...] = ()  # (HOST, KIND or None for every fault)
-
-    @property
-    def wants_selection(self) -> bool:
-        return any(not s.target for s in self.inject) or any(not t for t, _ in self.clear)
-
-    @property
-    def empty(self) -> bool:
-        return not self.inject and not self.clear
-
-
-def parse_fault_command(text: str) -> FaultRequest:
-    """`overheat`, `2:slow-link=250ms all:under-voltage`, `clear`, `clear pi-5-002:ssh-down`.
-
-    The CLI's parser (`HOST:KIND[=VALUE]`, `HOST[:KIND]`) with one addition: no `HOST:` means
-    the selected device. Raises FaultError with a message for the user.
-    """
-    words = text.split()
-    if words and words[0].lower() == "clear":
-        return FaultRequest(clear=tuple(_clear_target(w) for w in words[1:]) or (("", None),))
-    return FaultRequest(inject=tuple(_inject_spec(w) for w in words))
-
-
-def _inject_spec(word: str) -> FaultSpec:
-    if ":" in word:
-        return parse_spec(word)
-    kind, _, value = word.partition("=")
-    return FaultSpec("", make_fault(kind, value or None), is_clearing_alias(kind))
-
-
-def _clear_target(word: str) -> tuple[str, str | None]:
-    if ":" not in word and _is_kind(word):
-        return "", canonical_kind(word)
-    return parse_clear(word)
-
-
-def _is_kind(word: str) -> bool:
-    try:
-        canonical_kind(word)
-    except FaultError:
-        return False
-    return True
-
-
-async def _apply_faults(
-    lab: SimLab, request: FaultRequest, selected: Selected | None
-) -> list[dict[str, Any]]:
-    if request.empty:
-        return [row for row in lab.status() if row["faults"]]
-    chosen = _selected_pi(lab, selected) if request.wants_selection else None
-
-    def target(name: str) -> str:
-        return name or (chosen.hostname if chosen is not None else name)
-
-    for spec in request.inject:  # every target first: a bad one changes nothing
-        lab.select(target(spec.target))
-    for name, _ in request.clear:
-        lab.select(target(name))
-    hit: dict[int, SimPi] = {}
-    for spec in request.inject:
-        for pi in await lab.apply(replace(spec, target=target(spec.target))):
-            hit[pi.index] = pi
-    for name, kind in request.clear:
-        for pi in await lab.clear(target(name), kind):
-            hit[pi.index] = pi
-    return lab.status([hit[i] for i in sorted(hit)])
-
-
-def _selected_pi(lab: SimLab, selected: Selected | None) -> SimPi:
-    if selected is None:
-        raise FaultError("no device selected: name one (HOST:KIND, e.g. 1:overheat)")
-    for pi in lab.pis:
-        if selected.endpoint is not None and pi.endpoint == selected.endpoint:
-            return pi
-    for pi in lab.pis:
-        if pi.hostname == selected.hostname:
-            return pi
-    raise FaultError(f"{selected.hostname!r} is not one of this demo's simulated Pis")

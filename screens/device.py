@@ -225,7 +225,10 @@ class DeviceScreen(DeviceActions):
         )
 
     def _render_health(self) -> None:
-        self.query_one("#device-health", HealthPanel).show(self._points)
+        panel = self.query_one("#device-health", HealthPanel)
+        panel.show(self._points)
+        # a fan's line makes the health panel, and the facts beside it, one line taller
+        self.query_one("#device-top").set_class(panel.has_fan, "with-fan")
 
     def _render_clock(self) -> None:
         self.query_one("#device-clock", ClockSudoLine).show(

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from fleet_tui.core.export import rack_names
+from fleet_tui.core.metrics import metrics_of
 from fleet_tui.core.models import Health
 from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.policy import throttle_flags
@@ -27,6 +28,7 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("disk_percent", "Disk", "{:.0f}%"),
     ("core_volts", "Volts", "{:.3f}V"),
     ("power_w", "Power", "{:.1f}W"),
+    ("fan_rpm", "Fan", "{:.0f}rpm"),  # shown where the Pi has a fan with a tachometer
 )
 
 
@@ -55,42 +57,14 @@ class DeviceDetail:
     key_history: list[HostKeyEvent] = field(default_factory=list)
 
 
-def _num(v: object) -> float | None:
-    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
 def point_of_sample(s: SampleRecord) -> Point:
     return Point(s.time, {name: getattr(s, name) for name, _, _ in METRICS}, s.throttled)
 
 
 def point_of_health(h: Health) -> Point:
-    """A live reading as a point; extra agent fields (pmic) are untrusted, so checked."""
-    extra = h.model_extra or {}
-    pmic = extra.get("pmic")
-    mem = disk = None
-    if h.mem_total_mb and h.mem_available_mb is not None:
-        mem = 100.0 * (h.mem_total_mb - h.mem_available_mb) / h.mem_total_mb
-    if h.disk_total_mb and h.disk_free_mb is not None:
-        disk = 100.0 * (h.disk_total_mb - h.disk_free_mb) / h.disk_total_mb
-    raw = None
-    if h.throttled is not None:
-        try:
-            raw = int(h.throttled.raw, 0)
-        except ValueError:
-            raw = None
-    return Point(
-        h.time,
-        {
-            "temperature_c": h.temperature_c,
-            "cpu_percent": h.cpu_percent,
-            "load1": h.load[0] if h.load else None,
-            "mem_percent": mem,
-            "disk_percent": disk,
-            "core_volts": h.core_volts,
-            "power_w": _num(pmic.get("total_w")) if isinstance(pmic, dict) else None,
-        },
-        raw,
-    )
+    """A live reading as a point: the metrics a stored sample of it would have."""
+    m = metrics_of(h)
+    return Point(h.time, {name: getattr(m, name) for name, _, _ in METRICS}, m.throttled)
 
 
 def load_detail(store: Store, serial: str | None, endpoint: str | None, now: float) -> DeviceDetail:

@@ -16,6 +16,8 @@ from fleet_tui.core.records import DeviceRecord
 from fleet_tui.screens.device_data import METRICS, Point, series
 from fleet_tui.screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
 
+FAN = "fan_rpm"  # its line only where the Pi has a fan
+
 
 class DeviceTitle(Static):
     """Hostname (label), severity and its reasons, and READ-ONLY when it applies."""
@@ -108,16 +110,24 @@ class ClockSudoLine(Static):
 
 
 class HealthPanel(Vertical):
-    """One line per metric: the latest reading and a last-hour sparkline."""
+    """One line per metric: the latest reading and a last-hour sparkline. The fan's line only
+    where the Pi has one (a reading in the last hour)."""
+
+    has_fan = False
 
     def compose(self) -> ComposeResult:
         for name, _, _ in METRICS:
-            with Horizontal(classes="metric"):
+            with Horizontal(id=f"metric-row-{name}", classes="metric") as row:
+                row.display = name != FAN  # until a fan reading comes
                 yield Static(id=f"metric-{name}", classes="metric-value")
                 yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
 
     def show(self, points: list[Point]) -> None:
         latest = points[-1] if points else None
+        has_fan = any(p.values.get(FAN) is not None for p in points)
+        if has_fan != self.has_fan:
+            self.has_fan = has_fan
+            self.query_one(f"#metric-row-{FAN}").display = has_fan
         for name, label, fmt in METRICS:
             value = latest.values.get(name) if latest else None
             shown = fmt.format(value) if value is not None else "?"

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import tempfile
 import time
 from pathlib import Path
 
+import pytest
+
 from fleet_tui.core.agent.client import AgentSession
+from fleet_tui.core.discovery.mdns import Candidate
 from fleet_tui.core.models import Facts, Health
 from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.net.ssh import Endpoint, connect
@@ -123,6 +127,33 @@ async def test_a_stopped_lab_leaves_nothing_behind(store: Store, tmp_path: Path)
         with socket.socket() as s:
             s.settimeout(1.0)
             assert s.connect_ex((LOOPBACK, port)) != 0, f"port {port} still accepts"
+
+
+async def test_a_lab_never_started_touches_no_disk_and_stops_quietly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `fleet-tui demo` makes its lab before the TUI starts the pipeline (which may never run)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    lab = SimLab(3, options=LabOptions(faults=("1:overheat",)))
+    await lab.stop()
+    assert not await asyncio.to_thread(lambda: list(tmp_path.iterdir()))
+
+
+async def test_started_it_hands_the_pipeline_loopback_its_key_and_only_its_own_pis(
+    tmp_path: Path,
+) -> None:
+    lab = SimLab(2, workdir=tmp_path / "lab", advertise=False)
+    access = await lab.start()
+    try:
+        assert list(access.interfaces) == [LOOPBACK]
+        assert access.options.client_keys == [lab.client_key_path]
+        assert access.options.use_ssh_config is False and access.options.use_ssh_agent is False
+        mine = Candidate("pi", LOOPBACK, lab.pis[0].port, "_ssh._tcp.local.")
+        other = Candidate("pi", LOOPBACK, 1, "_ssh._tcp.local.")
+        assert access.accept(mine) and not access.accept(other)
+    finally:
+        await lab.stop()
 
 
 async def test_a_hundred_pis_start_within_ten_seconds_and_stop_clean() -> None:

@@ -208,3 +208,101 @@ def test_core_has_no_import_cycles() -> None:
         if name not in state:
             visit(name, [name])
     assert not cycles, "\n".join(" -> ".join(c) for c in cycles)
+
+
+# ---- the simulator stays out of production code ----------------------------------------------
+# core/sim is the demo's and the tests' simulated fleet. Production core (everything else in
+# core/) never imports it, not even lazily: `fleet-tui demo` hands the pipeline its lab through
+# core/fleet/lab.py. The app shell and the screens know nothing of it either.
+
+SIM = "fleet_tui.core.sim"
+
+
+def _production_core() -> list[Path]:
+    return [p for p in _files("core") if p.relative_to(ROOT).parts[1] != "sim"]
+
+
+def _module_of(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["fleet_tui", *parts])
+
+
+def _named_modules(path: Path, source: str | None = None) -> list[tuple[str, int]]:
+    """Every module an import in the file names (relative ones resolved), anywhere in the file,
+    and every string constant that looks like one (importlib.import_module("…"))."""
+    tree = ast.parse(path.read_text() if source is None else source, str(path))
+    package = _module_of(path).split(".")
+    if path.name != "__init__.py":
+        package.pop()
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, node.lineno) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package[: len(package) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found += [(base, node.lineno)]
+            found += [(f"{base}.{alias.name}", node.lineno) for alias in node.names]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value.strip()
+            if text.startswith(("fleet_tui.core.sim", "core.sim")):
+                found.append((text, node.lineno))
+    return found
+
+
+def _is_sim(module: str) -> bool:
+    return module in (SIM, "core.sim") or module.startswith((f"{SIM}.", "core.sim."))
+
+
+def test_production_core_never_names_the_simulator() -> None:
+    files = _production_core()
+    assert ROOT / "core" / "fleet" / "runtime.py" in files
+    assert not any(p.is_relative_to(ROOT / "core" / "sim") for p in files)
+    bad = [
+        f"{path.relative_to(ROOT)}:{line} imports {module}"
+        for path in files
+        for module, line in _named_modules(path)
+        if _is_sim(module)
+    ]
+    assert not bad, "production core must not import core.sim:\n" + "\n".join(bad)
+
+
+def test_the_static_check_sees_lazy_relative_and_dynamic_imports() -> None:
+    source = (
+        "def f():\n"
+        "    from fleet_tui.core.sim.lab import SimLab\n"
+        "    from ..sim import faults\n"
+        "    from fleet_tui.core import sim\n"
+        "    return __import__('importlib').import_module('fleet_tui.core.sim.lab')\n"
+    )
+    where = ROOT / "core" / "fleet" / "probe.py"  # relative imports resolve from core/fleet
+    found = _named_modules(where, source)
+    assert sorted({line for module, line in found if _is_sim(module)}) == [2, 3, 4, 5]
+
+
+def test_production_code_does_not_load_the_simulator() -> None:
+    # Indirect imports too: a fresh interpreter imports every production core module, the
+    # app shell, its backend, the TUI command and every screen, then looks at sys.modules.
+    modules = [_module_of(p) for p in _production_core()]
+    code = (
+        "import sys, importlib, json\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "for name in ('fleet_tui.app', 'fleet_tui.backend', 'fleet_tui.commands.tui'):\n"
+        "    importlib.import_module(name)\n"
+        "from fleet_tui.screens import registry\n"
+        "problems = registry.load_all()\n"
+        "bad = ('fleet_tui.core.sim', 'fleet_tui.demo')\n"
+        "print(json.dumps([problems, sorted(k for k in sys.modules if k.startswith(bad))]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    problems, loaded = json.loads(out.stdout)
+    assert problems == [] and loaded == []
+    assert len(modules) > 40 and "fleet_tui.core.fleet.runtime" in modules

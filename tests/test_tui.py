@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from test_tui_support import demo_app
 from textual.widgets import DataTable
-
-from fleet_tui.app import FleetApp
-from fleet_tui.core.fleet.runtime import FleetConfig
 
 
 async def _wait_for(pilot: object, condition: object, seconds: float = 15.0) -> bool:
@@ -19,7 +17,7 @@ async def _wait_for(pilot: object, condition: object, seconds: float = 15.0) -> 
 
 
 async def test_fleet_table_fills_with_the_simulated_fleet_and_q_stops_it(tmp_path: Path) -> None:
-    app = FleetApp(FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=4, poll_interval=0.5))
+    app = demo_app(tmp_path / "fleet.db", devices=4, poll_interval=0.5)
     async with app.run_test(size=(100, 30)) as pilot:
         table = app.screen.query_one("#fleet-table", DataTable)
 

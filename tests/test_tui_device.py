@@ -9,7 +9,7 @@ from test_tui_support import FLEET, NOW, make_app, post_fleet, seed_store, state
 from textual.widgets import Button, DataTable, Input, Sparkline, Static, TextArea
 
 from fleet_tui.app import FleetApp
-from fleet_tui.core.models import DeviceState
+from fleet_tui.core.models import DeviceState, Health
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -83,6 +83,32 @@ async def test_live_health_moves_the_sparkline_and_the_status(tmp_path: Path) ->
         assert "temp 85.5°C ≥ 80" in text(screen, "#device-title")
         assert len(spark.data or []) == before + 1 and (spark.data or [0])[-1] == 85.5
         assert "85.5°C" in text(screen, "#metric-temperature_c")
+
+
+async def test_a_pi_with_a_fan_shows_its_fan_line_and_one_without_does_not(
+    tmp_path: Path,
+) -> None:
+    seed_store(tmp_path / "fleet.db")
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_first(pilot, app)
+        row = screen.query_one("#metric-row-fan_rpm")
+        top = screen.query_one("#device-top")
+        assert not row.display and not top.has_class("with-fan")  # no fan reading this hour
+        assert screen.query_one("#device-health").outer_size.height == 9
+        cooled = state(0, FLEET[0])
+        assert cooled.health is not None
+        fan = {"kind": "cooling_fan", "rpm": 3120, "pwm": 97, "mode": "auto"}
+        cooled.health = Health.model_validate(
+            {**cooled.health.model_dump(), "time": NOW + 2, "fan": fan}
+        )
+        post_fleet(app, [cooled])
+        assert await wait_for(pilot, lambda: "3120rpm" in text(screen, "#metric-fan_rpm"))
+        assert row.display and top.has_class("with-fan")
+        await pilot.pause(0.05)
+        assert screen.query_one("#device-health").outer_size.height == 10
+        assert "48.3°C" in text(screen, "#metric-temperature_c")  # the other lines stay
+        assert "Power" in text(screen, "#metric-power_w")
 
 
 async def test_edit_label_tags_notes_saves_to_the_store_and_logs_it(tmp_path: Path) -> None:

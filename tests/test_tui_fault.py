@@ -7,14 +7,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import command_line, fleet_states, live_demo, make_app, post_fleet, wait_for
+from test_tui_support import (
+    command_line,
+    demo_app,
+    fleet_states,
+    live_demo,
+    make_app,
+    post_fleet,
+    wait_for,
+)
 from textual.command import CommandPalette
 from textual.widgets import DataTable, OptionList
 
 from fleet_tui.app import FleetApp
-from fleet_tui.backend import FaultRequest, parse_fault_command
-from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.sim.faults import FaultError
+from fleet_tui.demo.fault_command import selected_device
+from fleet_tui.demo.faults import FaultRequest, parse_fault_command
 from fleet_tui.screens import registry
 from fleet_tui.screens.context import UiOptions
 from fleet_tui.screens.device import DeviceScreen
@@ -131,8 +139,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
 async def test_invalid_fault_specs_are_one_line_errors(
     tmp_path: Path, line: str, expected: str
 ) -> None:
-    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2)
-    app = FleetApp(config, UiOptions(animate=False), start_backend=False)
+    app = demo_app(tmp_path / "fleet.db", UiOptions(animate=False), start_backend=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await command_line(pilot, line)
         assert await wait_for(pilot, lambda: bool(_notes(app)))
@@ -153,8 +160,7 @@ async def test_fault_is_demo_only(tmp_path: Path) -> None:
 
 
 async def test_help_palette_and_completion_offer_fault(tmp_path: Path) -> None:
-    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2)
-    app = FleetApp(config, UiOptions(animate=False), start_backend=False)
+    app = demo_app(tmp_path / "fleet.db", UiOptions(animate=False), start_backend=False)
     async with app.run_test(size=(80, 24)) as pilot:
         offered = {f"{spec.name} {arg}" for spec, arg, _ in registry.suggestions(app)}
         assert {"fault overheat", "fault ssh-up", "fault clear", "fault clear all"} <= offered
@@ -197,8 +203,8 @@ def test_fault_command_grammar() -> None:
 
 
 async def test_the_selected_device_is_the_cursor_row_or_the_open_device(tmp_path: Path) -> None:
-    config = FleetConfig(db_path=tmp_path / "fleet.db", demo_devices=2)
-    app = FleetApp(config, UiOptions(animate=False, flush_seconds=0.05), start_backend=False)
+    options = UiOptions(animate=False, flush_seconds=0.05)
+    app = demo_app(tmp_path / "fleet.db", options, start_backend=False)
     async with app.run_test(size=(80, 24)) as pilot:
         post_fleet(app, fleet_states()[:3])
         fleet = app.screen_stack[0]
@@ -206,14 +212,14 @@ async def test_the_selected_device_is_the_cursor_row_or_the_open_device(tmp_path
         assert await wait_for(pilot, lambda: fleet.table.row_count == 3)
         assert fleet.model is not None
         at = {r.state.endpoint: k for k, r in fleet.model.rows.items() if r.state is not None}
-        first = app.selected_device()
+        first = selected_device(app)
         assert first is not None and at[first.endpoint or ""] == fleet.table.cursor_key
         await pilot.press("down")
-        second = app.selected_device()
+        second = selected_device(app)
         assert second is not None and second != first
         fleet.open_row(at[second.endpoint or ""])
         assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
-        assert app.selected_device() == second
+        assert selected_device(app) == second
         # without a lab, a request for it says so (one line, no traceback)
         await command_line(pilot, "fault overheat")
         assert await wait_for(pilot, lambda: bool(_notes(app)))

@@ -19,11 +19,19 @@ from fleet_tui.app import FleetApp
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState, Facts, Health, Throttled
 from fleet_tui.core.net.hostkeys import HostKeys
+from fleet_tui.core.sim.lab import SimLab
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.samples import SampleLog
+from fleet_tui.demo import DEMO_SUB_TITLE
+from fleet_tui.demo import fault_command as _fault_command
 from fleet_tui.screens.context import UiOptions
+
+# The demo's `:fault`, registered as `fleet-tui demo` registers it: the command table (and with
+# it `?` help, completion and the palette) is the same whichever TUI tests run. In an app that
+# is not inside the simulated lab it answers that it is demo-only.
+_ = _fault_command
 
 NOW = 1_714_557_600.0  # 2024-05-01 10:00:00 UTC
 HOSTILE_HOST = "[bold red]evil[/]\x1b[2J"
@@ -242,14 +250,29 @@ async def command_line(pilot: Any, line: str) -> None:
     await pilot.press(*line, "enter")
 
 
+def demo_app(
+    db: Path,
+    options: UiOptions | None = None,
+    *,
+    devices: int = 2,
+    poll_interval: float = 2.0,
+    start_backend: bool = True,
+) -> FleetApp:
+    """The app as `fleet-tui demo` makes it: inside a simulated lab, with `:fault`. (The lab
+    starts with the backend; an unstarted one leaves nothing behind.)"""
+    config = FleetConfig(db_path=db, lab=SimLab(devices), poll_interval=poll_interval)
+    return FleetApp(config, options, start_backend=start_backend, sub_title=DEMO_SUB_TITLE)
+
+
 @asynccontextmanager
 async def live_demo(db: Path, devices: int = 2) -> AsyncIterator[tuple[FleetApp, Any, Any]]:
     """The real TUI on a simulated lab of `devices` Pis, once every Pi has a health reading:
     (app, pilot, fleet screen)."""
     from fleet_tui.screens.fleet import FleetScreen
 
-    config = FleetConfig(db_path=db, demo_devices=devices, poll_interval=0.5)
-    app = FleetApp(config, UiOptions(flush_seconds=0.1, animate=False))
+    app = demo_app(
+        db, UiOptions(flush_seconds=0.1, animate=False), devices=devices, poll_interval=0.5
+    )
     async with app.run_test(size=(80, 24)) as pilot:
         fleet = app.screen_stack[0]
         assert isinstance(fleet, FleetScreen)

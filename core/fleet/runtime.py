@@ -1,7 +1,8 @@
-"""Run the whole fleet pipeline — optionally on a simulated lab — until told to stop.
+"""Run the whole fleet pipeline — on the LAN, or inside a lab handed in — until told to stop.
 
 Shared by the TUI (inside a thread worker with its own event loop) and by the headless CLI
-twins, so both see exactly the same behaviour.
+twins, so both see exactly the same behaviour. A lab (core/fleet/lab.py; the demo passes its
+simulated fleet) is started before the pipeline and stopped after it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.service import FleetService
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.net.ssh import ConnectOptions
@@ -19,19 +21,17 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.ops.runner import OperationRunner
-from fleet_tui.core.sim.lab import LOOPBACK, LabOptions, SimLab
 from fleet_tui.core.store.database import Store
 
 
 @dataclass
 class FleetConfig:
     db_path: Path
-    demo_devices: int | None = None  # run a simulated lab of this many Pis on loopback
+    lab: Lab | None = None  # run inside this lab (the demo's simulated fleet), not the LAN
     interfaces: list[str] | None = None  # None: all interfaces (a technician's laptop)
     poll_interval: float = 2.0
     concurrency: int = 32
     options: ConnectOptions = field(default_factory=ConnectOptions)
-    lab_options: LabOptions = field(default_factory=LabOptions)  # demo: faults, control socket
     who: str = field(default_factory=operator)  # user@host, with every operation and event
     operations: OperationPolicy = field(default_factory=OperationPolicy)
 
@@ -39,7 +39,7 @@ class FleetConfig:
 @dataclass
 class RunningFleet:
     service: FleetService
-    lab: SimLab | None
+    lab: Lab | None
     operations: OperationRunner
 
 
@@ -50,21 +50,18 @@ async def run_fleet(
     on_ready: Callable[[RunningFleet], None] | None = None,
     on_operation: Callable[[OperationEvent], None] | None = None,
 ) -> None:
-    lab: SimLab | None = None
+    lab = config.lab
     store = Store.open(config.db_path)
     service: FleetService | None = None
     runner: OperationRunner | None = None
     try:
         options, interfaces = config.options, config.interfaces
         accept = None
-        if config.demo_devices:
-            lab = SimLab(config.demo_devices, options=config.lab_options)
-            await lab.start()
-            # The demo never leaves loopback, whatever the user asked for, and takes only its
-            # own Pis (another lab or demo may be advertising on loopback too).
-            options, interfaces = lab.connect_options(), [LOOPBACK]
-            ours = {pi.endpoint for pi in lab.pis}
-            accept = lambda candidate: candidate.endpoint in ours  # noqa: E731
+        if lab is not None:
+            # A lab never leaves its own world, whatever the user asked for, and takes only
+            # its own devices (another lab may be advertising on the same interface).
+            access = await lab.start()
+            options, interfaces, accept = access.options, list(access.interfaces), access.accept
         service = FleetService(
             store,
             options,
@@ -73,7 +70,7 @@ async def run_fleet(
             poll_interval=config.poll_interval,
             concurrency=config.concurrency,
             accept=accept,
-            known=lab is None,  # the store's hosts and devices, never in the demo
+            known=lab is None,  # the store's hosts and devices, never in a lab
         )
         await service.start()
         runner = OperationRunner(
@@ -96,6 +93,6 @@ async def run_fleet(
         with contextlib.suppress(Exception):
             if service is not None:
                 await service.stop()
-        if lab is not None:
+        if lab is not None:  # also after a failed start: stop is safe whatever it got to
             await lab.stop()
         store.close()

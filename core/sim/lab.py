@@ -17,10 +17,11 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from fleet_tui.core.fleet.lab import LabAccess
 from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.sim.advert import Advertiser
 from fleet_tui.core.sim.control import ControlServer
@@ -43,6 +44,9 @@ from fleet_tui.core.sim.scratch import make_scratch_dir
 from fleet_tui.core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
 from fleet_tui.core.sim.tree_refresh import tick
 from fleet_tui.core.sim.tree_writes import forget_trees
+
+if TYPE_CHECKING:
+    from fleet_tui.core.discovery.mdns import Candidate
 
 __all__ = [
     "LOOPBACK",
@@ -67,7 +71,10 @@ class LabOptions:
 
 
 class SimLab:
-    """Start with `await lab.start()`; stop with `await lab.stop()` (also on failure)."""
+    """Start with `await lab.start()`; stop with `await lab.stop()` (also on failure).
+
+    A `core.fleet.lab.Lab`: `run_fleet` runs the pipeline inside it when `fleet-tui demo` hands
+    it one. Nothing touches the disk before `start`: an unstarted lab leaves nothing behind."""
 
     def __init__(
         self,
@@ -85,7 +92,7 @@ class SimLab:
         self.options = options or LabOptions()
         self.faults = [parse_spec(s) for s in self.options.faults]  # bad specs fail here
         self._own_workdir = workdir is None
-        self.workdir = workdir or make_scratch_dir()
+        self._workdir = workdir  # made on first use (start) when not given
         self.pis: list[SimPi] = []
         self.sim_time = 0.0
         self._advertiser: Advertiser | None = None
@@ -97,7 +104,16 @@ class SimLab:
         self._authorized = asyncssh.import_authorized_keys(
             self._client_key.export_public_key().decode()
         )
-        self.client_key_path = self.workdir / "client_ed25519"
+
+    @property
+    def workdir(self) -> Path:
+        if self._workdir is None:
+            self._workdir = make_scratch_dir()
+        return self._workdir
+
+    @property
+    def client_key_path(self) -> Path:
+        return self.workdir / "client_ed25519"
 
     def connect_options(self) -> ConnectOptions:
         """How a client reaches the lab: its own key, no ssh-agent, no ~/.ssh/config."""
@@ -111,7 +127,7 @@ class SimLab:
 
     # --- start / stop -------------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self) -> LabAccess:
         if self._own_workdir:  # labs of demos that were killed before they could stop
             await asyncio.to_thread(sweep_stale_labs, self.workdir.parent)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +150,12 @@ class SimLab:
             await self.stop()
             raise
         self._ticker = asyncio.get_running_loop().create_task(self._tick())
+        ours = frozenset(pi.endpoint for pi in self.pis)
+
+        def accept(candidate: Candidate) -> bool:
+            return candidate.endpoint in ours
+
+        return LabAccess(self.connect_options(), [LOOPBACK], accept)
 
     async def stop(self) -> None:
         if self._ticker is not None:
@@ -155,6 +177,8 @@ class SimLab:
         for pi in self.pis:
             kill_all(pi)
         await self._wait_for_processes()
+        if self._workdir is None:  # never started: nothing on disk
+            return
         forget_trees(self.workdir)
         if self._own_workdir:
             await asyncio.to_thread(shutil.rmtree, self.workdir, True)

@@ -1,7 +1,9 @@
 """`fleet-tui demo`: the TUI (or its headless twin) on a simulated fleet on 127.0.0.1.
 
 `--fault HOST:KIND` injects faults as the lab starts; while a demo runs, `fleet-tui demo
-inject|clear|status` reach it through its control socket (see demo_ctl.py).
+inject|clear|status` reach it through its control socket (see demo_ctl.py). The simulated lab
+is handed to the pipeline here (`FleetConfig.lab`), and the TUI gets the demo's own `:fault`
+command (fleet_tui/demo/): nothing else in the app knows about the simulator.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.sim.control import ControlError, default_socket_path
 from fleet_tui.core.sim.faults import FaultError, parse_spec
 from fleet_tui.core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
+from fleet_tui.demo import DEMO_SUB_TITLE
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
@@ -76,11 +79,14 @@ def run_demo(args: argparse.Namespace) -> int:
         # A fresh database per run: the lab mints new host keys every time, and the demo must
         # never touch the technician's real fleet.db.
         db = Path(args.db) if args.db else Path(tmp) / "demo.db"
+        lab = SimLab(args.devices, options=options)
         if args.headless:
-            return asyncio.run(_headless(db, args, options))
+            return asyncio.run(_headless(db, args, lab))
+        # Textual is imported only when a TUI is wanted; importing the command registers it
         from fleet_tui.commands.tui import run_tui
+        from fleet_tui.demo import fault_command  # noqa: F401  (`:fault`)
 
-        return run_tui(args, demo_devices=args.devices, db=db, lab_options=options)
+        return run_tui(args, db=db, lab=lab, sub_title=DEMO_SUB_TITLE)
 
 
 def _lab_options(faults: list[str], devices: int, socket: Path | None) -> LabOptions:
@@ -118,7 +124,7 @@ def _by_endpoint(states: dict[str, DeviceState]) -> dict[str, DeviceState]:
     return {state.endpoint: state for state in states.values()}
 
 
-async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> int:
+async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
     states: dict[str, DeviceState] = {}
     running: list[RunningFleet] = []
     stop = asyncio.Event()
@@ -127,13 +133,10 @@ async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> 
         if state.replaces is not None:
             states.pop(state.replaces, None)
         states[state.key] = state
-        lab = running[0].lab if running else None
-        if not args.hold and lab is not None and _settled(lab, states):
+        if not args.hold and running and _settled(lab, states):
             stop.set()
 
-    config = FleetConfig(
-        db_path=db, demo_devices=args.devices, poll_interval=1.0, lab_options=options
-    )
+    config = FleetConfig(db_path=db, lab=lab, poll_interval=1.0)
     task = asyncio.create_task(run_fleet(config, on_update, stop, on_ready=running.append))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGHUP):  # stop the lab cleanly, as at the deadline
@@ -142,8 +145,8 @@ async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> 
         await asyncio.wait_for(asyncio.shield(stop.wait()), args.seconds)
     except TimeoutError:
         stop.set()
-    lab = running[0].lab if running else None
-    expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if lab else []
+    up = bool(running)  # the pipeline was running at the deadline
+    expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if up else []
     await task
     rows = sorted(states.values(), key=lambda s: (s.hostname, s.port))
     for state in rows:
@@ -153,7 +156,7 @@ async def _headless(db: Path, args: argparse.Namespace, options: LabOptions) -> 
             print(_text_line(state))
     at = _by_endpoint(states)
     missing = [e for e in expected if e not in at or at[e].health is None]
-    if missing or lab is None:
+    if missing or not up:
         print(
             f"fleet-tui demo: {len(missing)} of {len(expected)} reachable simulated devices not reached",
             file=sys.stderr,

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from fleet_tui.commands._common import db_path
 from fleet_tui.config import UserConfig, load_config
+from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.runtime import FleetConfig
-from fleet_tui.core.sim.lab import LabOptions
 from fleet_tui.paths import config_file, log_file
 
 
@@ -36,10 +36,11 @@ def ui_settings(args: argparse.Namespace, cfg: UserConfig) -> tuple[bool, bool]:
 
 def run_tui(
     args: argparse.Namespace,
-    demo_devices: int | None = None,
     db: Path | None = None,
-    lab_options: LabOptions | None = None,
+    lab: Lab | None = None,
+    sub_title: str | None = None,
 ) -> int:
+    """The TUI on the user's fleet; `fleet-tui demo` passes its lab and what to call it."""
     from fleet_tui.app import FleetApp  # Textual is imported only when a TUI is wanted
     from fleet_tui.keymap import build_keymap, known_bindings
     from fleet_tui.screens import registry
@@ -53,10 +54,9 @@ def run_tui(
     problems += key_problems + registry.set_user_aliases(cfg.aliases)
     config = FleetConfig(
         db_path=db,
-        demo_devices=demo_devices,
+        lab=lab,
         interfaces=getattr(args, "interface", None),
         poll_interval=cfg.poll_interval(low),
-        lab_options=lab_options or LabOptions(),
     )
     options = UiOptions(
         readonly=readonly,
@@ -67,7 +67,7 @@ def run_tui(
         animate=not low,
     )
     _setup_logging()
-    app = FleetApp(config, options, keymap=keymap, problems=problems)
+    app = FleetApp(config, options, keymap=keymap, problems=problems, sub_title=sub_title)
     app.run()
     app.stop_backend()
     return 0

@@ -1,0 +1,5 @@
+"""The demo's own parts of the app: only `fleet-tui demo` (fleet_tui/commands/demo.py) imports
+them. The app, its backend and production core know nothing of the simulator; the demo hands
+the pipeline its lab (core/fleet/lab.py) and registers its `:fault` command (fault_command)."""
+
+DEMO_SUB_TITLE = "demo: simulated fleet"
