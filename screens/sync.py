@@ -4,7 +4,9 @@ The peer is a file (a snapshot on a USB stick) or a mailbox over SSH (`[user@]ho
 `ssh://[user@]host[:port]/path`). Enter previews (a dry run: nothing changes), `m` merges
 after a confirmation, `r` resolves the conflict under the cursor by choosing which placement
 stays. Every store and SSH call runs in a thread worker (core/sync/session.py does the work);
-results come back as messages. CLI twins: `fleet-tui merge [--dry-run]`, `fleet-tui sync`.
+results come back as messages. The mailbox host's key is pinned like a Pi's: a first-use pin
+is a notification, a changed key a failed preview. CLI twins: `fleet-tui merge [--dry-run]`,
+`fleet-tui sync`.
 
 What it shows lives in sync_report (status, changes, edits, conflicts); the resolution dialog
 in sync_keep; the workers' messages in sync_messages.
@@ -70,10 +72,9 @@ class SyncScreen(Screen[None]):
         Binding("3", "tab('conflicts')", "Conflicts", id="sync.tab_conflicts", show=False),
     ]
 
-    def __init__(self, target: str = "", connect: dict[str, Any] | None = None) -> None:
+    def __init__(self, target: str = "") -> None:
         super().__init__(id="sync")
         self._initial = target
-        self._connect = connect  # asyncssh options (tests); ~/.ssh/config applies otherwise
         self.peer: Peer | None = None
         self.outcome: Outcome | None = None  # the last preview or exchange
         self.conflicts: list[ConstraintConflict] = []
@@ -206,7 +207,7 @@ class SyncScreen(Screen[None]):
     )
     def _preview(self, peer: Peer) -> None:
         try:
-            outcome = preview(self._store_for_preview(), peer, self._connect)
+            outcome = preview(self._store_for_preview(), peer)
         except (SessionError, StoreError, ReadOnlyError) as e:
             self.post_message(SyncFailed("Preview", str(e)))
             return
@@ -217,7 +218,7 @@ class SyncScreen(Screen[None]):
     )
     def _apply(self, peer: Peer) -> None:
         try:
-            outcome = apply(fleet_context(self.app).write_store(), peer, self._connect)
+            outcome = apply(fleet_context(self.app).write_store(), peer)
         except (SessionError, StoreError, ReadOnlyError) as e:
             self.post_message(SyncFailed("Merge", str(e)))
             return
@@ -273,6 +274,8 @@ class SyncScreen(Screen[None]):
     def on_sync_outcome(self, message: SyncOutcome) -> None:
         outcome = message.outcome
         self.outcome, self.busy = outcome, None
+        for notice in outcome.notices:
+            self.app.notify(notice, title="Host key pinned", markup=False, timeout=15)
         self.refresh_bindings()
         self._render_outcome(outcome)
         if not outcome.dry_run:
