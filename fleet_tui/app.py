@@ -8,15 +8,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError, Future
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from fleet_tui.assets import asset
 from fleet_tui.backend import (
@@ -30,6 +31,7 @@ from fleet_tui.backend import (
 )
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.sim.faults import KINDS, FaultError
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
@@ -44,6 +46,7 @@ from fleet_tui.screens.help import show_help
 from fleet_tui.screens.messages import BackendFailed, DeviceUpdated
 from fleet_tui.stores import UiStores
 
+T = TypeVar("T")
 STOP_TIMEOUT = 10.0
 FAULT_LINES = 8  # Pis listed in a `:fault` notification (`all` on a big demo: the rest counted)
 
@@ -205,6 +208,17 @@ class FleetApp(App[None]):
 
     def report_error(self, title: str, message: str) -> None:
         self.post_message(BackendFailed(message, title))  # post_message is thread-safe
+
+    @property
+    def ssh_options(self) -> ConnectOptions:
+        return self.config.options  # the demo lab swaps in its own only inside the pipeline
+
+    def run_on_pipeline(self, make: Callable[[], Coroutine[Any, Any, T]], /) -> T:
+        try:
+            worker: Worker[Any] | None = get_current_worker()
+        except NoActiveWorker:
+            worker = None
+        return self.backend.run_coroutine(make, lambda: worker is not None and worker.is_cancelled)
 
     # ---- errors: one place ------------------------------------------------------------
     @on(Worker.StateChanged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from fleet_tui.core.sim.lab import SimLab, SimPi
 
 T = TypeVar("T")
 CALL_GRACE = 5.0  # on top of an agent call's own timeout
+WAIT_SLICE = 0.2  # run_coroutine looks this often whether its worker was cancelled
 LAB_TIMEOUT = 30.0  # a fault that restarts sshd (ssh-down, host-key-change) takes a moment
 FAULT_USAGE = "[HOST:]KIND[=VALUE] … | clear [HOST[:KIND] | KIND] …"
 
@@ -72,6 +73,24 @@ class Backend:
             coro.close()
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
         return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def run_coroutine(
+        self, make: Callable[[], Coroutine[Any, Any, T]], cancelled: Callable[[], bool]
+    ) -> T:
+        """Run `make()` on the pipeline's loop and wait for it (blocking: a worker thread's
+        job); once `cancelled()` says so, cancel it. No pipeline running: run it on a private
+        loop in this thread instead (what the caller did before there was one loop)."""
+        try:
+            future = self.submit(make())
+        except BackendNotRunning:
+            return asyncio.run(make())
+        while True:
+            try:
+                return future.result(WAIT_SLICE)
+            except TimeoutError:
+                if cancelled():
+                    future.cancel()
+                    raise CancelledError from None
 
     def call(self, key: str, method: str, params: dict[str, Any] | None, timeout: float) -> object:
         """Run an agent method on the backend's loop; blocking (call from a worker thread)."""
