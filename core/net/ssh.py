@@ -1,4 +1,4 @@
-"""SSH connections whose host keys are judged by the fleet store, never by known_hosts.
+"""SSH connections whose host keys are judged by the fleet store; known_hosts never admits one.
 
 asyncssh reads the user's OpenSSH config (Host, HostName, User, Port, IdentityFile) and uses
 ssh-agent by default. `ProxyJump` is resolved by core/net/routes.py and each hop is connected
