@@ -8,19 +8,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError, Future
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
+from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_worker
 
 from fleet_tui.assets import asset
 from fleet_tui.backend import Backend, BackendNotRunning
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
@@ -36,6 +38,7 @@ from fleet_tui.screens.messages import BackendFailed, DeviceUpdated, OperationUp
 from fleet_tui.screens.operation_news import OperationNews
 from fleet_tui.stores import UiStores
 
+T = TypeVar("T")
 STOP_TIMEOUT = 10.0
 OPERATION_START_TIMEOUT = 30.0  # journalling an operation before it runs
 
@@ -250,6 +253,17 @@ class FleetApp(App[None]):
 
     def report_error(self, title: str, message: str) -> None:
         self.post_message(BackendFailed(message, title))  # post_message is thread-safe
+
+    @property
+    def ssh_options(self) -> ConnectOptions:
+        return self.config.options  # the demo lab swaps in its own only inside the pipeline
+
+    def run_on_pipeline(self, make: Callable[[], Coroutine[Any, Any, T]], /) -> T:
+        try:
+            worker: Worker[Any] | None = get_current_worker()
+        except NoActiveWorker:
+            worker = None
+        return self.backend.run_coroutine(make, lambda: worker is not None and worker.is_cancelled)
 
     # ---- errors: one place ------------------------------------------------------------
     @on(Worker.StateChanged)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Any, TypeVar
 
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
@@ -15,6 +15,7 @@ from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.model import OperationRecord
 
 T = TypeVar("T")
+WAIT_SLICE = 0.2  # run_coroutine looks this often whether its worker was cancelled
 
 
 class BackendNotRunning(Exception):
@@ -72,6 +73,24 @@ class Backend:
             coro.close()
             raise BackendNotRunning("no live connection to the fleet (the pipeline is not running)")
         return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def run_coroutine(
+        self, make: Callable[[], Coroutine[Any, Any, T]], cancelled: Callable[[], bool]
+    ) -> T:
+        """Run `make()` on the pipeline's loop and wait for it (blocking: a worker thread's
+        job); once `cancelled()` says so, cancel it. No pipeline running: run it on a private
+        loop in this thread instead (what the caller did before there was one loop)."""
+        try:
+            future = self.submit(make())
+        except BackendNotRunning:
+            return asyncio.run(make())
+        while True:
+            try:
+                return future.result(WAIT_SLICE)
+            except TimeoutError:
+                if cancelled():
+                    future.cancel()
+                    raise CancelledError from None
 
     # ---- operations (core/ops): started, cancelled and resumed on the pipeline's loop ---------
     def start_operation(

@@ -7,9 +7,9 @@ reach the app through the `FleetContext` protocol, which `fleet_tui.app.FleetApp
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from textual.app import App
 
@@ -18,6 +18,11 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
+
+if TYPE_CHECKING:
+    from fleet_tui.core.net.ssh import ConnectOptions
+
+T = TypeVar("T")
 
 NORMAL_FLUSH_S = 0.25  # coalesce a flood of updates into at most 4 table refreshes a second
 LOW_BANDWIDTH_FLUSH_S = 2.0
@@ -83,6 +88,19 @@ class FleetContext(Protocol):
 
     def operations_now(self) -> list[OperationEvent]:
         """The latest event of each operation seen this session (for a screen just opened)."""
+        ...
+
+    @property
+    def ssh_options(self) -> ConnectOptions:
+        """The user's SSH settings (their OpenSSH config, ssh-agent), for hosts that are not
+        devices of this fleet, like a sync mailbox (the demo's own Pis use the lab's)."""
+        ...
+
+    def run_on_pipeline(self, make: Callable[[], Coroutine[Any, Any, T]], /) -> T:
+        """Run the coroutine `make()` returns on the fleet pipeline's event loop and wait for
+        its result: blocking, so call it from a worker thread (cancelling that worker cancels
+        the coroutine). Without a running pipeline (the app was started without one, or it
+        is not up yet, or has stopped) it runs on a private event loop in the calling thread."""
         ...
 
 

@@ -3,8 +3,11 @@
 The peer is a file (a snapshot on a USB stick) or a mailbox over SSH (`[user@]host[:path]`,
 `ssh://[user@]host[:port]/path`). Enter previews (a dry run: nothing changes), `m` merges
 after a confirmation, `r` resolves the conflict under the cursor by choosing which placement
-stays. Every store and SSH call runs in a thread worker (core/sync/session.py does the work);
-results come back as messages. CLI twins: `fleet-tui merge [--dry-run]`, `fleet-tui sync`.
+stays. Every store call runs in a thread worker (core/sync/session.py does the work); the SSH
+exchange runs on the fleet pipeline's event loop (FleetContext.run_on_pipeline; with no
+pipeline, on a loop of the worker's own) while the worker waits for it; results come back as
+messages. The mailbox host's key is pinned like a Pi's: a first-use pin is a notification, a
+changed key a failed preview. CLI twins: `fleet-tui merge [--dry-run]`, `fleet-tui sync`.
 
 What it shows lives in sync_report (status, changes, edits, conflicts); the resolution dialog
 in sync_keep; the workers' messages in sync_messages.
@@ -12,6 +15,7 @@ in sync_keep; the workers' messages in sync_messages.
 
 from __future__ import annotations
 
+from concurrent.futures import CancelledError
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -71,10 +75,9 @@ class SyncScreen(Screen[None]):
         Binding("3", "tab('conflicts')", "Conflicts", id="sync.tab_conflicts", show=False),
     ]
 
-    def __init__(self, target: str = "", connect: dict[str, Any] | None = None) -> None:
+    def __init__(self, target: str = "") -> None:
         super().__init__(id="sync")
         self._initial = target
-        self._connect = connect  # asyncssh options (tests); ~/.ssh/config applies otherwise
         self.peer: Peer | None = None
         self.outcome: Outcome | None = None  # the last preview or exchange
         self.conflicts: list[ConstraintConflict] = []
@@ -206,8 +209,11 @@ class SyncScreen(Screen[None]):
         description="previewing a merge",
     )
     def _preview(self, peer: Peer) -> None:
+        ctx = fleet_context(self.app)
         try:
-            outcome = preview(self._store_for_preview(), peer, self._connect)
+            outcome = preview(self._store_for_preview(), peer, ctx.ssh_options, ctx.run_on_pipeline)
+        except CancelledError:  # a newer preview replaced this one (or the app is quitting)
+            return
         except (SessionError, StoreError, ReadOnlyError) as e:
             self.post_message(SyncFailed("Preview", str(e)))
             return
@@ -217,8 +223,11 @@ class SyncScreen(Screen[None]):
         thread=True, exclusive=True, group="sync-apply", exit_on_error=False, description="merging"
     )
     def _apply(self, peer: Peer) -> None:
+        ctx = fleet_context(self.app)
         try:
-            outcome = apply(fleet_context(self.app).write_store(), peer, self._connect)
+            outcome = apply(ctx.write_store(), peer, ctx.ssh_options, ctx.run_on_pipeline)
+        except CancelledError:  # the app is quitting
+            return
         except (SessionError, StoreError, ReadOnlyError) as e:
             self.post_message(SyncFailed("Merge", str(e)))
             return
@@ -276,6 +285,8 @@ class SyncScreen(Screen[None]):
     def on_sync_outcome(self, message: SyncOutcome) -> None:
         outcome = message.outcome
         self.outcome, self.busy = outcome, None
+        for notice in outcome.notices:
+            self.app.notify(notice, title="Host key pinned", markup=False, timeout=15)
         self.refresh_bindings()
         self._render_outcome(outcome)
         if not outcome.dry_run:

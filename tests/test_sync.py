@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -110,12 +111,8 @@ def test_sync_over_sftp(tmp_path: Path) -> None:
     async def run() -> None:
         server, key = await _sftp_server(remote)
         port = server.sockets[0].getsockname()[1]
-        opts: dict[str, Any] = {
-            "known_hosts": None,
-            "client_keys": None,
-            "agent_path": None,
-            "config": None,
-        }
+        # no keys, no agent, no ~/.ssh/config; the host key is pinned in each store
+        opts = {"ssh": ConnectOptions(client_keys=[], use_ssh_agent=False, use_ssh_config=False)}
         a, b = Store.open(tmp_path / "a.db"), Store.open(tmp_path / "b.db")
         try:
             DeviceBook(a).upsert("s1", hostname="pi1")
@@ -143,7 +140,8 @@ def test_sync_over_sftp(tmp_path: Path) -> None:
 def test_sync_unreachable_host_is_one_line(tmp_path: Path) -> None:
     with Store.open(tmp_path / "a.db") as a:
         with pytest.raises(SyncError) as e:
-            asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, known_hosts=None, config=None))
+            ssh = ConnectOptions(use_ssh_config=False)
+            asyncio.run(sync_target_async(a, "127.0.0.1:/x", port=1, ssh=ssh))
     assert "\n" not in str(e.value)
 
 

@@ -1,22 +1,23 @@
 """`fleet-tui sync` end to end: two technicians' databases and a jump host's SFTP mailbox (a
-real asyncssh server on 127.0.0.1 with key auth), the client trusting it only through
-~/.ssh/known_hosts like `ssh` does."""
+real asyncssh server on 127.0.0.1 with key auth), its host key pinned in each fleet database
+like a Pi's, with ~/.ssh/known_hosts (under a HOME of the test's own) as a second opinion."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import getpass
+import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncssh
 import pytest
+from sync_support import ONLY_USER, Jump, fp, public, serve
 
 from fleet_tui.cli import main
 from fleet_tui.commands._ssh_args import add_ssh_args
+from fleet_tui.core.net.hostkeys import HostKeys
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -24,85 +25,11 @@ from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.sync import mailbox
 
 
-@dataclass
-class Jump:
-    port: int
-    root: Path  # what the SFTP session sees as /
-    key: Path  # the technicians' private key
-    home: Path  # HOME for the CLI: ~/.ssh/known_hosts lives here
-
-    def trust(self, host_key: asyncssh.SSHKey) -> None:
-        ssh = self.home / ".ssh"
-        ssh.mkdir(parents=True, exist_ok=True)
-        line = f"[127.0.0.1]:{self.port} {host_key.export_public_key().decode().strip()}\n"
-        (ssh / "known_hosts").write_text(line)
-
-
-ONLY_USER = "rack-tech-7"  # the one login the `field_jump` server accepts
-
-
-class OnlyOneUser(asyncssh.SSHServer):
-    """Key auth for ONLY_USER alone; records every login name a client tries."""
-
-    def __init__(self, key: asyncssh.SSHKey, tried: list[str]) -> None:
-        self._key = key
-        self._tried = tried
-
-    def begin_auth(self, username: str) -> bool:
-        self._tried.append(username)
-        return True
-
-    def public_key_auth_supported(self) -> bool:
-        return True
-
-    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        same = key.export_public_key() == self._key.export_public_key()
-        return username == ONLY_USER and same
-
-
-async def _serve(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tried: list[str] | None
-) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
-    """An SFTP-only jump host on 127.0.0.1; with `tried`, only ONLY_USER may log in."""
-    root = tmp_path / "jump"
-    root.mkdir()
-    host_key = asyncssh.generate_private_key("ssh-ed25519")
-    client_key = asyncssh.generate_private_key("ssh-ed25519")
-    key_path = tmp_path / "id_ed25519"
-    client_key.write_private_key(str(key_path))
-
-    def sftp(chan: Any) -> asyncssh.SFTPServer:
-        return asyncssh.SFTPServer(chan, chroot=str(root).encode())
-
-    auth: dict[str, Any]
-    if tried is None:
-        auth = {
-            "authorized_client_keys": asyncssh.import_authorized_keys(
-                client_key.export_public_key().decode()
-            )
-        }
-    else:
-        log = tried
-        auth = {"server_factory": lambda: OnlyOneUser(client_key, log)}
-    server = await asyncssh.listen(
-        "127.0.0.1", 0, server_host_keys=[host_key], sftp_factory=sftp, **auth
-    )
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))  # ~/.ssh of the technician running the CLI
-    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    try:
-        yield Jump(server.sockets[0].getsockname()[1], root, key_path, home), host_key
-    finally:
-        server.close()
-        await server.wait_closed()
-
-
 @pytest.fixture
 async def jump(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
-    async for served in _serve(tmp_path, monkeypatch, None):
+    async for served in serve(tmp_path, monkeypatch):
         yield served
 
 
@@ -111,7 +38,7 @@ async def field_jump(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey, list[str]]]:
     tried: list[str] = []
-    async for j, host_key in _serve(tmp_path, monkeypatch, tried):
+    async for j, host_key in serve(tmp_path, monkeypatch, tried):
         yield j, host_key, tried
 
 
@@ -137,20 +64,22 @@ async def test_two_technicians_sync_through_a_jump_host(
     with Store.open(b) as s:
         DeviceBook(s).upsert("200", hostname="pi-b", address="10.0.0.2")
 
-    # an unknown host key is refused: one line, nothing changed
-    before = a.read_bytes()
-    code, out, err = await cli(capsys, a, *_sync_args(j))
-    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
-    assert "127.0.0.1" in err
-    assert a.read_bytes() == before and not any((j.root / "site").glob("*.db"))
-
-    j.trust(host_key)
-    code, out, _ = await cli(capsys, a, *_sync_args(j, "--dry-run"))
+    # first use: the host's key is pinned (a dry run too) and the CLI says so on stderr
+    endpoint, fp = f"127.0.0.1:{j.port}", str(host_key.get_fingerprint("sha256"))
+    code, out, err = await cli(capsys, a, *_sync_args(j, "--dry-run"))
     assert code == 0 and "0 new change sets" in out and "rows to send" in out
+    assert f"{endpoint}: pinned its host key {fp} on first use;" in err
+    assert "known_hosts" not in err  # it lists nothing yet
+    with Store.open(a, readonly=True) as s:
+        assert HostKeys(s).pinned(endpoint) == host_key.export_public_key().decode().strip()
+        assert [h.reason for h in HostKeys(s).history(endpoint)] == ["first use"]
+
+    j.trust(host_key)  # ~/.ssh/known_hosts lists it now: b's first use says it agrees
     code, out, _ = await cli(capsys, a, *_sync_args(j))
     assert code == 0 and "pushed" in out
-    code, out, _ = await cli(capsys, b, *_sync_args(j, "--dry-run"))
+    code, out, err = await cli(capsys, b, *_sync_args(j, "--dry-run"))
     assert code == 0 and "1 new change sets" in out and "devices: 1 added" in out
+    assert f"pinned its host key {fp} on first use (the key ~/.ssh/known_hosts lists)" in err
     code, out, _ = await cli(capsys, b, *_sync_args(j))
     assert code == 0 and "pulled 1 change sets" in out and "devices: 1 added" in out
     code, out, _ = await cli(capsys, a, *_sync_args(j))
@@ -254,3 +183,119 @@ async def test_sync_logs_in_as_the_shared_user_flag(
     argv = [*base, "-F", str(config), "-l", "nobody", "--dry-run", "--connect-timeout", "5"]
     code, out, _ = await asyncio.wait_for(cli(capsys, db, *argv), 30)
     assert code == 0 and "rows to send" in out and set(tried) == {ONLY_USER}
+
+
+# ---- the mailbox host's key: pinned like a Pi's, known_hosts a second opinion ------------
+
+
+def _devices(db: Path) -> list[str]:
+    with Store.open(db, readonly=True) as s:
+        return [d.serial for d in DeviceBook(s).all()]
+
+
+async def test_a_changed_mailbox_host_key_is_refused_until_repinned(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j, old_key = jump
+    a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    for db, serial in ((a, "100"), (b, "200")):
+        with Store.open(db) as s:
+            DeviceBook(s).upsert(serial, hostname=f"pi-{serial}")
+    code, _, err = await cli(capsys, a, *_sync_args(j))  # first use: pinned
+    assert code == 0 and f"{j.endpoint}: pinned its host key {fp(old_key)}" in err
+
+    # the host is reinstalled (or another machine answers there); b, new to it, pins the new
+    # key and leaves a change set that a must not get while the key is in doubt
+    new_key = asyncssh.generate_private_key("ssh-ed25519")
+    await j.rekey(new_key)
+    assert (await cli(capsys, b, *_sync_args(j)))[0] == 0
+    mailbox_before = sorted(p.name for p in (j.root / "site").iterdir())
+
+    code, out, err = await cli(capsys, a, *_sync_args(j))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"host key of {j.endpoint} changed: pinned {fp(old_key)}" in err
+    assert f"offered {fp(new_key)}" in err and "not a fleet device" in err
+    assert f"`fleet-tui trust {j.endpoint} --repin`" in err
+    assert _devices(a) == ["100"]  # nothing merged
+    assert sorted(p.name for p in (j.root / "site").iterdir()) == mailbox_before  # nor sent
+    with Store.open(a, readonly=True) as s:
+        assert HostKeys(s).pinned(j.endpoint) == public(old_key)
+        assert sorted(e.kind for e in EventLog(s).recent()) == ["host_key_refused", "sync"]
+    code, _, err = await cli(capsys, a, *_sync_args(j, "--dry-run"))  # a preview neither
+    assert code == 2 and "changed" in err
+
+    # `trust HOST` alone changes nothing; `--repin` shows both, logs it, checks the login
+    trust = ["trust", j.endpoint, "-i", str(j.key)]
+    code, _, err = await cli(capsys, a, *trust)
+    assert code == 2 and "nothing changed" in err
+    code, out, err = await cli(capsys, a, *trust, "--repin", "--yes", "--json")
+    assert code == 0, err
+    row = json.loads(out.splitlines()[-1])
+    assert row["action"] == "repinned" and row["verified"] and row["serial"] is None
+    assert row["offered"] == fp(new_key) and row["pinned"] == fp(old_key)
+    with Store.open(a, readonly=True) as s:
+        assert HostKeys(s).pinned(j.endpoint) == public(new_key)
+        assert "host_key_repinned" in [e.kind for e in EventLog(s).recent()]
+
+    code, out, err = await cli(capsys, a, *_sync_args(j))
+    assert code == 0 and "devices: 1 added" in out and "pinned" not in err
+    assert _devices(a) == ["100", "200"]
+
+
+async def test_known_hosts_may_refuse_the_mailbox_host_but_never_admit_it(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j, host_key = jump
+    db = tmp_path / "a" / "fleet.db"
+    other = asyncssh.generate_private_key("ssh-ed25519")
+    hint = f"ssh-keygen -R '[127.0.0.1]:{j.port}'"
+
+    def pinned() -> str | None:
+        with Store.open(db) as s:
+            return HostKeys(s).pinned(j.endpoint)
+
+    # known_hosts lists another key: refused as ssh refuses it, and nothing is pinned
+    j.trust(other)
+    code, out, err = await cli(capsys, db, *_sync_args(j))
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert f"offers host key {fp(host_key)}, but" in err and f"lists {fp(other)}" in err
+    assert hint in err and "nothing was pinned" in err
+    assert pinned() is None
+
+    # the key it lists: pinned on first use, and said so
+    j.trust(host_key)
+    code, _, err = await cli(capsys, db, *_sync_args(j))
+    assert code == 0 and "on first use (the key ~/.ssh/known_hosts lists)" in err
+    assert pinned() == public(host_key)
+
+    # a pin never outvotes known_hosts: listed otherwise, or revoked, it is refused
+    j.trust(other)
+    code, _, err = await cli(capsys, db, *_sync_args(j))
+    assert code == 2 and "already pins the key offered" in err and hint in err
+    j.trust(host_key, marker="@revoked")
+    code, _, err = await cli(capsys, db, *_sync_args(j))
+    assert code == 2 and "marks @revoked" in err
+
+    # a host with several keys shows the one we know, asked for first as ssh does (a client
+    # that knows nothing gets the ed25519 key): the one known_hosts lists, then the pin
+    second = asyncssh.generate_private_key("ecdsa-sha2-nistp256")
+    await j.rekey(host_key, second)
+    j.trust(second)
+    fresh = tmp_path / "b" / "fleet.db"
+    code, _, err = await cli(capsys, fresh, *_sync_args(j))
+    assert code == 0 and f"pinned its host key {fp(second)}" in err
+    (j.home / ".ssh" / "known_hosts").unlink()
+    code, _, err = await cli(capsys, fresh, *_sync_args(j))
+    assert code == 0 and "pinned" not in err
+
+    # a certificate authority alone does not pin a first key: `trust` does
+    ca = asyncssh.generate_private_key("ssh-ed25519")
+    j.trust(ca, marker="@cert-authority")
+    code, _, err = await cli(capsys, tmp_path / "c" / "fleet.db", *_sync_args(j))
+    assert code == 2 and "@cert-authority" in err and f"fleet-tui trust {j.endpoint}" in err
+    code, _, err = await cli(
+        capsys, tmp_path / "c" / "fleet.db", "trust", j.endpoint, "--yes", "-i", str(j.key)
+    )
+    assert code == 0, err
+    code, _, _ = await cli(capsys, tmp_path / "c" / "fleet.db", *_sync_args(j))
+    assert code == 0

@@ -1,19 +1,33 @@
 """The sync screen, driven by keys: `:sync PEER` previews a real peer file (nothing changes),
-`m` merges after a confirmation, and a placement conflict is shown and resolved with `r`."""
+`m` merges after a confirmation, and a placement conflict is shown and resolved with `r`; a
+mailbox host over SSH (a real asyncssh server on 127.0.0.1) on the pipeline's event loop,
+its key pinned like a Pi's."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from test_tui_support import make_app, wait_for
+import asyncssh
+import pytest
+from sync_support import Jump, fp, public, serve
+from test_tui_support import NOW, make_app, wait_for
 from textual.widgets import DataTable, Input, OptionList, Static
 
+from fleet_tui.app import FleetApp
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.net.hostkeys import HostKeys
+from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync import ssh as sync_ssh
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
+from fleet_tui.core.sync.ssh import sync_target_async
+from fleet_tui.screens.context import UiOptions
 from fleet_tui.screens.sync import KeepDialog, SyncScreen
 
 
@@ -128,3 +142,114 @@ async def test_bad_peer_is_one_line_and_read_only_mode_only_previews(tmp_path: P
         await pilot.pause(0.1)
         assert app.screen is screen
     assert db.read_bytes() == before
+
+
+# ---- a mailbox host over SSH: core/net's connection, pinned host keys ----------------------
+
+
+@pytest.fixture
+async def jump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
+    async for served in serve(tmp_path, monkeypatch):
+        yield served
+
+
+def _ssh_app(db: Path, j: Jump, *, pipeline: bool, readonly: bool = False) -> FleetApp:
+    """The app with the technician's SSH settings (their key, no agent, no ~/.ssh/config)."""
+    ssh = ConnectOptions(client_keys=[j.key], use_ssh_agent=False, use_ssh_config=False)
+    config = FleetConfig(db_path=db, interfaces=["127.0.0.1"], options=ssh)
+    opts = UiOptions(readonly=readonly, now=lambda: NOW, animate=False, flush_seconds=0.05)
+    return FleetApp(config, opts, start_backend=pipeline)
+
+
+async def _partner_leaves_a_change_set(tmp_path: Path, j: Jump, target: str) -> None:
+    ssh = ConnectOptions(client_keys=[j.key], use_ssh_agent=False, use_ssh_config=False)
+    with Store.open(tmp_path / "partner" / "fleet.db") as b:
+        DeviceBook(b).upsert("p1", hostname="pi-partner")
+        await sync_target_async(b, target, ssh=ssh)
+
+
+def _notes(app: FleetApp, title: str) -> list[str]:
+    return [str(n.message) for n in app._notifications if n.title == title]
+
+
+async def test_sync_with_a_host_runs_on_the_pipeline_loop_and_pins_its_key(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    j, host_key = jump
+    target = f"ssh://tech@127.0.0.1:{j.port}/site"
+    await _partner_leaves_a_change_set(tmp_path, j, target)
+    loops: list[asyncio.AbstractEventLoop] = []
+    real = sync_ssh.open_mailbox
+
+    def watched(*args: Any, **kwargs: Any) -> Any:  # the real one, noting the loop it runs on
+        loops.append(asyncio.get_running_loop())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sync_ssh, "open_mailbox", watched)
+    db = tmp_path / "ours" / "fleet.db"
+    app = _ssh_app(db, j, pipeline=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert await wait_for(pilot, lambda: app.backend.running is not None, 20.0)
+        screen = SyncScreen(target)
+        await app.push_screen(screen)
+        assert await wait_for(pilot, lambda: screen.outcome is not None, 20.0)
+        assert ["devices", "1", "0"] in _cells(screen.query_one("#sync-changes", DataTable))
+        assert loops == [app.backend._loop]  # the pipeline's, not one of the worker's own
+        assert await wait_for(pilot, lambda: _notes(app, "Host key pinned"))  # notify posts
+        (pinned,) = _notes(app, "Host key pinned")
+        assert f"127.0.0.1:{j.port}: pinned its host key {fp(host_key)} on first use" in pinned
+
+        await pilot.press("m")
+        assert await wait_for(pilot, lambda: app.screen.id != "sync")  # the dialog
+        await pilot.press("enter")
+        assert await wait_for(
+            pilot, lambda: screen.outcome is not None and not screen.outcome.dry_run, 20.0
+        )
+        assert len(loops) == 2 and loops[1] is loops[0]
+        assert len(_notes(app, "Host key pinned")) == 1  # pinned once
+
+        # another key at that address now: refused, said in the status line, nothing merged
+        await j.rekey(asyncssh.generate_private_key("ssh-ed25519"))
+        await _partner_leaves_a_change_set(tmp_path / "2", j, target)
+        screen.outcome = None
+        await pilot.press("p")
+        status = screen.query_one("#sync-status", Static)
+        assert await wait_for(pilot, lambda: "failed" in str(status.render()), 20.0)
+        assert f"host key of 127.0.0.1:{j.port} changed" in str(status.render())
+        assert await wait_for(
+            pilot, lambda: any("--repin" in n for n in _notes(app, "Preview failed"))
+        )
+    with Store.open(db, readonly=True) as s:
+        assert [d.serial for d in DeviceBook(s).all()] == ["p1"]
+        assert HostKeys(s).pinned(f"127.0.0.1:{j.port}") == public(host_key)
+
+
+async def test_without_a_pipeline_the_worker_runs_the_exchange_on_a_loop_of_its_own(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path
+) -> None:
+    j, host_key = jump
+    target = f"ssh://tech@127.0.0.1:{j.port}/site"
+    await _partner_leaves_a_change_set(tmp_path, j, target)
+    db = tmp_path / "ours" / "fleet.db"
+    Store.open(db).close()
+
+    # read-only: a database that may not pin cannot take a first key
+    app = _ssh_app(db, j, pipeline=False, readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = SyncScreen(target)
+        await app.push_screen(screen)
+        status = screen.query_one("#sync-status", Static)
+        assert await wait_for(pilot, lambda: "failed" in str(status.render()), 20.0)
+        assert "read-only database cannot pin it" in str(status.render())
+
+    app = _ssh_app(db, j, pipeline=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = SyncScreen(target)
+        await app.push_screen(screen)
+        assert await wait_for(pilot, lambda: screen.outcome is not None, 20.0)
+        assert ["devices", "1", "0"] in _cells(screen.query_one("#sync-changes", DataTable))
+        assert await wait_for(
+            pilot, lambda: any(fp(host_key) in n for n in _notes(app, "Host key pinned"))
+        )

@@ -22,17 +22,21 @@ import asyncssh
 
 from fleet_tui.core.agent.client import AgentFailure, AgentSession
 from fleet_tui.core.models import Facts
+from fleet_tui.core.net.known_hosts import KnownHosts
 from fleet_tui.core.net.neighbours import mac_of, parse_agent_table, read_local
 from fleet_tui.core.net.oui import normalise_mac
 from fleet_tui.core.net.routes import Route, RouteError, Target, resolve
 from fleet_tui.core.net.ssh import (
     ConnectOptions,
     HostKeyChanged,
+    Opened,
     SSHFailure,
+    fingerprint,
     open_route,
+    quoted,
     tcp_connect,
 )
-from fleet_tui.core.net.trust import Evidence, Trust
+from fleet_tui.core.net.trust import Diagnosis, Evidence, Trust
 from fleet_tui.core.store.database import Store
 
 MIN_BACKOFF = 1.0
@@ -103,9 +107,16 @@ class ConnectionPool:
         handshakes: int = 64,
         timeouts: Timeouts | None = None,
         clock: Callable[[], float] = time.monotonic,
+        known_hosts: bool = False,
+        on_pin: Callable[[Route, Opened], None] | None = None,
     ) -> None:
+        """`known_hosts`: the user's known_hosts files may also refuse hosts that are not fleet
+        devices (core/net/known_hosts.py); `on_pin`: told of each key such a host has pinned
+        on first use."""
         self.store = store
         self.options = options
+        self.known_hosts = known_hosts
+        self._on_pin = on_pin
         self.trust = Trust(store)
         self.timeouts = timeouts or Timeouts(
             handshake=options.connect_timeout, tcp=options.tcp_timeout
@@ -241,27 +252,55 @@ class ConnectionPool:
             if conn is not None and not conn.is_closed():
                 return conn
             outer = await self._jump(route.jump) if route.jump else None
-            sock = None if outer else await tcp_connect(route.host, route.port, self.timeouts.tcp)
-
-            def judge(offered: str) -> str:
-                return self.trust.check(key, offered)
-
-            async with self._handshakes:
-                try:
-                    opened = await open_route(route, judge, self.options, tunnel=outer, sock=sock)
-                except HostKeyChanged as refusal:
-                    refusal = self.trust.diagnose(refusal, Evidence())
-                    self.trust.record_refusal(refusal)
-                    raise SSHFailure(f"jump host {refusal}") from None
-                except SSHFailure as exc:
-                    raise SSHFailure(f"jump host {exc}") from None
-            if opened.verdict == "first_use":
-                self.trust.pin_first_use(key, opened.offered_key)
+            try:
+                opened = await self.connect_host(route, tunnel=outer)
+            except SSHFailure as exc:
+                raise SSHFailure(f"jump host {exc}") from None
             self._jumps[key] = opened.conn
             return opened.conn
 
     async def jump_connection(self, route: Route) -> asyncssh.SSHClientConnection:
         return await self._jump(route)
+
+    async def connect_host(
+        self, route: Route, tunnel: asyncssh.SSHClientConnection | None = None
+    ) -> Opened:
+        """A new connection along `route` (through `tunnel`) to a host that is not a fleet
+        device: a jump host, the sync mailbox's host. No agent confirms a serial, so a first
+        key is pinned at once (and `on_pin` told); a changed one is refused and logged. With
+        `known_hosts`, the user's known_hosts files may refuse it too. The caller closes it."""
+        key = route.key
+        pin = self.trust.pin(key)
+        known = KnownHosts.for_route(route, self._config) if self.known_hosts else None
+        prefer = ([pin.key] if pin else []) + (known.listed_keys() if known else [])
+        sock = None if tunnel else await tcp_connect(route.host, route.port, self.timeouts.tcp)
+        async with self._handshakes:
+            try:
+                opened = await open_route(
+                    route,
+                    lambda offered: self.trust.check(key, offered),
+                    self.options,
+                    tunnel=tunnel,
+                    sock=sock,
+                    known_hosts=known,
+                    prefer_keys=prefer,
+                )
+            except HostKeyChanged as refusal:
+                refusal = refusal.with_diagnosis(Diagnosis.HOST, "")
+                self.trust.record_refusal(refusal)
+                raise refusal from None
+        if opened.verdict == "first_use":
+            if self.store.readonly:
+                opened.conn.close()
+                raise SSHFailure(
+                    f"{key}: its host key {fingerprint(opened.offered_key)} is not pinned yet, "
+                    "and a read-only database cannot pin it; pin it with "
+                    f"`fleet-tui trust {quoted(key)}`"
+                )
+            self.trust.pin_first_use(key, opened.offered_key)
+            if self._on_pin is not None:
+                self._on_pin(route, opened)
+        return opened
 
     # ---- evidence for a refused key -------------------------------------------------------
     async def explain(

@@ -1,10 +1,13 @@
-"""SSH connections whose host keys are judged by the fleet store, never by known_hosts.
+"""SSH connections whose host keys are judged by the fleet store; known_hosts never admits one.
 
 asyncssh reads the user's OpenSSH config (Host, HostName, User, Port, IdentityFile) and uses
 ssh-agent by default. `ProxyJump` is resolved by core/net/routes.py and each hop is connected
-here, so that every hop's host key goes through the same judge. We bypass
-`~/.ssh/known_hosts` on purpose: a key listed there would be accepted without asking us, and
-the store's pin must be the only judge (core/net/trust.py).
+here, so that every hop's host key goes through the same judge. We bypass asyncssh's
+`~/.ssh/known_hosts` check on purpose: a key listed there would be accepted without asking us,
+and the store's pin must be the judge (core/net/trust.py). For hosts that are not fleet
+devices a caller may add the user's known_hosts files as a second opinion that can only
+refuse (core/net/known_hosts.py). Only plain host keys are negotiated (no certificates): a
+pin is a plain key.
 """
 
 from __future__ import annotations
@@ -12,14 +15,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncssh
+from asyncssh.public_key import get_default_public_key_algs
 
 from fleet_tui.core.net.routes import Route
+
+if TYPE_CHECKING:
+    from fleet_tui.core.net.known_hosts import KnownHosts, Listing
 
 HOST_KEY_HELP = "fleet-tui trust {host} --repin"
 # AES-GCM first: fully in OpenSSL on our side (asyncssh's chacha20-poly1305 costs several
@@ -33,6 +40,23 @@ PREFERRED_CIPHERS = (
     "aes192-ctr",
     "aes256-ctr",
 )
+# What the server may prove itself with: plain keys, the only thing a pin holds (a host
+# certificate would be judged by a CA we do not keep and refused), in asyncssh's order.
+PLAIN_HOST_KEY_ALGS = tuple(alg.decode() for alg in get_default_public_key_algs())
+
+
+def host_key_algs(prefer_keys: Sequence[str] = ()) -> list[str]:
+    """Host key algorithms to offer: those of `prefer_keys` (a pinned key, the keys known_hosts
+    lists) first, so that a host with several keys shows the one we know, then the rest."""
+    first: list[str] = []
+    for text in prefer_keys:
+        try:
+            algs = asyncssh.import_public_key(text).sig_algorithms
+        except (asyncssh.KeyImportError, ValueError):
+            continue
+        first += [a.decode() for a in algs if a.decode() in PLAIN_HOST_KEY_ALGS]
+    first = list(dict.fromkeys(first))
+    return first + [a for a in PLAIN_HOST_KEY_ALGS if a not in first]
 
 
 class PinStore(Protocol):
@@ -90,8 +114,7 @@ class HostKeyChanged(SSHFailure):
         )
 
     def _message(self) -> str:
-        host = self.endpoint if " " not in self.endpoint else f"'{self.endpoint}'"
-        repin = f"`{HOST_KEY_HELP.format(host=host)}`"
+        repin = f"`{HOST_KEY_HELP.format(host=quoted(self.endpoint))}`"
         owner = f" for serial {self.pinned_serial}" if self.pinned_serial else ""
         if self.pinned_at:
             head = (
@@ -108,6 +131,12 @@ class HostKeyChanged(SSHFailure):
                 f"same Pi, new key: {self.reasons}, so most likely its SD card was re-imaged. "
                 f"Refusing to connect; if you re-imaged it, re-pin with {repin}"
             )
+        elif self.diagnosis == "host":
+            tail = (
+                "it is a host, not a fleet device, so there is no serial to tell a reinstalled "
+                "host from another machine. Refusing to connect; compare the offered "
+                f"fingerprint with the host's own and re-pin with {repin} only if they match"
+            )
         elif self.diagnosis == "other_machine":
             tail = (
                 f"NOT the pinned Pi: {self.reasons}; another machine (or an impostor) answers "
@@ -120,6 +149,11 @@ class HostKeyChanged(SSHFailure):
                 f"with {repin} only if it is yours"
             )
         return f"{head}. {tail[0].upper()}{tail[1:]}."
+
+
+def quoted(endpoint: str) -> str:
+    """A route key as typed in a shell: `10.0.0.7:22`, or quoted when it has ` via `."""
+    return endpoint if " " not in endpoint else f"'{endpoint}'"
 
 
 def fingerprint(key_text: str) -> str:
@@ -196,21 +230,29 @@ Judge = Callable[[str], str]
 
 
 class _JudgingClient(asyncssh.SSHClient):
-    def __init__(self, judge: Judge) -> None:
+    def __init__(self, judge: Judge, endpoint: str, known_hosts: KnownHosts | None) -> None:
         self._judge = judge
+        self._endpoint = endpoint
+        self._known_hosts = known_hosts
         self.offered: str | None = None
         self.verdict: str | None = None
-        self.refusal: HostKeyChanged | None = None
+        self.listing: Listing | None = None
+        self.refusal: SSHFailure | None = None
 
     def validate_host_public_key(
         self, host: str, addr: str, port: int, key: asyncssh.SSHKey
     ) -> bool:
         self.offered = key.export_public_key("openssh").decode().strip()
         try:
-            self.verdict = self._judge(self.offered)
-        except HostKeyChanged as refusal:
+            verdict = self._judge(self.offered)
+            if self._known_hosts is not None:  # a second opinion that can only refuse
+                self.listing = self._known_hosts.judge(
+                    self._endpoint, host, addr, port, key, verdict
+                )
+        except SSHFailure as refusal:  # HostKeyChanged, KnownHostsRefusal
             self.refusal = refusal
             return False
+        self.verdict = verdict
         return True
 
 
@@ -225,6 +267,7 @@ class Opened:
     conn: asyncssh.SSHClientConnection
     offered_key: str
     verdict: str
+    listing: Listing | None = None  # what the known_hosts files said, when they were asked
 
 
 async def tcp_connect(host: str, port: int, timeout: float) -> socket.socket:  # noqa: ASYNC109
@@ -261,20 +304,25 @@ async def open_route(
     options: ConnectOptions,
     tunnel: asyncssh.SSHClientConnection | None = None,
     sock: socket.socket | None = None,
+    known_hosts: KnownHosts | None = None,
+    prefer_keys: Sequence[str] = (),
 ) -> Opened:
-    """One SSH connection along `route` (its jump already open as `tunnel`)."""
+    """One SSH connection along `route` (its jump already open as `tunnel`). `known_hosts`:
+    files that may also refuse the key (hosts that are not fleet devices); `prefer_keys`: keys
+    whose algorithms to ask for first (see `host_key_algs`)."""
     kwargs: dict[str, Any] = {
         "port": route.port,
-        "known_hosts": _no_known_hosts,
         "tunnel": tunnel,
+        "server_host_key_algs": host_key_algs(prefer_keys),
         **options.connection_kwargs(route.user or options.username),
+        "known_hosts": _no_known_hosts,  # after the options: nothing bypasses the judge
     }
     if sock is not None:
         kwargs["sock"] = sock
     holder: list[_JudgingClient] = []
 
     def factory() -> _JudgingClient:
-        client = _JudgingClient(judge)
+        client = _JudgingClient(judge, route.key, known_hosts)
         holder.append(client)
         return client
 
@@ -305,7 +353,7 @@ async def open_route(
             sock.close()
     client = holder[-1]
     assert client.offered is not None and client.verdict is not None
-    return Opened(conn, client.offered, client.verdict)
+    return Opened(conn, client.offered, client.verdict, client.listing)
 
 
 async def fetch_host_key(

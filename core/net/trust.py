@@ -33,6 +33,7 @@ class Diagnosis(StrEnum):
     REIMAGED = "reimaged"  # same serial (or same hardware MAC), new key
     OTHER_MACHINE = "other_machine"  # evidence says this is not the pinned Pi
     UNKNOWN = "unknown"  # nothing to tell the two apart
+    HOST = "host"  # not a fleet device (a jump or mailbox host): no serial to go by
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ each other's work and no lock is needed; merge being idempotent makes any retry 
 
 One sync = list, download the new files, merge them into a staging database, then in ONE
 local transaction write our outgoing change set and merge the staging copy (so rows that
-came from the mailbox are not echoed back next time), then upload.
+came from the mailbox are not echoed back next time), then upload. The SQLite work runs in
+worker threads: the TUI syncs on the fleet pipeline's event loop, which must keep polling.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ async def pull(store: Store, box: Mailbox, seen: dict[str, int], tmp: Path) -> P
         return out
     out.staging = tmp / "staging.db"
     broken: set[str] = set()
-    with Store.open(out.staging, maintenance=False) as staging:
+    staging = await asyncio.to_thread(Store.open, out.staging, maintenance=False)
+    with staging:
         for name, site, cursor in wanted:
             if site in broken:
                 continue
@@ -194,7 +196,7 @@ async def pull(store: Store, box: Mailbox, seen: dict[str, int], tmp: Path) -> P
                 broken.add(site)
                 continue
             try:
-                PeerMerge(staging).merge(local, details=False)
+                await asyncio.to_thread(PeerMerge(staging).merge, local, details=False)
             except StoreError as e:
                 out.refused.append(f"{name}: {e}")
                 continue
@@ -211,9 +213,9 @@ async def preview_with(store: Store, box: Mailbox, target: str) -> SyncPreview:
         got = await pull(store, box, state.seen, Path(tmpdir))
         report = None
         if got.staging is not None:
-            report = PeerMerge(store).merge(got.staging, dry_run=True)
+            report = await asyncio.to_thread(PeerMerge(store).merge, got.staging, dry_run=True)
             report.peer = box.label
-    outgoing = exchange.count_changes(state.sent_ver, state.echo_ver)
+    outgoing = await asyncio.to_thread(exchange.count_changes, state.sent_ver, state.echo_ver)
     return SyncPreview(box.label, report, outgoing, got.pulled, got.refused)
 
 
@@ -227,7 +229,7 @@ async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
         got = await pull(store, box, state.seen, tmp)
         result.pulled, result.refused = got.pulled, got.refused
         out = tmp / "outgoing.db"
-        ex = exchange.run(out, state.sent_ver, state.echo_ver, got.staging)
+        ex = await asyncio.to_thread(exchange.run, out, state.sent_ver, state.echo_ver, got.staging)
         if ex.report is not None:
             ex.report.peer = box.label
         result.report = ex.report
@@ -263,13 +265,16 @@ async def prune_own(
     bases = [p for p in map(_parse, own) if p is not None and p[1] == 0 and p[2] <= cursor]
     base = max((p[2] for p in bases), default=None)
     exchange = Exchange(store)
-    if base is not None and 2 * exchange.count_changes(base) > exchange.count_changes(0):
-        base = None  # the top would be the bigger half: write a new base instead
+    if base is not None:
+        top = await asyncio.to_thread(exchange.count_changes, base)
+        if 2 * top > await asyncio.to_thread(exchange.count_changes, 0):
+            base = None  # the top would be the bigger half: write a new base instead
     since = 0 if base is None or base == cursor else base
     name = change_set_name(store.site_id, since, cursor)
     if name not in own:
         out = tmp / "consolidated.db"
-        exchange.write_changes(out, since=since)  # rows newer than `cursor` come again next time
+        # rows newer than `cursor` come again next time
+        await asyncio.to_thread(exchange.write_changes, out, since=since)
         await box.put(out, name)
     keep_names = {name} if base is None else {name, change_set_name(store.site_id, 0, base)}
     removed = 0

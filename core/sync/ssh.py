@@ -1,10 +1,15 @@
 """`fleet-tui sync [user@]host[:path]`: the mailbox (core/sync/mailbox.py) over SFTP.
 
-Only SFTP is used on the far side, so any jump host with sshd will do. The connection honours
-~/.ssh/config (including ProxyJump), ssh-agent and known_hosts like `ssh` does, plus the
-shared SSH flags (`ConnectOptions`, fleet_tui/commands/_ssh_args.py) every other command takes.
-The mailbox host is not a fleet device: its key is checked against known_hosts, not pinned in
-the fleet store.
+Only SFTP is used on the far side, so any jump host with sshd will do. The connection is
+core/net's, like a Pi's: the route from ~/.ssh/config (including ProxyJump), ssh-agent and the
+shared SSH flags (`ConnectOptions`, fleet_tui/commands/_ssh_args.py), and host keys pinned in
+the fleet database (trust on first use, a changed key refused until `fleet-tui trust HOST
+--repin`). The mailbox host is not a fleet device, so there is no serial to tie its pin to;
+instead the user's known_hosts files may also refuse it (never admit it): see
+core/net/known_hosts.py.
+
+The coroutines run on whatever loop calls them: the TUI's on the pipeline's loop, the CLI's on
+its own (`sync_target`, `preview_target`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
 
-if TYPE_CHECKING:  # core.ssh imports asyncssh; keep it out of `import core.sync.ssh`
-    from fleet_tui.core.net.ssh import ConnectOptions
+if TYPE_CHECKING:  # core.net imports asyncssh; keep it out of `import core.sync.ssh`
+    from fleet_tui.core.net.routes import Route
+    from fleet_tui.core.net.ssh import ConnectOptions, Opened
 
 DEFAULT_REMOTE_DIR = "fleet-tui-sync"  # relative to the remote login's home
 _TARGET = re.compile(r"^(?:(?P<user>[^@:/\s]+)@)?(?P<host>\[[^\]]+\]|[^@:/\s]+)(?::(?P<path>.*))?$")
@@ -107,56 +113,63 @@ class SftpMailbox:
             await self.sftp.rename(part, final)
 
 
-def asyncssh_options(ssh: ConnectOptions, t: Target, port: int | None = None) -> dict[str, Any]:
-    """asyncssh.connect keyword arguments for `t` from the shared SSH settings.
-
-    The same arguments as core/net/ssh.py's `open_route` (`ConnectOptions.connection_kwargs`)
-    except host keys: known_hosts stays asyncssh's default, as with `ssh`.
-    """
-    # Same rule as every other command: user@ in the target, then the config's User, then -l.
-    username = t.user
-    if not username and ssh.username and _config_user(ssh, t, port) is None:
-        username = ssh.username
-    options = ssh.connection_kwargs(username)
-    options["config"] = [str(p) for p in options["config"]]
-    if port or t.port:
-        options["port"] = port or t.port
-    return options
+Notice = Callable[[str], None]
 
 
-def _config_user(ssh: ConnectOptions, t: Target, port: int | None) -> str | None:
-    from fleet_tui.core.net.routes import RouteError, resolve
-    from fleet_tui.core.net.routes import Target as RouteTarget
+def pin_notice(route: Route, opened: Opened) -> str:
+    """What to tell the user when a host's key was pinned on first use."""
+    from fleet_tui.core.net.ssh import fingerprint, quoted
 
-    try:
-        return resolve(RouteTarget(t.host, port or t.port), ssh.ssh_config()).user
-    except RouteError as e:
-        raise SyncError(f"sync with {t.label}: {e}") from e
+    known = " (the key ~/.ssh/known_hosts lists)" if opened.listing == "listed" else ""
+    return (
+        f"{route.key}: pinned its host key {fingerprint(opened.offered_key)} on first use{known}; "
+        f"a different key is refused from now on (`fleet-tui trust {quoted(route.key)} --repin` "
+        "replaces it)"
+    )
 
 
 @asynccontextmanager
-async def _mailbox(
-    target: str, port: int | None, ssh: ConnectOptions | None, connect: dict[str, Any]
-) -> AsyncIterator[Any]:
+async def open_mailbox(
+    store: Store,
+    target: str,
+    ssh: ConnectOptions | None = None,
+    port: int | None = None,
+    notice: Notice | None = None,
+) -> AsyncIterator[SftpMailbox]:
+    """The mailbox at `target` over SFTP, through core/net: the route (OpenSSH config,
+    ProxyJump), the shared SSH settings, and host keys pinned in `store` (first use pins and
+    calls `notice`; a changed key is refused) with ~/.ssh/known_hosts as a second opinion that
+    can only refuse (core/net/known_hosts.py). Runs on the caller's event loop."""
     import asyncssh
 
+    from fleet_tui.core.net.pool import ConnectionPool
+    from fleet_tui.core.net.routes import RouteError
+    from fleet_tui.core.net.routes import Target as RouteTarget
+    from fleet_tui.core.net.ssh import ConnectOptions, SSHFailure
+
     t = parse_target(target)
-    if ssh is not None:
-        options = {**asyncssh_options(ssh, t, port), **connect}  # raw kwargs win (tests)
-    else:  # asyncssh's defaults plus the raw kwargs (the TUI screen, older callers)
-        options = dict(connect)
-        if t.user:
-            options["username"] = t.user
-        if port or t.port:
-            options["port"] = port or t.port
+
+    def pinned(route: Route, opened: Opened) -> None:
+        if notice is not None:
+            notice(pin_notice(route, opened))
+
+    pool = ConnectionPool(store, ssh or ConnectOptions(), known_hosts=True, on_pin=pinned)
     try:
-        async with asyncssh.connect(t.host, **options) as conn, conn.start_sftp_client() as sftp:
+        # The user rule of every command: user@ in the target, then the config's User, then -l.
+        route = pool.route(RouteTarget(t.host, port or t.port, t.user))
+        tunnel = await pool.jump_connection(route.jump) if route.jump else None
+        conn = (await pool.connect_host(route, tunnel)).conn
+        async with conn, conn.start_sftp_client() as sftp:
             yield SftpMailbox(sftp, t.path, t.label)
     except StoreError:
         raise
+    except (SSHFailure, RouteError) as e:
+        raise SyncError(f"sync with {t.label}: {e}") from e
     except (OSError, asyncssh.Error) as e:
         reason = getattr(e, "reason", None) or str(e) or type(e).__name__
         raise SyncError(f"sync with {t.label}: {reason}") from e
+    finally:
+        await pool.close()
 
 
 async def sync_target_async(
@@ -164,10 +177,11 @@ async def sync_target_async(
     target: str,
     port: int | None = None,
     ssh: ConnectOptions | None = None,
-    **connect: Any,
+    notice: Notice | None = None,
 ) -> SyncResult:
-    """`ssh`: the shared SSH settings; `connect`: raw asyncssh keyword arguments on top."""
-    async with _mailbox(target, port, ssh, connect) as box:
+    """Both ways with the mailbox at `target`; `ssh`: the shared SSH settings (None: the
+    user's OpenSSH config and ssh-agent)."""
+    async with open_mailbox(store, target, ssh, port, notice) as box:
         return await sync_with(store, box, box.label)
 
 
@@ -176,9 +190,9 @@ async def preview_target_async(
     target: str,
     port: int | None = None,
     ssh: ConnectOptions | None = None,
-    **connect: Any,
+    notice: Notice | None = None,
 ) -> SyncPreview:
-    async with _mailbox(target, port, ssh, connect) as box:
+    async with open_mailbox(store, target, ssh, port, notice) as box:
         return await preview_with(store, box, box.label)
 
 
@@ -187,9 +201,10 @@ def sync_target(
     target: str,
     port: int | None = None,
     ssh: ConnectOptions | None = None,
-    **connect: Any,
+    notice: Notice | None = None,
 ) -> SyncResult:
-    return asyncio.run(sync_target_async(store, target, port, ssh, **connect))
+    """`sync_target_async` on an event loop of its own (the CLI: one process, one loop)."""
+    return asyncio.run(sync_target_async(store, target, port, ssh, notice))
 
 
 def preview_target(
@@ -197,6 +212,6 @@ def preview_target(
     target: str,
     port: int | None = None,
     ssh: ConnectOptions | None = None,
-    **connect: Any,
+    notice: Notice | None = None,
 ) -> SyncPreview:
-    return asyncio.run(preview_target_async(store, target, port, ssh, **connect))
+    return asyncio.run(preview_target_async(store, target, port, ssh, notice))

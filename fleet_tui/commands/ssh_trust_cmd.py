@@ -151,10 +151,21 @@ async def _verify(
     info: dict[str, Any],
     previous_serial: str | None = None,
 ) -> int:
-    """Connect with the new pin: the agent's serial says whose key we just trusted."""
+    """Connect with the new pin: the agent's serial says whose key we just trusted. A host
+    not known as a Pi (no serial pinned or claimed) may run no agent — a jump host, a sync
+    mailbox's host —; for it, logging in with the new pin is the check."""
     try:
         link = await pool.link(target, retry_now=True)
     except (Unreachable, HostKeyChanged) as e:
+        hostlike = isinstance(e, Unreachable) and not previous_serial and not target.serial
+        if hostlike and await _logs_in(pool, target):
+            emit(
+                args,
+                {**info, "verified": True, "serial": None},
+                f"{info['host']}: pinned {info['offered']}; logs in, no fleet agent there "
+                "(a jump or mailbox host, not a Pi)",
+            )
+            return EXIT_OK
         emit(args, {**info, "verified": False, "error": str(e)}, f"pinned; could not verify: {e}")
         return EXIT_PARTIAL
     serial = link.facts.serial
@@ -169,6 +180,17 @@ async def _verify(
         f"{link.route.key}: pinned {info['offered']}, answers as serial {serial}{note}",
     )
     return EXIT_OK
+
+
+async def _logs_in(pool: ConnectionPool, target: Target) -> bool:
+    """An SSH login with the pin alone (no agent): the check for a jump or mailbox host."""
+    try:
+        route = pool.route(target)
+        tunnel = await pool.jump_connection(route.jump) if route.jump else None
+        (await pool.connect_host(route, tunnel)).conn.close()
+    except (SSHFailure, RouteError, OSError):
+        return False
+    return True
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

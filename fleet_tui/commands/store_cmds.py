@@ -90,12 +90,17 @@ def cmd_sync(args: argparse.Namespace) -> int:
     from fleet_tui.core.sync.ssh import SyncError, preview_target, sync_target
 
     ssh = connect_options(args)  # the same flags and options as poll, discover and trust
+
+    def notice(message: str) -> None:  # a host key pinned on first use, like ssh's warning
+        print(f"fleet-tui: {message}", file=sys.stderr)
+
     try:
         with Store.open(db_path(args)) as store:
             if args.dry_run:
-                print("\n".join(preview_target(store, args.target, args.port, ssh).lines()))
+                preview = preview_target(store, args.target, args.port, ssh, notice)
+                print("\n".join(preview.lines()))
                 return EXIT_OK
-            result = sync_target(store, args.target, args.port, ssh)
+            result = sync_target(store, args.target, args.port, ssh, notice)
             changed = result.report.changed if result.report else 0
             EventLog(store).record(
                 None,
@@ -292,8 +297,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_ssh_args(
         p,
-        "The host's key is checked against ~/.ssh/known_hosts like `ssh` does (it is not a "
-        "fleet device, so it is not pinned in the database); ProxyJump in the config applies.",
+        "The host's key is pinned in the fleet database like a Pi's: the first connection "
+        "pins it (and says so), a changed key is refused until `fleet-tui trust HOST --repin`. "
+        "~/.ssh/known_hosts can only refuse: a host it lists must offer a key listed there. "
+        "ProxyJump in the config applies.",
     )
     p.set_defaults(func=cmd_sync)
 
