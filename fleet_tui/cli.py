@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler | None = getattr(args, "func", None)
     if handler is None:
         # No subcommand: open the TUI on the user's own fleet.
-        from fleet_tui.commands.tui import run_tui
+        from fleet_tui.launch import run_tui
 
         return run_tui(args)
     try:

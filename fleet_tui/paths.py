@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -25,6 +26,11 @@ def state_dir() -> Path:
 
 def default_db_path() -> Path:
     return data_dir() / "fleet.db"
+
+
+def db_path(args: argparse.Namespace) -> Path:
+    """The database a command works on: `--db FILE`, else the default one."""
+    return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
 def config_file() -> Path:

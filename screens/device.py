@@ -10,10 +10,9 @@ device_export."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from textual import work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
@@ -47,7 +46,6 @@ from fleet_tui.screens.device_tabs import (
 )
 from fleet_tui.screens.keyed_table import KeyedTable
 from fleet_tui.screens.operations_bar import OperationsBar
-from fleet_tui.screens.registry import CommandError, CommandSpec, register_command
 
 __all__ = ["DeviceRef", "DeviceScreen"]
 
@@ -251,41 +249,3 @@ class DeviceScreen(DeviceActions):
     def action_export(self) -> None:
         tab = self.query_one("#device-tabs", TabbedContent).active
         export_tab(self, tab, self.ref.hostname, self.detail, self._points)
-
-
-# ---- `:device` ----------------------------------------------------------------------------
-
-
-def _open_device(app: App[Any], arg: str) -> None:
-    from fleet_tui.screens.fleet import FleetScreen, fleet_screen
-    from fleet_tui.screens.fleet_model import find_rows
-
-    fleet = app.screen_stack[0] if app.screen_stack else None
-    if not isinstance(fleet, FleetScreen) or fleet.model is None:
-        raise CommandError("the fleet is not loaded yet")
-    if not arg:
-        key = fleet.table.cursor_key
-        if key is None:
-            raise CommandError("no device under the cursor; give a hostname or serial")
-        rows = [fleet.model.rows[key]]
-    else:
-        rows = find_rows(fleet.model, arg)
-    if not rows:
-        raise CommandError(f"no device matches {visible(arg)!r}")
-    if len(rows) > 1:
-        names = ", ".join(visible(r.hostname) for r in rows[:5])
-        raise CommandError(f"{len(rows)} devices match {visible(arg)!r}: {names}…")
-    fleet_screen(app)  # back to the overview first, so device screens never pile up
-    app.push_screen(DeviceScreen(DeviceRef.of(rows[0])))
-
-
-register_command(
-    CommandSpec(
-        "device",
-        ("dev", "d"),
-        "Device detail",
-        "one device by hostname, serial, address or label (default: the row under the cursor)",
-        _open_device,
-        argument="[HOST|SERIAL]",
-    )
-)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult
+from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -28,7 +27,6 @@ from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
 from fleet_tui.screens.messages import RecordsLoaded
 from fleet_tui.screens.operations_bar import OperationsBar
-from fleet_tui.screens.registry import CommandSpec, register_command
 
 MARK = "*"
 TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS]
@@ -406,34 +404,3 @@ class FleetScreen(Screen[None]):
 
     def action_export(self) -> None:
         export_rows(self, "the fleet table", "fleet", FleetCsvRow, self.export_rows)
-
-
-# ---- `:` commands ---------------------------------------------------------------------------
-
-
-def fleet_screen(app: App[Any]) -> FleetScreen:
-    """Back to the fleet overview (it is the bottom of the stack) and return it."""
-    while len(app.screen_stack) > 1 and not isinstance(app.screen, FleetScreen):
-        app.pop_screen()
-    screen = app.screen
-    if not isinstance(screen, FleetScreen):
-        raise RuntimeError("the fleet screen is not running")
-    return screen
-
-
-def _open_fleet(app: App[Any], arg: str) -> None:
-    screen = fleet_screen(app)
-    if arg:
-        screen.set_filter_text(arg)
-
-
-register_command(
-    CommandSpec(
-        "fleet",
-        ("fl", "f", "devices"),
-        "Fleet overview",
-        "every device; an argument sets the filter, e.g. :fleet status:critical",
-        _open_fleet,
-        argument="[FILTER]",
-    )
-)

@@ -306,3 +306,31 @@ def test_production_code_does_not_load_the_simulator() -> None:
     problems, loaded = json.loads(out.stdout)
     assert problems == [] and loaded == []
     assert len(modules) > 40 and "fleet_tui.core.fleet.runtime" in modules
+
+
+def test_the_import_contracts_hold() -> None:
+    """pyproject.toml's [tool.importlinter] contracts (layers, the simulator, the agent, the
+    CLI without Textual, no cycles in a package), checked by import-linter on the real graph."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    out = subprocess.run(
+        [str(lint), "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout
+
+
+def test_the_command_line_never_loads_textual() -> None:
+    """Every headless twin (`poll`, `reboot`, `export`…): building the CLI imports every command
+    module, and none of them may pull in Textual, the screens or the app."""
+    code = (
+        "import sys, json\n"
+        "from fleet_tui.cli import build_parser\n"
+        "build_parser().parse_args(['poll', '--help'][:1])\n"
+        "bad = ('textual', 'fleet_tui.screens', 'fleet_tui.app', 'fleet_tui.launch')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(bad))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == []

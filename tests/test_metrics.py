@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from fleet_tui.core.metrics import METRIC_NAMES, STORED_PERCENT_PLACES, metrics_of
 from fleet_tui.core.models import DeviceState, Fan, Health, Net, Pmic, Throttled
 from fleet_tui.core.policy import reading_of_state
-from fleet_tui.core.samples import sample_values
 from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
+from fleet_tui.core.store.sample_gate import sample_values
 from fleet_tui.core.store.schema import SAMPLE_METRICS
 from fleet_tui.screens.device_data import METRICS, point_of_health
 
@@ -173,7 +173,7 @@ def test_the_policy_and_the_device_screen_see_what_samples_store() -> None:
 
 
 # ---- stored samples are what they were ------------------------------------------------------
-# The mapping as core/samples.py had it before it was shared, and `Health` before pmic, fan
+# The mapping as core/store/sample_gate.py had it before it was shared, and `Health` before pmic, fan
 # and net were typed: for any reading, the stored sample must come out the same.
 
 

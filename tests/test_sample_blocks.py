@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from fleet_tui.core.samples import received
 from fleet_tui.core.store import sample_blocks
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.store.schema import LEGACY_SAMPLES
 from fleet_tui.core.sync.exchange import Exchange

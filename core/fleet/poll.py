@@ -21,9 +21,9 @@ from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
 from fleet_tui.core.net.pool import ConnectionPool, Link
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.ops.fanout import Operation, Result
-from fleet_tui.core.samples import received
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
 
 

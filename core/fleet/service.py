@@ -38,9 +38,9 @@ from fleet_tui.core.net.pool import ConnectionPool, Link, Unreachable
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.net.ssh import ConnectOptions, HostKeyChanged, same_key
 from fleet_tui.core.net.targets import known_targets
-from fleet_tui.core.samples import received
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
 
 REPIN_CHECK_SECONDS = 5.0

@@ -29,8 +29,8 @@ from typing import Literal, cast
 import asyncssh
 from asyncssh.config import SSHClientConfig
 
+from fleet_tui.core.net.failures import SSHFailure, quoted
 from fleet_tui.core.net.routes import Route
-from fleet_tui.core.net.ssh import SSHFailure, quoted
 
 # How the files see an offered key: the host is not in them, they list this key, or they
 # vouch for the host only through a certificate authority.

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import asyncssh
 from asyncssh.public_key import get_default_public_key_algs
 
+from fleet_tui.core.net.failures import SSHFailure, quoted
 from fleet_tui.core.net.routes import Route
 
 if TYPE_CHECKING:
@@ -67,10 +68,6 @@ class PinStore(Protocol):
     def pin(
         self, endpoint: str, key: str, serial: str | None = None, reason: str = "first use"
     ) -> None: ...
-
-
-class SSHFailure(Exception):
-    """A connection step failed; the message is meant for the technician."""
 
 
 class HostKeyChanged(SSHFailure):
@@ -149,11 +146,6 @@ class HostKeyChanged(SSHFailure):
                 f"with {repin} only if it is yours"
             )
         return f"{head}. {tail[0].upper()}{tail[1:]}."
-
-
-def quoted(endpoint: str) -> str:
-    """A route key as typed in a shell: `10.0.0.7:22`, or quoted when it has ` via `."""
-    return endpoint if " " not in endpoint else f"'{endpoint}'"
 
 
 def fingerprint(key_text: str) -> str:

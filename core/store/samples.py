@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from fleet_tui.core.records import SampleRecord
-from fleet_tui.core.samples import SampleGate, sample_values
 from fleet_tui.core.store import sample_blocks
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.sample_gate import SampleGate, sample_values
 from fleet_tui.core.store.schema import DAILY_ROLLUP, ROLLUP, SAMPLE_METRICS
 
 
@@ -26,7 +26,7 @@ class SampleLog:
 
         The poller calls this every ~2 s per device; at most one sample per device per minute
         is kept, plus every reading whose throttle flags changed or whose temperature moved
-        more than 2 °C (core/samples.py). Returns whether it was kept.
+        more than 2 °C (core/store/sample_gate.py). Returns whether it was kept.
 
         Two SampleLogs (two Stores, two processes) polling the same device each keep their
         own one-a-minute samples (more rows, never a lost or colliding one)."""

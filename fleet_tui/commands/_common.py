@@ -9,20 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from fleet_tui.core.ops.process import operator
-from fleet_tui.paths import default_db_path
+from fleet_tui.paths import db_path  # noqa: F401  (the commands' way to it)
 
 # Exit codes shared by every subcommand (documented in README): partial = some devices or
 # lines failed, others succeeded; failure = the operation failed as a whole; usage = sysexits
 # EX_USAGE.
 EXIT_OK, EXIT_PARTIAL, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2, 64
-
-
-def db_path(args: argparse.Namespace) -> Path:
-    return Path(args.db) if getattr(args, "db", None) else default_db_path()
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> int:

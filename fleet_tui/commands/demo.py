@@ -23,7 +23,6 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.sim.control import ControlError, default_socket_path
 from fleet_tui.core.sim.faults import FaultError, parse_spec
 from fleet_tui.core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
-from fleet_tui.demo import DEMO_SUB_TITLE
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
@@ -82,11 +81,9 @@ def run_demo(args: argparse.Namespace) -> int:
         lab = SimLab(args.devices, options=options)
         if args.headless:
             return asyncio.run(_headless(db, args, lab))
-        # Textual is imported only when a TUI is wanted; importing the command registers it
-        from fleet_tui.commands.tui import run_tui
-        from fleet_tui.demo import fault_command  # noqa: F401  (`:fault`)
+        from fleet_tui.demo.tui import open_demo_tui  # Textual only when a TUI is wanted
 
-        return run_tui(args, db=db, lab=lab, sub_title=DEMO_SUB_TITLE)
+        return open_demo_tui(args, db, lab)
 
 
 def _lab_options(faults: list[str], devices: int, socket: Path | None) -> LabOptions:

@@ -1,90 +1,15 @@
-"""`fleet-tui` with no subcommand: open the TUI on the user's own fleet. Also `fleet-tui keys`."""
+"""`fleet-tui keys`; and `fleet-tui` with no subcommand opens the TUI (fleet_tui/launch.py,
+imported only then: Textual is loaded only when a TUI is wanted)."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import sys
-from pathlib import Path
-
-from fleet_tui.commands._common import db_path
-from fleet_tui.config import UserConfig, load_config
-from fleet_tui.core.fleet.lab import Lab
-from fleet_tui.core.fleet.runtime import FleetConfig
-from fleet_tui.paths import config_file, log_file
-
-
-def _setup_logging() -> None:
-    """Actions (identify, reboot, edits) are logged to a file: never to the terminal."""
-    path = log_file()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
-    except OSError:
-        return
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    root = logging.getLogger("fleet_tui")
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-
-
-def ui_settings(args: argparse.Namespace, cfg: UserConfig) -> tuple[bool, bool]:
-    readonly = bool(getattr(args, "readonly", False)) or cfg.readonly
-    low = bool(getattr(args, "low_bandwidth", False)) or cfg.low_bandwidth
-    return readonly, low
-
-
-def run_tui(
-    args: argparse.Namespace,
-    db: Path | None = None,
-    lab: Lab | None = None,
-    sub_title: str | None = None,
-) -> int:
-    """The TUI on the user's fleet; `fleet-tui demo` passes its lab and what to call it."""
-    from fleet_tui.app import FleetApp  # Textual is imported only when a TUI is wanted
-    from fleet_tui.keymap import build_keymap, known_bindings
-    from fleet_tui.screens import registry
-    from fleet_tui.screens.context import UiOptions
-
-    if db is None:
-        db = db_path(args)
-    cfg, problems = load_config(config_file())
-    readonly, low = ui_settings(args, cfg)
-    keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))
-    problems += key_problems + registry.set_user_aliases(cfg.aliases)
-    config = FleetConfig(
-        db_path=db,
-        lab=lab,
-        interfaces=getattr(args, "interface", None),
-        poll_interval=cfg.poll_interval(low),
-    )
-    options = UiOptions(
-        readonly=readonly,
-        low_bandwidth=low,
-        flush_seconds=cfg.table_interval(low),
-        records_seconds=cfg.refresh.records * (4 if low else 1),
-        policy=cfg.status,
-        animate=not low,
-    )
-    _setup_logging()
-    app = FleetApp(config, options, keymap=keymap, problems=problems, sub_title=sub_title)
-    app.run()
-    app.stop_backend()
-    return 0
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
-    from fleet_tui.app import FleetApp
-    from fleet_tui.keymap import build_keymap, describe, known_bindings
+    from fleet_tui.launch import print_keys
 
-    cfg, problems = load_config(config_file())
-    known = known_bindings(FleetApp)
-    keymap, key_problems = build_keymap(cfg.keys, known)
-    print(f"# remap in {config_file()} under [keys]; * = remapped there")
-    print("\n".join(describe(known, keymap)))
-    for p in problems + key_problems:
-        print(f"fleet-tui: {p}", file=sys.stderr)
-    return 0
+    return print_keys()
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
