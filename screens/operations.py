@@ -78,20 +78,20 @@ def _when(t: float) -> str:
 class OperationsScreen(Screen[None]):
     BINDINGS = [
         Binding("escape", "back", "Back", id="ops.back", tooltip="back to the previous screen"),
-        Binding("c", "cancel_op", "Cancel", id="ops.cancel", tooltip="stop a running operation"),
+        Binding("c", "cancel_op", "Cancel", id="ops.cancel", tooltip="stop a running one"),
         Binding(
             "R",
             "resume",
             "Resume",
             id="ops.resume",
-            tooltip="run an interrupted operation's steps that never ran",
+            tooltip="run what an interrupted one never ran",
         ),
         Binding(
             "d",
             "dismiss_op",
             "Dismiss",
             id="ops.dismiss",
-            tooltip="mark an interrupted operation abandoned (its history stays)",
+            tooltip="mark an interrupted one abandoned",
         ),
         Binding("r", "reload", "Reload", id="ops.reload", tooltip="read the operations again"),
     ]

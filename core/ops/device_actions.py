@@ -18,7 +18,7 @@ async def _identify(ctx: StepContext) -> str:
     await ctx.caller.call(
         ctx.target.serial, "identify", {"seconds": seconds}, timeout=ctx.timeout_s
     )
-    return f"blinking its ACT LED for {seconds:g} s"
+    return f"LED blinking for {seconds:g} s"
 
 
 async def _reboot(ctx: StepContext) -> str:
