@@ -23,7 +23,7 @@ from fleet_tui.core.ops.catalogue import KINDS
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import OperationJournal
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepRecord, StepStatus
-from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.ops.process import operator
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
@@ -300,9 +300,7 @@ class OperationsScreen(Screen[None]):
 
     @work(thread=True, group="ops-write", exit_on_error=False, description="dismissing")
     def _dismiss(self, op: OperationRecord) -> None:
-        store = fleet_context(self.app).write_store()
-        OperationJournal(store).abandon(op)
-        EventLog(store).record(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
+        OperationJournal(fleet_context(self.app).write_store()).abandon(op, operator())
         self.app.call_from_thread(self.load)
 
 

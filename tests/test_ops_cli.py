@@ -171,3 +171,24 @@ async def test_dismiss_and_cancel_say_what_they_did(
     assert row["status"] == "abandoned"
     code, _, err = await cli(capsys, db, "--readonly", "ops", "dismiss", op.id)
     assert code == 64 and "read" in err
+
+
+async def test_strings_from_a_merged_journal_are_shown_literally(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A peer's database is untrusted: its operations print with escapes, never as ANSI."""
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as store:
+        journal = OperationJournal(store)
+        op = journal.create(
+            "identify",
+            "Identify \x1b[2J1 device",
+            [DeviceTarget("s\x1b[31m1", "[bold red]pi[/]\x07")],
+            who="mallory\x1b]0;pwned\x07",
+        )
+        journal.set_step(op.id, "s\x1b[31m1", StepStatus.FAILED, "boom \x1b[5m")
+    for argv in (["ops"], ["ops", "show", op.id]):
+        code = await asyncio.to_thread(main, ["--db", str(db), *argv])
+        out = capsys.readouterr().out
+        assert code == 0 and "\x1b" not in out and "\x07" not in out
+        assert "\\x1b" in out

@@ -142,10 +142,15 @@ class OperationJournal:
         row = self.store.get_row(OPS, op_id)
         return bool(row and row.get("cancel_requested"))
 
-    def abandon(self, op: OperationRecord) -> OperationRecord:
+    def abandon(self, op: OperationRecord, who: str) -> OperationRecord:
+        """A technician decided not to resume `op`: it stays in the history, logged."""
         if op.status is not OpStatus.INTERRUPTED:
             raise ValueError(f"operation {op.id} is {op.status.value}, not interrupted")
-        self.store.set_row(OPS, op.id, status=OpStatus.ABANDONED.value)
+        with self.store.write() as c:
+            self.store.lww_set(c, OPS, op.id, {"status": OpStatus.ABANDONED.value})
+            self.store.log_event(
+                c, None, "operation_abandoned", f"{op.title} ({op.id}) abandoned by {who}"
+            )
         return op.model_copy(update={"status": OpStatus.ABANDONED})
 
     # ---- after a crash ---------------------------------------------------------------------

@@ -12,8 +12,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, fail, refuse_readonly
+from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, fail, refuse_readonly, who
 from fleet_tui.commands._operation_run import add_run_args, confirmed, limits, run_operation
 from fleet_tui.core.fleet.refs import resolve
 from fleet_tui.core.ops.catalogue import kind_of
@@ -23,7 +25,6 @@ from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepSt
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
-from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible
 
 
@@ -71,31 +72,39 @@ def cmd_device_action(args: argparse.Namespace) -> int:
 
 
 # ---- ops ----------------------------------------------------------------------------------------
+@contextmanager
+def _journal(args: argparse.Namespace, write: bool) -> Iterator[OperationJournal]:
+    """The journal of the chosen database; operations whose process died are marked
+    interrupted first, unless the database is only read."""
+    readonly = args.readonly and not write
+    with Store.open(db_path(args), readonly=readonly) as store:
+        journal = OperationJournal(store)
+        if not readonly:
+            journal.reap()
+        yield journal
+
+
+def _with_progress(journal: OperationJournal, op: OperationRecord) -> dict[str, object]:
+    return {**op.to_json(), "progress": journal.progress(op.id).model_dump()}
+
+
 def cmd_ops_list(args: argparse.Namespace) -> int:
     try:
-        with Store.open(db_path(args), readonly=args.readonly) as store:
-            journal = OperationJournal(store)
-            if not args.readonly:
-                journal.reap()
+        with _journal(args, write=False) as journal:
             ops = journal.operations(limit=args.limit)
             if args.json:
                 for op in ops:
-                    print(
-                        json.dumps(
-                            {**op.to_json(), "progress": journal.progress(op.id).model_dump()},
-                            sort_keys=True,
-                        )
-                    )
+                    print(json.dumps(_with_progress(journal, op), sort_keys=True))
                 return EXIT_OK
             if not ops:
                 print("no operations yet (fleet-tui identify, reboot, or the TUI's i and R)")
                 return EXIT_OK
             print(f"{'ID':<20} {'WHEN':<16} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
             for op in ops:
-                progress = journal.progress(op.id)
                 print(
-                    f"{op.id:<20} {_when(op.created):<16} {op.status.value:<11} "
-                    f"{visible(op.title, 22):<22} {visible(op.who, 16):<16} {progress.summary()}"
+                    f"{visible(op.id, 20):<20} {_when(op.created):<16} {op.status.value:<11} "
+                    f"{visible(op.title, 22):<22} {visible(op.who, 16):<16} "
+                    f"{journal.progress(op.id).summary()}"
                 )
             return EXIT_OK
     except StoreError as e:
@@ -104,37 +113,29 @@ def cmd_ops_list(args: argparse.Namespace) -> int:
 
 def cmd_ops_show(args: argparse.Namespace) -> int:
     try:
-        with Store.open(db_path(args), readonly=args.readonly) as store:
-            journal = OperationJournal(store)
-            if not args.readonly:
-                journal.reap()
+        with _journal(args, write=False) as journal:
             op = journal.get(args.id)
             steps = journal.steps(op.id)
             if args.json:
-                print(
-                    json.dumps(
-                        {
-                            **op.to_json(),
-                            "progress": Progress.of(steps).model_dump(),
-                            "steps": [s.to_json() for s in steps],
-                        },
-                        sort_keys=True,
-                    )
-                )
+                shown = {**_with_progress(journal, op), "steps": [s.to_json() for s in steps]}
+                print(json.dumps(shown, sort_keys=True))
                 return EXIT_OK
             print(
-                f"{op.id}  {op.title}  {op.status.value}  by {visible(op.who, 40)} at {_when(op.created)}"
+                f"{visible(op.id, 40)}  {visible(op.title, 60)}  {op.status.value}  "
+                f"by {visible(op.who, 40)} at {_when(op.created)}"
             )
-            print(
-                f"  {Progress.of(steps).summary()}"
-                + (f"; attempt {op.attempt}" if op.attempt > 1 else "")
-            )
+            attempt = f"; attempt {op.attempt}" if op.attempt > 1 else ""
+            print(f"  {Progress.of(steps).summary()}{attempt}")
             for s in steps:
                 name = visible(s.hostname or s.serial, 24)
-                print(f"  {name:<20} {s.serial:<18} {s.status.value:<11} {visible(s.message, 300)}")
-            if op.status is OpStatus.INTERRUPTED:
                 print(
-                    f"resume: fleet-tui ops resume {op.id}   ·   dismiss: fleet-tui ops dismiss {op.id}"
+                    f"  {name:<20} {visible(s.serial, 18):<18} {s.status.value:<11} "
+                    f"{visible(s.message, 300)}"
+                )
+            if op.status is OpStatus.INTERRUPTED:
+                ref = visible(op.id, 40)
+                print(
+                    f"resume: fleet-tui ops resume {ref}   ·   dismiss: fleet-tui ops dismiss {ref}"
                 )
             return EXIT_OK
     except (StoreError, OperationNotFound) as e:
@@ -149,9 +150,7 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
     except ValueError as e:
         return fail(f"ops resume: {e}", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
-            journal = OperationJournal(store)
-            journal.reap()
+        with _journal(args, write=True) as journal:
             op = journal.get(args.id)
             kind = kind_of(op.kind)
             again = {StepStatus.PENDING} | (
@@ -166,7 +165,7 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
                     op.id, include_unknown=args.include_unknown, force=args.force, limits=run_limits
                 )
 
-            return run_operation(args, store, start)
+            return run_operation(args, journal.store, start)
     except (StoreError, OperationNotFound) as e:
         return fail(str(e))
     except OperationRefused as e:
@@ -177,12 +176,9 @@ def cmd_ops_dismiss(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops dismiss"):
         return EXIT_USAGE
     try:
-        with Store.open(db_path(args)) as store:
-            journal = OperationJournal(store)
-            journal.reap()
-            op = journal.abandon(journal.get(args.id))
-            EventLog(store).record(None, "operation_abandoned", f"{op.title} ({op.id}) abandoned")
-            print(f"{op.id}: abandoned; its steps stay in the history")
+        with _journal(args, write=True) as journal:
+            op = journal.abandon(journal.get(args.id), who())
+            print(f"{visible(op.id, 40)}: abandoned; its steps stay in the history")
             return EXIT_OK
     except (StoreError, OperationNotFound) as e:
         return fail(str(e))
@@ -194,14 +190,17 @@ def cmd_ops_cancel(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops cancel"):
         return EXIT_USAGE
     try:
-        with Store.open(db_path(args)) as store:
-            journal = OperationJournal(store)
-            journal.reap()
+        with _journal(args, write=True) as journal:
             op = journal.get(args.id)
             if op.status is not OpStatus.RUNNING:
-                return fail(f"ops cancel: {op.id} is {op.status.value}, not running", EXIT_USAGE)
+                return fail(
+                    f"ops cancel: {visible(op.id, 40)} is {op.status.value}, not running",
+                    EXIT_USAGE,
+                )
             journal.request_cancel(op.id)
-            print(f"{op.id}: cancel requested; the process running it stops within a second")
+            print(
+                f"{visible(op.id, 40)}: cancel requested; the process running it stops within a second"
+            )
             return EXIT_OK
     except (StoreError, OperationNotFound) as e:
         return fail(str(e))
