@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from fleet_tui.core.records import SampleRecord
 from fleet_tui.core.samples import sample_values
-from fleet_tui.core.store import sample_blocks
+from fleet_tui.core.store import compaction, sample_blocks
 from fleet_tui.core.store.maintenance import POKE_EVERY
 from fleet_tui.core.store.schema import DAILY_ROLLUP, ROLLUP, SAMPLE_METRICS
 from fleet_tui.core.store.upkeep import StoreUpkeep
@@ -35,7 +35,8 @@ class StoreSamples(StoreUpkeep):
     def _insert_samples(self, rows: list[tuple[object, ...]]) -> None:
         with self._write() as c:
             numbered = [(self._next_seq("samples"), r) for r in rows]
-            sample_blocks.append(c, self.origin, self._ver, numbered)
+            if compaction.append(c, self.origin, self._ver, numbered):  # some were late
+                self._hold_seq_floor("samples", numbered[-1][0])
             self._unpoked += len(rows)
             if self._unpoked >= POKE_EVERY:
                 self._poke()
