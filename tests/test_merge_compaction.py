@@ -208,8 +208,16 @@ def counted(s: Store) -> int:
     )
 
 
+EXAMPLES = int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "10"))
+
+
+# Bounded by what the run may take: EXAMPLES cases (each well under a second), then, after a
+# failure, Hypothesis's own shrinking limit (300 s). Under pytest's default 120 s a long run
+# was interrupted inside whichever case was running, and Hypothesis, replaying that case
+# without the alarm, reported it as a second, flaky failure.
+@pytest.mark.timeout(60 + 300 + 2 * EXAMPLES)
 @settings(
-    max_examples=int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "10")),
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
