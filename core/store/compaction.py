@@ -8,17 +8,37 @@ The horizons run from min(now, the newest hour held), so a file of old samples (
 a laptop back from a month in a drawer) is not folded the moment it is opened.
 
 A rollup row is keyed (serial, bucket, origin of the raw samples) and carries n, the number of
-raw samples it covers. Samples are only ever folded into the rollup of their own key (a block
-into its hour, an hour into its day), and two candidate rollups for one key are joined by
-taking the one covering more samples (ties by digest, then values): a max, so it is
-commutative, associative and idempotent. After a merge, blocks or hours that arrive for a key
-that already has a coarser row are folded the same way, so a replica that compacted and one
-that did not converge to the same rows.
+raw samples it covers, and a digest 'lo:hi:x' of their sequence numbers. Every row holds *all*
+of its origin's samples for its serial and bucket numbered up to hi. That holds because a
+replica knows each origin's samples up to some number (an origin numbers its samples in the
+order it writes them; a snapshot brings a peer's whole state, a change set all it changed since
+the one before), and every fold takes whole hours or days: every block of the hour; every block
+and hour of the day. Hence:
+- Two rows for one key are nested, so the one covering more wins (ties by digest, then
+  values): a max, commutative, associative and idempotent.
+- Blocks folded into an hour that has a row (or a day that has one, when no hours of that day
+  are held) add only their records numbered above the row's hi; the others are in it already.
+  That is exact whichever blocks arrive, even a part of them.
+- Hours (and blocks) folded into a day that has a row: the candidate day, all that this replica
+  holds of it finer, is nested with the row too, and the bigger wins; a candidate whose range
+  does not even meet the row's covers other samples and is added to it.
+After a merge, whatever arrived under a coarser row, or a coarser row that arrived over finer
+ones, is folded at once (`absorb`). So at rest each hour of an origin's samples is either
+blocks or inside a row, and a daily row never sits beside blocks or hours of its own day.
 
-Only the origin replica ever holds all of its own samples, so its rollup of an hour (or day)
-covers a superset of anyone else's and wins. The one price: a replica that compacts another
-site's samples before it has all of them keeps the smaller part until that site's own rollup
-arrives (this needs a partial sync, then two days — or thirty, for days — offline).
+Late samples (a backfill, a clock set back). The origin folds a sample for an hour or day it has
+already folded into that row as it records it, in the same transaction (`append`); it never
+starts that hour's block again. Peers may still hold the block the fold deleted, under the same
+key: a second history under that key would lose to the longer one in a merge, and a sample with
+it. Added to the origin's row, which covers all of the origin's samples, the late one wins
+everywhere.
+
+The price of aggregates: a day row and an hourly row of the same day can overlap with neither
+covering the other. A replica folded the day, then a change set (not a whole snapshot) brings
+one hour of it that has grown since, without the rest of the day. Nothing tells which of the
+hour's samples the day holds, so the bigger row is kept until the origin's own daily row (which
+covers all of its samples) arrives and wins. Blocks alone never meet this: they are folded
+record by record.
 
 A day's values are the hours' means weighted by their sample counts (an hour whose value is
 NULL adds no weight); throttle bits are OR-ed in both tiers.
@@ -27,8 +47,9 @@ NULL adds no weight); throttle bits are OR-ed in both tiers.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
+from fleet_tui.core.store import sample_blocks
 from fleet_tui.core.store.sample_blocks import BUCKET_S, NAME
 from fleet_tui.core.store.schema import (
     DAILY_ROLLUP,
@@ -94,8 +115,8 @@ def _digest(text: object) -> tuple[int, int, int] | None:
 def _add_disjoint(conn: sqlite3.Connection, into: RollupTable) -> None:
     """A candidate whose samples' sequence range does not meet the range of the row it would
     join covers other samples (one origin numbers its samples once): add the two instead of
-    keeping the bigger. This is how a late sample — a backfill, a clock set back — gets into
-    an hour or day already compacted; without it the smaller row would lose and the sample
+    keeping the bigger. This is how the records above an hour's row (`_fold`) and a late
+    sample (`append`) get into a row; without it the smaller row would lose and the samples
     would be gone. Ranges that meet are joined by the usual max (covering more wins)."""
     metrics = [c.name for c in SAMPLE_METRICS]
     cols = ["n", "digest", *metrics]
@@ -135,11 +156,22 @@ def _join_candidates(conn: sqlite3.Connection, into: RollupTable, ver: int) -> N
     conn.execute("DROP TABLE temp.rollup_candidates")
 
 
+def _digest_ok(col: str) -> str:
+    """SQL: is `col` a digest as fleet-tui writes them ('lo:hi:x', 16 hex digits each)?"""
+    return f"(length({col}) = 50 AND substr({col}, 17, 1) = ':' AND substr({col}, 34, 1) = ':')"
+
+
 def _fold(conn: sqlite3.Connection, where: str, ver: int) -> int:
-    """Roll the selected blocks into candidate hours, join them in, delete the blocks.
+    """Roll the selected blocks into candidate hours, join them in, delete the blocks; hours
+    whose day has a row go on into it. Returns the raw samples folded.
 
     `where` (over block columns, alias `b`) must select whole hours: every part of a
-    (serial, bucket, origin) or none. Every record is read once, by one json_each per block."""
+    (serial, bucket, origin) or none. Every record is read once, by one json_each per block.
+
+    A block whose hour has a row, or whose day has one and no hours of that day are held,
+    adds only its records numbered above that row's hi (module docstring): a block's records
+    are in sequence order, so the others are a prefix to skip, counted first for those few
+    blocks. The candidate then covers other samples than the row and is added to it."""
     seq = _field("seq")
     metrics = ", ".join(
         f"{_throttle_or(_field(c.name))} AS {c.name}"
@@ -147,19 +179,61 @@ def _fold(conn: sqlite3.Connection, where: str, ver: int) -> int:
         else f"avg({_field(c.name)}) AS {c.name}"
         for c in SAMPLE_METRICS
     )
+
+    def skip(row: str) -> str:  # the records of block b numbered up to `row`'s hi
+        return (
+            f"(SELECT count(*) FROM json_each(b.data) s WHERE s.key % {STRIDE} = 0 "
+            f"AND printf('%016x', s.value) <= substr({row}.digest, 18, 16))"
+        )
+
+    conn.execute("DROP TABLE IF EXISTS temp.fold_skip")
+    conn.execute("CREATE TEMP TABLE fold_skip (id INTEGER PRIMARY KEY, skip INTEGER)")
+    conn.execute(
+        f"INSERT INTO temp.fold_skip SELECT b.rowid, {skip('r')} FROM main.{NAME} b "
+        f"JOIN main.{ROLLUP.name} r ON r.serial = b.serial AND r.bucket = b.bucket "
+        f"AND r.origin = b.origin WHERE ({where}) AND {_digest_ok('r.digest')}"
+    )
+    conn.execute(
+        f"INSERT INTO temp.fold_skip SELECT b.rowid, {skip('d')} FROM main.{NAME} b "
+        f"JOIN main.{DAILY_ROLLUP.name} d ON d.serial = b.serial "
+        f"AND d.bucket = b.bucket - b.bucket % {DAY_S} AND d.origin = b.origin "
+        f"WHERE ({where}) AND {_digest_ok('d.digest')} AND NOT EXISTS (SELECT 1 FROM "
+        f"main.{ROLLUP.name} h WHERE h.serial = b.serial AND h.bucket >= d.bucket "
+        f"AND h.bucket < d.bucket + {DAY_S} AND h.origin = b.origin)"
+    )
     conn.execute("DROP TABLE IF EXISTS temp.rollup_candidates")
     conn.execute(
         f"CREATE TEMP TABLE rollup_candidates AS "
         f"SELECT b.serial AS serial, b.bucket AS bucket, b.origin AS origin, "
         f"{BUCKET_S} AS bucket_s, count({seq}) AS n, "
         f"printf('%016x:%016x:%016x', min({seq}), max({seq}), sum({seq})) AS digest, "
-        f"{metrics} FROM main.{NAME} b, json_each(b.data) j WHERE {where} "
+        f"{metrics} FROM main.{NAME} b LEFT JOIN temp.fold_skip f ON f.id = b.rowid, "
+        f"json_each(b.data) j WHERE ({where}) AND j.key >= {STRIDE} * coalesce(f.skip, 0) "
         f"GROUP BY {_GROUP} HAVING count({seq}) > 0"
+    )
+    conn.execute("DROP TABLE temp.fold_skip")
+    conn.execute("DROP TABLE IF EXISTS temp.fold_days")
+    conn.execute(
+        "CREATE TEMP TABLE fold_days AS SELECT DISTINCT c.serial AS serial, d.bucket AS bucket, "
+        f"c.origin AS origin FROM temp.rollup_candidates c JOIN main.{DAILY_ROLLUP.name} d "
+        f"ON d.serial = c.serial AND d.bucket = c.bucket - c.bucket % {DAY_S} "
+        "AND d.origin = c.origin"
     )
     _join_candidates(conn, ROLLUP, ver)
     folded = conn.execute(f"SELECT sum(n) FROM main.{NAME} b WHERE {where}").fetchone()[0]
     conn.execute(f"DELETE FROM main.{NAME} AS b WHERE {where}")
+    if conn.execute("SELECT 1 FROM temp.fold_days LIMIT 1").fetchone() is not None:
+        days = "SELECT serial, bucket, origin FROM temp.fold_days"
+        _fold_hours(conn, f"(r.serial, {_DAY}, r.origin) IN ({days})", ver)
+    conn.execute("DROP TABLE temp.fold_days")
     return int(folded or 0)
+
+
+def _fold_days(conn: sqlite3.Connection, blocks: str, hours: str, ver: int) -> tuple[int, int]:
+    """Fold whole days: first their blocks into hours, then their hours into days, so a
+    daily row never sits beside raw samples of its own day. `blocks` (alias `b`) and `hours`
+    (alias `r`) select the same days. Returns (raw samples, hourly rows) folded."""
+    return _fold(conn, blocks, ver), _fold_hours(conn, hours, ver)
 
 
 def _fold_hours(conn: sqlite3.Connection, where: str, ver: int) -> int:
@@ -193,8 +267,8 @@ def compact(
     of whole days that end before `hours_before`. Returns the raw samples folded."""
     edge = int(before // BUCKET_S) * BUCKET_S
     folded = _fold(conn, f"b.bucket < {edge}", ver)
-    if hours_before is not None:
-        day_edge = int(hours_before // DAY_S) * DAY_S
+    if hours_before is not None:  # only days whose blocks were all folded just now
+        day_edge = int(min(hours_before, before) // DAY_S) * DAY_S
         _fold_hours(conn, f"r.bucket < {day_edge}", ver)
     return folded
 
@@ -237,7 +311,43 @@ def _compact_day(conn: sqlite3.Connection, ver: int, now: float, newest_raw: int
     day = int(oldest) - int(oldest) % DAY_S
     if day >= edge:
         return 0
-    return _fold_hours(conn, f"r.bucket >= {day} AND r.bucket < {day + DAY_S}", ver)
+
+    def within(a: str) -> str:
+        return f"{a}.bucket >= {day} AND {a}.bucket < {day + DAY_S}"
+
+    return sum(_fold_days(conn, within("b"), within("r"), ver))
+
+
+# ---- our own samples -------------------------------------------------------------------------
+
+# Does a row of ours cover this hour (serial, bucket, origin), or its day?
+_COVERED = (
+    f"SELECT EXISTS (SELECT 1 FROM main.{ROLLUP.name} WHERE serial = ?1 AND bucket = ?2 "
+    f"AND origin = ?3) OR EXISTS (SELECT 1 FROM main.{DAILY_ROLLUP.name} WHERE serial = ?1 "
+    f"AND bucket = ?2 - ?2 % {DAY_S} AND origin = ?3)"
+)
+
+
+def append(
+    conn: sqlite3.Connection, origin: int, ver: int, rows: Iterable[tuple[int, Sequence[object]]]
+) -> int:
+    """Append our own samples (sample_blocks.append); those of an hour or day we have folded
+    already (a backfill, a clock set back) are folded into its row at once, in the same
+    transaction. Their hour's blocks were deleted by that fold and peers may still hold
+    them: a block started again under the same key would be a second history of it, and the
+    merge, which keeps the longer version, would drop one. So no block of a folded hour is
+    ever seen again, and our row stays what every row is: all of our samples of its hour or
+    day up to its highest sequence number.
+
+    Returns the samples folded at once: their numbers are in no block any more, so the
+    caller holds its sequence floor above them."""
+    written = sample_blocks.append(conn, origin, ver, rows)
+    late = [
+        (serial, bucket, origin)
+        for serial, bucket in written
+        if conn.execute(_COVERED, (serial, bucket, origin)).fetchone()[0]
+    ]
+    return _fold_keys(conn, [], lambda keys: _fold(conn, f"({_GROUP}) IN ({keys})", ver), late)
 
 
 # ---- after a merge ---------------------------------------------------------------------------
@@ -302,17 +412,21 @@ def _absorb_into_days(conn: sqlite3.Connection, ver: int, peer: dict[str, list[s
         )
 
     def fold(days: str) -> int:
-        folded = _fold(conn, f"(b.serial, {day_of('b')}, b.origin) IN ({days})", ver)
-        _fold_hours(conn, f"(r.serial, {_DAY}, r.origin) IN ({days})", ver)
-        return folded
+        blocks = f"(b.serial, {day_of('b')}, b.origin) IN ({days})"
+        return _fold_days(conn, blocks, f"(r.serial, {_DAY}, r.origin) IN ({days})", ver)[0]
 
     return _fold_keys(conn, keys, fold)
 
 
-def _fold_keys(conn: sqlite3.Connection, selects: list[str], fold: Callable[[str], int]) -> int:
-    """Collect (serial, bucket, origin) keys from `selects` into a temp table, then call
-    `fold` with a subquery over them."""
-    if not selects:
+def _fold_keys(
+    conn: sqlite3.Connection,
+    selects: list[str],
+    fold: Callable[[str], int],
+    rows: Sequence[tuple[str, int, int]] = (),
+) -> int:
+    """Collect (serial, bucket, origin) keys from `selects` and `rows` into a temp table,
+    then call `fold` with a subquery over them."""
+    if not selects and not rows:
         return 0
     conn.execute("DROP TABLE IF EXISTS temp.absorb_keys")
     conn.execute(
@@ -322,6 +436,7 @@ def _fold_keys(conn: sqlite3.Connection, selects: list[str], fold: Callable[[str
     try:
         for sql in selects:
             conn.execute(f"INSERT OR IGNORE INTO temp.absorb_keys {sql}")
+        conn.executemany("INSERT OR IGNORE INTO temp.absorb_keys VALUES (?, ?, ?)", rows)
         if conn.execute("SELECT 1 FROM temp.absorb_keys LIMIT 1").fetchone() is None:
             return 0
         return int(fold("SELECT serial, bucket, origin FROM temp.absorb_keys"))

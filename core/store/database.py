@@ -310,7 +310,7 @@ class Store:
         top = self._seq_top("samples")
         folded = fold()
         if folded:
-            self._hold_seq_floor(c, "samples", top)
+            self.hold_seq_floor(c, "samples", top)
         return folded
 
     def _seq_top(self, table: str) -> int:
@@ -320,7 +320,7 @@ class Store:
         row = self._conn.execute(seq_top_sql(table), (self.origin,)).fetchone()
         return max(row[0] or 0, self._floors.get(table, 0))
 
-    def _hold_seq_floor(self, c: sqlite3.Connection, table: str, top: int) -> None:
+    def hold_seq_floor(self, c: sqlite3.Connection, table: str, top: int) -> None:
         """Rows of ours up to `top` may be gone (folded): never hand their numbers out again."""
         if top > self._floors.get(table, 0):
             self._set_meta(c, f"seq_floor.{table}", top)
@@ -394,7 +394,7 @@ class Store:
         if hours_older_than_s is None:
             hours_older_than_s = max(older_than_s, compaction.HOURLY_HORIZON_S)
         with self.write() as c:
-            self._hold_seq_floor(c, "samples", self._seq_top("samples"))
+            self.hold_seq_floor(c, "samples", self._seq_top("samples"))
             return compaction.compact(c, at - older_than_s, self._ver, at - hours_older_than_s)
 
     def compact_due(self, now: float | None = None) -> int:

@@ -2,8 +2,9 @@
 
 The table and its rules are in core/store/schema.py (`SampleBlockTable`). In short: one row per
 (serial, hour bucket, origin, part); `data` is a flat JSON array of `n` records of STRIDE
-values (seq, time, metrics…); only the origin appends to its blocks, so two versions of one
-block are prefixes of each other and the merge keeps the longer.
+values (seq, time, metrics…); only the origin appends to its blocks, and never again to an hour
+it has folded (a late sample goes straight into the hour's row: compaction.append), so two
+versions of one block are prefixes of each other and the merge keeps the longer.
 
 JSON because SQLite reads it natively: compaction averages a block's values with `json_each`
 inside the same transaction (core/store/compaction.py), and `sqlite3 fleet.db` shows samples as
@@ -67,10 +68,16 @@ APPEND_SQL = (
 
 def append(
     conn: sqlite3.Connection, origin: int, ver: int, rows: Iterable[tuple[int, Sequence[object]]]
-) -> None:
+) -> list[tuple[str, int]]:
     """Append (seq, (serial, time, metrics…)) rows to our blocks (caller holds a write
-    transaction). The open part of each hour is looked up in the file, not remembered:
-    another Store may have written to it since."""
+    transaction); returns the (serial, bucket) hours written to, in write order. The open part
+    of each hour is looked up in the file, not remembered: another Store may have written to
+    it since.
+
+    Call it through `compaction.append`: a block of an hour we have folded was deleted, and
+    peers may still hold it under the same key, so a block written there again must not
+    outlive this transaction (it would break the rule that every version of a block is a
+    prefix of every longer one); compaction.append folds it into its hour or day at once."""
     parts: dict[tuple[str, int], tuple[int, int]] = {}
     for seq, row in rows:
         serial, t = str(row[0]), float(row[1])  # type: ignore[arg-type]
@@ -88,6 +95,7 @@ def append(
             part, n = part + 1, 0
         conn.execute(APPEND_SQL, (serial, bucket, origin, part, seq, encode(seq, row[1:]), ver))
         parts[(serial, bucket)] = (part, n + 1)
+    return list(parts)
 
 
 def records(data: str | None) -> list[list[object]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from fleet_tui.core.records import SampleRecord
-from fleet_tui.core.store import sample_blocks
+from fleet_tui.core.store import compaction, sample_blocks
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.sample_gate import SampleGate, sample_values
 from fleet_tui.core.store.schema import DAILY_ROLLUP, ROLLUP, SAMPLE_METRICS
@@ -44,7 +44,8 @@ class SampleLog:
         store = self.store
         with store.write() as c:
             numbered = [(store.next_seq("samples"), r) for r in rows]
-            sample_blocks.append(c, store.origin, store.write_version, numbered)
+            if compaction.append(c, store.origin, store.write_version, numbered):  # some late
+                store.hold_seq_floor(c, "samples", numbered[-1][0])
             store.samples_appended(len(rows))
 
     def recent(self, serial: str, since: float) -> list[SampleRecord]:

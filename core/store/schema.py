@@ -162,9 +162,10 @@ class SampleBlockTable:
     flat JSON array of `n` records of STRIDE values each (SAMPLE_RECORD), in write order.
 
     Append-only per sample, grow-only per block: only the origin writes a block, always by
-    appending records, so any two versions of one block are a prefix of each other and the
-    merge keeps the longer one; two versions neither of which is a prefix of the other are
-    reported as corruption. Why blocks: a merge moves a few thousand rows instead of one row
+    appending records, and never again once it has folded the block's hour (a late sample goes
+    straight into the hour's row), so any two versions of one block are a prefix of each other
+    and the merge keeps the longer one; two versions neither of which is a prefix of the other
+    are reported as corruption. Why blocks: a merge moves a few thousand rows instead of one row
     per sample (SQLite inserts at most ~0.8M rows/s here; the target is 1M samples/s), and a
     year of samples is compacted block by block (core/store/compaction.py). Every sample keeps its
     own (origin, seq) identity inside its block. A rowid table: blocks run to kilobytes.
@@ -245,9 +246,11 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
 class RollupTable:
     """Compacted metric buckets: one row per (serial, bucket, origin of the raw samples).
 
-    Two replicas may compact different subsets of the same origin's samples; the row covering
-    more samples wins whole (ties: digest, then values), a join that every replica computes
-    alike. See core/store/compaction.py.
+    Two replicas may compact different subsets of the same origin's samples, each all of its
+    samples of the bucket up to some sequence number (the digest's hi): the row covering more
+    samples wins whole (ties: digest, then values), a join that every replica computes alike,
+    and blocks folded into a row add only their records above its hi. See
+    core/store/compaction.py.
     """
 
     name: str

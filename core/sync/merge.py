@@ -6,7 +6,8 @@ Runs inside the caller's transaction with the peer attached as schema `peer`. Th
 - Append-only row: union; the same (origin, seq) with different content is reported.
 - Sample block: grow-only, the longer version wins (core/store/sample_blocks.py); a v2 peer's
   row-per-sample table is packed into blocks first.
-- Rollup row: the one covering more samples wins whole (core/store/compaction.py).
+- Rollup row: the one covering more samples wins whole; then whatever arrived under a coarser
+  row (or a coarser row over finer ones) is folded into it (core/store/compaction.py, `absorb`).
 Columns a peer of an older schema lacks merge as never written (clock 0), so additive
 migrations and merge go together.
 """
