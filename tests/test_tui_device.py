@@ -56,7 +56,8 @@ async def test_detail_shows_facts_health_history_events_and_host_key(
         assert "pi-4b-001 (front door)  ok" in text(screen, "#device-title")
         facts = text(screen, "#device-facts")
         assert SERIAL in facts and "bookworm" in facts and "R1" in facts
-        assert "48.3°C" in text(screen, "#metric-temperature_c")
+        # the live reading (newer than every stored sample) is shown by the next live flush
+        assert await wait_for(pilot, lambda: "48.3°C" in text(screen, "#metric-temperature_c"))
         spark = screen.query_one("#spark-temperature_c", Sparkline)
         assert spark.data is not None and len(spark.data) == 121  # an hour of samples + live
         events = screen.query_one("#device-events", DataTable)
@@ -107,7 +108,8 @@ async def test_a_pi_with_a_fan_shows_its_fan_line_and_one_without_does_not(
         assert row.display and top.has_class("with-fan")
         await pilot.pause(0.05)
         assert screen.query_one("#device-health").outer_size.height == 10
-        assert "48.3°C" in text(screen, "#metric-temperature_c")  # the other lines stay
+        # the live reading (newer than every stored sample) is shown by the next live flush
+        assert await wait_for(pilot, lambda: "48.3°C" in text(screen, "#metric-temperature_c"))  # the other lines stay
         assert "Power" in text(screen, "#metric-power_w")
 
 
@@ -238,4 +240,5 @@ async def test_a_candidates_screen_follows_it_to_its_serial(tmp_path: Path) -> N
         assert await wait_for(pilot, lambda: screen.ref.key == SERIAL)
         assert await wait_for(pilot, lambda: screen.detail.record is not None)
         assert await wait_for(pilot, lambda: "front door" in text(screen, "#device-title"))
-        assert "48.3°C" in text(screen, "#metric-temperature_c")
+        # the live reading (newer than every stored sample) is shown by the next live flush
+        assert await wait_for(pilot, lambda: "48.3°C" in text(screen, "#metric-temperature_c"))
