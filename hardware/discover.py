@@ -28,6 +28,7 @@ from .protocol import ProtocolError, Request
 
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
+FIRST_ROUND_S = 1.2  # a quiet browse runs at least this long: the three queries, their answers
 DEFAULT_TYPES = ("_ssh._tcp.local.", "_workstation._tcp.local.", "_pifleet._tcp.local.")
 MAX_TABLE = 256 * 1024
 MAX_PACKET = 9000
@@ -211,21 +212,33 @@ class _Cache:
         self.addr: Dict[str, List[str]] = {}
         self.gone: set = set()
 
-    def add(self, name: str, rtype: int, value: Any, ttl: int) -> None:
+    def add(self, name: str, rtype: int, value: Any, ttl: int) -> bool:
+        """Keep one record; True when it told us something new (a quiet browse waits for
+        that to stop)."""
         key = name.lower()
         if rtype == T_PTR:
             if ttl == 0:
+                new = value.lower() not in self.gone
                 self.gone.add(value.lower())
-            else:
-                self.ptr.setdefault(key, set()).add(value)
-        elif rtype == T_SRV:
+                return new
+            known = self.ptr.setdefault(key, set())
+            new = value not in known
+            known.add(value)
+            return new
+        if rtype == T_SRV:
+            new = self.srv.get(key) != value
             self.srv[key] = value
-        elif rtype == T_TXT:
+            return new
+        if rtype == T_TXT:
+            new = self.txt.get(key) != value
             self.txt[key] = value
-        elif rtype in (T_A, T_AAAA):
+            return new
+        if rtype in (T_A, T_AAAA):
             addrs = self.addr.setdefault(key, [])
             if value not in addrs and len(addrs) < 16:
                 addrs.append(value)
+                return True
+        return False
 
     def services(self, types: Tuple[str, ...]) -> List[Dict[str, Any]]:
         out = []
@@ -291,6 +304,10 @@ def _interfaces(req: Request) -> List[str]:
 
 
 def browse(req: Request, clock: Callable[[], float] = time.monotonic) -> Dict[str, Any]:
+    """Ask for `types` on the interfaces and collect the answers for `seconds`; with `quiet`,
+    stop once the three queries have gone out, FIRST_ROUND_S has passed and nothing new has
+    come for `quiet` seconds (the LAN has answered). Says how long it took and why it
+    stopped (`quiet` or `timeout`)."""
     seconds = req.params.get("seconds", 2.0)
     if (
         isinstance(seconds, bool)
@@ -298,6 +315,11 @@ def browse(req: Request, clock: Callable[[], float] = time.monotonic) -> Dict[st
         or not 0.2 <= seconds <= 10
     ):
         raise ProtocolError(protocol.BAD_REQUEST, "'seconds' must be a number in [0.2, 10]", req.id)
+    quiet = req.params.get("quiet")
+    if quiet is not None and (
+        isinstance(quiet, bool) or not isinstance(quiet, (int, float)) or not 0.1 <= quiet <= 10
+    ):
+        raise ProtocolError(protocol.BAD_REQUEST, "'quiet' must be a number in [0.1, 10]", req.id)
     types = _types(req)
     interfaces = _interfaces(req)
     if not interfaces:
@@ -324,11 +346,20 @@ def browse(req: Request, clock: Callable[[], float] = time.monotonic) -> Dict[st
             raise ProtocolError(protocol.FAILED, "cannot use any interface: %s" % errors, req.id)
         deadline = clock() + float(seconds)
         sends = [0.0, 0.25, 1.0]  # seconds after start: the PTR query is repeated twice
-        start = clock()
+        start = last_new = clock()
         packets = 0
+        stopped = "timeout"
         while True:
             now = clock()
             if now >= deadline:
+                break
+            if (
+                quiet is not None
+                and not sends
+                and now - start >= FIRST_ROUND_S
+                and now - last_new >= quiet
+            ):
+                stopped = "quiet"
                 break
             while sends and now - start >= sends[0]:
                 sends.pop(0)
@@ -343,7 +374,8 @@ def browse(req: Request, clock: Callable[[], float] = time.monotonic) -> Dict[st
                 packets += 1
                 try:
                     for name, rtype, (value, ttl) in parse_packet(data):
-                        cache.add(name, rtype, value, ttl)
+                        if cache.add(name, rtype, value, ttl):
+                            last_new = clock()
                 except (ValueError, struct.error, IndexError):
                     continue  # a malformed packet is dropped, never fatal
     finally:
@@ -354,6 +386,8 @@ def browse(req: Request, clock: Callable[[], float] = time.monotonic) -> Dict[st
         "interfaces": interfaces,
         "packets": packets,
         "errors": errors,
+        "elapsed_s": round(clock() - start, 3),
+        "stopped": stopped,
     }
 
 

@@ -15,7 +15,7 @@ SMALL = {
     "bench_agent.py": [],
     "bench_demo.py": [],
     "bench_lab.py": ["--sizes", "2"],
-    "bench_discovery.py": ["--devices", "5", "--repeat", "1"],
+    "bench_discovery.py": ["--devices", "5", "--repeat", "1", "--timeout", "2"],
     "bench_connect.py": ["--devices", "5", "--rounds", "1"],
     "bench_tui.py": ["--devices", "20", "--samples", "2000", "--repeat", "1", "--no-tmux"],
     "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],

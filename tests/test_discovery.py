@@ -250,5 +250,5 @@ async def test_browse_returns_once_the_expected_devices_settle(advertiser: Async
     loop = asyncio.get_running_loop()
     started = loop.time()
     found = await browse(6.0, [LOOPBACK], service_types=(f"{kind}.local.",), expect=1, settle=0.3)
-    assert any(c.port == 2204 and c.serial == "1000000000000abc" for c in found)
+    assert any(c.port == 2204 and c.serial == "1000000000000abc" for c in found.candidates)
     assert loop.time() - started < 5.0

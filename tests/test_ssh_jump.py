@@ -283,7 +283,7 @@ async def test_discovery_through_the_jump_host_agent(
             service_types=SERVICE_TYPES,
             neighbours=False,  # this machine's own table is no test fixture
         )
-        ours = {c.port: c for c in found if c.port in {pi.port for pi in adlab.pis}}
+        ours = {c.port: c for c in found.candidates if c.port in {pi.port for pi in adlab.pis}}
         assert set(ours) == {pi.port for pi in adlab.pis}
         assert all(
             c.jump == via and c.source == "jump" and c.address == LOOPBACK for c in ours.values()

@@ -7,9 +7,10 @@ bound to 127.0.0.1 (tests) never turns up a real LAN's Pis.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fleet_tui.core.discovery.jump import with_neighbours
-from fleet_tui.core.discovery.mdns import SERVICE_TYPES, Candidate, browse
+from fleet_tui.core.discovery.mdns import QUIET_S, SERVICE_TYPES, DiscoveryPass, browse
 from fleet_tui.core.net.neighbours import Neighbour, read_local
 
 
@@ -43,8 +44,12 @@ async def discover_here(
     *,
     neighbours: bool = True,
     service_types: Sequence[str] = SERVICE_TYPES,
-) -> list[Candidate]:
-    found = await browse(seconds, interfaces, service_types)
-    if neighbours:
-        found = with_neighbours(found, list(local_neighbours(interfaces)), None)
-    return found
+    quiet: float | None = QUIET_S,
+) -> DiscoveryPass:
+    """mDNS until the LAN has answered (`seconds` at most; `quiet=None`: all of them), plus
+    the neighbour table."""
+    found = await browse(seconds, interfaces, service_types, quiet=quiet)
+    if not neighbours:
+        return found
+    merged = with_neighbours(found.candidates, list(local_neighbours(interfaces)), None)
+    return replace(found, candidates=merged)

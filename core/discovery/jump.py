@@ -9,14 +9,17 @@ strictly as a packet off the network.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from fleet_tui.core.agent.client import AgentSession
 from fleet_tui.core.discovery.mdns import (
+    QUIET_S,
     SERVICE_TYPES,
     Candidate,
+    DiscoveryPass,
     clean_label,
     decode_txt,
     order_addresses,
@@ -41,8 +44,11 @@ async def discover_via(
     interfaces: Sequence[str] | None = None,
     service_types: Sequence[str] = SERVICE_TYPES,
     neighbours: bool = True,
-) -> list[Candidate]:
-    """Candidates on the jump host's LAN, each to be reached through `jump`."""
+    quiet: float | None = QUIET_S,
+) -> DiscoveryPass:
+    """Candidates on the jump host's LAN, each to be reached through `jump`. Its agent stops
+    browsing once the LAN has answered (`quiet`, as here; None: all of `seconds`); an older
+    agent listens for all of `seconds` and says nothing of why."""
     try:
         spec = str(parse_spec(jump))
         route = pool.route(Target.parse(spec))
@@ -60,6 +66,9 @@ async def discover_via(
         }
         if interfaces:
             params["interfaces"] = list(interfaces)
+        if quiet is not None:
+            params["quiet"] = quiet
+        started = time.monotonic()
         try:
             browsed = await session.call("browse", params, timeout=seconds + 10.0)
         except Exception as exc:
@@ -72,7 +81,13 @@ async def discover_via(
                 table = {}  # the neighbour table is a bonus; mDNS already answered
     finally:
         await session.close()
-    return with_neighbours(candidates_from_browse(browsed, spec), parse_agent_table(table), spec)
+    found = with_neighbours(candidates_from_browse(browsed, spec), parse_agent_table(table), spec)
+    stopped = browsed.get("stopped") if isinstance(browsed, dict) else None
+    return DiscoveryPass(
+        found,
+        time.monotonic() - started,
+        "quiet" if stopped == "quiet" else "timeout",
+    )
 
 
 def candidates_from_browse(result: Any, jump: str | None) -> list[Candidate]:

@@ -39,6 +39,13 @@ MAX_TXT_KEYS = 32
 MAX_TXT_VALUE = 255
 MAX_ADDRESSES = 8
 RESOLVE_TIMEOUT_MS = 3000
+# When a pass may end early (`browse`): after the browser's first two queries have had their
+# answers (it asks at once and again about a second later), once nothing new has come for
+# QUIET_S. Responders answer shared records within 20–120 ms (RFC 6762); Wi-Fi power saving
+# adds a few hundred. `--wait` keeps listening for the whole `--timeout`.
+FIRST_ROUND_S = 1.2
+QUIET_S = 0.6
+BUSY_POLL_S = 0.05  # how often a quiet pass looks again while a lookup is still in flight
 _SERIAL = re.compile(r"^[0-9a-fA-F]{8,32}$")
 
 EventKind = Literal["found", "moved", "updated", "gone"]
@@ -253,6 +260,11 @@ class Discovery:
     def candidates(self) -> list[Candidate]:
         return sorted(self.seen.values(), key=lambda c: (c.name.lower(), c.endpoint))
 
+    @property
+    def busy(self) -> bool:
+        """A lookup is still waiting for its answer."""
+        return bool(self._lookups)
+
     def _on_state_change(
         self,
         zeroconf: Zeroconf,
@@ -404,30 +416,68 @@ class Discovery:
         self._zc = None
 
 
+@dataclass(frozen=True)
+class DiscoveryPass:
+    """What one pass found, how long it listened and why it stopped: `quiet` (the LAN had
+    answered: see `browse`), `timeout` (the upper bound, or `--wait`), `expected` (tests)."""
+
+    candidates: list[Candidate]
+    elapsed_s: float
+    stopped: Literal["quiet", "timeout", "expected"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "candidates": len(self.candidates),
+            "elapsed_s": round(self.elapsed_s, 3),
+            "stopped": self.stopped,
+        }
+
+
 async def browse(
     seconds: float,
     interfaces: Sequence[str] | None = None,
     service_types: Sequence[str] = SERVICE_TYPES,
+    *,
+    quiet: float | None = QUIET_S,
     settle: float = 0.3,
     expect: int | None = None,
-) -> list[Candidate]:
-    """Browse for `seconds` (or until `expect` endpoints are seen and `settle` s passed)."""
+) -> DiscoveryPass:
+    """Browse until the LAN has answered, `seconds` at the most.
+
+    The LAN has answered once the browser's first queries (one at once, one about a second
+    later, for answers lost the first time) have had their answers — FIRST_ROUND_S — and then
+    nothing new (a service, an address, a goodbye) has arrived for `quiet` seconds, with no
+    lookup in flight. `quiet=None` listens for all of `seconds` (slow Wi-Fi: `--wait`).
+    `expect`: stop `settle` s after that many devices are seen (tests and benchmarks)."""
     loop = asyncio.get_running_loop()
     changed = asyncio.Event()
     discovery = Discovery(lambda event: changed.set(), interfaces, service_types)
+    start = last_news = loop.time()
+    deadline = start + seconds
+    stopped: Literal["quiet", "timeout", "expected"] = "timeout"
     await discovery.start()
     try:
-        deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0:
             changed.clear()
             if expect is not None and len(discovery.seen) >= expect:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), min(settle, left))
                 if not changed.is_set():
+                    stopped = "expected"
                     break
                 continue
+            wait = left
+            if quiet is not None:
+                now = loop.time()
+                quiet_from = max(start + FIRST_ROUND_S, last_news + quiet)
+                if now >= quiet_from and not discovery.busy:
+                    stopped = "quiet"
+                    break
+                wait = min(left, max(BUSY_POLL_S, quiet_from - now))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), left)
+                await asyncio.wait_for(changed.wait(), wait)
+            if changed.is_set():
+                last_news = loop.time()
     finally:
         await discovery.stop()
-    return discovery.candidates()
+    return DiscoveryPass(discovery.candidates(), loop.time() - start, stopped)

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, emit, fail
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
-from fleet_tui.core.discovery.mdns import Candidate, InterfaceError
+from fleet_tui.core.discovery.mdns import QUIET_S, Candidate, DiscoveryPass, InterfaceError
 from fleet_tui.core.net.hosts import HostBook, HostEntry
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.text import visible
@@ -35,6 +35,7 @@ async def _discover(args: argparse.Namespace, store: Store) -> int:
 
     book = HostBook(store)
     via = args.via or (book.site_jump(args.site) if args.site else None)
+    quiet = None if args.wait else QUIET_S
     try:
         if via:
             pool = connection_pool(store, args)
@@ -45,12 +46,16 @@ async def _discover(args: argparse.Namespace, store: Store) -> int:
                     seconds=args.timeout,
                     interfaces=args.interface or None,
                     neighbours=not args.no_neighbours,
+                    quiet=quiet,
                 )
             finally:
                 await pool.close()
         else:
             found = await discover_here(
-                args.timeout, args.interface or None, neighbours=not args.no_neighbours
+                args.timeout,
+                args.interface or None,
+                neighbours=not args.no_neighbours,
+                quiet=quiet,
             )
     except InterfaceError as e:
         return fail(f"discover: {e}", EXIT_USAGE)
@@ -59,15 +64,28 @@ async def _discover(args: argparse.Namespace, store: Store) -> int:
     except OSError as e:
         return fail(f"discover: mDNS failed: {e.strerror or e}")
     save = not args.no_save and not args.readonly
-    for c in found:
+    for c in found.candidates:
         if save:
             _save_candidate(book, c, args.site)
         emit(args, c.to_json(), _candidate_line(c))
-    if not found and not args.json:
-        print("no candidates found", file=sys.stderr)
-    if save and found:
-        print(f"{len(found)} candidate(s) saved: `fleet-tui poll` reaches them", file=sys.stderr)
+    if args.json:  # the pass itself, last: how long it listened and why it stopped
+        emit(args, {"discovery": {**found.summary(), "timeout_s": args.timeout}}, "")
+    else:
+        print(_pass_line(found, args.timeout), file=sys.stderr)
+    if save and found.candidates:
+        n = len(found.candidates)
+        print(f"{n} candidate(s) saved: `fleet-tui poll` reaches them", file=sys.stderr)
     return EXIT_OK
+
+
+def _pass_line(found: DiscoveryPass, timeout: float) -> str:
+    n = len(found.candidates)
+    what = f"{n} candidate(s)" if n else "no candidates found"
+    if found.stopped == "quiet":
+        why = "the LAN had answered (--wait listens for all of --timeout)"
+    else:
+        why = f"the --timeout of {timeout:g} s"
+    return f"{what} in {found.elapsed_s:.1f} s: stopped at {why}"
 
 
 def _save_candidate(book: HostBook, c: Candidate, site: str | None) -> None:
@@ -109,7 +127,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "discover", help="find Pis: mDNS and the neighbour table, here or through a jump host"
     )
     p.add_argument(
-        "--timeout", type=float, default=3.0, metavar="S", help="listen for S seconds (default 3)"
+        "--timeout",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="listen at most S seconds (default 3); it ends sooner once the LAN has answered",
+    )
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="listen for all of --timeout (slow Wi-Fi, Pis that answer late)",
     )
     p.add_argument(
         "--interface",
