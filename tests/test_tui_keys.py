@@ -1,0 +1,125 @@
+"""What a technician trips over in the first ten minutes at the keyboard (issue 14): `:` mode
+completes with tab and lists every command; the filter matches what the table shows (and
+field terms the rest), and the counts follow it; the device screen shows what an operation
+just did without `r`; keys that do not apply say why instead of doing nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from test_tui_support import (
+    command_line,
+    fleet_states,
+    make_app,
+    post_fleet,
+    wait_for,
+)
+from textual.widgets import Input, Static
+
+from fleet_tui.app import FleetApp
+from fleet_tui.screens import registry
+from fleet_tui.screens.command_line import CommandPrompt
+from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.help import HelpScreen
+
+
+def _fleet(app: FleetApp) -> FleetScreen:
+    screen = app.screen_stack[0]
+    assert isinstance(screen, FleetScreen)
+    return screen
+
+
+def _shown(app: FleetApp) -> list[str]:
+    s = _fleet(app)
+    assert s.model is not None
+    return [s.model.rows[k].hostname for k in s.table.order]
+
+
+def _summary(app: FleetApp) -> str:
+    return str(_fleet(app).query_one("#fleet-summary").render())
+
+
+def _notified(app: FleetApp, words: str) -> bool:
+    return any(words in str(n.message) for n in app._notifications)
+
+
+async def _started(pilot: Any, app: FleetApp, rows: int = 10) -> None:
+    states = fleet_states()
+    post_fleet(app, states)
+
+    def ready() -> bool:
+        s = _fleet(app)
+        live = s.model is not None and all(
+            st.key in s.model.rows and s.model.rows[st.key].state is not None for st in states
+        )
+        return live and s.table.row_count == rows and not s._pending
+
+    assert await wait_for(pilot, ready)
+
+
+def _prompt(app: FleetApp) -> Input:
+    assert isinstance(app.screen, CommandPrompt)
+    return app.screen.query_one("#command-input", Input)
+
+
+# ---- 1. `:` mode ----------------------------------------------------------------------------
+
+
+async def test_tab_takes_the_grey_suggestion_then_cycles(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app, rows=9)
+        await pilot.press("colon", "h", "e")
+        assert await wait_for(pilot, lambda: _prompt(app).value == "he")
+        await pilot.press("tab")  # the grey "lp"
+        assert await wait_for(pilot, lambda: _prompt(app).value == "help")
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("escape")
+
+        # an alias completes its command's arguments (devices by hostname, in order)
+        await pilot.press("colon", *"dev pi-5")
+        await pilot.pause(0.1)
+        await pilot.press("tab")
+        assert await wait_for(pilot, lambda: _prompt(app).value == "dev pi-5-002")
+        await pilot.press("tab")
+        assert _prompt(app).value == "dev pi-5-008"
+        await pilot.press("tab")  # past the last: back to what was typed
+        assert _prompt(app).value == "dev pi-5"
+        await pilot.press("shift+tab")
+        assert _prompt(app).value == "dev pi-5-008"
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        assert app.screen.ref.hostname == "pi-5-008"  # type: ignore[attr-defined]
+
+
+async def test_the_prompt_lists_every_command_and_says_what_the_typed_one_does(
+    tmp_path: Path,
+) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app, rows=9)
+        await pilot.press("colon")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, CommandPrompt))
+        placeholder = _prompt(app).placeholder
+        names = [spec.name for spec in registry.commands()]
+        assert {"fleet", "device", "help", "quit", "sync", "ops", "fault"} <= set(names)
+        assert all(name in placeholder for name in names), placeholder
+        assert len(placeholder) <= 78  # one line beside the ":" at 80 columns
+        hint = app.screen.query_one("#command-hint", Static)
+        assert not hint.display
+        await pilot.press("s", "y")
+        assert await wait_for(pilot, lambda: "merge a peer file" in str(hint.render()))
+        assert hint.display
+        await pilot.press("escape")
+
+        await command_line(pilot, "he")  # enter on a prefix: says what it is short for
+        assert await wait_for(pilot, lambda: _notified(app, "did you mean :help?"))
+        assert not isinstance(app.screen, HelpScreen)
+
+
+def test_the_hint_fits_narrow_terminals() -> None:
+    assert len(registry.hint(40)) <= 40
+    assert registry.hint(200).endswith("(tab completes)")
