@@ -40,7 +40,7 @@ class FleetScreen(Screen[None]):
             "filter",
             "Filter",
             id="fleet.filter",
-            tooltip="regex; !invert; status: model: rack: tag:",
+            tooltip="regex on names; !invert; status: model: rack: tag: addr: serial:",
             key_display="/",
         ),
         Binding("space", "mark", "Mark", id="fleet.mark", tooltip="mark/unmark the row, move down"),
@@ -119,7 +119,7 @@ class FleetScreen(Screen[None]):
         yield OperationsBar()
         yield Input(
             id="fleet-filter",
-            placeholder="regex  !invert  status:warn,critical  model:4B  rack:R1  tag:lab",
+            placeholder="regex on names  !invert  status:warn  model:4B  rack:R1  tag:lab  addr:  serial:",
             classes="hidden",
         )
         yield Static(id="fleet-summary")
@@ -210,16 +210,26 @@ class FleetScreen(Screen[None]):
         model = self.model
         if model is None:
             return
-        counts = model.counts()
-        total, shown = len(model.rows), self.table.row_count
+        order = self.table.order
+        counts, counts_shown = model.counts(), model.counts(order)
+        total, shown = len(model.rows), len(order)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{shown}/{total} shown")
         for sev in (Severity.CRITICAL, Severity.UNREACHABLE, Severity.WARN):
-            if counts[sev]:
+            if counts[sev]:  # what the filter hides is said, never counted as shown
                 text.append(" · ")
-                text.append(f"{counts[sev]} {sev.value}", style=SEVERITY_STYLE[sev])
+                n, of = counts_shown[sev], counts[sev]
+                text.append(
+                    f"{n} {sev.value}" if n == of else f"{n} of {of} {sev.value}",
+                    style=SEVERITY_STYLE[sev],
+                )
         if self.marked:
-            text.append(f" · {len(self.marked)} marked")
+            marked_shown = sum(1 for k in order if k in self.marked)
+            text.append(
+                f" · {len(self.marked)} marked"
+                if marked_shown == len(self.marked)
+                else f" · {marked_shown} of {len(self.marked)} marked"
+            )
         if model.filter.active:
             text.append(" · /")
             text.append_text(literal(model.filter.text))

@@ -8,7 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from test_tui_support import (
+    FLEET,
     command_line,
     fleet_states,
     make_app,
@@ -18,10 +20,13 @@ from test_tui_support import (
 from textual.widgets import Input, Static
 
 from fleet_tui.app import FleetApp
+from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.filters import FleetFilter
 from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.fleet_model import FleetModel
 from fleet_tui.screens.help import HelpScreen
 
 
@@ -123,3 +128,61 @@ async def test_the_prompt_lists_every_command_and_says_what_the_typed_one_does(
 def test_the_hint_fits_narrow_terminals() -> None:
     assert len(registry.hint(40)) <= 40
     assert registry.hint(200).endswith("(tab completes)")
+
+
+# ---- 2. the filter matches what is shown; counts follow it ----------------------------------
+
+
+def _model() -> FleetModel:
+    m = FleetModel(StatusPolicy())
+    m.apply_states(fleet_states())
+    return m
+
+
+def _hosts(m: FleetModel, text: str) -> list[str]:
+    m.set_filter(FleetFilter.parse(text))
+    return [m.rows[k].hostname for k in m.visible()]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # hostnames and the model as shown (5B), not a revision ("Rev 1.5") or a port
+        ("5", ["pi-5-002", "pi-5-008", "pi-cm4-005"]),
+        ("2207", []),  # pi-4b-007's port: not on screen
+        ("a000000", []),  # every serial: not a name
+        ("127.0.0.1", []),
+        ("addr:2207", ["pi-4b-007"]),
+        ("address:127.0.0.1:2203", ["pi-3bp-003"]),
+        ("serial:a0000003", ["pi-3bp-003"]),
+        ("sn:A0000003,a0000004", ["pi-3bp-003", "pi-zero2w-004"]),
+        ("host:zero", ["pi-zero2w-004"]),
+        ("os:debian !host:pi-", ["[bold red]evil[/]\x1b[2J"]),
+        ("!addr:2201 model:4B status:ok", ["[bold red]evil[/]\x1b[2J", "pi-4b-007"]),
+    ],
+)
+def test_a_bare_term_matches_names_shown_and_field_terms_the_rest(
+    text: str, expected: list[str]
+) -> None:
+    m = _model()
+    assert _hosts(m, text) == expected
+    assert len(_hosts(m, "bookworm")) == len(FLEET)  # the OS column's codename
+
+
+async def test_the_counts_say_what_the_filter_hides(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app, rows=9)
+        assert "2 critical" in _summary(app) and "2 warn" in _summary(app)
+        await pilot.press("space", "space")  # mark the first two rows
+        await pilot.press("slash", *"pi-5", "enter")
+        assert await wait_for(pilot, lambda: _shown(app) == ["pi-5-002", "pi-5-008"])
+        line = _summary(app)
+        assert "2/9 shown" in line
+        assert "1 of 2 warn" in line  # pi-5-002 shown, pi-zero2w-004 hidden
+        assert "0 of 2 critical" in line and "0 of 1 unreachable" in line
+        assert "0 of 2 marked" in line
+        await pilot.press("escape")  # clear the filter: plain counts again
+        assert await wait_for(pilot, lambda: len(_shown(app)) == 9)
+        line = _summary(app)
+        assert "2 warn" in line and " of " not in line and "2 marked" in line
