@@ -13,21 +13,31 @@ from test_tui_support import (
     FLEET,
     command_line,
     fleet_states,
+    live_demo,
     make_app,
     post_fleet,
+    seed_store,
     wait_for,
 )
 from textual.widgets import Input, Static
 
 from fleet_tui.app import FleetApp
+from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
+from fleet_tui.core.ops.model import Progress, StepStatus
+from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.policy import StatusPolicy
+from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.device import DeviceScreen
+from fleet_tui.screens.dialogs import ConfirmDialog
 from fleet_tui.screens.filters import FleetFilter
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.fleet_model import FleetModel
 from fleet_tui.screens.help import HelpScreen
+from fleet_tui.screens.messages import OperationUpdated
 
 
 def _fleet(app: FleetApp) -> FleetScreen:
@@ -186,3 +196,90 @@ async def test_the_counts_say_what_the_filter_hides(tmp_path: Path) -> None:
         assert await wait_for(pilot, lambda: len(_shown(app)) == 9)
         line = _summary(app)
         assert "2 warn" in line and " of " not in line and "2 marked" in line
+
+
+# ---- 3. the device screen shows what an operation just did ----------------------------------
+
+
+class _Caller:
+    async def call(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> object:
+        return {}
+
+
+async def test_a_step_is_announced_after_its_event_is_written(tmp_path: Path) -> None:
+    """Whoever reloads on a step (the device screen) finds its request and outcome logged."""
+    with Store.open(tmp_path / "fleet.db") as store:
+        seen: list[tuple[StepStatus, list[str]]] = []
+
+        def watch(event: OperationEvent) -> None:
+            if event.step is not None:
+                kinds = [e.kind for e in EventLog(store).recent("10000000a0000001")]
+                seen.append((event.step.status, kinds))
+
+        runner = OperationRunner(store, _Caller(), who="ana@laptop", on_event=watch)
+        await runner.run("identify", [DeviceTarget("10000000a0000001", "pi-4b-001")])
+        assert seen == [
+            (StepStatus.RUNNING, ["identify"]),
+            (StepStatus.OK, ["identify_done", "identify"]),
+        ]
+
+
+async def test_the_device_screen_reloads_when_a_step_of_its_device_starts(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    seed_store(db)
+    serial = FLEET[0][1]
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app)
+        _fleet(app).open_row(serial)
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        screen = app.screen
+        assert isinstance(screen, DeviceScreen)
+        assert await wait_for(pilot, lambda: len(screen.detail.events) == 2)
+        with Store.open(db) as store:  # what the pipeline does when a step starts
+            journal = OperationJournal(store)
+            op = journal.create("identify", "Identify 1 device", [DeviceTarget(serial, "x")])
+            step = journal.set_step(op.id, serial, StepStatus.RUNNING)
+            EventLog(store).record(serial, "identify", "identify requested by ana")
+        app.post_message(OperationUpdated(OperationEvent("step", op, Progress(running=1), step)))
+        assert await wait_for(
+            pilot, lambda: "identify requested by ana" in [e.message for e in screen.detail.events]
+        )
+
+
+async def test_identify_from_the_fleet_shows_in_the_device_screen_without_r(
+    tmp_path: Path,
+) -> None:
+    """In the simulated lab: identify started on the fleet screen, the device opened at once;
+    its events (request and outcome) and the sudo line follow without `r`. Reboot with sudo
+    refused shows `sudo refused` live."""
+    async with live_demo(tmp_path / "fleet.db", devices=1) as (app, pilot, fleet):
+        await pilot.press("i")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen))
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DeviceScreen))
+        screen = app.screen
+        assert isinstance(screen, DeviceScreen)
+
+        def kinds() -> list[str]:
+            return [e.kind for e in screen.detail.events]
+
+        assert await wait_for(pilot, lambda: {"identify", "identify_done"} <= set(kinds()), 20)
+        # the simulated LED is writable: identify needed no sudo, and the line says so
+        clock = screen.query_one("#device-clock", Static)
+        assert "sudo not needed since boot" in str(clock.render())
+
+        await command_line(pilot, "fault sudo-denied")
+        await pilot.press("R")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press(*screen.ref.hostname, "enter")
+        assert await wait_for(pilot, lambda: "reboot_failed" in kinds(), 20)
+        assert await wait_for(pilot, lambda: "sudo refused" in str(clock.render()), 10)
