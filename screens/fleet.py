@@ -297,6 +297,7 @@ class FleetScreen(Screen[None]):
         self.model.set_sort(key, reverse)
         self._show_sort()
         self.refresh_view()
+        self.table.show_column(key)  # its header and arrow, also when it is off to the right
 
     def action_sort(self) -> None:
         if self.model is None:

@@ -24,11 +24,12 @@ from textual.widgets import Input, Static
 from fleet_tui.app import FleetApp
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
-from fleet_tui.core.ops.model import Progress, StepStatus
+from fleet_tui.core.ops.model import OpStatus, Progress, StepStatus
 from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.screens import operations as operations_screen
 from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.device import DeviceScreen
@@ -38,6 +39,8 @@ from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.fleet_model import FleetModel
 from fleet_tui.screens.help import HelpScreen
 from fleet_tui.screens.messages import OperationUpdated
+from fleet_tui.screens.operations import OperationsScreen
+from fleet_tui.screens.sync import SyncScreen
 
 
 def _fleet(app: FleetApp) -> FleetScreen:
@@ -283,3 +286,84 @@ async def test_identify_from_the_fleet_shows_in_the_device_screen_without_r(
         await pilot.press(*screen.ref.hostname, "enter")
         assert await wait_for(pilot, lambda: "reboot_failed" in kinds(), 20)
         assert await wait_for(pilot, lambda: "sudo refused" in str(clock.render()), 10)
+
+
+# ---- elsewhere: keys that seemed to do nothing, views that needed `r` -----------------------
+
+
+async def test_sorting_by_a_column_off_screen_scrolls_to_it(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app, rows=9)
+        screen = _fleet(app)
+        table = screen.table
+        for _ in range(12):  # hostname → status → … → serial, the last column
+            await pilot.press("s")
+        assert await wait_for(pilot, lambda: getattr(screen.model, "sort_key", "") == "serial")
+        assert await wait_for(pilot, lambda: table.scroll_x > 0)
+        last = table.ordered_columns[-1]
+        x = sum(c.get_render_width(table) for c in table.ordered_columns[:-1])
+        view = table.scrollable_content_region.width
+        assert table.scroll_x <= x and x + last.get_render_width(table) <= table.scroll_x + view
+        assert "▲" in str(last.label)
+        await pilot.press("s")  # round to hostname: back to the start
+        assert await wait_for(pilot, lambda: getattr(screen.model, "sort_key", "") == "hostname")
+        assert await wait_for(pilot, lambda: table.scroll_x == 0)
+
+
+async def test_ops_keys_that_do_not_apply_say_why(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as store:
+        journal = OperationJournal(store)
+        op = journal.create("identify", "Identify 1 device", [DeviceTarget("a1", "pi-a")])
+        journal.set_step(op.id, "a1", StepStatus.OK, "LED blinking")
+        journal.finish(op, OpStatus.DONE)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "ops")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, OperationsScreen))
+        screen = app.screen
+        assert isinstance(screen, OperationsScreen)
+        assert await wait_for(pilot, lambda: screen.selected is not None)
+        await pilot.press("c")
+        assert await wait_for(
+            pilot, lambda: _notified(app, "Only a running operation can be cancelled")
+        )
+        await pilot.press("R")
+        assert await wait_for(
+            pilot, lambda: _notified(app, "Only an interrupted operation can be resumed")
+        )
+        await pilot.press("d")
+        assert await wait_for(
+            pilot, lambda: _notified(app, "Only an interrupted operation can be dismissed")
+        )
+
+
+async def test_the_ops_screen_shows_an_operation_another_process_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(operations_screen, "OTHERS_S", 0.2, raising=False)
+    db = tmp_path / "fleet.db"
+    Store.open(db).close()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "ops")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, OperationsScreen))
+        screen = app.screen
+        assert isinstance(screen, OperationsScreen)
+        await pilot.pause(0.3)
+        assert screen.selected is None
+        with Store.open(db) as store:  # `fleet-tui reboot` in another pane
+            OperationJournal(store).create("reboot", "Reboot 1 device", [DeviceTarget("a1", "a")])
+        assert await wait_for(pilot, lambda: screen.selected is not None, 3.0)
+
+
+async def test_merge_before_a_preview_says_what_to_do_first(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "sync")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, SyncScreen))
+        await pilot.press("tab")  # from the peer field to the tables, where keys are keys
+        await pilot.press("m")
+        assert await wait_for(pilot, lambda: _notified(app, "then enter to preview it"))
+        assert isinstance(app.screen, SyncScreen)
