@@ -15,7 +15,7 @@ port and serial with a 5 in it, columns not even on screen at 80 columns): `addr
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from fleet_tui.core.policy import Severity
@@ -112,6 +112,33 @@ class FleetFilter:
                     raise FilterError(f"bad regex {pattern!r}: {e}") from None
                 terms.append(_Term(lambda row: any(rx.search(h) for h in row.haystack), negate))
         return cls(text.strip(), tuple(terms))
+
+
+def completions(text: str, values: Mapping[str, Iterable[str]]) -> list[str]:
+    """What the filter `text` may complete to (`tab`): its last term's field name (`st` →
+    `status:`) or value (`model:4` → `model:4B`, also after a comma), from `values`, the
+    values each field has in the fleet now. A bare regex does not complete."""
+    head, sep, last = text.rpartition(" ")
+    bang = "!" if last.startswith("!") else ""
+    name, colon, value = last[len(bang) :].partition(":")
+    if not colon:
+        found = [f"{f}:" for f in FIELDS if name and f.startswith(name.lower())]
+    else:
+        field = FIELD_ALIASES.get(name.lower(), name.lower())
+        if field not in FIELDS:
+            return []
+        done, comma, part = value.rpartition(",")
+        options = STATUS_CHOICES if field == "status" else sorted(set(values.get(field, ())))
+        found = [
+            f"{name}:{done}{comma}{v}"
+            for v in sorted(options, key=str.lower)
+            if len(v) > len(part) and v.lower().startswith(part.lower())
+            if v.strip() and " " not in v and "," not in v
+        ]
+    return [f"{head}{sep}{bang}{f}" for f in found]
+
+
+STATUS_CHOICES = ("ok", "warn", "critical", "unreachable", "unknown")
 
 
 def _field_test(name: str, value: str) -> Callable[[Filterable], bool]:

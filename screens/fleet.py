@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from fleet_tui.core.export import FleetCsvRow, iso, rack_names
@@ -21,7 +22,7 @@ from fleet_tui.screens import actions
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
 from fleet_tui.screens.exporting import export_rows
-from fleet_tui.screens.filters import FilterError, FleetFilter
+from fleet_tui.screens.filters import FilterError, FleetFilter, completions
 from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
 from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
@@ -31,6 +32,35 @@ from fleet_tui.screens.operations_bar import OperationsBar
 MARK = "*"
 TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS]
 MODIFYING = {"identify", "reboot"}
+
+
+class FilterSuggester(Suggester):
+    """The filter's grey suggestion: its last term's field name or value (filters.completions)."""
+
+    def __init__(self, screen: FleetScreen) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.screen = screen
+
+    async def get_suggestion(self, value: str) -> str | None:
+        found = self.screen.filter_completions(value)
+        return found[0] if found else None
+
+
+class FilterInput(Input):
+    """`tab` takes the grey suggestion, as in `:` mode. It never moves the focus to the table
+    behind an open filter, where the next letters typed would be fleet keys (`enter` does,
+    keeping the filter)."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", id="fleet.filter_complete", show=False)]
+
+    def action_complete(self) -> None:
+        screen = self.screen
+        found = screen.filter_completions(self.value) if isinstance(screen, FleetScreen) else []
+        if not found:
+            self.app.bell()
+            return
+        self.value = found[0]
+        self.cursor_position = len(self.value)
 
 
 class FleetScreen(Screen[None]):
@@ -117,8 +147,9 @@ class FleetScreen(Screen[None]):
         yield Header()
         yield FleetTable(TABLE_COLUMNS, id="fleet-table")
         yield OperationsBar()
-        yield Input(
+        yield FilterInput(
             id="fleet-filter",
+            suggester=FilterSuggester(self),
             placeholder="regex on names  !invert  status:warn  model:4B  rack:R1  tag:lab  addr:  serial:",
             classes="hidden",
         )
@@ -247,6 +278,9 @@ class FleetScreen(Screen[None]):
         field.value = self._filter_before_edit
         field.remove_class("hidden")
         field.focus()
+
+    def filter_completions(self, text: str) -> list[str]:
+        return completions(text, self.model.field_values()) if self.model is not None else []
 
     def set_filter_text(self, text: str) -> bool:
         """Apply a filter; on a bad one, say why and keep the current filter."""

@@ -18,7 +18,7 @@ from fleet_tui.core.identity import serial_of
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity, Status, StatusPolicy, evaluate
 from fleet_tui.core.records import DeviceRecord
-from fleet_tui.screens.filters import Filterable, FleetFilter
+from fleet_tui.screens.filters import FIELDS, Filterable, FleetFilter
 from fleet_tui.screens.format import (
     SEVERITY_STYLE,
     Cell,
@@ -340,6 +340,22 @@ class FleetModel:
     def cells(self, key: str, now: float) -> tuple[Cell, ...]:
         row = self.rows[key]
         return tuple(c.cell(row, now) for c in COLUMNS)
+
+    def field_values(self) -> dict[str, set[str]]:
+        """The values each filter field has in the fleet now (what `tab` completes to)."""
+        out: dict[str, set[str]] = {f: set() for f in FIELDS}
+        for row in list(self.rows.values()):
+            if row.model:
+                out["model"].add(short_model(row.model))
+            if row.os_name:
+                out["os"].add(short_os(row.os_name))
+            out["rack"].add(row.rack)
+            out["tag"].update(row.tags)
+            out["host"].add(row.hostname)
+            out["label"].add(row.label)
+            out["addr"].add(row.address)
+            out["serial"].add(row.serial or "")
+        return out
 
     def counts(self, keys: Iterable[str] | None = None) -> dict[Severity, int]:
         """Rows per status: of every row, or of `keys` (e.g. the rows shown)."""

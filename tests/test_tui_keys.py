@@ -34,7 +34,7 @@ from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.filters import FleetFilter
+from fleet_tui.screens.filters import FleetFilter, completions
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.fleet_model import FleetModel
 from fleet_tui.screens.help import HelpScreen
@@ -309,6 +309,36 @@ async def test_sorting_by_a_column_off_screen_scrolls_to_it(tmp_path: Path) -> N
         await pilot.press("s")  # round to hostname: back to the start
         assert await wait_for(pilot, lambda: getattr(screen.model, "sort_key", "") == "hostname")
         assert await wait_for(pilot, lambda: table.scroll_x == 0)
+
+
+def test_filter_completions_are_field_names_then_values() -> None:
+    values = {"model": {"4B", "CM4", "Zero2W"}, "tag": {"lab", "poe", "two words"}}
+    assert completions("st", values) == ["status:"]
+    assert completions("pi-4b !m", values) == ["pi-4b !model:"]
+    assert completions("model:", values) == ["model:4B", "model:CM4", "model:Zero2W"]
+    assert completions("m:z", values) == ["m:Zero2W"]
+    assert completions("status:ok,u", values) == ["status:ok,unknown", "status:ok,unreachable"]
+    assert completions("tag:", values) == ["tag:lab", "tag:poe"]  # not expressible: left out
+    assert completions("pi-4", values) == [] and completions("nope:x", values) == []
+
+
+async def test_tab_in_the_filter_completes_and_keeps_the_focus(tmp_path: Path) -> None:
+    seed_store(tmp_path / "fleet.db")
+    app = make_app(tmp_path / "fleet.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _started(pilot, app)
+        field = _fleet(app).query_one("#fleet-filter", Input)
+        await pilot.press("slash", "s", "t", "tab")
+        assert await wait_for(pilot, lambda: field.value == "status:")
+        await pilot.press("c", "tab")
+        assert await wait_for(pilot, lambda: field.value == "status:critical")
+        await pilot.press("space", *"!tag:l", "tab")
+        assert await wait_for(pilot, lambda: field.value == "status:critical !tag:lab")
+        await pilot.press("space", *"pi", "tab")  # a bare regex: nothing to complete
+        await pilot.pause(0.1)
+        assert field.has_focus and field.value == "status:critical !tag:lab pi"
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: _shown(app) == ["pi-3bp-003", "pi-cm4-005"])
 
 
 async def test_ops_keys_that_do_not_apply_say_why(tmp_path: Path) -> None:
