@@ -128,12 +128,12 @@ def completions(text: str, values: Mapping[str, Iterable[str]]) -> list[str]:
         if field not in FIELDS:
             return []
         done, comma, part = value.rpartition(",")
-        options = STATUS_CHOICES if field == "status" else sorted(set(values.get(field, ())))
+        options = STATUS_CHOICES if field == "status" else set(values.get(field, ()))
         found = [
             f"{name}:{done}{comma}{v}"
             for v in sorted(options, key=str.lower)
             if len(v) > len(part) and v.lower().startswith(part.lower())
-            if v.strip() and " " not in v and "," not in v
+            if v.isprintable() and " " not in v and "," not in v  # one term, typed as shown
         ]
     return [f"{head}{sep}{bang}{f}" for f in found]
 

@@ -33,9 +33,8 @@ from fleet_tui.screens.registry import CommandSpec, register_command
 
 MODIFYING = {"cancel_op", "resume", "dismiss_op"}
 REFRESH_S = 0.5
-OTHERS_S = (
-    5.0  # operations another process runs (`fleet-tui reboot` in another pane) send no events
-)
+# operations another process runs (`fleet-tui reboot` in another pane) send us no events
+OTHERS_S = 5.0
 OP_COLUMNS = [
     ("when", "When", 11),
     ("what", "What", 20),

@@ -100,6 +100,8 @@ async def test_tab_takes_the_grey_suggestion_then_cycles(tmp_path: Path) -> None
         # an alias completes its command's arguments (devices by hostname, in order)
         await pilot.press("colon", *"dev pi-5")
         await pilot.pause(0.1)
+        words = app.screen._suggestions  # type: ignore[attr-defined]
+        assert "device pi-5-002" in words and all(w.isprintable() for w in words)
         await pilot.press("tab")
         assert await wait_for(pilot, lambda: _prompt(app).value == "dev pi-5-002")
         await pilot.press("tab")
@@ -320,6 +322,8 @@ def test_filter_completions_are_field_names_then_values() -> None:
     assert completions("status:ok,u", values) == ["status:ok,unknown", "status:ok,unreachable"]
     assert completions("tag:", values) == ["tag:lab", "tag:poe"]  # not expressible: left out
     assert completions("pi-4", values) == [] and completions("nope:x", values) == []
+    hostile = {"host": {"pi-1", "evil\x1b[2J"}}  # never typed into the field for the user
+    assert completions("host:", hostile) == ["host:pi-1"]
 
 
 async def test_tab_in_the_filter_completes_and_keeps_the_focus(tmp_path: Path) -> None:
