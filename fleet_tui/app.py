@@ -292,7 +292,10 @@ class FleetApp(App[None]):
         fleet = self.screen_stack[0] if self.screen_stack else None
         words += [f"{spec.name} {arg}" for spec, arg, _ in registry.suggestions(self)]
         if isinstance(fleet, FleetScreen) and fleet.model is not None:
-            words += [f"device {r.hostname}" for r in list(fleet.model.rows.values())[:2000]]
+            rows = list(fleet.model.rows.values())[:2000]
+            # what `tab` may put in the prompt: names as typed (no control characters)
+            names = sorted({r.hostname for r in rows if r.hostname.isprintable()}, key=str.lower)
+            words += [f"device {name}" for name in names]
         self.push_screen(CommandPrompt(words, blink=self.options.animate), self._run_command)
 
     def _run_command(self, line: str | None) -> None:

@@ -133,8 +133,10 @@ class DeviceScreen(DeviceActions):
     def operation_updated(self, event: OperationEvent) -> None:
         self.query_one(OperationsBar).operation_updated(event)
         step = event.step
-        if step is not None and step.serial == self.serial and step.finished is not None:
-            self.load()  # its events tab shows the request and the outcome at once
+        if step is not None and step.serial == self.serial:
+            # a step of this device started or ended, wherever the operation was started:
+            # its events tab shows the request and the outcome (core writes the event first)
+            self.load()
 
     @property
     def serial(self) -> str | None:

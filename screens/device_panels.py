@@ -82,7 +82,7 @@ class FactsPanel(Static):
 SUDO_TEXT = {
     True: "allowed",
     False: "refused (see hardware/README.md for the sudoers rule)",
-    None: "not tried yet",  # the agent runs sudo only for an action, never to find out
+    None: "not needed since boot",  # sudo runs only for an action that needs it, never to probe
 }
 
 

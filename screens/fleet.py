@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.suggester import Suggester
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
 from fleet_tui.core.export import FleetCsvRow, iso, rack_names
@@ -21,7 +22,7 @@ from fleet_tui.screens import actions
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
 from fleet_tui.screens.exporting import export_rows
-from fleet_tui.screens.filters import FilterError, FleetFilter
+from fleet_tui.screens.filters import FilterError, FleetFilter, completions
 from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
 from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
@@ -33,6 +34,35 @@ TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS
 MODIFYING = {"identify", "reboot"}
 
 
+class FilterSuggester(Suggester):
+    """The filter's grey suggestion: its last term's field name or value (filters.completions)."""
+
+    def __init__(self, screen: FleetScreen) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+        self.screen = screen
+
+    async def get_suggestion(self, value: str) -> str | None:
+        found = self.screen.filter_completions(value)
+        return found[0] if found else None
+
+
+class FilterInput(Input):
+    """`tab` takes the grey suggestion, as in `:` mode. It never moves the focus to the table
+    behind an open filter, where the next letters typed would be fleet keys (`enter` does,
+    keeping the filter)."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", id="fleet.filter_complete", show=False)]
+
+    def action_complete(self) -> None:
+        screen = self.screen
+        found = screen.filter_completions(self.value) if isinstance(screen, FleetScreen) else []
+        if not found:
+            self.app.bell()
+            return
+        self.value = found[0]
+        self.cursor_position = len(self.value)
+
+
 class FleetScreen(Screen[None]):
     BINDINGS = [
         Binding(
@@ -40,7 +70,7 @@ class FleetScreen(Screen[None]):
             "filter",
             "Filter",
             id="fleet.filter",
-            tooltip="regex; !invert; status: model: rack: tag:",
+            tooltip="regex on names; !invert; status: model: rack: tag: addr: serial:",
             key_display="/",
         ),
         Binding("space", "mark", "Mark", id="fleet.mark", tooltip="mark/unmark the row, move down"),
@@ -117,9 +147,10 @@ class FleetScreen(Screen[None]):
         yield Header()
         yield FleetTable(TABLE_COLUMNS, id="fleet-table")
         yield OperationsBar()
-        yield Input(
+        yield FilterInput(
             id="fleet-filter",
-            placeholder="regex  !invert  status:warn,critical  model:4B  rack:R1  tag:lab",
+            suggester=FilterSuggester(self),
+            placeholder="regex on names  !invert  status:warn  model:4B  rack:R1  tag:lab  addr:  serial:",
             classes="hidden",
         )
         yield Static(id="fleet-summary")
@@ -210,16 +241,26 @@ class FleetScreen(Screen[None]):
         model = self.model
         if model is None:
             return
-        counts = model.counts()
-        total, shown = len(model.rows), self.table.row_count
+        order = self.table.order
+        counts, counts_shown = model.counts(), model.counts(order)
+        total, shown = len(model.rows), len(order)
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(f"{shown}/{total} shown")
         for sev in (Severity.CRITICAL, Severity.UNREACHABLE, Severity.WARN):
-            if counts[sev]:
+            if counts[sev]:  # what the filter hides is said, never counted as shown
                 text.append(" · ")
-                text.append(f"{counts[sev]} {sev.value}", style=SEVERITY_STYLE[sev])
+                n, of = counts_shown[sev], counts[sev]
+                text.append(
+                    f"{n} {sev.value}" if n == of else f"{n} of {of} {sev.value}",
+                    style=SEVERITY_STYLE[sev],
+                )
         if self.marked:
-            text.append(f" · {len(self.marked)} marked")
+            marked_shown = sum(1 for k in order if k in self.marked)
+            text.append(
+                f" · {len(self.marked)} marked"
+                if marked_shown == len(self.marked)
+                else f" · {marked_shown} of {len(self.marked)} marked"
+            )
         if model.filter.active:
             text.append(" · /")
             text.append_text(literal(model.filter.text))
@@ -237,6 +278,9 @@ class FleetScreen(Screen[None]):
         field.value = self._filter_before_edit
         field.remove_class("hidden")
         field.focus()
+
+    def filter_completions(self, text: str) -> list[str]:
+        return completions(text, self.model.field_values()) if self.model is not None else []
 
     def set_filter_text(self, text: str) -> bool:
         """Apply a filter; on a bad one, say why and keep the current filter."""
@@ -287,6 +331,7 @@ class FleetScreen(Screen[None]):
         self.model.set_sort(key, reverse)
         self._show_sort()
         self.refresh_view()
+        self.table.show_column(key)  # its header and arrow, also when it is off to the right
 
     def action_sort(self) -> None:
         if self.model is None:

@@ -18,7 +18,7 @@ from fleet_tui.core.identity import serial_of
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity, Status, StatusPolicy, evaluate
 from fleet_tui.core.records import DeviceRecord
-from fleet_tui.screens.filters import Filterable, FleetFilter
+from fleet_tui.screens.filters import FIELDS, Filterable, FleetFilter
 from fleet_tui.screens.format import (
     SEVERITY_STYLE,
     Cell,
@@ -103,27 +103,33 @@ class FleetRow:
         return h.throttled.summary if h and h.throttled else "?"
 
     def filterable(self) -> Filterable:
+        """What the filter sees: a bare regex only the names the table shows (the model and
+        OS as their columns show them); field terms (`addr:`, `serial:`…) the rest."""
         if self._filterable is None:
             model = self.model or ""
-            parts = [
+            os_name = self.os_name or ""
+            shown = [
                 self.hostname,
                 self.label,
-                self.address,
-                model,
-                short_model(model),
-                self.os_name or "",
-                self.serial or "",
+                short_model(model) if model else "",
+                short_os(os_name) if os_name else "",
                 self.rack,
                 *self.tags,
             ]
+            host = [self.hostname]
             if self.state is not None and self.state.name != self.hostname:
-                parts.append(self.state.name)
+                host.append(self.state.name)
             self._filterable = Filterable(
-                haystack=tuple(p for p in parts if p),
+                haystack=tuple(p for p in shown if p),
                 severity=self.status.severity,
                 model=f"{model} {short_model(model)}",
                 rack=self.rack,
                 tags=self.tags,
+                host=tuple(host),
+                label=self.label,
+                address=self.address,
+                serial=self.serial or "",
+                os=f"{os_name} {short_os(os_name)}" if os_name else "",
             )
         return self._filterable
 
@@ -335,9 +341,29 @@ class FleetModel:
         row = self.rows[key]
         return tuple(c.cell(row, now) for c in COLUMNS)
 
-    def counts(self) -> dict[Severity, int]:
+    def field_values(self) -> dict[str, set[str]]:
+        """The values each filter field has in the fleet now (what `tab` completes to)."""
+        out: dict[str, set[str]] = {f: set() for f in FIELDS}
+        for row in list(self.rows.values()):
+            if row.model:
+                out["model"].add(short_model(row.model))
+            if row.os_name:
+                out["os"].add(short_os(row.os_name))
+            out["rack"].add(row.rack)
+            out["tag"].update(row.tags)
+            out["host"].add(row.hostname)
+            out["label"].add(row.label)
+            out["addr"].add(row.address)
+            out["serial"].add(row.serial or "")
+        return out
+
+    def counts(self, keys: Iterable[str] | None = None) -> dict[Severity, int]:
+        """Rows per status: of every row, or of `keys` (e.g. the rows shown)."""
         out = dict.fromkeys(Severity, 0)
-        for row in self.rows.values():
+        rows = (
+            self.rows.values() if keys is None else (self.rows[k] for k in keys if k in self.rows)
+        )
+        for row in rows:
             out[row.status.severity] += 1
         return out
 

@@ -55,6 +55,26 @@ class KeyedTable(DataTable[SafeCell]):
             self._update_count += 1
             self.refresh()
 
+    def show_column(self, key: str) -> None:
+        """Scroll sideways so the column `key` (its header) is on screen, e.g. the one just
+        sorted by: at 80 columns most of the fleet table is off to the right."""
+        index = self._columns.index(key) if key in self._columns else -1
+        if index < 0 or not self.ordered_columns:
+            return
+        x = sum(c.get_render_width(self) for c in self.ordered_columns[:index])
+        width = self.ordered_columns[index].get_render_width(self)
+        view = self.scrollable_content_region.width
+        if x + width <= view:
+            target = 0  # fits without scrolling: show the table from its start
+        elif x < self.scroll_x:
+            target = x
+        elif x + width > self.scroll_x + view:
+            target = x + width - view
+        else:
+            return  # on screen already
+        if target != self.scroll_x:
+            self.scroll_to(x=max(0, target), animate=False, immediate=True)
+
     def sync(
         self,
         order: list[str],

@@ -33,6 +33,8 @@ from fleet_tui.screens.registry import CommandSpec, register_command
 
 MODIFYING = {"cancel_op", "resume", "dismiss_op"}
 REFRESH_S = 0.5
+# operations another process runs (`fleet-tui reboot` in another pane) send us no events
+OTHERS_S = 5.0
 OP_COLUMNS = [
     ("when", "When", 11),
     ("what", "What", 20),
@@ -112,20 +114,34 @@ class OperationsScreen(Screen[None]):
     def on_mount(self) -> None:
         self.sub_title = "operations"
         self.set_interval(REFRESH_S, self._refresh_if_stale)
+        self.set_interval(OTHERS_S, self.load)
         self.load()
         self.query_one("#ops-table", KeyedTable).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Always enabled (except read-only): a key that does not apply to the highlighted
+        # operation says why, instead of being greyed out in a footer nobody can read under
+        # NO_COLOR and doing nothing.
         if action in MODIFYING and fleet_context(self.app).options.readonly:
             return False
-        op = self.selected
-        if action == "cancel_op" and (op is None or op.status is not OpStatus.RUNNING):
-            return None
-        if action in ("resume", "dismiss_op") and (
-            op is None or op.status is not OpStatus.INTERRUPTED
-        ):
-            return None
         return True
+
+    def _applies(self, verb: str, done: str, status: OpStatus) -> OperationRecord | None:
+        """The highlighted operation if it is `status`; else say why `verb` does nothing."""
+        op = self.selected
+        if op is None:
+            self.app.notify(f"No operation to {verb}", severity="warning", markup=False)
+            return None
+        if op.status is not status:
+            self.app.notify(
+                f"Only {'a' if status is OpStatus.RUNNING else 'an'} {status.value} operation "
+                f"can be {done}: {visible(op.title, 40)} is {op.status.value}",
+                title=verb.capitalize(),
+                severity="warning",
+                markup=False,
+            )
+            return None
+        return op
 
     @property
     def selected(self) -> OperationRecord | None:
@@ -239,14 +255,14 @@ class OperationsScreen(Screen[None]):
         self.load()
 
     def action_cancel_op(self) -> None:
-        op = self.selected
-        if op is not None and op.status is OpStatus.RUNNING:
+        op = self._applies("cancel", "cancelled", OpStatus.RUNNING)
+        if op is not None:
             fleet_context(self.app).cancel_operation(op.id)
             self.app.notify(f"Cancelling {op.title}", markup=False)
 
     def action_resume(self) -> None:
-        op = self.selected
-        if op is None or op.status is not OpStatus.INTERRUPTED:
+        op = self._applies("resume", "resumed", OpStatus.INTERRUPTED)
+        if op is None:
             return
         pending = [s for s in self.steps if s.status is StepStatus.PENDING]
         unknown = [s for s in self.steps if s.status is StepStatus.INTERRUPTED]
@@ -283,8 +299,8 @@ class OperationsScreen(Screen[None]):
         self.app.push_screen(dialog, answered)
 
     def action_dismiss_op(self) -> None:
-        op = self.selected
-        if op is None or op.status is not OpStatus.INTERRUPTED:
+        op = self._applies("dismiss", "dismissed", OpStatus.INTERRUPTED)
+        if op is None:
             return
         dialog = ConfirmDialog(
             "Dismiss this interrupted operation?",

@@ -54,6 +54,11 @@ def commands() -> list[CommandSpec]:
     return sorted(_COMMANDS.values(), key=lambda c: c.name)
 
 
+def find(word: str) -> CommandSpec | None:
+    """The command `word` names (its name or one of its aliases), if any."""
+    return _owner(word)
+
+
 def _owner(word: str) -> CommandSpec | None:
     for spec in _COMMANDS.values():
         if word == spec.name or word in spec.aliases:
@@ -98,6 +103,35 @@ def words() -> list[str]:
     return sorted(out)
 
 
+def hint(width: int) -> str:
+    """Every command's name on one line of at most `width` columns, for the empty `:` prompt:
+    with the arguments they take when there is room, else the names alone."""
+    specs = commands()
+    tail = "   (tab completes)"
+    variants = [
+        " · ".join(f"{s.name} {s.argument}".strip() for s in specs) + tail,
+        " · ".join(s.name for s in specs) + tail,
+        " · ".join(s.name for s in specs),
+    ]
+    for text in variants:
+        if len(text) <= width:
+            return text
+    return variants[-1][: max(width - 1, 0)] + "…"
+
+
+def matches(word: str) -> list[CommandSpec]:
+    """Commands one of whose names starts with `word` (case-insensitive), by name."""
+    want = word.lower()
+    return [s for s in commands() if any(w.startswith(want) for w in (s.name, *s.aliases))]
+
+
+def usage(spec: CommandSpec) -> str:
+    """`:sync [PATH.db|…] (:sy, :merge) — merge a peer file …`: one line for the prompt's hint."""
+    aliases = f" (:{', :'.join(spec.aliases)})" if spec.aliases else ""
+    arg = f" {spec.argument}" if spec.argument else ""
+    return f":{spec.name}{arg}{aliases} — {spec.help}"
+
+
 def resolve(line: str) -> tuple[CommandSpec, str]:
     """`"dev pi-4b-001"` -> (the device command, "pi-4b-001"), expanding user aliases."""
     text = line.strip().removeprefix(":").strip()
@@ -111,6 +145,11 @@ def resolve(line: str) -> tuple[CommandSpec, str]:
         if word in _USER_ALIASES:
             text = f"{_USER_ALIASES[word]} {rest}".strip()
             continue
+        near = matches(word)
+        if len(near) == 1:
+            raise CommandError(
+                f"unknown command :{word}; did you mean :{near[0].name}? (tab completes)"
+            )
         raise CommandError(f"unknown command :{word} (try :help)")
     raise CommandError(f"alias loop in {line!r}")
 

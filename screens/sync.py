@@ -121,9 +121,7 @@ class SyncScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in MODIFYING and fleet_context(self.app).options.readonly:
             return False
-        if action == "merge" and (self.peer is None or self.busy):
-            return None  # shown greyed out until there is a preview
-        return True
+        return True  # `m` before a preview, or while one runs, says why it waits
 
     def action_back(self) -> None:
         self.dismiss()
@@ -156,7 +154,15 @@ class SyncScreen(Screen[None]):
 
     def action_merge(self) -> None:
         peer, outcome = self.peer, self.outcome
-        if peer is None:
+        if peer is None or self.busy:
+            self.app.notify(
+                f"Wait: the {self.busy} is running"
+                if self.busy
+                else "Type a peer file or host first, then enter to preview it",
+                title="Merge",
+                severity="warning",
+                markup=False,
+            )
             return
         verb = "Merge" if peer.path is not None else "Sync"
         body = Text()

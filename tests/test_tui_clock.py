@@ -58,7 +58,7 @@ async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_clear
             pilot, lambda: "clock 3d behind" in _text(screen, "#device-title"), 10.0
         )
         line = _text(screen, "#device-clock")
-        assert "clock 3d behind" in line and "sudo not tried yet" in line
+        assert "clock 3d behind" in line and "sudo not needed since boot" in line
 
         await command_line(pilot, "fault clear")  # the open device screen's Pi
         assert await wait_for(
@@ -76,7 +76,7 @@ async def test_a_skewed_demo_pi_warns_in_the_fleet_and_on_its_screen_until_clear
     [
         (True, 0.2, "clock in step  sudo allowed"),
         (False, 720.0, "clock 12m ahead  sudo refused (see hardware/README.md for the sudoers"),
-        (None, -259200.0, "clock 3d behind  sudo not tried yet"),
+        (None, -259200.0, "clock 3d behind  sudo not needed since boot"),
         ("absent", None, "clock ?  sudo ?"),
     ],
 )

@@ -218,8 +218,9 @@ class OperationRunner:
             target = DeviceTarget(step.serial, step.hostname)
             reason = None if force else self.policy.refusal(self.journal, kind.name, target)
             if reason is not None:
-                self._set_step(run, step.serial, StepStatus.REFUSED, reason)
-                self._record(step, kind.name + "_refused", reason)
+                self._set_step(
+                    run, step.serial, StepStatus.REFUSED, reason, (kind.name + "_refused", reason)
+                )
             else:
                 todo.append(step.serial)
         if todo and not run.cancelled:
@@ -227,11 +228,14 @@ class OperationRunner:
             timeout = run.limits.timeout_s or kind.timeout_s
 
             async def one(serial: str) -> str:
-                step = self._set_step(run, serial, StepStatus.RUNNING)
-                self._record(
-                    step,
-                    kind.name,
-                    f"{kind.name} requested by {self.who} from fleet-tui (operation {op.id})",
+                step = self._set_step(
+                    run,
+                    serial,
+                    StepStatus.RUNNING,
+                    event=(
+                        kind.name,
+                        f"{kind.name} requested by {self.who} from fleet-tui (operation {op.id})",
+                    ),
                 )
                 ctx = StepContext(
                     op.id,
@@ -267,12 +271,14 @@ class OperationRunner:
             message = "cancelled while running: the request may have reached the device"
         else:
             message = visible(result.value if result.ok else result.error or "", 500)
-        step = self._set_step(run, result.target, status, message)
         kind = run.kind.name
+        event: tuple[str, str] | None = None
         if status is StepStatus.OK:
-            self._record(step, f"{kind}_done", f"{kind} accepted by {step.hostname}: {message}")
+            hostname = run.steps[result.target].hostname
+            event = (f"{kind}_done", f"{kind} accepted by {hostname}: {message}")
         elif before is StepStatus.RUNNING:
-            self._record(step, f"{kind}_failed", f"{status.value}: {message}")
+            event = (f"{kind}_failed", f"{status.value}: {message}")
+        self._set_step(run, result.target, status, message, event)
 
     async def _watch_cancel(self, run: _Run) -> None:
         while True:
@@ -284,10 +290,19 @@ class OperationRunner:
 
     # ---- bookkeeping -----------------------------------------------------------------------
     def _set_step(
-        self, run: _Run, serial: str, status: StepStatus, message: str = ""
+        self,
+        run: _Run,
+        serial: str,
+        status: StepStatus,
+        message: str = "",
+        event: tuple[str, str] | None = None,
     ) -> StepRecord:
+        """Journal a step's new status and its event (kind, message) in the event log, then
+        tell the watchers: whoever reloads on a step finds its event already written."""
         step = self.journal.set_step(run.op.id, serial, status, message, run.op.attempt)
         run.steps[serial] = step
+        if event is not None:
+            self._record(step, *event)
         self._emit(run, "step", step)
         return step
 
