@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import CancelledError, Future
 from typing import Any, ClassVar, TypeVar
@@ -100,6 +102,7 @@ class FleetApp(App[None]):
         self._problems = list(problems or [])
         self._states: dict[str, DeviceState] = {}
         self.news = OperationNews()
+        self._old_handlers: dict[int, Any] = {}
         self.backend = Backend(config, self._publish, self._publish_operation)
         self._start_backend = start_backend
         self.stores = UiStores(
@@ -139,12 +142,47 @@ class FleetApp(App[None]):
         self.backend.stop()
 
     def _quit_on_signals(self) -> None:
-        # A kill (SIGTERM) or a closed terminal (SIGHUP, a dropped SSH session) quits like `q`,
-        # so a lab (the demo's) and every connection go too.
+        """A kill (SIGTERM) quits like `q`. A closed terminal (SIGHUP: a dropped SSH session,
+        a closed tmux) can no longer be drawn on or restored: Textual's output thread dies at
+        the first write to it, and every later write, the terminal restore at exit included,
+        waits for it for ever, the event loop with it. So a hangup stops the pipeline (a lab,
+        every connection) from the signal handler itself and leaves; a SIGTERM whose quit
+        does not finish in time (stuck the same way) ends like that too. Plain `signal`
+        handlers, not the loop's: they run even while the loop is stuck."""
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self.call_later, self.action_quit)
+
+        def quit_softly(signum: int, frame: object) -> None:
+            loop.call_soon_threadsafe(self.call_later, self.action_quit)
+            watchdog = threading.Timer(STOP_TIMEOUT + 10, self._leave_now, (128 + signum,))
+            watchdog.daemon = True
+            watchdog.start()
+
+        def hung_up(signum: int, frame: object) -> None:
+            self._leave_now(128 + signum)
+
+        with contextlib.suppress(ValueError):  # not the main thread (some test runners)
+            self._old_handlers = {
+                signal.SIGTERM: signal.signal(signal.SIGTERM, quit_softly),
+                signal.SIGHUP: signal.signal(signal.SIGHUP, hung_up),
+            }
+
+    def _restore_signals(self) -> None:
+        for sig, handler in self._old_handlers.items():
+            with contextlib.suppress(ValueError, TypeError):
+                signal.signal(sig, handler)
+        self._old_handlers = {}
+
+    def _leave_now(self, code: int) -> None:
+        """Stop the pipeline and exit at once, drawing nothing: the terminal is gone."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(devnull, fd)
+        try:
+            self.backend.stop()
+            self.backend.wait(STOP_TIMEOUT)
+        finally:
+            os._exit(code)
 
     async def shutdown_backend(self) -> None:
         self.backend.stop()
@@ -159,6 +197,7 @@ class FleetApp(App[None]):
     async def on_unmount(self) -> None:
         # However the app ends (q, ctrl+c, an error, a test), the lab and connections go too.
         await self.shutdown_backend()
+        self._restore_signals()
 
     # ---- live updates -----------------------------------------------------------------
     def _publish(self, state: DeviceState) -> None:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,8 +48,9 @@ op = st.one_of(
     st.tuples(st.just("merge"), st.integers(0, 4), st.integers(0, 4)),
 )
 
+EXAMPLES = int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "12"))
 SETTINGS = settings(
-    max_examples=int(os.environ.get("FLEET_PROPERTY_EXAMPLES", "12")),
+    max_examples=EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -165,6 +167,7 @@ def oracle_value(writes: list[tuple[int, Any]]) -> Any:
     return max(writes, key=rank)[1]
 
 
+@pytest.mark.timeout(60 + 300 + 5 * EXAMPLES)  # Hypothesis's own shrink limit is 300 s
 @SETTINGS
 @given(n=st.integers(2, 5), ops=st.lists(op, max_size=25))
 def test_replicas_converge_and_match_oracle(n: int, ops: list[tuple[Any, ...]]) -> None:
@@ -190,6 +193,7 @@ def test_replicas_converge_and_match_oracle(n: int, ops: list[tuple[Any, ...]]) 
             w.close()
 
 
+@pytest.mark.timeout(60 + 300 + 5 * EXAMPLES)  # Hypothesis's own shrink limit is 300 s
 @SETTINGS
 @given(ops=st.lists(op, max_size=20))
 def test_merge_is_commutative_associative_idempotent(ops: list[tuple[Any, ...]]) -> None:
@@ -228,6 +232,7 @@ def test_merge_is_commutative_associative_idempotent(ops: list[tuple[Any, ...]])
             w.close()
 
 
+@pytest.mark.timeout(60 + 300 + 5 * EXAMPLES)  # Hypothesis's own shrink limit is 300 s
 @SETTINGS
 @given(n=st.integers(2, 4), ops=st.lists(op, max_size=20), rounds=st.integers(1, 3))
 def test_file_merge_and_incremental_sync_agree(

@@ -4,6 +4,7 @@ quits. Skipped when tmux is not installed. Its own tmux server socket; every wai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -192,6 +193,31 @@ def test_sigterm_quits_the_demo_and_stops_the_lab(tmux: Tmux) -> None:
     assert not lab_dir.exists(), "the simulated lab's files were left behind"
 
 
+def test_a_closed_terminal_quits_the_demo_and_stops_the_lab(tmp_path: Path) -> None:
+    """A dropped SSH session: the terminal is gone (SIGHUP, and nothing can be written to it
+    any more). The app must not hang trying to restore it; the lab and its agents go too."""
+    tmux = Tmux(f"fleet-tui-test-hup-{os.getpid()}")
+    try:
+        _start_demo(tmux, tmp_path)
+        tmux.wait(lambda s: "3/3 shown" in s and s.count("°C") >= 3, 40.0)
+        app = _app_pid(tmux)
+        agents = {p for p in _descendants(app) if b"agent-" in _cmdline(p)}
+        assert agents, "the simulated Pis should be running their agents"
+        lab_dir = Path(os.readlink(f"/proc/{next(iter(agents))}/cwd")).parents[2]
+        tmux.run("kill-server")  # closes the pty: the app gets SIGHUP and a dead terminal
+        deadline = time.monotonic() + 25
+        while (_alive(app) or any(map(_alive, agents))) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        leftover = [p for p in (app, *agents) if _alive(p)]
+        for pid in leftover:  # never leave a demo behind on the machine, even when failing
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        assert not leftover, "a closed terminal left the app or agents running"
+        assert not lab_dir.exists(), "the simulated lab's files were left behind"
+    finally:
+        tmux.run("kill-server")
+
+
 def _cmdline(pid: int) -> bytes:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -262,5 +288,10 @@ def test_a_reboot_killed_with_the_app_is_interrupted_when_it_starts_again(
         tmux.keys("Enter")
         screen = tmux.wait(lambda s: "Reboot 3 devices" in s and "interrupted" in s)
         assert "3 unknown" in screen
+        again = _app_pid(tmux)
     finally:
         tmux.run("kill-server")
+    deadline = time.monotonic() + 25  # the second app quits with its terminal, too
+    while _alive(again) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(again), "the restarted demo outlived its terminal"
