@@ -21,7 +21,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fleet-tui {__version__}")
     parser.add_argument(
-        "--db", default=None, help=f"fleet database file (default: {default_db_path()})"
+        "--db",
+        default=None,
+        metavar="FILE",
+        help=f"fleet database file (default: {default_db_path()}); it must exist, unless "
+        "the command adds to it and its folder exists, or --create is given",
+    )
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="start a new, empty database at --db FILE if there is none (and make its folder)",
     )
     parser.add_argument(
         "--readonly", action="store_true", help="refuse every action that changes devices or data"

@@ -15,7 +15,7 @@ from fleet_tui.config import UserConfig, load_config
 from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.keymap import build_keymap, describe, known_bindings
-from fleet_tui.paths import config_file, db_path, log_file
+from fleet_tui.paths import NoDatabase, config_file, log_file, ready_db_path
 from fleet_tui.screens import registry
 from fleet_tui.screens.context import UiOptions
 
@@ -48,7 +48,11 @@ def run_tui(
 ) -> int:
     """The TUI on the user's fleet; `fleet-tui demo` passes its lab and what to call it."""
     if db is None:
-        db = db_path(args)
+        try:  # the TUI records what it finds: a --db file may be made in a folder that exists
+            db = ready_db_path(args, writes=True)
+        except NoDatabase as e:
+            print(f"fleet-tui: {e}", file=sys.stderr)
+            return 2
     cfg, problems = load_config(config_file())
     readonly, low = ui_settings(args, cfg)
     keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))

@@ -22,12 +22,17 @@ def test_snapshot_merge_edit_forget_export(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     with Store.open(a) as s:
         DeviceBook(s).upsert("100", hostname="pi-b", address="10.0.0.2")
         DeviceBook(s).upsert("200", hostname="pi-a", address="10.0.0.1", last_seen=0.0)
     with Store.open(b) as s:
         DeviceBook(s).upsert("300", hostname="pi-c")
     snap = tmp_path / "usb" / "b.db"
+    assert run(b, "snapshot", str(snap)) == 2  # the stick is not mounted: no folder is made
+    assert not snap.parent.exists()
+    snap.parent.mkdir()
     assert run(b, "snapshot", str(snap)) == 0
     assert run(b, "snapshot", str(snap)) == 64  # exists
     capsys.readouterr()
@@ -67,6 +72,8 @@ def test_bad_peer_and_readonly(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_conflicts_listed_and_resolved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     with Store.open(a) as s:
         s.set_row("racks", "r1", name="R1", height_u=42)
         DeviceBook(s).upsert("s1", hostname="pi-one")

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from dataclasses import replace
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, emit, fail
+from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, emit, fail, open_db
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.core.discovery.mdns import Candidate, InterfaceError
 from fleet_tui.core.net.hosts import HostBook, HostEntry
@@ -23,7 +23,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.timeout > 120:
         return fail("discover: --timeout must be between 0 and 120 seconds", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=not args.no_save and not args.readonly) as store:
             return asyncio.run(_discover(args, store))
     except StoreError as e:
         return fail(str(e))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, fail, refuse_readonly, who
+from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, fail, open_db, refuse_readonly, who
 from fleet_tui.commands._operation_run import add_run_args, confirmed, limits, run_operation
 from fleet_tui.core.fleet.refs import resolve
 from fleet_tui.core.ops.catalogue import kind_of
@@ -43,7 +43,7 @@ def cmd_device_action(args: argparse.Namespace) -> int:
         return fail(f"{kind.name}: {e}", EXIT_USAGE)
     params = {"seconds": args.seconds} if kind.name == "identify" else {}
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             devices = DeviceBook(store).all()
             if args.all:
                 chosen = devices
@@ -77,7 +77,7 @@ def _journal(args: argparse.Namespace, write: bool) -> Iterator[OperationJournal
     """The journal of the chosen database; operations whose process died are marked
     interrupted first, unless the database is only read."""
     readonly = args.readonly and not write
-    with Store.open(db_path(args), readonly=readonly) as store:
+    with open_db(args, writes=False, readonly=readonly) as store:
         journal = OperationJournal(store)
         if not readonly:
             journal.reap()

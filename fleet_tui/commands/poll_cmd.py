@@ -17,9 +17,9 @@ from fleet_tui.commands._common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
-    db_path,
     emit,
     fail,
+    open_db,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.core.net.routes import RouteError, Target
@@ -38,7 +38,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     except RouteError as e:
         return fail(f"poll: {e}", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
+        # --host polls (and records) hosts the database may not know yet
+        with open_db(args, writes=bool(targets) and not args.readonly) as store:
             if not targets:
                 targets = known_targets(store)
             if not targets:
