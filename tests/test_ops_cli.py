@@ -84,8 +84,12 @@ async def test_reboot_all_then_the_cooldown_refuses_a_second_one_unless_forced(
     code, rows, _ = await cli(capsys, db, "reboot", lab.pis[0].serial, "--yes", "--json", *ssh)
     assert code == 2 and rows[-1]["progress"]["refused"] == 1
     assert _requests(lab.pis[0]) == ["reboot"]
-    code, _, _ = await cli(capsys, db, "reboot", lab.pis[0].serial, "--yes", "--force", *ssh)
+    forced = ["--db", str(db), "reboot", lab.pis[0].serial, "--yes", "--force", *ssh]
+    code = await asyncio.to_thread(main, forced)
     assert code == 0 and _requests(lab.pis[0]) == ["reboot", "reboot"]
+    header, row = capsys.readouterr().out.splitlines()  # for people: a header over the steps
+    assert header.split() == ["DEVICE", "STATUS", "MESSAGE"]
+    assert row.split()[:2] == [lab.pis[0].hostname, "ok"]
     code, rows, _ = await cli(capsys, db, "ops", "list", "--json")
     assert [r["status"] for r in rows] == ["done", "failed", "done"]  # newest first
     code = await asyncio.to_thread(main, ["--db", str(db), "ops"])

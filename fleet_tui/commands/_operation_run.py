@@ -143,6 +143,7 @@ def _show(args: argparse.Namespace, event: OperationEvent) -> None:
         return
     if event.event == "started":
         print(f"{event.operation.title} (operation {event.operation.id})", file=sys.stderr)
+        print(f"{'DEVICE':<20} {'STATUS':<9} MESSAGE", flush=True)
     if step is None or step.status in (StepStatus.RUNNING, StepStatus.PENDING):
         return
     name = visible(step.hostname or step.serial, 32)

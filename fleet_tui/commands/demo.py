@@ -152,6 +152,8 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
     expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if up else []
     await task
     rows = sorted(states.values(), key=lambda s: (s.hostname, s.port))
+    if rows and not args.json:
+        print(TEXT_HEADER)
     for state in rows:
         if args.json:
             print(json.dumps(state.to_json(), sort_keys=True))
@@ -166,6 +168,9 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
         )
         return 2
     return 0
+
+
+TEXT_HEADER = f"{'HOSTNAME':<16} {'ADDRESS:PORT':<16} {'MODEL':<36} TEMP"
 
 
 def _text_line(state: DeviceState) -> str:

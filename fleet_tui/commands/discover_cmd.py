@@ -59,6 +59,8 @@ async def _discover(args: argparse.Namespace, store: Store) -> int:
     except OSError as e:
         return fail(f"discover: mDNS failed: {e.strerror or e}")
     save = not args.no_save and not args.readonly
+    if found and not args.json:
+        print(CANDIDATES_HEADER)
     for c in found:
         if save:
             _save_candidate(book, c, args.site)
@@ -81,6 +83,9 @@ def _save_candidate(book: HostBook, c: Candidate, site: str | None) -> None:
         if (entry.serial and old.serial == entry.serial) or (entry.mac and old.mac == entry.mac):
             book.forget(old.id)
     book.add(entry)
+
+
+CANDIDATES_HEADER = f"{'NAME':<24} {'ENDPOINT':<22} {'SERVICES':<22} {'SERIAL':<18} MODEL"
 
 
 def _candidate_line(c: Candidate) -> str:

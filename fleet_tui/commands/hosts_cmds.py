@@ -62,6 +62,10 @@ def cmd_hosts_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+HOSTS_HEADER = f"{'HOST':<32} {'USER':<8} {'NAME':<20} {'SOURCE':<10} {'SERIAL':<18} HOST KEY"
+NO_HOSTS = "no hosts yet — fleet-tui discover or hosts add"
+
+
 def cmd_hosts_list(args: argparse.Namespace) -> int:
     try:
         with open_db(args, writes=False) as store:
@@ -70,6 +74,8 @@ def cmd_hosts_list(args: argparse.Namespace) -> int:
             jumps = book.site_jumps()
             pins = {r["endpoint"]: r for r in store.rows("host_keys")}
             config = ConnectOptions(use_ssh_config=not args.no_ssh_config).ssh_config()
+            if not args.json:
+                print(HOSTS_HEADER if entries else NO_HOSTS)
             for e in entries:
                 target = target_of(e, jumps)
                 try:

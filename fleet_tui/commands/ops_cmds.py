@@ -126,6 +126,8 @@ def cmd_ops_show(args: argparse.Namespace) -> int:
             )
             attempt = f"; attempt {op.attempt}" if op.attempt > 1 else ""
             print(f"  {Progress.of(steps).summary()}{attempt}")
+            if steps:
+                print(f"  {'DEVICE':<20} {'SERIAL':<18} {'STATUS':<11} MESSAGE")
             for s in steps:
                 name = visible(s.hostname or s.serial, 24)
                 print(

@@ -56,6 +56,8 @@ async def _poll(args: argparse.Namespace, store: Store, targets: Sequence[Target
 
     pool = connection_pool(store, args)
     ok = failed = 0
+    if not args.json:
+        print(POLL_HEADER, flush=True)
     try:
         async for row in poll(
             pool,
@@ -76,6 +78,9 @@ async def _poll(args: argparse.Namespace, store: Store, targets: Sequence[Target
     if failed == 0:
         return EXIT_OK
     return EXIT_PARTIAL if ok else EXIT_FAILURE
+
+
+POLL_HEADER = f"{'DEVICE':<20} {'ROUTE':<24} {'MODEL':<34} {'TEMP':>7} THROTTLED"
 
 
 def _poll_line(d: dict[str, Any]) -> str:
