@@ -2,8 +2,9 @@
 actions and its `:ops` screen. Every one runs through the operation runner (core/ops/), so the
 database keeps the operation, its steps and every device's request and outcome.
 
-Exit codes: 0 every device ok, 1 some failed, 2 all failed or cancelled, 64 usage (unknown or
-ambiguous device, not confirmed).
+Exit codes: 0 every device ok, 1 some failed, 2 all failed, cancelled, refused (--readonly) or
+not confirmed at the prompt, or a name that matches no device; 64 usage (a name that matches
+several devices, no terminal to ask and no --yes).
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, fail, open_db, refuse_readonly, who
+from fleet_tui.commands._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    open_db,
+    refuse_readonly,
+    who,
+)
 from fleet_tui.commands._operation_run import add_run_args, confirmed, limits, run_operation
 from fleet_tui.core.fleet.refs import resolve
 from fleet_tui.core.ops.catalogue import kind_of
@@ -32,7 +41,7 @@ from fleet_tui.core.text import visible
 def cmd_device_action(args: argparse.Namespace) -> int:
     kind = kind_of(args.command)
     if refuse_readonly(args, kind.name):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     if not args.device and not args.all:
         return fail(
             f"{kind.name}: name devices (hostname, serial, label, address) or --all", EXIT_USAGE
@@ -50,15 +59,16 @@ def cmd_device_action(args: argparse.Namespace) -> int:
             else:
                 resolved = resolve(devices, args.device)
                 for problem in resolved.problems:
-                    fail(f"{kind.name}: {problem}", EXIT_USAGE)
-                if resolved.problems:
-                    return EXIT_USAGE
+                    fail(f"{kind.name}: {problem}")
+                if resolved.problems:  # a name to make exact is a usage error; none known, not
+                    return EXIT_USAGE if resolved.ambiguous else EXIT_FAILURE
                 chosen = resolved.devices
             if not chosen:
                 return fail(f"{kind.name}: no known devices (fleet-tui discover, hosts add)")
             targets = [DeviceTarget(d.serial, d.hostname or d.serial) for d in chosen]
-            if not confirmed(args, kind, [t.hostname for t in targets]):
-                return EXIT_USAGE
+            refused = confirmed(args, kind, [t.hostname for t in targets])
+            if refused is not None:
+                return refused
             _warn_interrupted(store)
             return run_operation(
                 args,
@@ -146,7 +156,7 @@ def cmd_ops_show(args: argparse.Namespace) -> int:
 
 def cmd_ops_resume(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops resume"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         run_limits = limits(args)
     except ValueError as e:
@@ -159,8 +169,10 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
                 {StepStatus.INTERRUPTED} if args.include_unknown else set()
             )
             names = [s.hostname or s.serial for s in journal.steps(op.id) if s.status in again]
-            if op.status is OpStatus.INTERRUPTED and names and not confirmed(args, kind, names):
-                return EXIT_USAGE
+            if op.status is OpStatus.INTERRUPTED and names:
+                refused = confirmed(args, kind, names)
+                if refused is not None:
+                    return refused
 
             def start(runner: OperationRunner) -> OperationRecord:
                 return runner.resume(
@@ -176,7 +188,7 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
 
 def cmd_ops_dismiss(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops dismiss"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         with _journal(args, write=True) as journal:
             op = journal.abandon(journal.get(args.id), who())
@@ -190,7 +202,7 @@ def cmd_ops_dismiss(args: argparse.Namespace) -> int:
 
 def cmd_ops_cancel(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops cancel"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         with _journal(args, write=True) as journal:
             op = journal.get(args.id)
