@@ -12,6 +12,7 @@ from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.text import when
 
 
 def run(db: Path, *argv: str) -> int:
@@ -51,7 +52,7 @@ def test_snapshot_merge_edit_forget_export(
     lines = out.read_text().splitlines()
     assert lines[0].startswith("serial,hostname,address")
     assert [line.split(",")[1] for line in lines[1:]] == ["pi-a", "pi-b"]
-    assert "shelf 2" in lines[1] and ",lab," in lines[1] and "1970-01-01T00:00:00Z" in lines[1]
+    assert "shelf 2" in lines[1] and ",lab," in lines[1] and when(0.0) in lines[1]
     assert run(a, "export", "devices") == 0
     assert capsys.readouterr().out.splitlines() == lines
     assert run(a, "export", "racks-nope") == 64

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,7 +33,7 @@ from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepSt
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
-from fleet_tui.core.text import visible
+from fleet_tui.core.text import visible, when
 
 
 # ---- identify / reboot ------------------------------------------------------------------------
@@ -109,10 +108,10 @@ def cmd_ops_list(args: argparse.Namespace) -> int:
             if not ops:
                 print("no operations yet (fleet-tui identify, reboot, or the TUI's i and R)")
                 return EXIT_OK
-            print(f"{'ID':<20} {'WHEN':<16} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
+            print(f"{'ID':<20} {'WHEN':<25} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
             for op in ops:
                 print(
-                    f"{visible(op.id, 20):<20} {_when(op.created):<16} {op.status.value:<11} "
+                    f"{visible(op.id, 20):<20} {when(op.created):<25} {op.status.value:<11} "
                     f"{visible(op.title, 22):<22} {visible(op.who, 16):<16} "
                     f"{journal.progress(op.id).summary()}"
                 )
@@ -132,7 +131,7 @@ def cmd_ops_show(args: argparse.Namespace) -> int:
                 return EXIT_OK
             print(
                 f"{visible(op.id, 40)}  {visible(op.title, 60)}  {op.status.value}  "
-                f"by {visible(op.who, 40)} at {_when(op.created)}"
+                f"by {visible(op.who, 40)} at {when(op.created)}"
             )
             attempt = f"; attempt {op.attempt}" if op.attempt > 1 else ""
             print(f"  {Progress.of(steps).summary()}{attempt}")
@@ -229,10 +228,6 @@ def _warn_interrupted(store: Store) -> None:
             f"(newest {interrupted[0].id}): fleet-tui ops",
             file=sys.stderr,
         )
-
-
-def _when(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

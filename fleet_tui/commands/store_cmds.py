@@ -11,7 +11,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
+from fleet_tui.core.text import when
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -248,7 +248,7 @@ def export_devices(store: Store, args: argparse.Namespace, out: IO[str]) -> int:
     for d in DeviceBook(store).all():  # ordered by hostname, then serial: stable
         row = d.model_dump()
         if row["last_seen"] is not None:
-            row["last_seen"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["last_seen"]))
+            row["last_seen"] = when(row["last_seen"])  # local, with its zone: as every CSV
         row["tags"] = ";".join(row["tags"])
         w.writerow(["" if row[c] is None else row[c] for c in DEVICE_CSV_COLUMNS])
     return EXIT_OK
