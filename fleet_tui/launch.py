@@ -70,6 +70,7 @@ def run_tui(
         records_seconds=cfg.refresh.records * (4 if low else 1),
         policy=cfg.status,
         animate=not low,
+        export_dir=cfg.export_folder(),
     )
     _setup_logging()
     app = FleetApp(config, options, keymap=keymap, problems=problems, sub_title=sub_title)

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.store.database import Store, StoreError
@@ -46,28 +42,6 @@ def output_problem(path: Path) -> str | None:
     if not path.parent.is_dir():
         return f"{path}: no such folder {path.parent}"
     return None
-
-
-@contextmanager
-def replacing(path: Path) -> Iterator[IO[str]]:
-    """Write `path` as a whole: a temporary file beside it, renamed over it when the block
-    ends without an error (removed otherwise)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            yield f
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> int:

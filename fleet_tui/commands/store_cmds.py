@@ -25,9 +25,9 @@ from fleet_tui.commands._common import (
     open_db,
     output_problem,
     refuse_readonly,
-    replacing,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
+from fleet_tui.core.export import written_whole
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -269,7 +269,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with open_db(args, writes=False, readonly=True) as store:
             if out is None:
                 return kind.run(store, args, sys.stdout)
-            with replacing(out) as f:  # all or nothing: a failed export leaves no half file
+            with written_whole(out, replace=True) as f:  # a failed export leaves no half file
                 return kind.run(store, args, f)
     except StoreError as e:
         return fail(str(e))
