@@ -108,7 +108,7 @@ async def _sftp_server(root: Path) -> Any:
 
 def test_sync_over_sftp(tmp_path: Path) -> None:
     remote = tmp_path / "remote"
-    remote.mkdir()
+    (remote / "shared" / "site").mkdir(parents=True)  # an explicit mailbox path must exist
 
     async def run() -> None:
         server, key = await _sftp_server(remote)

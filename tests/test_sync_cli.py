@@ -149,6 +149,35 @@ def test_sync_help_lists_the_shared_ssh_flags(capsys: pytest.CaptureFixture[str]
     assert "-p PORT" in out and "--dry-run" in out and "known_hosts" in out  # its own flags stay
 
 
+async def test_a_mistyped_mailbox_path_is_said_and_never_made(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j, host_key = jump
+    j.trust(host_key)
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as s:
+        DeviceBook(s).upsert("100", hostname="pi-a")
+    ssh = ["-p", str(j.port), "-i", str(j.key)]
+    typo = ["sync", "tech@127.0.0.1:/stie", *ssh]  # the technicians share /site
+    for dry in ([], ["--dry-run"]):
+        code, _, err = await cli(capsys, db, *typo, *dry)
+        assert code == 2 and "127.0.0.1:/stie: no such folder on the host" in err
+        assert "--create-mailbox" in err
+    assert sorted(p.name for p in j.root.iterdir()) == ["site"]  # nothing made, nothing sent
+    # the default folder: a preview makes nothing, the first sync makes it
+    default = ["sync", "tech@127.0.0.1", *ssh]
+    code, out, _ = await cli(capsys, db, *default, "--dry-run")
+    assert code == 0 and "0 new change sets" in out
+    assert not (j.root / "fleet-tui-sync").exists()
+    code, _, err = await cli(capsys, db, *default)
+    assert code == 0, err
+    assert [p.name.endswith(".db") for p in (j.root / "fleet-tui-sync").iterdir()] == [True]
+    # another folder, asked for
+    code, _, err = await cli(capsys, db, *typo, "--create-mailbox")
+    assert code == 0, err
+    assert len(list((j.root / "stie").iterdir())) == 1
+
+
 async def test_sync_logs_in_as_the_shared_user_flag(
     field_jump: tuple[Jump, asyncssh.SSHKey, list[str]],
     tmp_path: Path,

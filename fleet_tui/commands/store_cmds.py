@@ -101,10 +101,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
     try:
         with open_db(args, writes=not args.dry_run) as store:
             if args.dry_run:
-                preview = preview_target(store, args.target, args.port, ssh, notice)
+                preview = preview_target(
+                    store, args.target, args.port, ssh, notice, args.create_mailbox
+                )
                 print("\n".join(preview.lines()))
                 return EXIT_OK
-            result = sync_target(store, args.target, args.port, ssh, notice)
+            result = sync_target(store, args.target, args.port, ssh, notice, args.create_mailbox)
             changed = result.report.changed if result.report else 0
             EventLog(store).record(
                 None,
@@ -302,6 +304,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-p", "--port", type=int, default=None, help="SSH port")
     p.add_argument(
         "--dry-run", action="store_true", help="show what would come in and go out; change nothing"
+    )
+    p.add_argument(
+        "--create-mailbox",
+        action="store_true",
+        help="start the shared directory if it is not there (only the default one is made "
+        "without this: a mistyped path must not become a mailbox nobody else reads)",
     )
     add_ssh_args(
         p,
