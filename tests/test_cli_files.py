@@ -138,3 +138,13 @@ def test_export_out_and_snapshot_and_agent_never_make_a_folder(tmp_path: Path) -
     out = _cli(tmp_path, "--db", str(db), "export", "inventory", "--out", str(good))
     assert out.returncode == 0 and good.read_text().startswith("serial,hostname")
     assert sorted(_tree(tmp_path) - before) == ["inventory.csv"]  # no temporary left beside it
+
+
+def test_a_folder_given_as_a_file_or_a_socket_in_no_folder_is_said(tmp_path: Path) -> None:
+    out = _cli(tmp_path, "--db", str(tmp_path), "hosts", "list")
+    assert out.returncode == 2 and f"{tmp_path}: is a directory" in out.stderr
+    sock = tmp_path / "nonexistent" / "demo.sock"
+    out = _cli(tmp_path, "demo", "--headless", "--devices", "1", "--socket", str(sock))
+    assert out.returncode == 2 and out.stderr == (
+        f"fleet-tui demo: --socket {sock}: no such folder {sock.parent}\n"
+    )

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fleet_tui.commands._common import EXIT_FAILURE, EXIT_USAGE
+from fleet_tui.commands._common import EXIT_FAILURE, EXIT_USAGE, output_problem
 from fleet_tui.commands.demo_ctl import add_commands
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.core.models import DeviceState
@@ -75,6 +75,9 @@ def run_demo(args: argparse.Namespace) -> int:
     except FaultError as exc:
         print(f"fleet-tui demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.socket is not None and (problem := output_problem(args.socket.expanduser())):
+        print(f"fleet-tui demo: --socket {problem}", file=sys.stderr)
+        return EXIT_FAILURE
     try:  # --db: the demo writes it, so it may be made in a folder that exists
         chosen = ready_db_path(args, writes=True) if args.db else None
     except NoDatabase as exc:
