@@ -48,8 +48,10 @@ def run_tui(
 ) -> int:
     """The TUI on the user's fleet; `fleet-tui demo` passes its lab and what to call it."""
     if db is None:
-        try:  # the TUI records what it finds: a --db file may be made in a folder that exists
-            db = ready_db_path(args, writes=True)
+        # The TUI is opened to look at a fleet: a --db file that is not there is a typo (an
+        # empty fleet that discovery would quietly fill), unless --create says otherwise.
+        try:
+            db = ready_db_path(args, writes=False)
         except NoDatabase as e:
             print(f"fleet-tui: {e}", file=sys.stderr)
             return 2

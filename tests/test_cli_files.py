@@ -73,6 +73,10 @@ def test_a_db_that_does_not_exist_is_made_only_by_a_command_that_writes_or_creat
     fresh = tmp_path / "new" / "site" / "fleet.db"
     out = _cli(tmp_path, "--db", str(fresh), "--create", "hosts", "list")
     assert out.returncode == 0 and fresh.exists(), out.stderr
+    # the TUI is opened to look at a fleet: a --db that is not there is a typo, folder or not
+    out = _cli(tmp_path, "--db", str(tmp_path / "flet.db"), timeout=120)
+    assert out.returncode == 2 and "no such database" in out.stderr
+    assert not (tmp_path / "flet.db").exists()
 
 
 def test_the_default_database_is_made_on_first_use(tmp_path: Path) -> None:
