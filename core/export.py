@@ -10,9 +10,13 @@ shown as escapes (`\\x1b`) and a cell that a spreadsheet would run as a formula 
 from __future__ import annotations
 
 import csv
+import os
+import secrets
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from datetime import datetime
+from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel, ConfigDict
@@ -260,3 +264,34 @@ def event_rows(store: Store, events: Sequence[EventRecord] | None = None) -> lis
 
 def default_name(kind: str, now: float | None = None) -> str:
     return time.strftime(f"fleet-{kind}-%Y%m%d-%H%M%S.csv", time.localtime(now))
+
+
+EXPORTS_FOLDER = "fleet-tui-exports"
+
+
+def default_export_dir() -> Path:
+    """Where the TUI's `x` writes unless the config's `export_dir` says otherwise:
+    `$XDG_DOCUMENTS_DIR/fleet-tui-exports`, else `~/fleet-tui-exports` (made on first use;
+    never the current directory, which may be a checkout or a system folder)."""
+    documents = os.environ.get("XDG_DOCUMENTS_DIR")
+    return (Path(documents).expanduser() if documents else Path.home()) / EXPORTS_FOLDER
+
+
+@contextmanager
+def written_whole(path: Path, *, replace: bool) -> Iterator[IO[str]]:
+    """A text file at `path`, written whole or not at all: into a new file beside it (mode
+    0666 less the umask, as `open` makes it), moved into place when the block ends without an
+    error, removed otherwise. Over an existing file only with `replace` (else
+    FileExistsError, and the existing file stays as it was)."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails if `path` appeared meanwhile: never a silent overwrite
+    finally:
+        with suppress(FileNotFoundError):
+            os.unlink(tmp)

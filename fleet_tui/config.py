@@ -2,6 +2,8 @@
 
     low_bandwidth = false          # or --low-bandwidth: refresh less often (slow SSH links)
     readonly = false               # or --readonly
+    export_dir = "~/reports"       # where `x` writes CSVs (an existing folder; default
+                                   # $XDG_DOCUMENTS_DIR/fleet-tui-exports, else ~/fleet-tui-exports)
 
     [refresh]                      # seconds
     poll = 2.0                     # health poll of each device
@@ -35,7 +37,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.policy import StatusPolicy
@@ -56,11 +58,22 @@ class UserConfig(BaseModel):
 
     low_bandwidth: bool = False
     readonly: bool = False
+    export_dir: str | None = None  # where the TUI's `x` writes (None: core/export.py's default)
     refresh: RefreshConfig = Field(default_factory=lambda: RefreshConfig())
     keys: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
     operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
+
+    @field_validator("export_dir")
+    @classmethod
+    def _absolute(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_absolute():
+            raise ValueError("give an absolute path (or one starting with ~/)")
+        return value
+
+    def export_folder(self) -> Path | None:
+        return Path(self.export_dir).expanduser() if self.export_dir else None
 
     def poll_interval(self, low_bandwidth: bool) -> float:
         return self.refresh.low_bandwidth_poll if low_bandwidth else self.refresh.poll

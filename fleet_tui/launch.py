@@ -15,7 +15,7 @@ from fleet_tui.config import UserConfig, load_config
 from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.keymap import build_keymap, describe, known_bindings
-from fleet_tui.paths import config_file, db_path, log_file
+from fleet_tui.paths import NoDatabase, config_file, log_file, ready_db_path
 from fleet_tui.screens import registry
 from fleet_tui.screens.context import UiOptions
 
@@ -48,7 +48,13 @@ def run_tui(
 ) -> int:
     """The TUI on the user's fleet; `fleet-tui demo` passes its lab and what to call it."""
     if db is None:
-        db = db_path(args)
+        # The TUI is opened to look at a fleet: a --db file that is not there is a typo (an
+        # empty fleet that discovery would quietly fill), unless --create says otherwise.
+        try:
+            db = ready_db_path(args, writes=False)
+        except NoDatabase as e:
+            print(f"fleet-tui: {e}", file=sys.stderr)
+            return 2
     cfg, problems = load_config(config_file())
     readonly, low = ui_settings(args, cfg)
     keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))
@@ -66,6 +72,7 @@ def run_tui(
         records_seconds=cfg.refresh.records * (4 if low else 1),
         policy=cfg.status,
         animate=not low,
+        export_dir=cfg.export_folder(),
     )
     _setup_logging()
     app = FleetApp(config, options, keymap=keymap, problems=problems, sub_title=sub_title)

@@ -30,7 +30,35 @@ def default_db_path() -> Path:
 
 def db_path(args: argparse.Namespace) -> Path:
     """The database a command works on: `--db FILE`, else the default one."""
-    return Path(args.db) if getattr(args, "db", None) else default_db_path()
+    return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
+
+
+class NoDatabase(Exception):
+    """The database named with `--db` does not exist and may not be made (the message says
+    what to do)."""
+
+
+def ready_db_path(args: argparse.Namespace, *, writes: bool) -> Path:
+    """`db_path(args)`, once it is known that the file exists or may be created.
+
+    A mistyped `--db` must not start a new fleet: the default database (and its folder) is
+    created on first use, by any command; a `--db` file that does not exist only with
+    `--create` (which makes its folder too), or by a command that `writes` into a folder that
+    exists. Anything else raises NoDatabase."""
+    path = db_path(args)
+    if path.exists() or path.is_symlink():
+        return path  # a directory or a dangling link is the Store's to refuse, by name
+    if not getattr(args, "db", None) or getattr(args, "create", False):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+    if not path.parent.is_dir():
+        raise NoDatabase(
+            f"{path}: no such database, and no folder {path.parent}: check --db "
+            "(--create makes a new database there)"
+        )
+    if not writes:
+        raise NoDatabase(f"{path}: no such database: check --db (--create makes a new, empty one)")
+    return path
 
 
 def config_file() -> Path:

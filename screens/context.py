@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from textual.app import App
@@ -39,6 +40,9 @@ class UiOptions:
     policy: StatusPolicy = field(default_factory=lambda: StatusPolicy())
     now: Callable[[], float] = time.time  # frozen in snapshot tests
     animate: bool = True  # cursor blink and animations (off for snapshots and slow links)
+    # where `x` proposes to write CSVs (the config's export_dir); None: the default place,
+    # core/export.py default_export_dir(), made on first use
+    export_dir: Path | None = None
 
     @property
     def flush_interval(self) -> float:

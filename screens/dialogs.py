@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.text import Text
@@ -68,58 +69,97 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(False)
 
 
-class _NewFile(Validator):
+class _Writable(Validator):
+    """A file name whose folder exists (or is `makeable`, the default export folder)."""
+
+    def __init__(self, makeable: Path | None) -> None:
+        super().__init__()
+        self._makeable = makeable
+
     def validate(self, value: str) -> ValidationResult:
-        path = Path(value.strip()).expanduser()
         if not value.strip():
             return self.failure("give a file name")
-        if path.exists():
-            return self.failure(f"{path} exists; choose another name")
-        if not path.parent.is_dir():
-            return self.failure(f"{path.parent} is not a directory")
+        path = Path(value.strip()).expanduser().absolute()
+        if path.is_dir():
+            return self.failure(f"{path} is a folder; give a file name")
+        if not path.parent.is_dir() and path.parent != self._makeable:
+            return self.failure(f"{path.parent} is not a folder")
         return self.success()
 
 
-class ExportDialog(ModalScreen[Path | None]):
-    """Where to write the CSV of what a table shows."""
+@dataclass(frozen=True)
+class ExportChoice:
+    path: Path  # absolute
+    replace: bool  # the user said to replace the file there
+
+
+class ExportDialog(ModalScreen[ExportChoice | None]):
+    """Where to write the CSV of what a table shows; asks again before replacing a file."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
 
-    def __init__(self, what: str, default: Path) -> None:
+    def __init__(self, what: str, default: Path, makeable: Path | None = None) -> None:
         super().__init__(classes="dialog-screen")
-        self._what, self._default = what, default
+        self._what, self._default, self._makeable = what, default, makeable
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="export-dialog"):
             yield Static(Text(f"Export {self._what} to CSV", style="bold"), classes="dialog-title")
-            yield Input(str(self._default), id="export-path", validators=[_NewFile()])
+            yield Input(
+                str(self._default), id="export-path", validators=[_Writable(self._makeable)]
+            )
             yield Static(id="export-problem", classes="dialog-problem")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button("Export", id="export", variant="primary")
 
     def on_mount(self) -> None:
-        self.query_one("#export-path", Input).focus()
+        field = self.query_one("#export-path", Input)
+        field.focus()
+        self._say(field.value)
+
+    def _path(self, value: str) -> Path:
+        return Path(value.strip()).expanduser().absolute()
+
+    def _say(self, value: str) -> bool:
+        """Show what is wrong with `value`, or that it exists; True when it can be used."""
+        result = self.query_one("#export-path", Input).validate(value)
+        if result is not None and not result.is_valid:
+            problem = "; ".join(result.failure_descriptions)
+        elif self._path(value).exists():
+            problem = f"{self._path(value)} exists: Export asks before replacing it"
+        else:
+            problem = ""
+        self.query_one("#export-problem", Static).update(Text(problem))
+        return result is None or result.is_valid
 
     @on(Input.Changed, "#export-path")
     def _changed(self, event: Input.Changed) -> None:
-        result = event.validation_result
-        problem = (
-            "" if result is None or result.is_valid else "; ".join(result.failure_descriptions)
-        )
-        self.query_one("#export-problem", Static).update(Text(problem))
+        self._say(event.value)
 
     @on(Input.Submitted, "#export-path")
     @on(Button.Pressed, "#export")
     def _submit(self) -> None:
-        field = self.query_one("#export-path", Input)
-        result = field.validate(field.value)
-        if result is not None and not result.is_valid:
-            self.query_one("#export-problem", Static).update(
-                Text("; ".join(result.failure_descriptions))
-            )
+        value = self.query_one("#export-path", Input).value
+        if not self._say(value):
             return
-        self.dismiss(Path(field.value.strip()).expanduser().absolute())
+        path = self._path(value)
+        if not path.exists():
+            self.dismiss(ExportChoice(path, replace=False))
+            return
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.dismiss(ExportChoice(path, replace=True))
+            else:
+                self.query_one("#export-path", Input).focus()
+
+        body = Text.assemble(
+            (str(path), "bold"), f" exists.\nReplace it with the CSV of {self._what}?"
+        )
+        self.app.push_screen(
+            ConfirmDialog("Replace the file?", body, "Replace", danger=True), answered
+        )
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

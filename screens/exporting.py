@@ -1,16 +1,17 @@
-"""`x` on any table: ask where, then write what the table shows as CSV in a worker."""
+"""`x` on any table: ask where (the export folder: the config's `export_dir`, else
+core/export.py's default place), ask again before replacing a file, then write what the table
+shows as CSV in a worker and say where, in full."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from textual.screen import Screen
 
-from fleet_tui.core.export import CsvRow, default_name, write_csv
+from fleet_tui.core.export import CsvRow, default_export_dir, default_name, write_csv, written_whole
 from fleet_tui.screens.context import fleet_context
-from fleet_tui.screens.dialogs import ExportDialog
+from fleet_tui.screens.dialogs import ExportChoice, ExportDialog
 
 
 def export_rows(
@@ -23,25 +24,33 @@ def export_rows(
     """Snapshot the rows now (what the user sees when pressing the key), then ask for a file."""
     snapshot = list(rows())
     ctx = fleet_context(screen.app)
-    default = Path.cwd() / default_name(kind, ctx.options.now())
+    makeable = default_export_dir()  # the default place is made on first use; no other folder
+    folder = ctx.options.export_dir or makeable
+    default = folder / default_name(kind, ctx.options.now())
 
-    def chosen(path: Path | None) -> None:
-        if path is None:
+    def chosen(choice: ExportChoice | None) -> None:
+        if choice is None:
             return
+        path = choice.path
 
         def write() -> None:
             try:
-                with open(path, "x", encoding="utf-8", newline="") as f:
+                if path.parent == makeable:
+                    makeable.mkdir(parents=True, exist_ok=True)
+                with written_whole(path, replace=choice.replace) as f:
                     n = write_csv(model, snapshot, f)
+            except FileExistsError:
+                ctx.report_error("Export failed", f"{path}: appeared meanwhile; left as it was")
+                return
             except OSError as e:
                 ctx.report_error("Export failed", f"{path}: {e.strerror or e}")
                 return
-            screen.app.call_from_thread(
-                screen.app.notify, f"{n} rows written to {path}", title="Exported", markup=False
-            )
+            rows = f"{n} row{'' if n == 1 else 's'}"
+            said = f"{path} replaced: {rows}" if choice.replace else f"{rows} written to {path}"
+            screen.app.call_from_thread(screen.app.notify, said, title="Exported", markup=False)
 
         screen.run_worker(
             write, thread=True, group="export", exit_on_error=False, description=f"export {what}"
         )
 
-    screen.app.push_screen(ExportDialog(what, default), chosen)
+    screen.app.push_screen(ExportDialog(what, default, makeable=makeable), chosen)

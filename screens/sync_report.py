@@ -13,7 +13,7 @@ from fleet_tui.core.sync.resolve import describe
 from fleet_tui.core.sync.session import Outcome
 from fleet_tui.screens.format import literal
 
-VALUE_WIDTH = 14
+VALUE_WIDTH = 25  # a moment in full: 2024-05-01T10:00:00+02:00
 
 
 class SyncStatus(Static):
@@ -110,8 +110,8 @@ class EditsTable(_ReportTable):
                 literal(c.table),
                 literal(c.key),
                 literal(c.column),
-                literal(c.ours, "green" if c.winner == "ours" else "dim"),
-                literal(c.theirs, "green" if c.winner == "theirs" else "dim"),
+                literal(c.shown("ours"), "green" if c.winner == "ours" else "dim"),
+                literal(c.shown("theirs"), "green" if c.winner == "theirs" else "dim"),
                 Text(c.winner, style="bold"),
             )
         if report.overwrite_count > len(report.overwrites):

@@ -78,7 +78,7 @@ async def serve(
 ) -> AsyncIterator[tuple[Jump, asyncssh.SSHKey]]:
     """An SFTP-only jump host on 127.0.0.1; with `tried`, only ONLY_USER may log in."""
     root = tmp_path / "jump"
-    root.mkdir()
+    (root / "site").mkdir(parents=True)  # the shared directory the technicians agreed on
     host_key = asyncssh.generate_private_key("ssh-ed25519")
     client_key = asyncssh.generate_private_key("ssh-ed25519")
     key_path = tmp_path / "id_ed25519"

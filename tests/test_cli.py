@@ -78,7 +78,9 @@ def test_tui_interface_option_reaches_the_fleet_config(
     monkeypatch.setattr(app_module, "FleetApp", NoRunApp)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
-    assert main(["--db", str(tmp_path / "f.db"), "--interface", "127.0.0.1"]) == 0
+    assert main(["--db", str(tmp_path / "f.db"), "--interface", "127.0.0.1"]) == 2  # no such db
+    assert seen == []
+    assert main(["--db", str(tmp_path / "f.db"), "--create", "--interface", "127.0.0.1"]) == 0
     assert seen == [["127.0.0.1"]]
 
 

@@ -124,6 +124,15 @@ async def test_inject_status_and_clear_reach_a_running_lab(tmp_path: Path, store
         status = {r["hostname"]: r for r in map(json.loads, out.splitlines())}
         assert status[pi.hostname]["faults"] == ["under-voltage"]
         assert int(status[pi.hostname]["throttled"], 16) & 0x10001 == 0x10001
+        rc, out, err = await _arun(tmp_path, "demo", "status", "--socket", str(sock))
+        assert rc == 0, err
+        header, *rows = out.splitlines()
+        assert header.split() == [
+            "#", "HOSTNAME", "PORT", "WORKLOAD", "LOAD", "TEMP", "POWER", "FAN", "THROTTLE", "SSH",
+            "FAULTS",
+        ]  # fmt: skip
+        assert len(rows) == 3 and rows[1].split()[1] == pi.hostname
+        assert rows[1].split()[-1] == "under-voltage" and rows[1].split()[-2] == "up"
 
         rc, out, err = await _arun(tmp_path, "demo", "inject", "pi-9-009:overheat")
         assert rc == 64 and "no simulated Pi" in err

@@ -117,7 +117,15 @@ async def test_the_cli_ends_its_json_with_how_the_pass_went(
     zc: AsyncZeroconf, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await _advertise(zc, "_pifleet._tcp.local.", [f"pi-q{secrets.token_hex(2)}"], 4330)
-    argv = ["--db", str(tmp_path / "f.db"), "discover", "--interface", LOOPBACK, "--json"]
+    argv = [
+        "--db",
+        str(tmp_path / "f.db"),
+        "--create",
+        "discover",
+        "--interface",
+        LOOPBACK,
+        "--json",
+    ]
     code = await asyncio.to_thread(main, [*argv, "--timeout", "8", "--no-save"])
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert code == 0 and any(r.get("port") == 4330 for r in rows[:-1])

@@ -125,6 +125,8 @@ def test_export_to_stdout_and_unknown_kinds(
 async def test_x_exports_the_table_as_shown_filtered_and_sorted(
     tmp_path: Path, utc: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path / "docs"))
+    exports = tmp_path / "docs" / "fleet-tui-exports"  # the default place, made on first use
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "fleet.db"
     seed_store(db)
@@ -142,16 +144,10 @@ async def test_x_exports_the_table_as_shown_filtered_and_sorted(
         await pilot.press("enter")
         assert await wait_for(pilot, lambda: any(n.title == "Exported" for n in app._notifications))
         shown = [fleet.model.rows[k].hostname for k in fleet.table.order]  # type: ignore[union-attr]
-        # a second export to the same name is refused in the dialog
-        default = exported_csv(tmp_path)
-        assert default is not None
-        await pilot.press("x")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
-        await pilot.press("enter")
-        await pilot.pause(0.1)
-        assert isinstance(app.screen, ExportDialog)
-        assert "exists" in str(app.screen.query_one("#export-problem").render())
-        await pilot.press("escape")
+        default = exported_csv(exports)
+        assert default is not None and exported_csv(tmp_path) is None  # never the cwd
+        (note,) = [n for n in app._notifications if n.title == "Exported"]
+        assert note.message == f"6 rows written to {default}"  # the full path
     rows = list(csv.DictReader(default.open(encoding="utf-8")))
     assert [r["hostname"] for r in rows] == shown
     assert [r["hostname"] for r in rows] == [

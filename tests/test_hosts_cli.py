@@ -170,6 +170,9 @@ async def test_discover_on_loopback_saves_candidates(
         code, out, _ = await asyncio.to_thread(
             run, capsys, db, "discover", "--interface", LOOPBACK, "--timeout", "1.5", "--json"
         )
+        code_text, text, _ = await asyncio.to_thread(
+            run, capsys, db, "discover", "--interface", LOOPBACK, "--timeout", "1.5", "--no-save"
+        )
     finally:
         await zc.async_unregister_all_services()
         await zc.async_close()
@@ -178,6 +181,10 @@ async def test_discover_on_loopback_saves_candidates(
     assert rows[-1]["discovery"]["stopped"] in ("quiet", "timeout")  # the pass, last
     mine = [r for r in rows[:-1] if r["name"] == f"pi-{tag}"]
     assert mine and mine[0]["serial"] == "10000000aaaa0001" and mine[0]["port"] == 2299
+    assert code_text == 0
+    header, *rows = text.splitlines()
+    assert header.split() == ["NAME", "ENDPOINT", "SERVICES", "SERIAL", "MODEL"]
+    assert any(r.split()[:2] == [f"pi-{tag}", f"{LOOPBACK}:2299"] for r in rows), text
     with Store.open(db) as store:
         (entry,) = [e for e in HostBook(store).entries() if e.port == 2299]
     assert (

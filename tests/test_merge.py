@@ -20,6 +20,8 @@ from fleet_tui.core.sync.peer_merge import PeerMerge
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Store, Store]]:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     a = Store.open(tmp_path / "a" / "fleet.db")
     b = Store.open(tmp_path / "b" / "fleet.db")
     yield a, b
@@ -187,6 +189,8 @@ def _bad_peer_cases(tmp: Path, a: Store, b: Store) -> dict[str, tuple[Path, str]
 
 
 def test_bad_peers_change_nothing(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
     a = Store.open(tmp_path / "a" / "fleet.db")
     b = Store.open(tmp_path / "b" / "fleet.db")
     DeviceBook(a).upsert("s1", hostname="pi1")

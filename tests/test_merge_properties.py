@@ -80,6 +80,8 @@ class World:
 
     def __init__(self, root: Path, n: int) -> None:
         self.root = root
+        for i in range(n):
+            (root / f"r{i}").mkdir(parents=True)
         self.stores = [Store.open(root / f"r{i}" / "fleet.db") for i in range(n)]
         self.writes: dict[tuple[str, str], list[tuple[int, Any]]] = {}
         self.appended: set[tuple[int, int, str]] = set()

@@ -114,6 +114,7 @@ def test_a_v2_file_opened_read_only_says_how_to_upgrade_and_is_left_alone(
 
 def test_a_v2_peer_merges_its_samples(tmp_path: Path) -> None:
     peer = tmp_path / "old" / "fleet.db"
+    peer.parent.mkdir()
     _, origin = _make_v2(peer, 150)
     with Store.open(tmp_path / "new.db") as s:
         rep = PeerMerge(s).merge(peer)

@@ -20,13 +20,17 @@ from fleet_tui.core.store.samples import SampleLog
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store.open(tmp_path / "sub" / "fleet.db")
+    s = Store.open(tmp_path / "fleet.db")
     yield s
     s.close()
 
 
 def test_open_creates_file_with_identity(tmp_path: Path) -> None:
     p = tmp_path / "a" / "b" / "fleet.db"
+    with pytest.raises(StoreError, match="no such directory"):
+        Store.open(p)  # a mistyped path never becomes a new fleet: no folder is made
+    assert not (tmp_path / "a").exists()
+    p.parent.mkdir(parents=True)
     with Store.open(p) as s:
         assert p.exists()
         assert len(s.site_id) == 32 and int(s.site_id, 16) >= 0

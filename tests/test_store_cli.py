@@ -12,6 +12,7 @@ from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.exchange import Exchange
+from fleet_tui.core.text import when
 
 
 def run(db: Path, *argv: str) -> int:
@@ -22,12 +23,17 @@ def test_snapshot_merge_edit_forget_export(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     with Store.open(a) as s:
         DeviceBook(s).upsert("100", hostname="pi-b", address="10.0.0.2")
         DeviceBook(s).upsert("200", hostname="pi-a", address="10.0.0.1", last_seen=0.0)
     with Store.open(b) as s:
         DeviceBook(s).upsert("300", hostname="pi-c")
     snap = tmp_path / "usb" / "b.db"
+    assert run(b, "snapshot", str(snap)) == 2  # the stick is not mounted: no folder is made
+    assert not snap.parent.exists()
+    snap.parent.mkdir()
     assert run(b, "snapshot", str(snap)) == 0
     assert run(b, "snapshot", str(snap)) == 64  # exists
     capsys.readouterr()
@@ -46,7 +52,7 @@ def test_snapshot_merge_edit_forget_export(
     lines = out.read_text().splitlines()
     assert lines[0].startswith("serial,hostname,address")
     assert [line.split(",")[1] for line in lines[1:]] == ["pi-a", "pi-b"]
-    assert "shelf 2" in lines[1] and ",lab," in lines[1] and "1970-01-01T00:00:00Z" in lines[1]
+    assert "shelf 2" in lines[1] and ",lab," in lines[1] and when(0.0) in lines[1]
     assert run(a, "export", "devices") == 0
     assert capsys.readouterr().out.splitlines() == lines
     assert run(a, "export", "racks-nope") == 64
@@ -67,6 +73,8 @@ def test_bad_peer_and_readonly(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def test_conflicts_listed_and_resolved(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     with Store.open(a) as s:
         s.set_row("racks", "r1", name="R1", height_u=42)
         DeviceBook(s).upsert("s1", hostname="pi-one")

@@ -246,6 +246,7 @@ def test_two_processes_write_concurrently(tmp_path: Path) -> None:
         assert sent == set(range(1, 2 * n + 1))
 
         # a peer merged afterwards converges both ways
+        (tmp_path / "peer").mkdir()
         with Store.open(tmp_path / "peer" / "fleet.db") as peer:
             DeviceBook(peer).upsert("shared", notes="from the peer")
             EventLog(peer).record(None, "peer", "hello")

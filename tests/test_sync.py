@@ -26,6 +26,8 @@ def state(s: Store) -> tuple[object, ...]:
 
 def test_three_technicians_converge_through_a_mailbox(tmp_path: Path) -> None:
     box = DirMailbox(tmp_path / "jump")
+    for n in "abc":
+        (tmp_path / n).mkdir()
     a, b, c = (Store.open(tmp_path / n / "fleet.db") for n in "abc")
     DeviceBook(a).upsert("s1", hostname="pi1")
     DeviceBook(b).upsert("s2", hostname="pi2")
@@ -106,7 +108,7 @@ async def _sftp_server(root: Path) -> Any:
 
 def test_sync_over_sftp(tmp_path: Path) -> None:
     remote = tmp_path / "remote"
-    remote.mkdir()
+    (remote / "shared" / "site").mkdir(parents=True)  # an explicit mailbox path must exist
 
     async def run() -> None:
         server, key = await _sftp_server(remote)
@@ -154,6 +156,8 @@ def test_consolidation_uploads_what_changed_since_the_base_not_everything(
 
     monkeypatch.setattr(mailbox, "MAX_OWN_FILES", 3)
     box = DirMailbox(tmp_path / "jump")
+    for n in "abc":
+        (tmp_path / n).mkdir()
     a, b, c = (Store.open(tmp_path / n / "fleet.db") for n in "abc")
 
     def own() -> list[str]:

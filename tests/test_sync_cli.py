@@ -58,6 +58,8 @@ async def test_two_technicians_sync_through_a_jump_host(
 ) -> None:
     j, host_key = jump
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     with Store.open(a) as s:
         DeviceBook(s).upsert("100", hostname="pi-a", address="10.0.0.1")
         SampleLog(s).record("100", {"time": 1_700_000_000.0, "temperature_c": 51.0})
@@ -116,6 +118,8 @@ async def test_long_chains_of_change_sets_are_consolidated(
     j.trust(host_key)
     monkeypatch.setattr(mailbox, "MAX_OWN_FILES", 3)
     a, b, c = (tmp_path / n / "fleet.db" for n in "abc")
+    for db in (a, b, c):
+        db.parent.mkdir()
     for i in range(5):  # five syncs with one edit each: five change sets from a
         with Store.open(a) as s:
             DeviceBook(s).upsert(f"s{i}", hostname=f"pi-{i}")
@@ -145,6 +149,35 @@ def test_sync_help_lists_the_shared_ssh_flags(capsys: pytest.CaptureFixture[str]
     assert "-p PORT" in out and "--dry-run" in out and "known_hosts" in out  # its own flags stay
 
 
+async def test_a_mistyped_mailbox_path_is_said_and_never_made(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j, host_key = jump
+    j.trust(host_key)
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as s:
+        DeviceBook(s).upsert("100", hostname="pi-a")
+    ssh = ["-p", str(j.port), "-i", str(j.key)]
+    typo = ["sync", "tech@127.0.0.1:/stie", *ssh]  # the technicians share /site
+    for dry in ([], ["--dry-run"]):
+        code, _, err = await cli(capsys, db, *typo, *dry)
+        assert code == 2 and "127.0.0.1:/stie: no such folder on the host" in err
+        assert "--create-mailbox" in err
+    assert sorted(p.name for p in j.root.iterdir()) == ["site"]  # nothing made, nothing sent
+    # the default folder: a preview makes nothing, the first sync makes it
+    default = ["sync", "tech@127.0.0.1", *ssh]
+    code, out, _ = await cli(capsys, db, *default, "--dry-run")
+    assert code == 0 and "0 new change sets" in out
+    assert not (j.root / "fleet-tui-sync").exists()
+    code, _, err = await cli(capsys, db, *default)
+    assert code == 0, err
+    assert [p.name.endswith(".db") for p in (j.root / "fleet-tui-sync").iterdir()] == [True]
+    # another folder, asked for
+    code, _, err = await cli(capsys, db, *typo, "--create-mailbox")
+    assert code == 0, err
+    assert len(list((j.root / "stie").iterdir())) == 1
+
+
 async def test_sync_logs_in_as_the_shared_user_flag(
     field_jump: tuple[Jump, asyncssh.SSHKey, list[str]],
     tmp_path: Path,
@@ -154,6 +187,7 @@ async def test_sync_logs_in_as_the_shared_user_flag(
     assert getpass.getuser() != ONLY_USER
     j.trust(host_key)
     db = tmp_path / "a" / "fleet.db"
+    db.parent.mkdir()
     with Store.open(db) as s:
         DeviceBook(s).upsert("100", hostname="pi-a")
     base = ["sync", "127.0.0.1:/site", "-p", str(j.port), "-i", str(j.key), "--no-ssh-agent"]
@@ -198,6 +232,8 @@ async def test_a_changed_mailbox_host_key_is_refused_until_repinned(
 ) -> None:
     j, old_key = jump
     a, b = tmp_path / "a" / "fleet.db", tmp_path / "b" / "fleet.db"
+    a.parent.mkdir()
+    b.parent.mkdir()
     for db, serial in ((a, "100"), (b, "200")):
         with Store.open(db) as s:
             DeviceBook(s).upsert(serial, hostname=f"pi-{serial}")
@@ -247,6 +283,7 @@ async def test_known_hosts_may_refuse_the_mailbox_host_but_never_admit_it(
 ) -> None:
     j, host_key = jump
     db = tmp_path / "a" / "fleet.db"
+    db.parent.mkdir()
     other = asyncssh.generate_private_key("ssh-ed25519")
     hint = f"ssh-keygen -R '[127.0.0.1]:{j.port}'"
 
@@ -282,6 +319,7 @@ async def test_known_hosts_may_refuse_the_mailbox_host_but_never_admit_it(
     await j.rekey(host_key, second)
     j.trust(second)
     fresh = tmp_path / "b" / "fleet.db"
+    fresh.parent.mkdir()
     code, _, err = await cli(capsys, fresh, *_sync_args(j))
     assert code == 0 and f"pinned its host key {fp(second)}" in err
     (j.home / ".ssh" / "known_hosts").unlink()
@@ -291,6 +329,7 @@ async def test_known_hosts_may_refuse_the_mailbox_host_but_never_admit_it(
     # a certificate authority alone does not pin a first key: `trust` does
     ca = asyncssh.generate_private_key("ssh-ed25519")
     j.trust(ca, marker="@cert-authority")
+    (tmp_path / "c").mkdir()
     code, _, err = await cli(capsys, tmp_path / "c" / "fleet.db", *_sync_args(j))
     assert code == 2 and "@cert-authority" in err and f"fleet-tui trust {j.endpoint}" in err
     code, _, err = await cli(

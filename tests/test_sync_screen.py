@@ -36,6 +36,8 @@ def _peer_pair(tmp_path: Path) -> tuple[Path, Path]:
     3 new devices, a note on one of ours, a label both of us changed (ours is later), and
     the slot we both filled."""
     ours, theirs = tmp_path / "ours" / "fleet.db", tmp_path / "theirs" / "fleet.db"
+    ours.parent.mkdir()
+    theirs.parent.mkdir()
     with Store.open(ours) as a:
         a.set_row("racks", "r1", name="R1", height_u=42)
         DeviceBook(a).upsert("s1", hostname="pi-one")
@@ -165,6 +167,7 @@ def _ssh_app(db: Path, j: Jump, *, pipeline: bool, readonly: bool = False) -> Fl
 
 async def _partner_leaves_a_change_set(tmp_path: Path, j: Jump, target: str) -> None:
     ssh = ConnectOptions(client_keys=[j.key], use_ssh_agent=False, use_ssh_config=False)
+    (tmp_path / "partner").mkdir(parents=True)
     with Store.open(tmp_path / "partner" / "fleet.db") as b:
         DeviceBook(b).upsert("p1", hostname="pi-partner")
         await sync_target_async(b, target, ssh=ssh)
@@ -189,6 +192,7 @@ async def test_sync_with_a_host_runs_on_the_pipeline_loop_and_pins_its_key(
 
     monkeypatch.setattr(sync_ssh, "open_mailbox", watched)
     db = tmp_path / "ours" / "fleet.db"
+    db.parent.mkdir()
     app = _ssh_app(db, j, pipeline=True)
     async with app.run_test(size=(80, 24)) as pilot:
         assert await wait_for(pilot, lambda: app.backend.running is not None, 20.0)
@@ -233,6 +237,7 @@ async def test_without_a_pipeline_the_worker_runs_the_exchange_on_a_loop_of_its_
     target = f"ssh://tech@127.0.0.1:{j.port}/site"
     await _partner_leaves_a_change_set(tmp_path, j, target)
     db = tmp_path / "ours" / "fleet.db"
+    db.parent.mkdir()
     Store.open(db).close()
 
     # read-only: a database that may not pin cannot take a first key

@@ -35,7 +35,8 @@ async def test_hostile_names_are_literal_in_table_detail_notifications_and_csv(
     db = tmp_path / "fleet.db"
     seed_store(db)
     app = make_app(db)
-    monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
+    monkeypatch.setenv("XDG_DOCUMENTS_DIR", str(tmp_path))  # type: ignore[attr-defined]
+    exports = tmp_path / "fleet-tui-exports"
     async with app.run_test(size=(120, 30)) as pilot:
         post_fleet(app)
         fleet = app.screen_stack[0]
@@ -86,8 +87,8 @@ async def test_hostile_names_are_literal_in_table_detail_notifications_and_csv(
         await pilot.press("slash", *"evil", "enter", "x")
         await pilot.pause(0.1)
         await pilot.press("enter")
-        assert await wait_for(pilot, lambda: exported_csv(tmp_path) is not None)
-        out = exported_csv(tmp_path)
+        assert await wait_for(pilot, lambda: exported_csv(exports) is not None)
+        out = exported_csv(exports)
         assert out is not None
         assert await wait_for(pilot, lambda: out.read_text(encoding="utf-8").count("\n") == 2)
     raw = out.read_bytes()

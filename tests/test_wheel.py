@@ -65,6 +65,23 @@ def _shipped_sources() -> set[str]:
     return names
 
 
+# Calls a hook of the backend pyproject.toml declares, in the current directory, as a
+# build frontend (pip, `python -m build`) does: `-c CODE HOOK OUT_DIR`; prints what it returns.
+HOOK = """
+import importlib, sys, tomllib
+with open("pyproject.toml", "rb") as f:
+    system = tomllib.load(f)["build-system"]
+sys.path[:0] = system.get("backend-path", [])
+backend = importlib.import_module(system["build-backend"])
+print(getattr(backend, sys.argv[1])(sys.argv[2]))
+"""
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+
+
+def _tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts}
+
+
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(sdist, wheel built from that sdist), as `python -m build` makes them."""
@@ -72,16 +89,29 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     src, dist = work / "src", work / "dist"
     _copy_checkout(src)
     dist.mkdir()
-    code = "import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))"
-    _run([sys.executable, "-c", code, str(dist)], src)
+    _run([sys.executable, "-c", HOOK, "build_sdist", str(dist)], src)
     (sdist,) = dist.glob("fleet_tui-*.tar.gz")
     with tarfile.open(sdist) as tar:
         tar.extractall(work / "unpacked", filter="data")
     (unpacked,) = (work / "unpacked").iterdir()
-    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
-    _run([*pip_wheel, "-w", str(dist), str(unpacked)], work)
+    before = _tree(unpacked)
+    _run([*PIP_WHEEL, "-w", str(dist), str(unpacked)], work)  # the sdist carries its backend
+    assert _tree(unpacked) == before, "building the wheel wrote into the unpacked sdist"
     (wheel,) = dist.glob("fleet_tui-*.whl")
     return sdist, wheel
+
+
+def test_building_leaves_the_checkout_as_git_left_it(tmp_path: Path) -> None:
+    """`pip install .` builds in the checkout itself (pip's in-tree builds), and so does
+    `make venv`'s editable install: neither may leave build/ or *.egg-info/ behind."""
+    src, dist = tmp_path / "src", tmp_path / "dist"
+    _copy_checkout(src)
+    before = _tree(src)
+    _run([*PIP_WHEEL, "-w", str(dist), str(src)], tmp_path)  # what `pip install .` runs
+    for hook in ("build_sdist", "build_editable"):  # `python -m build`, `pip install -e .`
+        _run([sys.executable, "-c", HOOK, hook, str(dist)], src)
+    assert sorted(_tree(src) - before) == [], "left in the checkout"
+    assert len(list(dist.glob("fleet_tui-*.whl"))) == 2 and list(dist.glob("*.tar.gz"))
 
 
 def test_the_wheel_carries_every_module_and_asset_of_the_checkout(

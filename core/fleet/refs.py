@@ -23,6 +23,7 @@ class DeviceRefError(ValueError):
 class Resolved:
     devices: list[DeviceRecord]  # in the order asked, each once
     problems: list[str]
+    ambiguous: bool = False  # a name matched several devices (not only: matched none)
 
 
 def _serial_form(text: str) -> str:
@@ -45,6 +46,7 @@ def resolve(devices: Iterable[DeviceRecord], refs: Sequence[str]) -> Resolved:
     index = [(d, _names(d)) for d in known]
     chosen: dict[str, DeviceRecord] = {}
     problems: list[str] = []
+    ambiguous = False
     for ref in refs:
         want = ref.strip().lower().removesuffix(".local")
         hits = [d for d, names in index if want in names or _serial_form(want) in names]
@@ -54,10 +56,11 @@ def resolve(devices: Iterable[DeviceRecord], refs: Sequence[str]) -> Resolved:
                 f"{visible(ref, 80)!r}: no such device (fleet-tui export devices lists them)"
             )
         elif len(hits) > 1:
+            ambiguous = True
             which = ", ".join(visible(d.hostname or d.serial, 40) for d in hits[:5])
             problems.append(
                 f"{visible(ref, 80)!r} names {len(hits)} devices ({which}): use a serial"
             )
         else:
             chosen.setdefault(hits[0].serial, hits[0])
-    return Resolved(list(chosen.values()), problems)
+    return Resolved(list(chosen.values()), problems, ambiguous)

@@ -93,7 +93,8 @@ class Store:
     # ---- opening and closing -------------------------------------------------------------
     @classmethod
     def open(cls, path: str | Path, *, readonly: bool = False, maintenance: bool = True) -> Store:
-        """Open (or create) the store at `path`. Writes nothing if the file is current.
+        """Open (or create) the store at `path`; its folder must exist (it is never made
+        here). Writes nothing if the file is current.
 
         `maintenance`: compact old samples and checkpoint the WAL in a background thread
         (core/store/maintenance.py), started on first need; writable stores only."""

@@ -24,14 +24,18 @@ class FileState:
 
 
 def connect(path: str | Path, readonly: bool) -> tuple[sqlite3.Connection, Path]:
-    """The Store's one connection to `path` (created, with its folder, unless read-only)."""
+    """The Store's one connection to `path`: the file is created unless read-only, its folder
+    never (a mistyped path must not become a new fleet: the caller decides which folders may
+    be made, fleet_tui/paths.py)."""
     p = Path(path).expanduser().absolute()
+    if p.is_dir():
+        raise StoreError(f"{p}: is a directory, not a database file")
     if p.exists() and p.stat().st_size > 0:
         check_sqlite_header(p)
     elif readonly:
         raise StoreError(f"{p}: no such database")
-    else:
-        p.parent.mkdir(parents=True, exist_ok=True)
+    elif not p.parent.is_dir():
+        raise StoreError(f"{p}: no such directory: {p.parent}")
     try:
         conn = sqlite3.connect(
             file_uri(p, mode="ro" if readonly else "rwc"),

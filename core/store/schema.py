@@ -31,6 +31,7 @@ class Column:
     name: str
     type: str = "TEXT"  # TEXT | INTEGER | REAL
     default: str | None = None  # SQL literal for NOT NULL DEFAULT columns
+    time: bool = False  # a moment (REAL, seconds since the epoch): shown to people as ISO-8601
 
     def ddl(self) -> str:
         if self.default is None:
@@ -39,11 +40,14 @@ class Column:
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
-    """'name:TYPE name2 ...' -> Columns (TEXT when no type given)."""
+    """'name:TYPE name2 ...' -> Columns (TEXT when no type given; TIME is a REAL moment)."""
     out = []
     for item in spec.split():
         name, _, typ = item.partition(":")
-        out.append(Column(name, typ or "TEXT"))
+        if typ == "TIME":
+            out.append(Column(name, "REAL", time=True))
+        else:
+            out.append(Column(name, typ or "TEXT"))
     return tuple(out)
 
 
@@ -106,7 +110,7 @@ class AppendTable:
 # clock_skew_s: the Pi's clock minus ours at its last contact (core/clock.py)
 DEVICE_FIELDS = _cols(
     "hostname address port:INTEGER user model revision os_name kernel arch agent_version "
-    "last_seen:REAL label notes tags mac clock_skew_s:REAL"
+    "last_seen:TIME label notes tags mac clock_skew_s:REAL"
 )
 
 LWW_TABLES: tuple[LwwTable, ...] = (
@@ -120,10 +124,10 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     # rows for one slot, or for one serial, are conflicts reported after a merge.
     LwwTable("placements", "id", _cols("serial rack_id unit:INTEGER slot:INTEGER notes")),
     LwwTable("devices", "serial", DEVICE_FIELDS),
-    LwwTable("host_keys", "endpoint", _cols("key serial pinned_at:REAL")),
+    LwwTable("host_keys", "endpoint", _cols("key serial pinned_at:TIME")),
     LwwTable("policies", "id", _cols("kind name body enabled:INTEGER")),
-    LwwTable("releases", "id", _cols("name version manifest sha256 created:REAL")),
-    LwwTable("deployments", "id", _cols("release_id status params created:REAL")),
+    LwwTable("releases", "id", _cols("name version manifest sha256 created:TIME")),
+    LwwTable("deployments", "id", _cols("release_id status params created:TIME")),
     LwwTable("config_files", "id", _cols("path target validator head notes")),
     # Every long or physical action (core/ops/): one row per operation, one per device step
     # (id "<operation id>/<serial>", so an operation's steps are one primary-key range).
@@ -133,15 +137,15 @@ LWW_TABLES: tuple[LwwTable, ...] = (
         "operations",
         "id",
         _cols(
-            "kind title params status who site pid:INTEGER pid_start created:REAL "
-            "finished:REAL total:INTEGER attempt:INTEGER cancel_requested:INTEGER"
+            "kind title params status who site pid:INTEGER pid_start created:TIME "
+            "finished:TIME total:INTEGER attempt:INTEGER cancel_requested:INTEGER"
         ),
     ),
     LwwTable(
         "operation_steps",
         "id",
         _cols(
-            "operation_id serial hostname status message started:REAL finished:REAL attempt:INTEGER"
+            "operation_id serial hostname status message started:TIME finished:TIME attempt:INTEGER"
         ),
     ),
 )
@@ -216,27 +220,29 @@ def samples_view_ddl() -> str:
 # The row-per-sample table of schema v2: converted into blocks when a v2 file is opened, and
 # when a v2 peer is merged (core/store/sample_blocks.py).
 LEGACY_SAMPLES = AppendTable(
-    "samples", (Column("serial"), Column("time", "REAL"), *SAMPLE_METRICS), ("serial, time",)
+    "samples",
+    (Column("serial"), Column("time", "REAL", time=True), *SAMPLE_METRICS),
+    ("serial, time",),
 )
 
 APPEND_TABLES: tuple[AppendTable, ...] = (
-    AppendTable("events", _cols("serial time:REAL kind message"), ("time", "serial, time")),
+    AppendTable("events", _cols("serial time:TIME kind message"), ("time", "serial, time")),
     AppendTable(
-        "host_key_history", _cols("endpoint serial key reason time:REAL"), ("endpoint", "serial")
+        "host_key_history", _cols("endpoint serial key reason time:TIME"), ("endpoint", "serial")
     ),
     AppendTable(
         "audits",
-        _cols("session rack_id unit:INTEGER slot:INTEGER expected scanned result time:REAL"),
+        _cols("session rack_id unit:INTEGER slot:INTEGER expected scanned result time:TIME"),
         ("rack_id",),
     ),
     AppendTable(
         "deployment_steps",
-        _cols("deployment_id serial step status message time:REAL"),
+        _cols("deployment_id serial step status message time:TIME"),
         ("deployment_id",),
     ),
     AppendTable(
         "config_versions",
-        _cols("config_id content sha256 author message time:REAL"),
+        _cols("config_id content sha256 author message time:TIME"),
         ("config_id",),
     ),
 )
@@ -306,7 +312,7 @@ LOCAL_DDL = (
 # an agent has answered. `site_jumps`: per site, the jump host its Pis are reached through.
 HOST_TABLES: tuple[LwwTable, ...] = (
     LwwTable(
-        "hosts", "id", _cols("host port:INTEGER user name jump site serial mac source added:REAL")
+        "hosts", "id", _cols("host port:INTEGER user name jump site serial mac source added:TIME")
     ),
     LwwTable("site_jumps", "site", _cols("jump")),
 )
@@ -322,6 +328,11 @@ _ALL_TABLES: tuple[Table, ...] = (
     DAILY_ROLLUP,
 )
 TABLES: dict[str, Table] = {t.name: t for t in _ALL_TABLES}
+# (table, column) of every moment a replicated table keeps: what a report shows as a time
+_KEPT: tuple[LwwTable | AppendTable, ...] = (*LWW_TABLES, *HOST_TABLES, *APPEND_TABLES)
+TIME_COLUMNS: frozenset[tuple[str, str]] = frozenset(
+    (t.name, c.name) for t in _KEPT for c in t.columns if c.time
+)
 
 
 def schema_names(conn: sqlite3.Connection, kind: str) -> set[str]:

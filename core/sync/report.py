@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+from fleet_tui.core.store.schema import TIME_COLUMNS
+from fleet_tui.core.text import when
 
 
 @dataclass
@@ -22,6 +25,24 @@ class CellConflict:
     ours: Any
     theirs: Any
     winner: str  # "ours" | "theirs"
+
+    @property
+    def is_time(self) -> bool:
+        return (self.table, self.column) in TIME_COLUMNS
+
+    def shown(self, side: Literal["ours", "theirs"]) -> Any:
+        """That side's value for people: a moment as ISO-8601 with its zone (as the CSV
+        reports write it), anything else as it is."""
+        value = self.ours if side == "ours" else self.theirs
+        if self.is_time and isinstance(value, int | float):
+            return when(value)
+        return value
+
+    def text(self, side: Literal["ours", "theirs"]) -> str:
+        """`shown(side)` in a line of text: a moment bare, any other value as Python writes
+        it (text quoted, so that '' and ' ' differ)."""
+        value = self.shown(side)
+        return value if self.is_time and isinstance(value, str) else repr(value)
 
 
 @dataclass
@@ -75,10 +96,11 @@ class MergeReport:
         if self.overwrite_count:
             out.append(f"  {self.overwrite_count} cells edited on both sides:")
             for c in self.overwrites:
-                won = c.theirs if c.winner == "theirs" else c.ours
+                ours, theirs = c.text("ours"), c.text("theirs")
+                won = theirs if c.winner == "theirs" else ours
                 out.append(
-                    f"    {c.table} {c.key} {c.column}: ours={c.ours!r} theirs={c.theirs!r}"
-                    f" -> {won!r} ({c.winner})"
+                    f"    {c.table} {c.key} {c.column}: ours={ours} theirs={theirs}"
+                    f" -> {won} ({c.winner})"
                 )
             if self.overwrite_count > len(self.overwrites):
                 out.append(f"    … {self.overwrite_count - len(self.overwrites)} more")

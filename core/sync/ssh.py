@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult, preview_with, sync_with
@@ -77,15 +77,30 @@ def parse_target(text: str) -> Target:
     return Target(m["user"], host, m["path"] or DEFAULT_REMOTE_DIR)
 
 
+# What a mailbox folder that is not there means: make it (a sync to the default folder, or
+# one asked to create it), an empty mailbox (a preview: it changes nothing), or a mistyped
+# path, said (anything else: a typo must not start a second mailbox nobody else reads).
+Missing = Literal["make", "empty", "refuse"]
+
+
 class SftpMailbox:
-    def __init__(self, sftp: Any, root: str, label: str) -> None:
+    def __init__(self, sftp: Any, root: str, label: str, missing: Missing = "refuse") -> None:
         self.sftp = sftp
         self.root = root
         self.label = label
+        self.missing = missing
 
     async def list(self) -> list[str]:
-        await self.sftp.makedirs(self.root, exist_ok=True)
-        return sorted(await self.sftp.listdir(self.root))
+        if await self.sftp.isdir(self.root):
+            return sorted(await self.sftp.listdir(self.root))
+        if self.missing == "refuse":
+            raise SyncError(
+                f"{self.label}: no such folder on the host; check the path, or start a "
+                "mailbox there with `fleet-tui sync TARGET --create-mailbox`"
+            )
+        if self.missing == "make":
+            await self.sftp.makedirs(self.root, exist_ok=True)
+        return []
 
     async def get(self, name: str, dest: Path) -> None:
         import asyncssh
@@ -135,6 +150,7 @@ async def open_mailbox(
     ssh: ConnectOptions | None = None,
     port: int | None = None,
     notice: Notice | None = None,
+    missing: Missing | None = None,
 ) -> AsyncIterator[SftpMailbox]:
     """The mailbox at `target` over SFTP, through core/net: the route (OpenSSH config,
     ProxyJump), the shared SSH settings, and host keys pinned in `store` (first use pins and
@@ -160,7 +176,9 @@ async def open_mailbox(
         tunnel = await pool.jump_connection(route.jump) if route.jump else None
         conn = (await pool.connect_host(route, tunnel)).conn
         async with conn, conn.start_sftp_client() as sftp:
-            yield SftpMailbox(sftp, t.path, t.label)
+            if missing is None:  # the default folder is made on first use; no other one
+                missing = "make" if t.path == DEFAULT_REMOTE_DIR else "refuse"
+            yield SftpMailbox(sftp, t.path, t.label, missing)
     except StoreError:
         raise
     except (SSHFailure, RouteError) as e:
@@ -178,10 +196,12 @@ async def sync_target_async(
     port: int | None = None,
     ssh: ConnectOptions | None = None,
     notice: Notice | None = None,
+    create: bool = False,
 ) -> SyncResult:
     """Both ways with the mailbox at `target`; `ssh`: the shared SSH settings (None: the
-    user's OpenSSH config and ssh-agent)."""
-    async with open_mailbox(store, target, ssh, port, notice) as box:
+    user's OpenSSH config and ssh-agent). A mailbox folder that is not there is made if it is
+    the default one or `create`, else refused (SyncError)."""
+    async with open_mailbox(store, target, ssh, port, notice, "make" if create else None) as box:
         return await sync_with(store, box, box.label)
 
 
@@ -191,8 +211,12 @@ async def preview_target_async(
     port: int | None = None,
     ssh: ConnectOptions | None = None,
     notice: Notice | None = None,
+    create: bool = False,
 ) -> SyncPreview:
-    async with open_mailbox(store, target, ssh, port, notice) as box:
+    """What a sync would do; makes nothing (a mailbox folder a sync would make is empty)."""
+    t = parse_target(target)
+    missing: Missing = "empty" if create or t.path == DEFAULT_REMOTE_DIR else "refuse"
+    async with open_mailbox(store, target, ssh, port, notice, missing) as box:
         return await preview_with(store, box, box.label)
 
 
@@ -202,9 +226,10 @@ def sync_target(
     port: int | None = None,
     ssh: ConnectOptions | None = None,
     notice: Notice | None = None,
+    create: bool = False,
 ) -> SyncResult:
     """`sync_target_async` on an event loop of its own (the CLI: one process, one loop)."""
-    return asyncio.run(sync_target_async(store, target, port, ssh, notice))
+    return asyncio.run(sync_target_async(store, target, port, ssh, notice, create))
 
 
 def preview_target(
@@ -213,5 +238,6 @@ def preview_target(
     port: int | None = None,
     ssh: ConnectOptions | None = None,
     notice: Notice | None = None,
+    create: bool = False,
 ) -> SyncPreview:
-    return asyncio.run(preview_target_async(store, target, port, ssh, notice))
+    return asyncio.run(preview_target_async(store, target, port, ssh, notice, create))

@@ -65,14 +65,15 @@ def add_run_args(p: argparse.ArgumentParser, danger: bool) -> None:
     add_ssh_args(p)
 
 
-def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str]) -> bool:
-    """Ask as the TUI does: a dangerous kind wants the hostname, or `reboot N`, typed out."""
+def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str]) -> int | None:
+    """Ask as the TUI does: a dangerous kind wants the hostname, or `reboot N`, typed out.
+    None when confirmed, else the exit code: 64 without a terminal to ask (and no --yes), 2
+    when the answer was not the word."""
     word = kind.typed_word(hostnames)
     if word is None or getattr(args, "yes", False):
-        return True
+        return None
     if not sys.stdin.isatty():
-        fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
-        return False
+        return fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
     print(kind.question, file=sys.stderr)
     for name in hostnames[:LIST_AT_MOST]:
         print(f"  {visible(name, 64)}", file=sys.stderr)
@@ -84,9 +85,8 @@ def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str
     except EOFError:
         answer = ""
     if answer.strip() != word:
-        fail(f"{kind.name}: not confirmed; nothing was done", EXIT_USAGE)
-        return False
-    return True
+        return fail(f"{kind.name}: not confirmed; nothing was done")
+    return None
 
 
 def limits(args: argparse.Namespace) -> Limits | None:
@@ -143,6 +143,7 @@ def _show(args: argparse.Namespace, event: OperationEvent) -> None:
         return
     if event.event == "started":
         print(f"{event.operation.title} (operation {event.operation.id})", file=sys.stderr)
+        print(f"{'DEVICE':<20} {'STATUS':<9} MESSAGE", flush=True)
     if step is None or step.status in (StepStatus.RUNNING, StepStatus.PENDING):
         return
     name = visible(step.hostname or step.serial, 32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from fleet_tui.commands._common import EXIT_OK, fail, output_problem
 from fleet_tui.core.agent.bundle import write_agent
 
 
@@ -17,6 +18,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    bundle = write_agent(args.output)
+    out = args.output.expanduser()
+    if problem := output_problem(out):
+        return fail(f"agent build: {problem}")
+    try:
+        bundle = write_agent(out)
+    except OSError as e:
+        return fail(f"agent build: {out}: {e.strerror or e}")
     print(bundle.sha256)
-    return 0
+    return EXIT_OK

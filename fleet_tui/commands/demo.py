@@ -16,13 +16,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from fleet_tui.commands._common import EXIT_USAGE
+from fleet_tui.commands._common import EXIT_FAILURE, EXIT_USAGE, output_problem
 from fleet_tui.commands.demo_ctl import add_commands
 from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.sim.control import ControlError, default_socket_path
 from fleet_tui.core.sim.faults import FaultError, parse_spec
 from fleet_tui.core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
+from fleet_tui.paths import NoDatabase, ready_db_path
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
@@ -74,10 +75,18 @@ def run_demo(args: argparse.Namespace) -> int:
     except FaultError as exc:
         print(f"fleet-tui demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.socket is not None and (problem := output_problem(args.socket.expanduser())):
+        print(f"fleet-tui demo: --socket {problem}", file=sys.stderr)
+        return EXIT_FAILURE
+    try:  # --db: the demo writes it, so it may be made in a folder that exists
+        chosen = ready_db_path(args, writes=True) if args.db else None
+    except NoDatabase as exc:
+        print(f"fleet-tui demo: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     with tempfile.TemporaryDirectory(prefix="fleet-demo-") as tmp:
         # A fresh database per run: the lab mints new host keys every time, and the demo must
         # never touch the technician's real fleet.db.
-        db = Path(args.db) if args.db else Path(tmp) / "demo.db"
+        db = chosen or Path(tmp) / "demo.db"
         lab = SimLab(args.devices, options=options)
         if args.headless:
             return asyncio.run(_headless(db, args, lab))
@@ -146,6 +155,8 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
     expected = [pi.endpoint for pi in lab.pis if _expects_health(pi)] if up else []
     await task
     rows = sorted(states.values(), key=lambda s: (s.hostname, s.port))
+    if rows and not args.json:
+        print(TEXT_HEADER)
     for state in rows:
         if args.json:
             print(json.dumps(state.to_json(), sort_keys=True))
@@ -160,6 +171,9 @@ async def _headless(db: Path, args: argparse.Namespace, lab: SimLab) -> int:
         )
         return 2
     return 0
+
+
+TEXT_HEADER = f"{'HOSTNAME':<16} {'ADDRESS:PORT':<16} {'MODEL':<36} TEMP"
 
 
 def _text_line(state: DeviceState) -> str:

@@ -68,7 +68,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not reply.get("ok"):
         return _fail(str(reply.get("error")))
-    for row in reply.get("pis", []):
+    rows = reply.get("pis", [])
+    if rows and not args.json:
+        print(STATUS_HEADER)
+    for row in rows:
         print(json.dumps(row, sort_keys=True) if args.json else _status_line(row))
     return EXIT_OK
 
@@ -96,14 +99,20 @@ def _send(socket: Path | None, messages: list[dict[str, Any]]) -> int:
     return EXIT_OK
 
 
+STATUS_HEADER = (
+    f"{'#':>3} {'HOSTNAME':<16} {'PORT':<6} {'WORKLOAD':<8} {'LOAD':>5} {'TEMP':>6} {'POWER':>6} "
+    f"{'FAN':<8} {'THROTTLE':<8} {'SSH':<4} FAULTS"
+)
+
+
 def _status_line(row: dict[str, Any]) -> str:
     fan = f"{row['fan_rpm']}rpm" if row.get("fan_rpm") is not None else "-"
     ssh = "up" if row["ssh"] else "DOWN"
     faults = ",".join(row["faults"]) or "-"
     return (
-        f"{row['number']:>3} {row['hostname']:<16} :{row['port']:<6} {row['workload'] or '-':<7}"
-        f" load {row['load']:>5.2f} {row['temperature_c']:>5.1f}C {row['power_w']:>5.2f}W"
-        f" fan {fan:<8} {row['throttled']:<8} ssh {ssh:<4} {faults}"
+        f"{row['number']:>3} {row['hostname']:<16} {row['port']:<6} {row['workload'] or '-':<8} "
+        f"{row['load']:>5.2f} {row['temperature_c']:>5.1f}C {row['power_w']:>5.2f}W "
+        f"{fan:<8} {row['throttled']:<8} {ssh:<4} {faults}"
     )
 
 

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from dataclasses import replace
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, emit, fail
+from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, emit, fail, open_db
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.core.discovery.mdns import QUIET_S, Candidate, DiscoveryPass, InterfaceError
 from fleet_tui.core.net.hosts import HostBook, HostEntry
@@ -23,7 +23,7 @@ def cmd_discover(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.timeout > 120:
         return fail("discover: --timeout must be between 0 and 120 seconds", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=not args.no_save and not args.readonly) as store:
             return asyncio.run(_discover(args, store))
     except StoreError as e:
         return fail(str(e))
@@ -64,6 +64,8 @@ async def _discover(args: argparse.Namespace, store: Store) -> int:
     except OSError as e:
         return fail(f"discover: mDNS failed: {e.strerror or e}")
     save = not args.no_save and not args.readonly
+    if found.candidates and not args.json:
+        print(CANDIDATES_HEADER)
     for c in found.candidates:
         if save:
             _save_candidate(book, c, args.site)
@@ -99,6 +101,9 @@ def _save_candidate(book: HostBook, c: Candidate, site: str | None) -> None:
         if (entry.serial and old.serial == entry.serial) or (entry.mac and old.mac == entry.mac):
             book.forget(old.id)
     book.add(entry)
+
+
+CANDIDATES_HEADER = f"{'NAME':<24} {'ENDPOINT':<22} {'SERVICES':<22} {'SERIAL':<18} MODEL"
 
 
 def _candidate_line(c: Candidate) -> str:

@@ -17,9 +17,9 @@ from fleet_tui.commands._common import (
     EXIT_PARTIAL,
     EXIT_USAGE,
     confirm,
-    db_path,
     emit,
     fail,
+    open_db,
     refuse_readonly,
     who,
 )
@@ -34,7 +34,7 @@ from fleet_tui.core.net.hosts import (
 from fleet_tui.core.net.routes import RouteError, resolve
 from fleet_tui.core.net.ssh import ConnectOptions, fingerprint
 from fleet_tui.core.net.targets import target_of
-from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.store.database import StoreError
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.tabular import TableError, decode
 from fleet_tui.core.text import visible
@@ -50,7 +50,7 @@ def cmd_hosts_add(args: argparse.Namespace) -> int:
     except HostSpecError as e:
         return fail(f"hosts add: {e}", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=True) as store:
             saved = HostBook(store).add(entry)
     except StoreError as e:
         return fail(str(e))
@@ -62,14 +62,20 @@ def cmd_hosts_add(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+HOSTS_HEADER = f"{'HOST':<32} {'USER':<8} {'NAME':<20} {'SOURCE':<10} {'SERIAL':<18} HOST KEY"
+NO_HOSTS = "no hosts yet — fleet-tui discover or hosts add"
+
+
 def cmd_hosts_list(args: argparse.Namespace) -> int:
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             book = HostBook(store)
             entries = book.entries()
             jumps = book.site_jumps()
             pins = {r["endpoint"]: r for r in store.rows("host_keys")}
             config = ConnectOptions(use_ssh_config=not args.no_ssh_config).ssh_config()
+            if not args.json:
+                print(HOSTS_HEADER if entries else NO_HOSTS)
             for e in entries:
                 target = target_of(e, jumps)
                 try:
@@ -133,7 +139,7 @@ def cmd_hosts_import(args: argparse.Namespace) -> int:
             emit(args, entry.to_json(), f"would add {visible(entry.id)}")
         return EXIT_PARTIAL if problems else EXIT_OK
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=True) as store:
             saved = HostBook(store).add_many(entries)
             EventLog(store).record(None, "hosts_imported", f"{len(saved)} host(s) from {args.file}")
     except StoreError as e:
@@ -149,7 +155,7 @@ def cmd_hosts_forget(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "hosts forget"):
         return EXIT_FAILURE
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             book = HostBook(store)
             hits = book.find(args.ref)
             if not hits:
@@ -181,7 +187,7 @@ def cmd_hosts_forget(args: argparse.Namespace) -> int:
 def cmd_hosts_jump(args: argparse.Namespace) -> int:
     site = args.site or ALL_SITES
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=bool(args.clear or args.spec)) as store:
             book = HostBook(store)
             if args.clear or args.spec:
                 if refuse_readonly(args, "hosts jump"):

@@ -2,8 +2,9 @@
 actions and its `:ops` screen. Every one runs through the operation runner (core/ops/), so the
 database keeps the operation, its steps and every device's request and outcome.
 
-Exit codes: 0 every device ok, 1 some failed, 2 all failed or cancelled, 64 usage (unknown or
-ambiguous device, not confirmed).
+Exit codes: 0 every device ok, 1 some failed, 2 all failed, cancelled, refused (--readonly) or
+not confirmed at the prompt, or a name that matches no device; 64 usage (a name that matches
+several devices, no terminal to ask and no --yes).
 """
 
 from __future__ import annotations
@@ -11,11 +12,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from fleet_tui.commands._common import EXIT_OK, EXIT_USAGE, db_path, fail, refuse_readonly, who
+from fleet_tui.commands._common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    fail,
+    open_db,
+    refuse_readonly,
+    who,
+)
 from fleet_tui.commands._operation_run import add_run_args, confirmed, limits, run_operation
 from fleet_tui.core.fleet.refs import resolve
 from fleet_tui.core.ops.catalogue import kind_of
@@ -25,14 +33,14 @@ from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepSt
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
-from fleet_tui.core.text import visible
+from fleet_tui.core.text import visible, when
 
 
 # ---- identify / reboot ------------------------------------------------------------------------
 def cmd_device_action(args: argparse.Namespace) -> int:
     kind = kind_of(args.command)
     if refuse_readonly(args, kind.name):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     if not args.device and not args.all:
         return fail(
             f"{kind.name}: name devices (hostname, serial, label, address) or --all", EXIT_USAGE
@@ -43,22 +51,23 @@ def cmd_device_action(args: argparse.Namespace) -> int:
         return fail(f"{kind.name}: {e}", EXIT_USAGE)
     params = {"seconds": args.seconds} if kind.name == "identify" else {}
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             devices = DeviceBook(store).all()
             if args.all:
                 chosen = devices
             else:
                 resolved = resolve(devices, args.device)
                 for problem in resolved.problems:
-                    fail(f"{kind.name}: {problem}", EXIT_USAGE)
-                if resolved.problems:
-                    return EXIT_USAGE
+                    fail(f"{kind.name}: {problem}")
+                if resolved.problems:  # a name to make exact is a usage error; none known, not
+                    return EXIT_USAGE if resolved.ambiguous else EXIT_FAILURE
                 chosen = resolved.devices
             if not chosen:
                 return fail(f"{kind.name}: no known devices (fleet-tui discover, hosts add)")
             targets = [DeviceTarget(d.serial, d.hostname or d.serial) for d in chosen]
-            if not confirmed(args, kind, [t.hostname for t in targets]):
-                return EXIT_USAGE
+            refused = confirmed(args, kind, [t.hostname for t in targets])
+            if refused is not None:
+                return refused
             _warn_interrupted(store)
             return run_operation(
                 args,
@@ -77,7 +86,7 @@ def _journal(args: argparse.Namespace, write: bool) -> Iterator[OperationJournal
     """The journal of the chosen database; operations whose process died are marked
     interrupted first, unless the database is only read."""
     readonly = args.readonly and not write
-    with Store.open(db_path(args), readonly=readonly) as store:
+    with open_db(args, writes=False, readonly=readonly) as store:
         journal = OperationJournal(store)
         if not readonly:
             journal.reap()
@@ -99,10 +108,10 @@ def cmd_ops_list(args: argparse.Namespace) -> int:
             if not ops:
                 print("no operations yet (fleet-tui identify, reboot, or the TUI's i and R)")
                 return EXIT_OK
-            print(f"{'ID':<20} {'WHEN':<16} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
+            print(f"{'ID':<20} {'WHEN':<25} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
             for op in ops:
                 print(
-                    f"{visible(op.id, 20):<20} {_when(op.created):<16} {op.status.value:<11} "
+                    f"{visible(op.id, 20):<20} {when(op.created):<25} {op.status.value:<11} "
                     f"{visible(op.title, 22):<22} {visible(op.who, 16):<16} "
                     f"{journal.progress(op.id).summary()}"
                 )
@@ -122,10 +131,12 @@ def cmd_ops_show(args: argparse.Namespace) -> int:
                 return EXIT_OK
             print(
                 f"{visible(op.id, 40)}  {visible(op.title, 60)}  {op.status.value}  "
-                f"by {visible(op.who, 40)} at {_when(op.created)}"
+                f"by {visible(op.who, 40)} at {when(op.created)}"
             )
             attempt = f"; attempt {op.attempt}" if op.attempt > 1 else ""
             print(f"  {Progress.of(steps).summary()}{attempt}")
+            if steps:
+                print(f"  {'DEVICE':<20} {'SERIAL':<18} {'STATUS':<11} MESSAGE")
             for s in steps:
                 name = visible(s.hostname or s.serial, 24)
                 print(
@@ -144,7 +155,7 @@ def cmd_ops_show(args: argparse.Namespace) -> int:
 
 def cmd_ops_resume(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops resume"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         run_limits = limits(args)
     except ValueError as e:
@@ -157,8 +168,10 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
                 {StepStatus.INTERRUPTED} if args.include_unknown else set()
             )
             names = [s.hostname or s.serial for s in journal.steps(op.id) if s.status in again]
-            if op.status is OpStatus.INTERRUPTED and names and not confirmed(args, kind, names):
-                return EXIT_USAGE
+            if op.status is OpStatus.INTERRUPTED and names:
+                refused = confirmed(args, kind, names)
+                if refused is not None:
+                    return refused
 
             def start(runner: OperationRunner) -> OperationRecord:
                 return runner.resume(
@@ -174,7 +187,7 @@ def cmd_ops_resume(args: argparse.Namespace) -> int:
 
 def cmd_ops_dismiss(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops dismiss"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         with _journal(args, write=True) as journal:
             op = journal.abandon(journal.get(args.id), who())
@@ -188,7 +201,7 @@ def cmd_ops_dismiss(args: argparse.Namespace) -> int:
 
 def cmd_ops_cancel(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "ops cancel"):
-        return EXIT_USAGE
+        return EXIT_FAILURE
     try:
         with _journal(args, write=True) as journal:
             op = journal.get(args.id)
@@ -215,10 +228,6 @@ def _warn_interrupted(store: Store) -> None:
             f"(newest {interrupted[0].id}): fleet-tui ops",
             file=sys.stderr,
         )
-
-
-def _when(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -17,9 +17,9 @@ from fleet_tui.commands._common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
-    db_path,
     emit,
     fail,
+    open_db,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.core.net.routes import RouteError, Target
@@ -38,7 +38,8 @@ def cmd_poll(args: argparse.Namespace) -> int:
     except RouteError as e:
         return fail(f"poll: {e}", EXIT_USAGE)
     try:
-        with Store.open(db_path(args)) as store:
+        # --host polls (and records) hosts the database may not know yet
+        with open_db(args, writes=bool(targets) and not args.readonly) as store:
             if not targets:
                 targets = known_targets(store)
             if not targets:
@@ -55,6 +56,8 @@ async def _poll(args: argparse.Namespace, store: Store, targets: Sequence[Target
 
     pool = connection_pool(store, args)
     ok = failed = 0
+    if not args.json:
+        print(POLL_HEADER, flush=True)
     try:
         async for row in poll(
             pool,
@@ -75,6 +78,9 @@ async def _poll(args: argparse.Namespace, store: Store, targets: Sequence[Target
     if failed == 0:
         return EXIT_OK
     return EXIT_PARTIAL if ok else EXIT_FAILURE
+
+
+POLL_HEADER = f"{'DEVICE':<20} {'ROUTE':<24} {'MODEL':<34} {'TEMP':>7} THROTTLED"
 
 
 def _poll_line(d: dict[str, Any]) -> str:

@@ -20,9 +20,9 @@ from fleet_tui.commands._common import (
     EXIT_PARTIAL,
     EXIT_USAGE,
     confirm,
-    db_path,
     emit,
     fail,
+    open_db,
     refuse_readonly,
     who,
 )
@@ -43,7 +43,7 @@ def cmd_trust(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "trust"):
         return EXIT_FAILURE
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=True) as store:
             return asyncio.run(_trust(args, store))
     except StoreError as e:
         return fail(str(e))

@@ -11,7 +11,6 @@ import argparse
 import csv
 import json
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +21,19 @@ from fleet_tui.commands._common import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
-    db_path,
     fail,
+    open_db,
+    output_problem,
     refuse_readonly,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
+from fleet_tui.core.export import written_whole
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
+from fleet_tui.core.text import when
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -53,11 +55,13 @@ def register_export_kind(name: str, help: str, run: ExportFn) -> None:
 
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
-    out = Path(args.out)
+    out = Path(args.out).expanduser()
     if out.exists() and not args.force:
         return fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
+    if problem := output_problem(out):  # an unmounted USB stick is not a folder to make
+        return fail(f"snapshot: {problem}")
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             path = Exchange(store).snapshot(out)
     except StoreError as e:
         return fail(str(e))
@@ -69,7 +73,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if not args.dry_run and refuse_readonly(args, "merge"):
         return EXIT_FAILURE
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=not args.dry_run) as store:
             report = PeerMerge(store).merge(args.peer, dry_run=args.dry_run)
             if not args.dry_run:
                 EventLog(store).record(None, "merge", f"merged {args.peer}: {report.changed} rows")
@@ -95,12 +99,14 @@ def cmd_sync(args: argparse.Namespace) -> int:
         print(f"fleet-tui: {message}", file=sys.stderr)
 
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=not args.dry_run) as store:
             if args.dry_run:
-                preview = preview_target(store, args.target, args.port, ssh, notice)
+                preview = preview_target(
+                    store, args.target, args.port, ssh, notice, args.create_mailbox
+                )
                 print("\n".join(preview.lines()))
                 return EXIT_OK
-            result = sync_target(store, args.target, args.port, ssh, notice)
+            result = sync_target(store, args.target, args.port, ssh, notice, args.create_mailbox)
             changed = result.report.changed if result.report else 0
             EventLog(store).record(
                 None,
@@ -124,7 +130,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
     if resolving and refuse_readonly(args, "conflicts resolve"):
         return EXIT_FAILURE
     try:
-        with Store.open(db_path(args), readonly=not resolving and db_path(args).exists()) as store:
+        with open_db(args, writes=False, readonly=not resolving) as store:
             found = PeerMerge(store).conflicts()
             if resolving:
                 match = [c for c in found if c.subject == args.subject]
@@ -182,7 +188,7 @@ def cmd_device_edit(args: argparse.Namespace) -> int:
     if args.note is not None:
         fields["notes"] = args.note
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             dev = _find(store, args.ref)
             if dev is None:
                 return EXIT_FAILURE
@@ -204,7 +210,7 @@ def cmd_device_forget(args: argparse.Namespace) -> int:
     if refuse_readonly(args, "device forget"):
         return EXIT_FAILURE
     try:
-        with Store.open(db_path(args)) as store:
+        with open_db(args, writes=False) as store:
             dev = _find(store, args.ref)
             if dev is None:
                 return EXIT_FAILURE
@@ -244,7 +250,7 @@ def export_devices(store: Store, args: argparse.Namespace, out: IO[str]) -> int:
     for d in DeviceBook(store).all():  # ordered by hostname, then serial: stable
         row = d.model_dump()
         if row["last_seen"] is not None:
-            row["last_seen"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(row["last_seen"]))
+            row["last_seen"] = when(row["last_seen"])  # local, with its zone: as every CSV
         row["tags"] = ";".join(row["tags"])
         w.writerow(["" if row[c] is None else row[c] for c in DEVICE_CSV_COLUMNS])
     return EXIT_OK
@@ -258,15 +264,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     if kind is None:
         known = ", ".join(sorted(EXPORT_KINDS))
         return fail(f"export: unknown kind {args.kind!r} (known: {known})", EXIT_USAGE)
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None and (problem := output_problem(out)):
+        return fail(f"export: {problem}")
     try:
-        with Store.open(db_path(args), readonly=db_path(args).exists()) as store:
-            if args.out:
-                Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-                with open(args.out, "w", newline="", encoding="utf-8") as f:
-                    return kind.run(store, args, f)
-            return kind.run(store, args, sys.stdout)
+        with open_db(args, writes=False, readonly=True) as store:
+            if out is None:
+                return kind.run(store, args, sys.stdout)
+            with written_whole(out, replace=True) as f:  # a failed export leaves no half file
+                return kind.run(store, args, f)
     except StoreError as e:
         return fail(str(e))
+    except OSError as e:
+        return fail(f"export: {out}: {e.strerror or e}")
 
 
 # ---- registration --------------------------------------------------------------------------
@@ -294,6 +304,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("-p", "--port", type=int, default=None, help="SSH port")
     p.add_argument(
         "--dry-run", action="store_true", help="show what would come in and go out; change nothing"
+    )
+    p.add_argument(
+        "--create-mailbox",
+        action="store_true",
+        help="start the shared directory if it is not there (only the default one is made "
+        "without this: a mistyped path must not become a mailbox nobody else reads)",
     )
     add_ssh_args(
         p,
