@@ -353,18 +353,16 @@ def sim_fleet(count: int, work: Path) -> Fleet:
     lab = LabProcess(count)
     fleet = Fleet("sim", lab.ports, lab.key, "pi", {})
     fleet.stop.append(lab.close)
-    # Part 1 needs trees of its own (the lab's are in its child): one per model.
+    # Part 1 needs trees of its own (the lab's are in its child): one per model, built as the
+    # lab builds them (python3 the system's, as on a Pi).
     from fleet_tui.core.sim.lab_names import MODEL_MIX
-    from fleet_tui.core.sim.pi_models import MODELS
-    from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
+    from fleet_tui.core.sim.lab_pis import build_trees, make_pi
 
-    for key in MODEL_MIX:
-        base = work / "trees" / key.replace("+", "p")
-        (base / "home").mkdir(parents=True)
-        build_pi_tree(base / "root", MODELS[key], "pi", "10000000c0ffee00", SimPiState())
-        python = shutil.which("python3") or sys.executable
-        (base / "root" / "bin" / "python3").symlink_to(python)
-        fleet.trees[key] = (base / "root", base / "home")
+    rng = random.Random(1)
+    pis = [make_pi(i, rng, work / "trees") for i in range(len(MODEL_MIX))]
+    asyncio.run(build_trees(pis))
+    for pi in pis:
+        fleet.trees[pi.model.key] = (pi.root, pi.home)
     return fleet
 
 
