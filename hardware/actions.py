@@ -3,20 +3,25 @@
 Each method takes the request and returns a result dict or raises ``ProtocolError`` with
 ``bad_request`` (parameters), ``unavailable`` (no such hardware/tool), ``not_permitted``
 (``sudo -n`` refused) or ``failed`` (the action ran and failed).
+
+Imported by the agent on the first action request only (``agent.ACTION_METHODS``): a
+connection that only reads pays nothing for them.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import time
-from typing import Any, Callable, Optional
 
 from . import AGENT_VERSION, facts, later, privileged, protocol, sensors
-from .paths import Missing, path, read_stripped
+from .paths import Missing, path, read_stripped, site_packages, which
 from .protocol import ProtocolError, Request
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 AVAHI_SERVICE = "/etc/avahi/services/pifleet.service"
 IDENTIFY_STATE = "identify.json"
@@ -162,7 +167,7 @@ def fan(req: Request) -> dict[str, Any]:
 
 def gpio_tool() -> Optional[tuple[str, str]]:
     for name in ("pinctrl", "raspi-gpio"):
-        exe = shutil.which(name)
+        exe = which(name)
         if exe:
             return name, exe
     return None
@@ -205,6 +210,7 @@ signal.pause()
 
 def _holder(pin: int, high: bool) -> None:
     try:
+        site_packages()
         import gpiozero  # noqa: F401
     except ImportError:
         raise ProtocolError(

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Optional, Tuple
 
 from .paths import is_rerooted, path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 SIM_OFFSET = "/sim/clock_offset"
 MAX_OFFSET_S = 10 * 366 * 86400.0

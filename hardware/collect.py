@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Tuple
-
 from .paths import Missing
 
-Reading = Tuple[Any, str]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Tuple
+
+    Reading = Tuple[Any, str]
 
 
 class Collector:

@@ -11,13 +11,15 @@ simulator stops it too.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
 import sys
-from typing import Any, Optional
 
+from . import protocol
 from .paths import is_rerooted, path
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 HELPER = r"""
 import json, os, subprocess, sys, time
@@ -82,7 +84,7 @@ def state_dir() -> str:
 def read_state(name: str) -> Optional[dict[str, Any]]:
     try:
         with open(os.path.join(state_dir(), name)) as f:
-            data = json.load(f)
+            data = protocol.loads(f.read(1 << 16))
         return data if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
@@ -95,7 +97,7 @@ def write_state(name: str, data: dict[str, Any]) -> str:
     p = os.path.join(state_dir(), name)
     tmp = p + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(data, f)
+        f.write(protocol.dumps(data))
     os.replace(tmp, p)
     return token
 
@@ -119,8 +121,11 @@ def spawn(
         "state_file": os.path.join(state_dir(), state_name) if state_name else None,
         "token": token,
     }
+    import subprocess
+
     proc = subprocess.Popen(
-        [sys.executable, "-c", HELPER, json.dumps(spec)],
+        # -S -E: the helper needs nothing outside the stdlib (see hardware/README.md)
+        [sys.executable, "-S", "-E", "-c", HELPER, protocol.dumps(spec)],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

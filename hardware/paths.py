@@ -2,11 +2,20 @@
 
 ``FLEET_AGENT_ROOT`` (default ``/``) prefixes every absolute path the agent reads, so the
 simulator can point the agent at a fake Pi tree.
+
+Also here, because every request needs them and the stdlib's versions cost more to import
+than the work they do: :func:`which` (``shutil.which`` imports ``bz2``, ``lzma``, ``fnmatch``)
+and :func:`site_packages` (the agent starts with ``python3 -S``; psutil and gpiozero, which
+live in site-packages, are found after this has run).
 """
 
 from __future__ import annotations
 
 import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class Missing(Exception):
@@ -17,8 +26,16 @@ def root() -> str:
     return os.environ.get("FLEET_AGENT_ROOT") or "/"
 
 
+_rerooted: dict[str, bool] = {}
+
+
 def is_rerooted() -> bool:
-    return os.path.realpath(root()) != "/"
+    """Whether the agent reads a simulated Pi's tree (asked by almost every reading: cached per
+    root, as resolving it takes a stat per path component)."""
+    r = root()
+    if r not in _rerooted:
+        _rerooted[r] = os.path.realpath(r) != "/"
+    return _rerooted[r]
 
 
 def path(p: str) -> str:
@@ -47,3 +64,41 @@ def read_text(p: str, limit: int = 1 << 20) -> str:
 def read_stripped(p: str) -> str:
     """Read a sysfs/device-tree value: trailing NULs and whitespace removed."""
     return read_text(p).rstrip("\x00\n\r\t ").replace("\x00", "")
+
+
+def listdir(p: str) -> list[str]:
+    """Sorted entries of a re-rooted directory; empty when it is absent or unreadable."""
+    try:
+        return sorted(os.listdir(path(p)))
+    except OSError:
+        return []
+
+
+def which(name: str) -> Optional[str]:
+    """The first executable ``name`` on PATH (as ``shutil.which``, but an empty PATH entry is
+    never taken to mean the current directory)."""
+    for d in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        if not d:
+            continue
+        p = os.path.join(d, name)
+        if os.access(p, os.X_OK) and not os.path.isdir(p):
+            return p
+    return None
+
+
+_site = [False]
+
+
+def site_packages() -> None:
+    """Make site-packages importable (once). The agent runs as ``python3 -S``: no ``site`` at
+    start, so no .pth processing and no site-packages on sys.path. The optional packages it
+    can use (psutil, gpiozero: apt's dist-packages, or pip ``--user``) are looked for only
+    after this, and only on the paths that need them."""
+    if not _site[0]:
+        _site[0] = True
+        import sys
+
+        if sys.flags.no_site:
+            import site
+
+            site.main()

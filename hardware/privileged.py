@@ -12,16 +12,16 @@ connection can report it (``capabilities.sudo`` and ``facts.sudo``) without aski
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import subprocess
 import time
-from typing import Any, Optional
 
 from . import protocol
-from .paths import Missing, is_rerooted, path, read_stripped, read_text, root
+from .paths import Missing, is_rerooted, path, read_stripped, read_text, root, which
 from .protocol import ProtocolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio")
 SUDO_STATE = "sudo.json"
@@ -33,7 +33,7 @@ def _inside_root(p: str) -> bool:
 
 
 def sudo_exe() -> Optional[str]:
-    exe = shutil.which("sudo")
+    exe = which("sudo")
     if exe is None:
         return None
     if is_rerooted() and not _inside_root(exe):
@@ -59,6 +59,8 @@ def run(argv: list[str], input_text: Optional[str] = None, timeout: float = 15.0
                 % (argv[0], " inside the simulated Pi" if is_rerooted() else ""),
             )
         cmd = [sudo, "-n"] + list(argv)
+    import subprocess  # privileged actions only: not on the path of a reading
+
     try:
         proc = subprocess.run(
             cmd,
@@ -149,7 +151,7 @@ def sudo_record() -> dict[str, dict[str, Any]]:
         commands = {}
         try:
             with open(p) as f:
-                data = json.load(f)
+                data = protocol.loads(f.read(1 << 16))
             if isinstance(data, dict) and data.get("boot") == boot:
                 for name, entry in (data.get("commands") or {}).items():
                     if (
@@ -178,7 +180,7 @@ def remember(command: str, ok: bool) -> None:
         tmp = "%s.%d.tmp" % (p, os.getpid())
         try:
             with open(tmp, "w") as f:
-                json.dump({"boot": boot, "commands": commands}, f)
+                f.write(protocol.dumps({"boot": boot, "commands": commands}))
             os.replace(tmp, p)
         finally:
             if os.path.exists(tmp):

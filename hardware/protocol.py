@@ -1,10 +1,20 @@
-"""JSON-lines framing: request validation, error codes, encoding, bounded line reads."""
+"""JSON-lines framing: request validation, error codes, encoding, bounded line reads.
+
+The codec is the stdlib's own C accelerator (``_json``: the scanner and encoder that
+``json.loads``/``json.dumps`` use) driven directly, because ``import json`` also compiles the
+regular expressions of its pure-Python fallback (``re``, ``enum``…): more CPU than everything
+else a cold agent does before its hello. Output and errors are those of ``json``, byte for
+byte (tests/test_agent_codec.py); where ``_json`` is missing or differs, ``json`` itself is
+used.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-from typing import IO, Any, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import IO, Any, Callable, Optional
 
 MAX_LINE = 1 << 20  # 1 MiB, newline excluded
 
@@ -15,6 +25,102 @@ INTERNAL = "internal"
 NOT_PERMITTED = "not_permitted"
 UNAVAILABLE = "unavailable"  # the hardware or tool is absent on this Pi
 FAILED = "failed"  # the action ran and failed
+
+
+# --- the codec ---------------------------------------------------------------------------
+
+
+class _DecoderSettings:
+    """What ``_json.make_scanner`` reads from a ``json.JSONDecoder``: its defaults."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    def __init__(self) -> None:
+        constants = {"-Infinity": -math.inf, "Infinity": math.inf, "NaN": math.nan}
+        self.parse_constant = constants.__getitem__
+
+
+def _no_default(o: Any) -> Any:
+    raise TypeError("Object of type %s is not JSON serializable" % type(o).__name__)
+
+
+def _error_at(msg: str, doc: str, pos: int) -> ValueError:
+    """``json.JSONDecodeError``'s text for ``msg`` at ``pos``."""
+    lineno = doc.count("\n", 0, pos) + 1
+    colno = pos - doc.rfind("\n", 0, pos)
+    return ValueError("%s: line %d column %d (char %d)" % (msg, lineno, colno, pos))
+
+
+def _skip_ws(s: str, i: int) -> int:
+    n = len(s)
+    while i < n and s[i] in " \t\n\r":
+        i += 1
+    return i
+
+
+def _c_codec() -> tuple[Callable[[str], Any], Callable[..., str]]:
+    import _json
+
+    scan = _json.make_scanner(_DecoderSettings())  # type: ignore[arg-type]  # duck-typed
+    make_encoder = _json.make_encoder
+    escape = _json.encode_basestring_ascii
+
+    def loads(s: str) -> Any:
+        """``json.loads(s)`` for a str."""
+        start = _skip_ws(s, 0)
+        try:
+            obj, end = scan(s, start)
+        except StopIteration as e:
+            raise _error_at("Expecting value", s, e.value) from None
+        end = _skip_ws(s, end)
+        if end != len(s):
+            raise _error_at("Extra data", s, end)
+        return obj
+
+    def dumps(obj: Any, allow_nan: bool = False) -> str:
+        """``json.dumps(obj, separators=(",", ":"), allow_nan=allow_nan)``. A new encoder per
+        call, as json.dumps: its circular-reference memo is left dirty by a failed call."""
+        encode = make_encoder({}, _no_default, escape, None, ":", ",", False, False, allow_nan)
+        return "".join(encode(obj, 0))
+
+    return loads, dumps
+
+
+def _stdlib_codec() -> tuple[Callable[[str], Any], Callable[..., str]]:
+    import json
+
+    def dumps(obj: Any, allow_nan: bool = False) -> str:
+        return json.dumps(obj, separators=(",", ":"), allow_nan=allow_nan)
+
+    return json.loads, dumps
+
+
+# What json writes for PROBE, and reads back; checked once per start.
+PROBE = {"a": [1, 2.5, -0.0, 1e100, True, None, "\u00e9\x00\ud83d"], "b": {"c": ""}}
+PROBE_TEXT = '{"a":[1,2.5,-0.0,1e+100,true,null,"\\u00e9\\u0000\\ud83d"],"b":{"c":""}}'
+
+
+def _pick_codec() -> tuple[Callable[[str], Any], Callable[..., str], str]:
+    """The C codec when this interpreter's ``_json`` behaves as ``json`` does on a probe;
+    else ``json`` itself (never a dialect of our own)."""
+    try:
+        loads, dumps = _c_codec()
+        if dumps(PROBE) == PROBE_TEXT and loads(PROBE_TEXT) == PROBE:
+            return loads, dumps, "_json"
+    except Exception:
+        pass
+    loads, dumps = _stdlib_codec()
+    return loads, dumps, "json"
+
+
+loads, _dumps, CODEC = _pick_codec()
+
+
+# --- requests ------------------------------------------------------------------------------
 
 
 class ProtocolError(Exception):
@@ -48,7 +154,7 @@ def parse_request(line: bytes) -> Request:
     except UnicodeDecodeError:
         raise ProtocolError(BAD_REQUEST, "line is not valid UTF-8") from None
     try:
-        obj = json.loads(text)
+        obj = loads(text)
     except (ValueError, RecursionError) as e:
         raise ProtocolError(BAD_REQUEST, "invalid JSON: %s" % str(e)[:200]) from None
     if not isinstance(obj, dict):
@@ -78,11 +184,16 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def dumps(message: Any) -> str:
+    """Compact strict JSON (as ``json.dumps(m, separators=(",", ":"), allow_nan=False)``)."""
+    return _dumps(message)
+
+
 def encode(message: dict[str, Any]) -> bytes:
     try:
-        text = json.dumps(message, separators=(",", ":"), allow_nan=False)
+        text = _dumps(message)
     except ValueError:
-        text = json.dumps(_clean(message), separators=(",", ":"), allow_nan=False)
+        text = _dumps(_clean(message))
     return text.encode("utf-8") + b"\n"
 
 

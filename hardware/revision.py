@@ -8,7 +8,9 @@ C manufacturer, P processor, T type, R PCB revision.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 TYPES = {
     0x00: "A",

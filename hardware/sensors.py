@@ -1,17 +1,73 @@
-"""Health readings: temperature, throttling, volts, PMIC, fan, CPU, memory, disk, network."""
+"""Health readings: temperature, throttling, volts, PMIC, fan, CPU, memory, disk, network.
+
+What the kernel exposes as the same value is read from sysfs/procfs; ``vcgencmd`` runs only
+for what only the firmware has, once per command a reading needs:
+
+- temperature: the thermal zone (``vcgencmd measure_temp`` only without one);
+- core volts: ``rpi_volt``'s ``in0_input`` (label ``core``) on kernels whose raspberrypi-hwmon
+  has voltage inputs, which is the firmware's own GET_VOLTAGE; else ``measure_volts core``,
+  at most every 30 s;
+- throttling: ``vcgencmd get_throttled``, because its since-boot ("sticky") half exists only
+  in the firmware. The kernel's copies are not the same value: the raspberrypi-hwmon driver
+  polls the firmware every 2 s asking it to clear the sticky bits, so both ``rpi_volt``'s
+  ``in0_lcrit_alarm`` and the firmware driver's ``get_throttled`` file (a cache of that poll,
+  deprecated, and warned about in the kernel log when read on 6.x kernels) only say what
+  happened within the last poll. They are the fallback when vcgencmd cannot answer (not
+  installed, no access to /dev/vcio): better than no reading, and labelled as such.
+"""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
-from typing import Any, Iterable, Optional
+from _thread import allocate_lock
 
 from . import clock, vcgencmd
-from .collect import Collector, Reading
-from .paths import Missing, is_rerooted, path, read_stripped, read_text, root
+from .collect import Collector
+from .paths import (
+    Missing,
+    is_rerooted,
+    listdir,
+    path,
+    read_stripped,
+    read_text,
+    root,
+    site_packages,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Iterable, Optional
+
+    from .collect import Reading
 
 THERMAL = "/sys/class/thermal/thermal_zone0/temp"
+HWMON = "/sys/class/hwmon"
+FIRMWARE_THROTTLED = "/sys/devices/platform/soc/soc:firmware/get_throttled"
+FIRMWARE_DRIVER = "/sys/bus/platform/drivers/raspberrypi-firmware"
+
+
+# --- hwmon devices -------------------------------------------------------------------------
+
+
+def hwmon_devices() -> list[tuple[str, str]]:
+    """(dir, name) of every hwmon device, in index order (found by name, never by index)."""
+    found = []
+    for entry in listdir(HWMON):
+        d = HWMON + "/" + entry
+        try:
+            found.append((d, read_stripped(d + "/name")))
+        except Missing:
+            continue
+    return found
+
+
+def rpi_volt(devices: Optional[list[tuple[str, str]]] = None) -> Optional[str]:
+    """The firmware's hwmon device (``rpi_volt``, raspberrypi-hwmon), if this kernel has it."""
+    for d, name in hwmon_devices() if devices is None else devices:
+        if name == "rpi_volt":
+            return d
+    return None
 
 
 # --- temperature, throttling, volts, PMIC -------------------------------------------------
@@ -29,11 +85,80 @@ def vcgencmd_temp() -> Reading:
     return vcgencmd.parse_temp(vcgencmd.run("measure_temp")), "vcgencmd measure_temp"
 
 
-def throttled() -> Reading:
-    return vcgencmd.parse_throttled(vcgencmd.run("get_throttled")), "vcgencmd get_throttled"
+def firmware_throttled_file() -> Optional[str]:
+    """The firmware driver's ``get_throttled`` (Pi 0-4: ``soc:firmware``; found through the
+    driver's bound devices elsewhere)."""
+    if os.path.exists(path(FIRMWARE_THROTTLED)):
+        return FIRMWARE_THROTTLED
+    for entry in listdir(FIRMWARE_DRIVER):
+        p = FIRMWARE_DRIVER + "/" + entry + "/get_throttled"
+        if "firmware" in entry and os.path.exists(path(p)):
+            return p
+    return None
 
 
-def core_volts() -> Reading:
+def kernel_throttled(devices: Optional[list[tuple[str, str]]] = None) -> Reading:
+    """What the kernel knows of throttling: ``rpi_volt``'s under-voltage alarm where it exists
+    (the kernel's own advice), else the firmware driver's ``get_throttled``. Either covers only
+    the kernel's last 2 s poll, not the time since boot (see the module docstring)."""
+    hw = rpi_volt(devices)
+    if hw is not None:
+        alarm_file = hw + "/in0_lcrit_alarm"
+        try:
+            alarm = int(read_stripped(alarm_file))
+        except (Missing, ValueError):
+            pass
+        else:
+            reading = vcgencmd.decode_throttled(0x1 if alarm else 0)
+            return reading, (
+                "%s (kernel: under-voltage now only; no other flag, no history)" % alarm_file
+            )
+    copy = firmware_throttled_file()
+    if copy is None:
+        raise Missing("no rpi_volt hwmon and no firmware get_throttled file")
+    text = read_stripped(copy)
+    try:
+        value = int(text, 16)
+    except ValueError:
+        raise Missing("%s: not hex: %r" % (copy, text[:40])) from None
+    return vcgencmd.decode_throttled(value), (
+        "%s (kernel: its sticky bits cover its last poll)" % copy
+    )
+
+
+def throttled(devices: Optional[list[tuple[str, str]]] = None) -> Reading:
+    try:
+        return vcgencmd.parse_throttled(vcgencmd.run("get_throttled")), "vcgencmd get_throttled"
+    except Missing as e:
+        reason = str(e)
+    try:
+        value, source = kernel_throttled(devices)
+    except Missing as e:
+        raise Missing("%s; %s" % (reason, e)) from None
+    return value, "%s; %s" % (source, reason)
+
+
+def hwmon_core_volts(devices: Optional[list[tuple[str, str]]] = None) -> Reading:
+    """``rpi_volt`` ``inN_input`` labelled ``core`` (millivolts), on kernels that have it."""
+    hw = rpi_volt(devices)
+    if hw is None:
+        raise Missing("no rpi_volt hwmon")
+    for n in range(4):
+        try:
+            if read_stripped("%s/in%d_label" % (hw, n)) != "core":
+                continue
+            mv = int(read_stripped("%s/in%d_input" % (hw, n)))
+        except (Missing, ValueError):
+            continue
+        return round(mv / 1000.0, 4), "%s/in%d_input" % (hw, n)
+    raise Missing("rpi_volt has no core voltage input (older kernel)")
+
+
+def core_volts(devices: Optional[list[tuple[str, str]]] = None) -> Reading:
+    try:
+        return hwmon_core_volts(devices)
+    except Missing:
+        pass
     return vcgencmd.parse_volts(
         vcgencmd.run("measure_volts", "core")
     ), "vcgencmd measure_volts core"
@@ -48,13 +173,6 @@ def pmic(has_pmic: bool) -> Reading:
 # --- fan -----------------------------------------------------------------------------------
 
 
-def _listdir(p: str) -> list[str]:
-    try:
-        return sorted(os.listdir(path(p)))
-    except OSError:
-        return []
-
-
 def hat_product() -> Optional[str]:
     """The HAT's EEPROM product string (``/proc/device-tree/hat/product``), if a HAT is fitted."""
     try:
@@ -63,19 +181,16 @@ def hat_product() -> Optional[str]:
         return None
 
 
-def find_fan_hwmon() -> Optional[tuple[str, str]]:
+def find_fan_hwmon(
+    devices: Optional[list[tuple[str, str]]] = None,
+) -> Optional[tuple[str, str]]:
     """Return (hwmon dir, kind) of a PWM fan, found by name never by index.
 
     The Pi 5 active cooler is the ``cooling_fan`` platform device, hwmon name ``pwmfan``; the
     PoE HAT fan on current kernels is also a ``pwmfan`` hwmon, under a ``pwm-fan`` device.
     """
     found: list[tuple[int, str, str]] = []
-    for entry in _listdir("/sys/class/hwmon"):
-        d = "/sys/class/hwmon/" + entry
-        try:
-            name = read_stripped(d + "/name")
-        except Missing:
-            continue
+    for d, name in hwmon_devices() if devices is None else devices:
         if name not in ("pwmfan", "cooling_fan", "rpipoefan"):
             continue
         real = os.path.realpath(path(d))
@@ -93,7 +208,7 @@ def find_fan_hwmon() -> Optional[tuple[str, str]]:
 
 def find_poe_cooling_device() -> Optional[str]:
     """Older kernels: the PoE HAT fan is a thermal cooling device of type ``rpi-poe-fan``."""
-    for entry in _listdir("/sys/class/thermal"):
+    for entry in listdir("/sys/class/thermal"):
         if not entry.startswith("cooling_device"):
             continue
         d = "/sys/class/thermal/" + entry
@@ -115,8 +230,8 @@ def _int(p: str) -> Optional[int]:
 PWM_MODES = {0: "full", 1: "manual", 2: "auto"}
 
 
-def fan() -> Reading:
-    hw = find_fan_hwmon()
+def fan(devices: Optional[list[tuple[str, str]]] = None) -> Reading:
+    hw = find_fan_hwmon(devices)
     if hw is not None:
         d, kind = hw
         pwm = _int(d + "/pwm1")
@@ -233,17 +348,17 @@ class Sampler:
     """Keeps the previous CPU and network counters so rates can be computed."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = allocate_lock()
         self.cpu: Optional[tuple[float, int, int]] = None
         self.net: Optional[tuple[float, dict[str, dict[str, int]]]] = None
         self.volts: Optional[tuple[float, Any, str]] = None
 
-    def core_volts(self) -> Reading:
+    def core_volts(self, devices: Optional[list[tuple[str, str]]] = None) -> Reading:
         now = time.monotonic()
         cached = self.volts
         if cached is not None and now - cached[0] < VOLTS_TTL_S:
             return cached[1], cached[2]
-        value, source = core_volts()
+        value, source = core_volts(devices)
         self.volts = (now, value, source)
         return value, source
 
@@ -264,6 +379,7 @@ class Sampler:
             if is_rerooted():
                 raise
             try:
+                site_packages()
                 import psutil  # optional, only where /proc is unavailable
             except ImportError:
                 raise Missing("/proc/stat unreadable and psutil not installed") from None
@@ -324,6 +440,7 @@ def _meminfo_or_psutil() -> tuple[dict[str, int], str]:
         if is_rerooted():
             raise
         try:
+            site_packages()
             import psutil  # optional, only where /proc is unavailable
         except ImportError:
             raise e from None
@@ -336,6 +453,7 @@ def health(
 ) -> dict[str, Any]:
     """One health sample. ``fields`` limits the sample to those readings (``time`` always)."""
     want = set(HEALTH_FIELDS if fields is None else fields)
+    devices = hwmon_devices() if want & {"throttled", "core_volts", "fan"} else []
     c = Collector()
     now, source = clock.now()
     c.put("time", now, source)
@@ -344,9 +462,9 @@ def health(
     if "temperature_c" in want:
         c.first("temperature_c", thermal_zone_temp, vcgencmd_temp)
     if "throttled" in want:
-        c.run("throttled", throttled)
+        c.run("throttled", lambda: throttled(devices))
     if "core_volts" in want:
-        c.run("core_volts", sampler.core_volts)
+        c.run("core_volts", lambda: sampler.core_volts(devices))
     if "load" in want:
         c.run("load", load)
     if "cpu_percent" in want:
@@ -377,7 +495,7 @@ def health(
     if "pmic" in want:
         c.run("pmic", lambda: pmic(has_pmic))
     if "fan" in want:
-        c.run("fan", fan)
+        c.run("fan", lambda: fan(devices))
     if "net" in want:
         c.run("net", sampler.net_counters)
     return c.finish()

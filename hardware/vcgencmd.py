@@ -1,63 +1,77 @@
-"""Run ``vcgencmd`` (found via PATH) and parse its real output formats."""
+"""Run ``vcgencmd`` (found via PATH) and parse its real output formats.
+
+The parsers use plain string operations: ``re`` alone costs a cold agent more CPU than a
+health reading (tests/test_agent_parsing.py holds them to the regular expressions they
+replace).
+"""
 
 from __future__ import annotations
 
-import re
-import shutil
-import subprocess
-from typing import Any, Optional
+from .paths import Missing, which
 
-from .paths import Missing
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 THROTTLE_NAMES = ("under_voltage", "freq_capped", "throttled", "soft_temp_limit")
 
 PMIC_LABEL = "PMIC board rails (sum of V*A); excludes 5V USB and HAT loads"
 
-_TEMP = re.compile(r"temp=(-?[0-9.]+)'C")
-_THROTTLED = re.compile(r"throttled=(0x[0-9a-fA-F]+)")
-_VOLT = re.compile(r"volt=(-?[0-9.]+)V")
-_PMIC = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=(-?[0-9.]+)[AV]\s*$")
+_DIGITS = "0123456789"
+_HEX = "0123456789abcdefABCDEF"
 
 
 def find() -> Optional[str]:
-    return shutil.which("vcgencmd")
+    return which("vcgencmd")
 
 
 def run(*args: str, timeout: float = 3.0) -> str:
     exe = find()
     if exe is None:
         raise Missing("vcgencmd not found on PATH")
+    from . import spawn
+
     try:
-        proc = subprocess.run(
-            [exe, *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
+        code, out_b, err_b = spawn.run([exe, *args], timeout=timeout)
+    except spawn.Timeout:
         raise Missing("vcgencmd %s timed out" % " ".join(args)) from None
     except OSError as e:
         raise Missing("vcgencmd %s failed: %s" % (" ".join(args), e)) from None
-    out = proc.stdout.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        err = (proc.stderr.decode("utf-8", "replace") or out).strip()
-        raise Missing("vcgencmd %s exited %d: %s" % (" ".join(args), proc.returncode, err[:200]))
+    out = out_b.decode("utf-8", "replace")
+    if code != 0:
+        err = (err_b.decode("utf-8", "replace") or out).strip()
+        raise Missing("vcgencmd %s exited %d: %s" % (" ".join(args), code, err[:200]))
     return out
 
 
+def _number(text: str, key: str, unit: str, start: int = 0) -> Optional[str]:
+    """The first ``key`` + ``-?[0-9.]+`` + ``unit`` in ``text``: the number's text."""
+    i = text.find(key, start)
+    while i >= 0:
+        j = k = i + len(key)
+        if k < len(text) and text[k] == "-":
+            k += 1
+        digits = k
+        while k < len(text) and (text[k] in _DIGITS or text[k] == "."):
+            k += 1
+        if k > digits and text.startswith(unit, k):
+            return text[j:k]
+        i = text.find(key, i + 1)
+    return None
+
+
 def parse_temp(text: str) -> float:
-    m = _TEMP.search(text)
-    if not m:
+    value = _number(text, "temp=", "'C")
+    if value is None:
         raise Missing("unexpected measure_temp output: %r" % text[:80])
-    return float(m.group(1))
+    return float(value)
 
 
 def parse_volts(text: str) -> float:
-    m = _VOLT.search(text)
-    if not m:
+    value = _number(text, "volt=", "V")
+    if value is None:
         raise Missing("unexpected measure_volts output: %r" % text[:80])
-    return float(m.group(1))
+    return float(value)
 
 
 def decode_throttled(value: int) -> dict[str, Any]:
@@ -68,10 +82,43 @@ def decode_throttled(value: int) -> dict[str, Any]:
 
 
 def parse_throttled(text: str) -> dict[str, Any]:
-    m = _THROTTLED.search(text)
-    if not m:
-        raise Missing("unexpected get_throttled output: %r" % text[:80])
-    return decode_throttled(int(m.group(1), 16))
+    i = text.find("throttled=0x")
+    while i >= 0:
+        j = k = i + len("throttled=0x")
+        while k < len(text) and text[k] in _HEX:
+            k += 1
+        if k > j:
+            return decode_throttled(int(text[j:k], 16))
+        i = text.find("throttled=0x", i + 1)
+    raise Missing("unexpected get_throttled output: %r" % text[:80])
+
+
+def _pmic_line(line: str) -> Optional[tuple[str, str, float]]:
+    """``  VDD_CORE_A current(7)=0.74210000A`` -> ("VDD_CORE", "A", 0.7421)."""
+    parts = line.split()
+    if len(parts) != 2:
+        return None
+    label, reading = parts
+    if len(label) < 3 or label[-2] != "_" or label[-1] not in "AV":
+        return None
+    for what in ("current(", "volt("):
+        if reading.startswith(what):
+            break
+    else:
+        return None
+    k = len(what)
+    digits = k
+    while k < len(reading) and reading[k] in _DIGITS:
+        k += 1
+    if k == digits or not reading.startswith(")=", k):
+        return None
+    value = reading[k + 2 : -1]
+    if reading[-1:] not in ("A", "V"):
+        return None
+    body = value[1:] if value.startswith("-") else value
+    if not body or any(c not in _DIGITS and c != "." for c in body):
+        return None
+    return label[:-2], label[-1], float(value)
 
 
 def parse_pmic(text: str) -> dict[str, Any]:
@@ -79,10 +126,10 @@ def parse_pmic(text: str) -> dict[str, Any]:
     volts: dict[str, float] = {}
     amps: dict[str, float] = {}
     for line in text.splitlines():
-        m = _PMIC.match(line)
-        if not m:
+        parsed = _pmic_line(line)
+        if parsed is None:
             continue
-        name, kind, val = m.group(1), m.group(2), float(m.group(3))
+        name, kind, val = parsed
         (amps if kind == "A" else volts)[name] = val
     if not volts and not amps:
         raise Missing("no PMIC readings in pmic_read_adc output")

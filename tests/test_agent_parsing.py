@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fleet_tui.hardware import facts, revision, sensors, vcgencmd
 from fleet_tui.hardware.paths import Missing
@@ -358,3 +361,86 @@ def test_pi5_sysfs_fan_thermal_led(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sensors.thermal_zone_temp() == (53.8, "/sys/class/thermal/thermal_zone0/temp")
     assert facts.led_dir() == "/sys/class/leds/ACT"
     assert current_trigger(read_stripped("/sys/class/leds/ACT/trigger")) == "mmc0"
+
+
+# --- the string parsers say what the regular expressions they replace said -------------------
+# vcgencmd.py parses without `re` (its import costs a cold agent more than a reading); these
+# are the expressions it used, and what each parser must still accept and refuse.
+
+_TEMP = re.compile(r"temp=(-?[0-9.]+)'C")
+_THROTTLED = re.compile(r"throttled=(0x[0-9a-fA-F]+)")
+_VOLT = re.compile(r"volt=(-?[0-9.]+)V")
+_PMIC = re.compile(r"^\s*(\S+)_([AV])\s+(?:current|volt)\(\d+\)=(-?[0-9.]+)[AV]\s*$")
+
+TOKENS = [
+    "temp=", "volt=", "throttled=", "0x", "'C", "V", "A", "_A", "_V", "-", ".", "5", "0", "47",
+    "1e3", "ff", "G", " ", "  ", "\t", "\n", "current(", "volt(", "7", ")=", "VDD_CORE", "EXT5V",
+    "x", "=", "(", ")",
+]  # fmt: skip
+
+
+def _by_regex(pattern: re.Pattern[str], text: str) -> object:
+    m = pattern.search(text)
+    if m is None:
+        return "missing"
+    try:
+        return float(m.group(1)) if pattern is not _THROTTLED else int(m.group(1), 16)
+    except ValueError:
+        return "ValueError"
+
+
+def _by_parser(fn: object, text: str) -> object:
+    assert callable(fn)
+    try:
+        value = fn(text)
+    except Missing:
+        return "missing"
+    except ValueError:
+        return "ValueError"
+    return int(value["raw"], 16) if isinstance(value, dict) else value
+
+
+def _pmic_by_regex(text: str) -> object:
+    volts: dict[str, float] = {}
+    amps: dict[str, float] = {}
+    try:
+        for line in text.splitlines():
+            m = _PMIC.match(line)
+            if m:
+                (amps if m.group(2) == "A" else volts)[m.group(1)] = float(m.group(3))
+    except ValueError:
+        return "ValueError"
+    return (volts, amps) if volts or amps else "missing"
+
+
+def _pmic_by_parser(text: str) -> object:
+    try:
+        rails = vcgencmd.parse_pmic(text)["rails"]
+    except Missing:
+        return "missing"
+    except ValueError:
+        return "ValueError"
+    volts = {k: r["v"] for k, r in rails.items() if r["v"] is not None}
+    amps = {k: r["a"] for k, r in rails.items() if r["a"] is not None}
+    return volts, amps
+
+
+def _same_as_the_regexes(text: str) -> None:
+    assert _by_parser(vcgencmd.parse_temp, text) == _by_regex(_TEMP, text)
+    assert _by_parser(vcgencmd.parse_volts, text) == _by_regex(_VOLT, text)
+    assert _by_parser(vcgencmd.parse_throttled, text) == _by_regex(_THROTTLED, text)
+    assert _pmic_by_parser(text) == _pmic_by_regex(text)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=14).map("".join))
+def test_string_parsers_match_the_regexes(text: str) -> None:
+    _same_as_the_regexes(text)
+
+
+@pytest.mark.parametrize(
+    "name", sorted({p.name for p in FIX.glob("*/*") if p.is_file() and "cpuinfo" not in p.name})
+)
+def test_string_parsers_match_the_regexes_on_every_recording(name: str) -> None:
+    for path in FIX.glob(f"*/{name}"):
+        _same_as_the_regexes(path.read_text(errors="replace"))

@@ -114,3 +114,35 @@ def test_zipapp_under_python39(tree: Path, tmp_path: Path) -> None:
         assert a.close() == 0
     finally:
         a.kill()
+
+
+def test_started_as_the_client_starts_it_under_python39(tree: Path, tmp_path: Path) -> None:
+    """`python3 -S -E -c BOOTSTRAP agent.pyz serve` on bullseye's python3: the real bundle
+    (its 3.11 bytecode is ignored, the sources compile), the C JSON codec, the kernel files."""
+    from fleet_tui.core.agent.bundle import build_agent, write_agent
+    from fleet_tui.core.agent.client import AGENT_FLAGS, BOOTSTRAP
+
+    assert PY39 is not None
+    pyz = tmp_path / build_agent().filename
+    write_agent(pyz)
+    requests = b'{"id":1,"method":"facts"}\n{"id":2,"method":"health"}\n'
+    out = subprocess.run(
+        [PY39, *AGENT_FLAGS.split(), "-c", BOOTSTRAP, str(pyz), "serve"],
+        input=requests,
+        capture_output=True,
+        env=agent_env(tree),
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    hello, facts, health = (json.loads(line) for line in out.stdout.splitlines())
+    assert hello["hello"]["python"].startswith("3.9.")
+    assert facts["result"]["revision_info"]["type"] == "3B+"
+    assert health["result"]["throttled"]["current"] == ["soft_temp_limit"]
+    codec = subprocess.run(
+        [PY39, "-S", "-E", "-c", "import sys; sys.path[0] = sys.argv[1]; "
+         "from hardware import protocol; print(protocol.CODEC)", str(pyz)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert codec.stdout.strip() == "_json", codec.stderr

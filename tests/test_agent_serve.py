@@ -315,3 +315,11 @@ def test_footprint_per_health_sample(agent: Agent) -> None:
     assert after["rss_kb"] is not None and after["rss_kb"] < 20 * 1024
     assert per_sample_ms < 10, per_sample_ms  # measured ~1.6 ms here
     assert after["bytes_out"] > before["bytes_out"] and after["lines_out"] >= n + 1
+
+
+def test_action_methods_are_listed_for_the_lazy_import() -> None:
+    """The agent imports hardware/actions.py on the first action request only, by the names in
+    agent.ACTION_METHODS: they must be the actions module's methods, all of them."""
+    from fleet_tui.hardware import actions, agent
+
+    assert set(agent.ACTION_METHODS) == set(actions.methods())

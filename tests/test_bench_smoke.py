@@ -19,6 +19,7 @@ SMALL = {
     "bench_connect.py": ["--devices", "5", "--rounds", "1"],
     "bench_tui.py": ["--devices", "20", "--samples", "2000", "--repeat", "1", "--no-tmux"],
     "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],
+    "bench_poll.py": ["--devices", "3", "--repeat", "1", "--samples", "2", "--no-ansible"],
 }
 
 
@@ -41,3 +42,20 @@ def test_bench_runs_to_its_table(name: str) -> None:
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) >= 3, done.stdout  # a header, a rule and at least one row
+
+
+def test_bench_poll_skips_ansible_with_the_reason_when_it_cannot_install() -> None:
+    """No package index reachable (here: pip told to use none): the Ansible part says why it
+    was skipped, the rest of the tables are printed, and the bench still succeeds."""
+    env = dict(os.environ, PIP_NO_INDEX="1", PIP_FIND_LINKS="", PIP_NO_CACHE_DIR="1")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_poll.py"), *SMALL["bench_poll.py"][:-1]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ansible: skipped (pip could not install ansible-core: " in done.stdout
+    assert "fleet-tui poll" in done.stdout and "naive asyncssh loop" in done.stdout

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from fleet_tui.core.sim.pi_models import MODELS
-from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree, step, write_dynamic
+from fleet_tui.core.sim.pi_tree import (
+    SimPiState,
+    apply_fault,
+    build_pi_tree,
+    step,
+    write_dynamic,
+)
 from fleet_tui.hardware import revision
 
 
@@ -212,3 +218,70 @@ def test_overheat_is_held_near_the_hard_limit_like_real_firmware(key: str) -> No
         step(state, model, 1.0)
     assert model.throttle_temp_c <= state.temperature_c <= model.throttle_temp_c + 2.0
     assert state.throttled & 0x4, "the throttled flag must be set while held at the limit"
+
+
+def _firmware(root: Path) -> Path:
+    return root / "sys/devices/platform/soc/soc:firmware"
+
+
+def _hwmon_names(root: Path) -> dict[str, str]:
+    return {
+        d.name: (d / "name").read_text().strip()
+        for d in sorted((root / "sys/class/hwmon").iterdir())
+    }
+
+
+@pytest.mark.parametrize("key", ["3b+", "4b", "zero2w", "cm4"])
+def test_pi0_to_4_kernels_expose_rpi_volt_and_get_throttled(tmp_path: Path, key: str) -> None:
+    """As a Raspberry Pi kernel lays them out: rpi_volt under the firmware device, linked from
+    /sys/class/hwmon and found by name; the firmware driver's get_throttled (%x, no 0x)."""
+    st = SimPiState(throttled=0x50005)
+    build_pi_tree(tmp_path, MODELS[key], "pi", "10000000c0ffee02", st)
+    assert _hwmon_names(tmp_path)["hwmon1"] == "rpi_volt"
+    hw = tmp_path / "sys/class/hwmon/hwmon1"
+    assert os.path.realpath(hw) == str(_firmware(tmp_path) / "raspberrypi-hwmon/hwmon/hwmon1")
+    assert sorted(p.name for p in hw.iterdir()) == ["in0_lcrit_alarm", "name"]  # no inputs yet
+    assert (hw / "in0_lcrit_alarm").read_text() == "1\n"
+    assert (_firmware(tmp_path) / "get_throttled").read_text() == "50005\n"
+    driver = tmp_path / "sys/bus/platform/drivers/raspberrypi-firmware/soc:firmware"
+    assert os.path.realpath(driver) == str(_firmware(tmp_path))
+
+
+def test_kernel_files_show_the_kernels_last_poll_not_since_boot(tmp_path: Path) -> None:
+    m = MODELS["4b"]
+    st = SimPiState()
+    build_pi_tree(tmp_path, m, "pi", "10000000c0ffee03", st)
+    alarm = tmp_path / "sys/class/hwmon/hwmon1/in0_lcrit_alarm"
+    kernel = _firmware(tmp_path) / "get_throttled"
+    assert (alarm.read_text(), kernel.read_text()) == ("0\n", "0\n")
+    apply_fault(tmp_path, st, m, "under_voltage")
+    assert (alarm.read_text(), kernel.read_text()) == ("1\n", "10001\n")
+    assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x10001\n"
+    apply_fault(tmp_path, st, m, "under_voltage", active=False)
+    # the firmware keeps "under-voltage has occurred"; the kernel's poll has cleared its copy
+    assert _vc(tmp_path, "get_throttled").stdout == "throttled=0x10000\n"
+    assert (alarm.read_text(), kernel.read_text()) == ("0\n", "0\n")
+
+
+def test_pi5_kernel_has_neither_and_newer_kernels_report_volts(tmp_path: Path) -> None:
+    pi5 = tmp_path / "pi5"
+    build_pi_tree(pi5, MODELS["5"], "pi", "6a1b2c3d4e5f6071", SimPiState())
+    assert "rpi_volt" not in _hwmon_names(pi5).values()
+    assert not (_firmware(pi5) / "get_throttled").exists()
+
+    newer = tmp_path / "newer"
+    st = SimPiState(rpi_hwmon="volts", core_volts=0.8625)
+    build_pi_tree(newer, MODELS["5"], "pi", "6a1b2c3d4e5f6071", st)
+    names = _hwmon_names(newer)
+    assert names["hwmon1"] == "rp1_adc" and names["hwmon2"] == "rpi_volt"
+    hw = newer / "sys/class/hwmon/hwmon2"
+    labels = [(hw / f"in{n}_label").read_text().strip() for n in range(4)]
+    assert labels == ["core", "sdram_c", "sdram_i", "sdram_p"]
+    # millivolts: the firmware's microvolts / 1000, truncated (the driver's integer division)
+    assert (hw / "in0_input").read_text() == "862\n"
+    assert _vc(newer, "measure_volts", "core").stdout == "volt=0.8625V\n"
+
+    none = tmp_path / "none"
+    build_pi_tree(none, MODELS["4b"], "pi", "10000000c0ffee04", SimPiState(rpi_hwmon=None))
+    assert _hwmon_names(none) == {"hwmon0": "cpu_thermal"}
+    assert not (_firmware(none) / "get_throttled").exists()

@@ -1,6 +1,6 @@
 """Talk to the fleet agent on a device: upload it when missing, start it, call methods.
 
-One `AgentSession` is one long-lived `python3 agent-<hash>.pyz serve` process on the device,
+One `AgentSession` is one long-lived `python3 … agent-<hash>.pyz serve` process on the device,
 speaking JSON lines over the SSH channel. Requests carry ids so replies may come in any order.
 """
 
@@ -28,11 +28,29 @@ UPLOAD_MARK = b"fleet-tui: agent upload needed"
 UPLOAD_FAILED = "agent upload failed"
 UPLOAD_FAILED_EXIT = 97
 
+# How the Pi's python3 runs the agent (hardware/README.md, "How the agent is started"):
+# -S: no `site` at start (no .pth files, no site-packages scan; the agent adds site-packages
+#     itself on the rare paths that use psutil or gpiozero);
+# -E: no PYTHON* variables from the login environment (PYTHONPATH cannot shadow the stdlib);
+# -c: the zipapp's own modules imported straight from the archive, without `runpy`, which a
+#     `python3 agent.pyz` start spends more on than on the agent's hello. The archive replaces
+#     sys.path[0] (the current directory for -c) and becomes sys.argv[0], as for a zipapp;
+#     `run` is `main` without the interpreter's teardown at exit. A file under our name that
+#     has no such agent inside (not our build) still runs as the zipapp it is, so that its
+#     hello shows its hash and the client replaces it (AgentSession.start).
+AGENT_FLAGS = "-S -E"
+BOOTSTRAP = (
+    "import sys;sys.argv[:2]=sys.argv[1:2];sys.path[0]=sys.argv[0]\n"
+    "try:from hardware.agent import run\n"
+    'except ImportError:import runpy;runpy.run_path(sys.argv[0],run_name="__main__")\n'
+    "else:run()"
+)
+
 
 def start_command(path: str, size: int, python: str = "python3") -> str:
     """A POSIX sh line: if `path` is missing, say so, read exactly `size` bytes from stdin into
     a temporary file and rename it into place (a half-written agent never has the real name);
-    then run the agent on this same channel.
+    then run the agent on this same channel (`python3 -S -E -c BOOTSTRAP path serve`).
 
     A failed upload (full disk, unwritable home, a link that drops mid-way) removes the
     temporary file and ends with exit status 97 and one stderr line, `agent upload failed
@@ -48,7 +66,7 @@ def start_command(path: str, size: int, python: str = "python3") -> str:
         f'e=$(mv -f "$t" "$f" 2>&1) || {{ rm -f "$t"; r=${{e##*: }}; '
         f'printf \'%s (%s): %s\\n\' "{UPLOAD_FAILED}" "$f" "${{r:-write failed}}" >&2; '
         f"exit {UPLOAD_FAILED_EXIT}; }}; fi; "
-        f'exec {python} "$f" serve'
+        f"exec {python} {AGENT_FLAGS} -c '{BOOTSTRAP}' \"$f\" serve"
     )
 
 

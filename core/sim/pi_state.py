@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 
 AMBIENT_C = 25.0
 
+# What the kernel says of the firmware (``SimPiState.rpi_hwmon``; hardware/sensors.py):
+# "auto": as today's Raspberry Pi kernels on the model: on Pi 0-4 the raspberrypi-hwmon device
+#   ``rpi_volt`` with only the under-voltage alarm, and the firmware driver's ``get_throttled``
+#   file; on a Pi 5, neither (its firmware node has no get_throttled and no rpi_volt);
+# "alarm": that on any model; "volts": rpi_volt also with the voltage inputs of newer kernels
+#   (in0 core, in1-3 sdram, in millivolts); None: neither (an older kernel, or no driver).
+RPI_HWMON = ("auto", "alarm", "volts", None)
+
 
 @dataclass
 class SimPiState:
@@ -32,4 +40,5 @@ class SimPiState:
     power_w: float = 0.0  # last computed board power
     vcgencmd_fail: bool = False
     overheat: bool = False  # blocked airflow / hot enclosure: step() adds OVERHEAT_EXTRA_C
+    rpi_hwmon: str | None = "auto"  # the kernel's firmware files: see RPI_HWMON
     saved: dict[str, float] = field(default_factory=dict)  # values a cleared fault restores

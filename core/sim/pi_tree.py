@@ -7,6 +7,8 @@ This module only gathers the public names; each job lives in its own module:
   thermal zone, LEDs, hwmon fan, os-release, net addresses).
 - ``fake_commands``: the executable ``bin/vcgencmd`` (real-format output from files under
   ``sim/vcgencmd/``), ``bin/sudo``, ``bin/pinctrl`` and what the fake sudo may run.
+- ``pi_kernel``: what the kernel says of the firmware: the ``rpi_volt`` hwmon and the
+  ``get_throttled`` file (the kernel's own 2 s view, not the firmware's since-boot record).
 - ``static_texts`` / ``runtime_texts``: file contents fixed at build time / derived from state.
 - ``tree_refresh``: ``write_dynamic`` atomically rewrites everything that changes at run time;
   ``tick`` is one simulator step.

@@ -1,8 +1,9 @@
 """Laying out a fake Pi tree: the files the agent reads, as the given model has them.
 
 The device tree, cpuinfo, kernel and os-release names, network addresses, the thermal zone
-and hwmon devices (and a fan when the model or a PoE HAT has one), LEDs, the fake commands,
-and then every run-time file from the state. The agent runs with ``FLEET_AGENT_ROOT=root``
+and hwmon devices (the firmware's ``rpi_volt`` where the kernel has it, and a fan when the
+model or a PoE HAT has one), LEDs, the fake commands, and then every run-time file from the
+state. The agent runs with ``FLEET_AGENT_ROOT=root``
 and ``PATH=root/bin:$PATH``.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fleet_tui.core.sim.fake_commands import install_fake_commands
+from fleet_tui.core.sim.pi_kernel import write_firmware_layout
 from fleet_tui.core.sim.pi_models import PiModel
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
 from fleet_tui.core.sim.pi_state import SimPiState
@@ -33,6 +35,7 @@ def build_pi_tree(
     root = Path(root)
     _write_identity(root, model, hostname, serial)
     _write_thermal(root, model, state)
+    write_firmware_layout(root, model, state)
     _write_fans(root, model, state)
     _write_leds(root)
     (root / "etc/avahi/services").mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Keeping a fake tree's run-time files in step with the simulated state.
 
 ``write_dynamic`` rewrites everything that changes (temperature, throttling, volts, /proc,
-fan); ``read_fan_controls`` takes back a manual fan setting the agent wrote; ``tick`` is one
+fan, the kernel's firmware files); ``read_fan_controls`` takes back a manual fan setting the agent wrote; ``tick`` is one
 simulator step of both around ``step``.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fleet_tui.core.sim.pi_kernel import write_firmware_values
 from fleet_tui.core.sim.pi_models import MODELS, PiModel
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
 from fleet_tui.core.sim.pi_physics import PI5_FAN_CURVE, step
@@ -47,6 +48,7 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
     write_if_changed(vc / "get_throttled", f"throttled=0x{state.throttled:x}\n")
     volts = state.core_volts if state.core_volts is not None else model.core_volts
     write_if_changed(vc / "measure_volts_core", f"volt={volts:.4f}V\n")
+    write_firmware_values(root, model, state, volts)
     if model.has_pmic:
         write_if_changed(vc / "pmic_read_adc", pmic_text(model, state))
     if state.vcgencmd_fail:
