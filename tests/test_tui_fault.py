@@ -71,7 +71,7 @@ async def test_fault_on_the_selected_pi_shows_in_the_table_and_clear_recovers(
         assert pi.faults == {"overheat": ""} and other.faults == {}
         assert await wait_for(
             pilot,
-            lambda: cell(key, "status") == "critical" and "throttl" in cell(key, "throttle"),
+            lambda: cell(key, "status") == "critical" and "thr" in cell(key, "throttle").split(","),
             15.0,
         ), (cell(key, "status"), cell(key, "throttle"))
 
