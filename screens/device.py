@@ -109,8 +109,12 @@ class DeviceScreen(DeviceActions):
         yield Header()
         yield DeviceTitle(id="device-title")
         with Horizontal(id="device-top"):
-            yield FactsPanel(id="device-facts")
-            yield HealthPanel(id="device-health")
+            facts = FactsPanel(id="device-facts")
+            facts.border_title = "facts"
+            yield facts
+            health = HealthPanel(id="device-health")
+            health.border_title = "last hour → now"
+            yield health
         yield ClockSudoLine(id="device-clock")
         yield from compose_tabs()
         yield OperationsBar()
@@ -122,7 +126,7 @@ class DeviceScreen(DeviceActions):
         ctx = fleet_context(self.app)
         self._live = ctx.live_state(self.ref.key)
         if self._live and self._live.health:
-            self._points.append(point_of_health(self._live.health))
+            self._points.append(point_of_health(self._live.health, self._live.clock_skew_s))
         self.set_interval(ctx.options.flush_interval, self._flush_live)
         self.set_interval(RELOAD_S * (4 if ctx.options.low_bandwidth else 1), self.load)
         self._render_all()
@@ -182,10 +186,9 @@ class DeviceScreen(DeviceActions):
         if state is None:
             return
         self._live = state
-        if state.health is not None and (
-            not self._points or state.health.time > self._points[-1].time
-        ):
-            self._points.append(point_of_health(state.health))
+        point = point_of_health(state.health, state.clock_skew_s) if state.health else None
+        if point is not None and (not self._points or point.time > self._points[-1].time):
+            self._points.append(point)
         cutoff = fleet_context(self.app).options.now() - HOUR
         while self._points and self._points[0].time < cutoff:
             self._points.pop(0)
@@ -196,11 +199,12 @@ class DeviceScreen(DeviceActions):
     def _render_all(self) -> None:
         with self.app.batch_update():
             self._render_live()
-            d = self.detail
-            self.query_one("#device-events", EventsTable).show(d.events)
-            self.query_one("#device-throttle", ThrottleTable).show(throttle_changes(self._points))
+            d, now = self.detail, fleet_context(self.app).options.now()
+            self.query_one("#device-events", EventsTable).show(d.events, now)
+            changes = throttle_changes(self._points)
+            self.query_one("#device-throttle", ThrottleTable).show(changes, now)
             self.query_one("#hostkey-pinned", PinnedKey).show(d.pinned_key, d.pinned_at)
-            self.query_one("#device-keys", KeyHistoryTable).show(d.key_history)
+            self.query_one("#device-keys", KeyHistoryTable).show(d.key_history, now)
             self.query_one("#device-notes", NotesPanel).show(d.record)
 
     def _render_live(self) -> None:
@@ -225,10 +229,9 @@ class DeviceScreen(DeviceActions):
         )
 
     def _render_health(self) -> None:
-        panel = self.query_one("#device-health", HealthPanel)
-        panel.show(self._points)
         # a fan's line makes the health panel, and the facts beside it, one line taller
-        self.query_one("#device-top").set_class(panel.has_fan, "with-fan")
+        now = fleet_context(self.app).options.now()
+        self.query_one("#device-health", HealthPanel).show(self._points, now)
 
     def _render_clock(self) -> None:
         self.query_one("#device-clock", ClockSudoLine).show(

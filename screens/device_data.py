@@ -61,10 +61,12 @@ def point_of_sample(s: SampleRecord) -> Point:
     return Point(s.time, {name: getattr(s, name) for name, _, _ in METRICS}, s.throttled)
 
 
-def point_of_health(h: Health) -> Point:
-    """A live reading as a point: the metrics a stored sample of it would have."""
+def point_of_health(h: Health, clock_skew_s: float | None = None) -> Point:
+    """A live reading as a point: the metrics a stored sample of it would have, at the time
+    on this machine's clock (as samples are stored): the Pi's own clock may be days off."""
     m = metrics_of(h)
-    return Point(h.time, {name: getattr(m, name) for name, _, _ in METRICS}, m.throttled)
+    time = h.time - (clock_skew_s or 0.0)
+    return Point(time, {name: getattr(m, name) for name, _, _ in METRICS}, m.throttled)
 
 
 def load_detail(store: Store, serial: str | None, endpoint: str | None, now: float) -> DeviceDetail:

@@ -1,20 +1,35 @@
 """The top of the device detail: the title line, the facts panel, live health with last-hour
 sparklines, and the clock/sudo line. Each widget renders what it is given; the screen owns the
-data."""
+data.
+
+At 80 columns the facts get 36 cells and health the rest: values too long for a line wrap under
+themselves (nothing is cut), and each sparkline carries its scale (screens/sparkline.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Sparkline, Static
+from textual.containers import Vertical
+from textual.widgets import Static
 
 from fleet_tui.core.clock import describe
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity, Status, StatusPolicy, clock_is_off
 from fleet_tui.core.records import DeviceRecord
-from fleet_tui.screens.device_data import METRICS, Point, series
-from fleet_tui.screens.format import SEVERITY_STYLE, duration, literal, short_os, stamp
+from fleet_tui.screens.device_data import HOUR, METRICS, Point
+from fleet_tui.screens.format import (
+    SEVERITY_STYLE,
+    duration,
+    literal,
+    pi_model,
+    safe,
+    short_os,
+    stamp,
+)
+from fleet_tui.screens.sparkline import SCALES, Scale, metric_text
 
 FAN = "fan_rpm"  # its line only where the Pi has a fan
 
@@ -41,6 +56,8 @@ class DeviceTitle(Static):
 class FactsPanel(Static):
     """Serial, model, OS, kernel, address, uptime and rack: live facts over stored ones."""
 
+    plain = ""  # what it shows, as text
+
     def show(
         self,
         live: DeviceState | None,
@@ -59,7 +76,7 @@ class FactsPanel(Static):
         last_seen = live.last_seen if live and live.last_seen else (rec.last_seen if rec else None)
         rows: list[tuple[str, object]] = [
             ("serial", serial),
-            ("model", pick("model")),
+            ("model", pi_model(pick("model"))),  # type: ignore[arg-type]
             ("os", short_os(pick("os_name"))),  # type: ignore[arg-type]
             ("kernel", f"{pick('kernel') or '?'} {pick('arch') or ''}".strip()),
             ("address", endpoint),
@@ -69,13 +86,13 @@ class FactsPanel(Static):
             ),
             ("rack", f"{rack or '-'}  agent {pick('agent_version') or '?'}"),
         ]
-        text = Text(no_wrap=True, overflow="ellipsis")
-        for i, (name, value) in enumerate(rows):
-            text.append(f"{name:<8}", style="bold")
-            text.append_text(literal("?" if value is None else value))
-            if i < len(rows) - 1:
-                text.append("\n")
-        self.update(text)
+        grid = Table.grid(padding=(0, 1, 0, 0))
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")  # wraps under itself: a long model, an IPv6 address
+        for name, value in rows:
+            grid.add_row(name, Text(safe("?" if value is None else value)))
+        self.plain = "\n".join(f"{name} {safe(value)}" for name, value in rows)
+        self.update(grid)
 
 
 # capabilities.sudo as the agent reports it (hardware/README.md, "Privileges")
@@ -109,31 +126,51 @@ class ClockSudoLine(Static):
         self.update(text)
 
 
+class MetricLine(Static):
+    """One metric: label, latest value, the last hour's bars (as wide as the line) and their
+    scale. Drawn for the width it has, on every refresh."""
+
+    def __init__(self, name: str, label: str, *, id: str, classes: str = "") -> None:
+        super().__init__(id=id, classes=classes)
+        self.label = label
+        self.scale: Scale = SCALES[name]
+        self.value = "?"
+        self.readings: Sequence[tuple[float, float]] = ()
+        self.span = (0.0, HOUR)
+
+    def show(
+        self, value: str, readings: Sequence[tuple[float, float]], span: tuple[float, float]
+    ) -> None:
+        self.value, self.readings, self.span = value, readings, span
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.content_size.width or 40
+        return metric_text(self.label, self.value, self.readings, self.span, self.scale, width)
+
+
 class HealthPanel(Vertical):
-    """One line per metric: the latest reading and a last-hour sparkline. The fan's line only
-    where the Pi has one (a reading in the last hour)."""
+    """One line per metric: the latest reading and a last-hour sparkline with its scale. The
+    fan's line only where the Pi has one (a reading in the last hour)."""
 
     has_fan = False
 
     def compose(self) -> ComposeResult:
-        for name, _, _ in METRICS:
-            with Horizontal(id=f"metric-row-{name}", classes="metric") as row:
-                row.display = name != FAN  # until a fan reading comes
-                yield Static(id=f"metric-{name}", classes="metric-value")
-                yield Sparkline([], id=f"spark-{name}", classes="metric-spark")
+        for name, label, _ in METRICS:
+            line = MetricLine(name, label, id=f"metric-{name}", classes="metric")
+            line.display = name != FAN  # until a fan reading comes
+            yield line
 
-    def show(self, points: list[Point]) -> None:
+    def show(self, points: list[Point], now: float) -> None:
         latest = points[-1] if points else None
         has_fan = any(p.values.get(FAN) is not None for p in points)
         if has_fan != self.has_fan:
             self.has_fan = has_fan
-            self.query_one(f"#metric-row-{FAN}").display = has_fan
-        for name, label, fmt in METRICS:
+            self.query_one(f"#metric-{FAN}").display = has_fan
+        span = (now - HOUR, now)
+        for name, _, fmt in METRICS:
             value = latest.values.get(name) if latest else None
-            shown = fmt.format(value) if value is not None else "?"
-            self.query_one(f"#metric-{name}", Static).update(
-                Text.assemble((f"{label:<6}", "bold"), f"{shown:>8}")
+            readings = [(p.time, v) for p in points if (v := p.values.get(name)) is not None]
+            self.query_one(f"#metric-{name}", MetricLine).show(
+                fmt.format(value) if value is not None else "?", readings, span
             )
-            data = series(points, name)
-            # one reading is not a trend (Textual would draw it as a full bar)
-            self.query_one(f"#spark-{name}", Sparkline).data = data if len(data) > 1 else []

@@ -1,5 +1,9 @@
 """The device detail's tabs: events, throttle history, the pinned host key and its history,
-label/notes/tags. Each table or panel renders what it is given; the screen owns the data."""
+label/notes/tags. Each table or panel renders what it is given; the screen owns the data.
+
+At 80 columns: times are short (`when`: today's time, else MM-DD HH:MM; `x` exports the full
+ones), and messages, flags, endpoints and fingerprints wrap within their column instead of
+being cut, the last column taking the width left."""
 
 from __future__ import annotations
 
@@ -12,16 +16,16 @@ from textual.widgets import Static, TabbedContent, TabPane
 from fleet_tui.core.net.ssh import fingerprint
 from fleet_tui.core.records import DeviceRecord, EventRecord, HostKeyEvent
 from fleet_tui.screens.device_data import ThrottleChange
-from fleet_tui.screens.format import cell, literal, stamp
+from fleet_tui.screens.format import cell, literal, stamp, when
 from fleet_tui.screens.keyed_table import KeyedTable
 
-EVENT_COLUMNS = [("when", "When", 19), ("kind", "Kind", 16), ("message", "Message", 60)]
-THROTTLE_COLUMNS = [("since", "Since", 19), ("now", "Now", 24), ("boot", "Since boot", 40)]
+EVENT_COLUMNS = [("when", "When", 11), ("kind", "Kind", 17), ("message", "Message", 30)]
+THROTTLE_COLUMNS = [("since", "Since", 11), ("now", "Now", 30), ("boot", "Since boot", 30)]
 KEY_COLUMNS = [
-    ("when", "When", 19),
-    ("reason", "Reason", 14),
-    ("fingerprint", "Fingerprint", 51),
+    ("when", "When", 11),
+    ("reason", "Reason", 10),
     ("endpoint", "Endpoint", 21),
+    ("fingerprint", "Fingerprint", 25),  # SHA256:… is 50 cells: two lines at 80 columns
 ]
 # the tab's table, focused when the tab is chosen by key
 TAB_TABLES = {"events": "#device-events", "throttle": "#device-throttle", "hostkey": "#device-keys"}
@@ -29,29 +33,35 @@ TAB_TABLES = {"events": "#device-events", "throttle": "#device-throttle", "hostk
 
 class EventsTable(KeyedTable):
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(EVENT_COLUMNS, id=id)
+        super().__init__(EVENT_COLUMNS, id=id, wrap=("message",), flex="message")
 
-    def show(self, events: Sequence[EventRecord]) -> None:
+    def show(self, events: Sequence[EventRecord], now: float | None = None) -> None:
         rows = {f"{e.origin}:{e.seq}": e for e in events}
         self.sync(
             list(rows),
-            lambda k: (cell(stamp(rows[k].time)), cell(rows[k].kind), cell(rows[k].message)),
+            lambda k: (cell(when(rows[k].time, now)), cell(rows[k].kind), cell(rows[k].message)),
             set(rows),
         )
 
 
+def flags(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
 class ThrottleTable(KeyedTable):
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(THROTTLE_COLUMNS, zebra_stripes=False, id=id)
+        super().__init__(
+            THROTTLE_COLUMNS, zebra_stripes=False, id=id, wrap=("now", "boot"), flex="boot"
+        )
 
-    def show(self, changes: Sequence[ThrottleChange]) -> None:
+    def show(self, changes: Sequence[ThrottleChange], now: float | None = None) -> None:
         rows = {f"{c.time}": c for c in changes}
         self.sync(
             list(rows),
             lambda k: (
-                cell(stamp(rows[k].time)),
-                cell(",".join(rows[k].current) or "ok"),
-                cell(",".join(rows[k].sticky) or "-"),
+                cell(when(rows[k].time, now)),
+                cell(flags(rows[k].current) or "ok"),
+                cell(flags(rows[k].sticky) or "-"),
             ),
             set(rows),
         )
@@ -59,10 +69,9 @@ class ThrottleTable(KeyedTable):
 
 class PinnedKey(Static):
     def show(self, key: str | None, since: float | None) -> None:
-        if key:
-            text = Text.assemble(
-                ("pinned  ", "bold"), literal(fingerprint(key)), f"  since {stamp(since)}"
-            )
+        if key:  # 75 cells: one line at 80 columns
+            text = Text.assemble(("pinned ", "bold"), stamp(since)[:16], "  ")
+            text.append_text(literal(fingerprint(key)))
         else:
             text = Text("no host key pinned for this endpoint yet")
         self.update(text)
@@ -70,17 +79,23 @@ class PinnedKey(Static):
 
 class KeyHistoryTable(KeyedTable):
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(KEY_COLUMNS, zebra_stripes=False, id=id)
+        super().__init__(
+            KEY_COLUMNS,
+            zebra_stripes=False,
+            id=id,
+            wrap=("endpoint", "fingerprint"),
+            flex="fingerprint",
+        )
 
-    def show(self, history: Sequence[HostKeyEvent]) -> None:
+    def show(self, history: Sequence[HostKeyEvent], now: float | None = None) -> None:
         rows = {f"{e.origin}:{e.seq}": e for e in history}
         self.sync(
             list(rows),
             lambda k: (
-                cell(stamp(rows[k].time)),
+                cell(when(rows[k].time, now)),
                 cell(rows[k].reason),
-                cell(fingerprint(rows[k].key)),
                 cell(rows[k].endpoint),
+                cell(fingerprint(rows[k].key)),
             ),
             set(rows),
         )

@@ -23,7 +23,7 @@ from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
 from fleet_tui.screens.exporting import export_rows
 from fleet_tui.screens.filters import FilterError, FleetFilter, completions
-from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, SORTABLE, FleetModel
+from fleet_tui.screens.fleet_model import COLUMN_BY_KEY, COLUMNS, LEGEND, SORTABLE, FleetModel
 from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
 from fleet_tui.screens.messages import RecordsLoaded
@@ -64,6 +64,7 @@ class FilterInput(Input):
 
 
 class FleetScreen(Screen[None]):
+    HELP_LEGEND = LEGEND  # the columns' short forms, in `?`
     BINDINGS = [
         Binding(
             "slash",

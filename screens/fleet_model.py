@@ -22,9 +22,9 @@ from fleet_tui.screens.filters import FIELDS, Filterable, FleetFilter
 from fleet_tui.screens.format import (
     SEVERITY_STYLE,
     Cell,
+    age,
     cell,
     clock,
-    duration,
     short_model,
     short_os,
 )
@@ -141,7 +141,7 @@ class FleetRow:
 class Column:
     key: str
     label: str
-    width: int
+    width: int  # cells of text (the table adds one blank cell between columns)
     cell: Callable[[FleetRow, float], Cell]
     sort: Callable[[FleetRow], Any]  # None sorts last in either direction
 
@@ -152,11 +152,12 @@ def _temp_cell(row: FleetRow, now: float) -> Cell:
     return cell(f"{t:.1f}°C" if t is not None else "?", style)
 
 
+# The throttle column's words (its legend is in `?` and README): two flags fit its width.
 SHORT_FLAGS = {
-    "under_voltage": "undervolt",
-    "freq_capped": "capped",
-    "throttled": "throttled",
-    "soft_temp_limit": "softlimit",
+    "under_voltage": "UV",
+    "freq_capped": "cap",
+    "throttled": "thr",
+    "soft_temp_limit": "soft",
 }
 
 
@@ -180,6 +181,11 @@ def _throttle_cell(row: FleetRow, now: float) -> Cell:
     return cell(text, style)
 
 
+def short_address(row: FleetRow) -> str:
+    """The address as a technician types it: the port only when it is not SSH's 22."""
+    return row.address.removesuffix(":22")
+
+
 def _address_key(row: FleetRow) -> Any:
     host, _, port = row.address.rpartition(":")
     if not host:
@@ -190,6 +196,11 @@ def _address_key(row: FleetRow) -> Any:
         return (1, host, int(port or 0) if port.isdigit() else 0)
 
 
+# At 80 columns (a jump host's terminal) everything up to Address shows without scrolling
+# sideways: what is wrong (status, temperature, throttling) first, then what it is and where to
+# reach it. Hostnames fit 13 cells, addresses 15 (any IPv4 address; the port only when not 22);
+# longer text ends in `…` and the device screen (enter) shows it in full. The rest is to the
+# right. Widths add up to 79 with the one-cell mark and the blank cell after each column.
 COLUMNS: tuple[Column, ...] = (
     Column(
         "hostname",
@@ -203,28 +214,29 @@ COLUMNS: tuple[Column, ...] = (
     Column(
         "status",
         "Status",
-        11,
+        11,  # "unreachable"
         lambda r, n: cell(r.status.severity.value, SEVERITY_STYLE[r.status.severity]),
         lambda r: r.status.severity.rank,
     ),
-    Column("temp", "Temp", 6, _temp_cell, lambda r: r.temperature),
+    Column("temp", "Temp", 6, _temp_cell, lambda r: r.temperature),  # "66.1°C"
     Column(
         "throttle",
         "Throttle",
-        11,
+        10,  # "UV,thr", "cap,soft", "was UV,thr"
         _throttle_cell,
         lambda r: r.throttle if r.state and r.state.reachable else None,
     ),
     Column(
         "model",
         "Model",
-        6,
+        6,  # "Zero2W"
         lambda r, n: cell(short_model(r.model)),
         lambda r: short_model(r.model) if r.model else None,
     ),
-    Column("uptime", "Up", 6, lambda r, n: cell(duration(r.uptime)), lambda r: r.uptime),
-    Column("seen", "Seen", 8, lambda r, n: cell(clock(r.last_seen, n)), lambda r: r.last_seen),
-    Column("address", "Address", 21, lambda r, n: cell(r.address), _address_key),
+    Column("uptime", "Up", 4, lambda r, n: cell(age(r.uptime)), lambda r: r.uptime),  # "12d"
+    # "10:14" today, "04-26" before
+    Column("seen", "Seen", 5, lambda r, n: cell(clock(r.last_seen, n)), lambda r: r.last_seen),
+    Column("address", "Address", 15, lambda r, n: cell(short_address(r)), _address_key),
     Column("os", "OS", 8, lambda r, n: cell(short_os(r.os_name)), lambda r: r.os_name),
     Column("rack", "Rack", 6, lambda r, n: cell(r.rack), lambda r: r.rack or None),
     Column("label", "Label", 14, lambda r, n: cell(r.label), lambda r: r.label.lower() or None),
@@ -236,6 +248,14 @@ COLUMNS: tuple[Column, ...] = (
         lambda r: ",".join(r.tags) or None,
     ),
     Column("serial", "Serial", 16, lambda r, n: cell(r.serial or ""), lambda r: r.serial),
+)
+# What the short forms mean (`?` on the fleet shows it)
+LEGEND = (
+    "Throttle: UV under-voltage, cap frequency capped, thr throttled, soft soft temperature "
+    "limit; now, or 'was …' when set since boot only. Up: uptime in its largest unit. Seen: "
+    "the last answer (HH:MM today, else MM-DD). Address: the port only when not 22. "
+    "→ scrolls to OS, rack, label, tags and serial; enter opens the device with every value "
+    "in full."
 )
 COLUMN_BY_KEY = {c.key: c for c in COLUMNS}
 SORTABLE = tuple(c.key for c in COLUMNS)

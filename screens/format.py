@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
+from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
@@ -47,22 +48,36 @@ def _style(style: str) -> Style | None:
     return Style.parse(style) if style else None
 
 
+ELLIPSIS = "…"
+
+
+def fit(text: str, width: int) -> str:
+    """`text` in at most `width` cells; a cut shows as `…` (never a silent crop)."""
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return ELLIPSIS[:width]
+    return set_cell_size(text, width - 1).rstrip() + ELLIPSIS
+
+
 class SafeCell:
     """A one-line table cell of text already made safe: one Segment, never parsed as markup.
 
     Much cheaper than `Text` in a DataTable of 1,000 rows: no wrapping machinery, and no
     `__rich_measure__`, so adding rows does not measure every cell (our columns have fixed
-    widths anyway). Cropped to the column like any one-line renderable.
+    widths anyway). `gap` cells at the right stay blank (the space between two columns of a
+    table without cell padding); text that does not fit ends in `…`.
     """
 
-    __slots__ = ("plain", "style")
+    __slots__ = ("gap", "plain", "style")
 
-    def __init__(self, plain: str, style: str = "") -> None:
+    def __init__(self, plain: str, style: str = "", gap: int = 0) -> None:
         self.plain = plain
         self.style = style
+        self.gap = gap
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Segment(self.plain, _style(self.style))
+        yield Segment(fit(self.plain, options.max_width - self.gap), _style(self.style))
 
     def __str__(self) -> str:
         return self.plain
@@ -71,8 +86,13 @@ class SafeCell:
         return f"SafeCell({self.plain!r}, {self.style!r})"
 
 
-def as_cell(c: Cell) -> SafeCell:
-    return SafeCell(c[0], c[1])
+def as_cell(c: Cell, gap: int = 0) -> SafeCell:
+    return SafeCell(c[0], c[1], gap)
+
+
+def pi_model(model: str | None) -> str | None:
+    """The model as the Pi names it, less the brand every row shares: "Pi 4 Model B Rev 1.4"."""
+    return model.replace("Raspberry Pi", "Pi", 1) if model else model
 
 
 def short_model(model: str | None) -> str:
@@ -104,14 +124,41 @@ def duration(seconds: float | None) -> str:
     return f"{s // 60}m{s % 60:02d}s"
 
 
+def age(seconds: float | None) -> str:
+    """A duration in its largest unit, for a narrow column: 42s, 57m, 5h, 12d."""
+    if seconds is None:
+        return "?"
+    s = max(0, int(seconds))
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "m")):
+        if s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
 def clock(epoch: float | None, now: float | None = None) -> str:
-    """HH:MM:SS today, else the date (8 characters either way)."""
+    """HH:MM within the last 20 hours, else the day (MM-DD, as in `when`), else the year: 5
+    cells at most."""
     if not epoch:
         return "never"
     now = time.time() if now is None else now
     if now - epoch < 20 * 3600:
+        fmt = "%H:%M"
+    elif now - epoch < 300 * 86400:
+        fmt = "%m-%d"
+    else:
+        fmt = "%Y"
+    return time.strftime(fmt, time.localtime(epoch))
+
+
+def when(epoch: float | None, now: float | None = None) -> str:
+    """A table's time column: HH:MM:SS today, else MM-DD HH:MM (11 cells at most); the
+    details and exports give the full date."""
+    if not epoch:
+        return "never"
+    now = time.time() if now is None else now
+    if time.localtime(epoch)[:3] == time.localtime(now)[:3]:
         return time.strftime("%H:%M:%S", time.localtime(epoch))
-    return time.strftime("%y-%m-%d", time.localtime(epoch))
+    return time.strftime("%m-%d %H:%M", time.localtime(epoch))
 
 
 def stamp(epoch: float | None) -> str:

@@ -5,13 +5,20 @@
 the cursor on the same device (also when its row is re-keyed), so live updates never flicker or move the cursor to another
 row. A big change (a new filter hiding hundreds of rows) rebuilds the table once instead of
 hundreds of `remove_row` calls, each of which re-lays it.
+
+Laid out for 80 columns: no cell padding, one blank cell right of each column instead (so a
+column costs its width + 1, not + 2), and text that does not fit ends in `…`. Columns named in
+`wrap` wrap onto more lines instead (a message, a fingerprint: rows grow to fit), and the
+`flex` column takes whatever width the others leave.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.text import Text
+from textual import events
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -19,24 +26,100 @@ from textual.widgets.data_table import ColumnKey, RowKey
 from fleet_tui.screens.format import Cell, SafeCell, as_cell
 
 REBUILD_AFTER = 24  # more removals than this in one sync: rebuild instead
+GAP = 1  # blank cells right of a column
 
 CellsFn = Callable[[str], Sequence[Cell]]
 
 
-class KeyedTable(DataTable[SafeCell]):
+class WrapCell:
+    """A table cell of text already made safe that wraps at spaces (and folds a word longer
+    than the column, such as a key fingerprint) instead of being cut; never markup."""
+
+    __slots__ = ("gap", "plain", "style")
+
+    def __init__(self, plain: str, style: str = "", gap: int = 0) -> None:
+        self.plain = plain
+        self.style = style
+        self.gap = gap
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        text = Text(self.plain, style=self.style, overflow="fold", end="")
+        yield from console.render(text, options.update_width(max(1, options.max_width - self.gap)))
+
+    def __str__(self) -> str:
+        return self.plain
+
+    def __repr__(self) -> str:
+        return f"WrapCell({self.plain!r}, {self.style!r})"
+
+
+class KeyedTable(DataTable[SafeCell | WrapCell]):
     def __init__(
-        self, columns: Sequence[tuple[str, str, int]], zebra_stripes: bool = True, **kwargs: object
+        self,
+        columns: Sequence[tuple[str, str, int]],
+        zebra_stripes: bool = True,
+        *,
+        wrap: Collection[str] = (),
+        flex: str | None = None,
+        tight: Collection[str] = (),
+        **kwargs: object,
     ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=zebra_stripes, **kwargs)  # type: ignore[arg-type]
+        """`columns`: (key, label, width in cells); `wrap`: columns whose text wraps (rows
+        grow); `flex`: the column that takes the width the others leave (at least its own);
+        `tight`: columns with no blank cell to their right (a one-cell mark)."""
+        super().__init__(
+            cursor_type="row",
+            zebra_stripes=zebra_stripes,
+            cell_padding=0,
+            **kwargs,  # type: ignore[arg-type]
+        )
         self._columns = [key for key, _, _ in columns]
         self._column_keys = [ColumnKey(key) for key in self._columns]
         self._spec = list(columns)
+        self._gaps = [0 if key in tight else GAP for key in self._columns]
+        self._wrap = frozenset(i for i, key in enumerate(self._columns) if key in wrap)
+        self._flex = self._columns.index(flex) if flex is not None else None
         self._order: list[str] = []
         self._shown: dict[str, tuple[Cell, ...]] = {}
 
     def on_mount(self) -> None:
-        for key, label, width in self._spec:
-            self.add_column(label, key=key, width=width)
+        for (key, label, width), gap in zip(self._spec, self._gaps, strict=True):
+            self.add_column(label, key=key, width=width + gap)
+        self._fit_flex()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit_flex()
+
+    def _fit_flex(self) -> None:
+        """Give the flex column the width the others leave (a scrollbar's worth kept)."""
+        i = self._flex
+        if i is None or not self.size.width:
+            return
+        column = self.columns.get(self._column_keys[i])
+        if column is None:
+            return
+        others = sum(
+            w + g
+            for j, ((_, _, w), g) in enumerate(zip(self._spec, self._gaps, strict=True))
+            if j != i
+        )
+        room = self.size.width - self.styles.scrollbar_size_vertical - others
+        width = max(self._spec[i][2] + self._gaps[i], room)
+        if width != column.width:
+            column.width = width
+            shown, keep_key, keep_row = dict(self._shown), self.cursor_key, self.cursor_row
+            self._rebuild(self._order, lambda key: shown[key])  # rows measured again
+            self._restore_cursor(keep_key, keep_row)
+
+    def _cell(self, i: int, c: Cell) -> SafeCell | WrapCell:
+        if i in self._wrap:
+            return WrapCell(c[0], c[1], self._gaps[i])
+        return as_cell(c, self._gaps[i])
+
+    def _add(self, key: str, row: tuple[Cell, ...]) -> None:
+        cells = [self._cell(i, c) for i, c in enumerate(row)]
+        self.add_row(*cells, key=key, height=None if self._wrap else 1)
+        self._shown[key] = row
 
     @property
     def order(self) -> list[str]:
@@ -98,20 +181,26 @@ class KeyedTable(DataTable[SafeCell]):
             self._order = [k for k in self._order if k in wanted]
             present = set(self._order)
             updates: list[tuple[str, int, Cell]] = []
+            regrown: list[str] = []  # wrapped text changed: the row's height may change
             for key in order:
                 if key not in present:
-                    row = tuple(cells(key))
-                    self.add_row(*(as_cell(c) for c in row), key=key)
-                    self._shown[key] = row
+                    self._add(key, tuple(cells(key)))
                     self._order.append(key)
                 elif key in changed:
                     new = tuple(cells(key))
                     old = self._shown[key]
-                    if new != old:
+                    if new == old:
+                        continue
+                    if any(new[i] != old[i] for i in self._wrap):
+                        regrown.append(key)
+                    else:
                         updates += [(key, i, c) for i, c in enumerate(new) if c != old[i]]
-                        self._shown[key] = new
+                    self._shown[key] = new
             self._set_cells(updates)
-            if self._order != order:
+            for key in regrown:  # added again (measured again), then put back in place
+                self.remove_row(key)
+                self._add(key, self._shown[key])
+            if self._order != order or regrown:
                 self._reorder(order)
         self._restore_cursor(keep_key, keep_row)
 
@@ -122,10 +211,10 @@ class KeyedTable(DataTable[SafeCell]):
         data = getattr(self, "_data", None)
         if data is None:  # a Textual without the private map: the public way
             for key, i, c in updates:
-                self.update_cell(key, self._columns[i], as_cell(c))
+                self.update_cell(key, self._columns[i], self._cell(i, c))
             return
         for key, i, c in updates:
-            data[RowKey(key)][self._column_keys[i]] = as_cell(c)
+            data[RowKey(key)][self._column_keys[i]] = self._cell(i, c)
         self._update_count += 1
         self.refresh()
 
@@ -134,7 +223,7 @@ class KeyedTable(DataTable[SafeCell]):
         if old is None:
             return
         index = self._columns.index(column)
-        self.update_cell(key, column, as_cell(value))
+        self.update_cell(key, column, self._cell(index, value))
         self._shown[key] = (*old[:index], value, *old[index + 1 :])
 
     def _reorder(self, order: list[str]) -> None:
@@ -149,9 +238,7 @@ class KeyedTable(DataTable[SafeCell]):
         self.clear()
         self._shown.clear()
         for key in order:
-            row = tuple(cells(key))
-            self.add_row(*(as_cell(c) for c in row), key=key)
-            self._shown[key] = row
+            self._add(key, tuple(cells(key)))
         self._order = list(order)
         self.scroll_to(y=scroll_y, animate=False, immediate=True)
 

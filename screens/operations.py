@@ -8,7 +8,6 @@ a second.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from rich.text import Text
@@ -27,26 +26,29 @@ from fleet_tui.core.ops.process import operator
 from fleet_tui.core.text import visible
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.format import Cell, cell
+from fleet_tui.screens.format import Cell, cell, when
 from fleet_tui.screens.keyed_table import KeyedTable
 from fleet_tui.screens.registry import CommandSpec, register_command
 
 MODIFYING = {"cancel_op", "resume", "dismiss_op"}
 REFRESH_S = 0.5
+# At 80 columns: the id (its last 4 characters, enough for `fleet-tui ops show`) beside the
+# time, then what and how it went; a step's message (why it failed) wraps instead of being
+# cut, and takes the width left, the serial staying in view for two Pis of one hostname.
 # operations another process runs (`fleet-tui reboot` in another pane) send us no events
 OTHERS_S = 5.0
 OP_COLUMNS = [
     ("when", "When", 11),
-    ("what", "What", 20),
-    ("status", "Status", 11),
-    ("steps", "Steps", 20),
     ("id", "Id", 4),
+    ("what", "What", 19),
+    ("status", "Status", 11),
+    ("steps", "Steps", 24),
 ]
 STEP_COLUMNS = [
-    ("host", "Host", 16),
-    ("serial", "Serial", 16),
+    ("host", "Host", 14),
     ("status", "Status", 11),
-    ("message", "Message", 28),
+    ("message", "Message", 20),
+    ("serial", "Serial", 16),
 ]
 STATUS_STYLE = {
     OpStatus.RUNNING: "bold",
@@ -71,10 +73,6 @@ class StepsLoaded(Message, bubble=False):
         super().__init__()
         self.op_id = op_id
         self.steps = steps
-
-
-def _when(t: float) -> str:
-    return time.strftime("%m-%d %H:%M", time.localtime(t))
 
 
 class OperationsScreen(Screen[None]):
@@ -106,9 +104,9 @@ class OperationsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield KeyedTable(OP_COLUMNS, id="ops-table")
+        yield KeyedTable(OP_COLUMNS, id="ops-table", wrap=("steps",), flex="steps")
         yield Static(id="ops-detail")
-        yield KeyedTable(STEP_COLUMNS, id="ops-steps")
+        yield KeyedTable(STEP_COLUMNS, id="ops-steps", wrap=("message",), flex="message")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -232,19 +230,19 @@ class OperationsScreen(Screen[None]):
     def _op_cells(self, key: str) -> list[Cell]:
         op, progress = self.ops[key]
         return [
-            cell(_when(op.created)),
+            cell(when(op.created, fleet_context(self.app).options.now())),
+            cell(op.id[-4:]),
             cell(visible(op.title, 40)),
             cell(op.status.value, STATUS_STYLE.get(op.status, "")),
             cell(progress.summary()),
-            cell(op.id[-4:]),
         ]
 
     def _step_cells(self, step: StepRecord) -> list[Cell]:
         return [
             cell(visible(step.hostname or "?", 40)),
-            cell(step.serial),
             cell(step.status.value, STATUS_STYLE.get(step.status, "")),
             cell(visible(step.message, 200)),
+            cell(step.serial),
         ]
 
     # ---- actions ----------------------------------------------------------------------------

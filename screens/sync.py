@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
@@ -36,6 +36,7 @@ from fleet_tui.core.sync.session import Outcome, Peer, SessionError, apply, clas
 from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
 from fleet_tui.screens.dialogs import ConfirmDialog
 from fleet_tui.screens.format import literal
+from fleet_tui.screens.help import show_help
 from fleet_tui.screens.registry import CommandSpec, register_command
 from fleet_tui.screens.sync_keep import KeepDialog
 from fleet_tui.screens.sync_messages import ChoicesLoaded, ConflictsLoaded, SyncFailed, SyncOutcome
@@ -44,6 +45,17 @@ from fleet_tui.screens.sync_report import ChangesTable, ConflictsTable, EditsTab
 __all__ = ["KeepDialog", "SyncScreen"]
 
 MODIFYING = {"merge", "resolve"}
+
+
+class PeerField(Input):
+    """The peer field, focused when the screen opens. `?` in it while it is empty opens the
+    help, as on every other screen (no peer file or host starts with `?`)."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character == "?" and not self.value:
+            event.stop()
+            event.prevent_default()  # not typed in, and not Input's own handling
+            show_help(self.app)
 
 
 # ---- the screen ------------------------------------------------------------------------------
@@ -87,7 +99,7 @@ class SyncScreen(Screen[None]):
         yield Header()
         with Horizontal(id="sync-bar"):
             yield Static(Text("Peer ", style="bold"), id="sync-label")
-            yield Input(
+            yield PeerField(
                 self._initial,
                 id="sync-target",
                 placeholder="PATH.db  or  [user@]host[:path]   (enter: preview)",

@@ -3,17 +3,19 @@ table, the cells edited on both sides (and corrupt rows), and the placement conf
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 from rich.text import Text
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from fleet_tui.core.sync.report import ConstraintConflict
 from fleet_tui.core.sync.resolve import describe
 from fleet_tui.core.sync.session import Outcome
-from fleet_tui.screens.format import literal
+from fleet_tui.core.text import visible
+from fleet_tui.screens.format import Cell, cell, literal
+from fleet_tui.screens.keyed_table import KeyedTable
 
-VALUE_WIDTH = 25  # a moment in full: 2024-05-01T10:00:00+02:00
+VALUE_WIDTH = 15  # ours and theirs: 79 columns in all at 80
 
 
 class SyncStatus(Static):
@@ -57,15 +59,30 @@ class SyncStatus(Static):
         self.update(Text.assemble((f"{what} failed: ", "bold red"), literal(reason, limit=300)))
 
 
-class _ReportTable(DataTable[Any]):
+class _ReportTable(KeyedTable):
+    """A report's rows, replaced as a whole by each preview (keyed by position). At 80 columns:
+    no cell padding, `…` where a short column is cut, and the values that matter in full
+    (`WRAP`) wrap instead."""
+
     COLUMNS: tuple[tuple[str, int], ...] = ()
+    WRAP: tuple[str, ...] = ()
+    FLEX: str | None = None
 
     def __init__(self, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(
+            [(label.lower(), label, width) for label, width in self.COLUMNS],
+            id=id,
+            wrap=self.WRAP,
+            flex=self.FLEX,
+        )
 
-    def on_mount(self) -> None:
-        for label, width in self.COLUMNS:
-            self.add_column(label, width=width, key=label.lower())
+    def show_rows(self, rows: Sequence[tuple[Cell, ...]]) -> None:
+        keys = [str(i) for i in range(len(rows))]
+        self.sync(keys, lambda k: rows[int(k)], set(keys))
+
+
+def _note(text: str) -> Cell:
+    return cell(text, "dim")
 
 
 class ChangesTable(_ReportTable):
@@ -75,67 +92,75 @@ class ChangesTable(_ReportTable):
 
     def show(self, outcome: Outcome) -> None:
         report = outcome.report
-        self.clear()
+        rows: list[tuple[Cell, ...]] = []
         if report is not None:
             for name, t in sorted(report.tables.items()):
                 if t.added or t.updated:
-                    self.add_row(literal(name), str(t.added), str(t.updated), key=name)
+                    rows.append((cell(name), cell(t.added), cell(t.updated)))
             if report.compacted:
-                self.add_row(Text("(samples folded)", style="dim"), str(report.compacted), "")
+                rows.append((_note("(samples folded)"), cell(report.compacted), cell("")))
         if outcome.outgoing is not None:
-            self.add_row(Text("(rows to send)", style="dim"), str(outcome.outgoing), "")
-        if self.row_count == 0:
-            self.add_row(Text("nothing new", style="dim"), "", "")
+            rows.append((_note("(rows to send)"), cell(outcome.outgoing), cell("")))
+        if not rows:
+            rows.append((_note("nothing new"), cell(""), cell("")))
+        self.show_rows(rows)
 
 
 class EditsTable(_ReportTable):
-    """Cells edited on both sides, which side won, and corrupt rows."""
+    """Cells edited on both sides, which side won, and corrupt rows. The two values wrap (a
+    note both sides edited is read in full); the kept one is green, and named in Kept."""
 
     COLUMNS = (
         ("Table", 10),
-        ("Key", 14),
-        ("Column", 10),
+        ("Key", 16),  # a serial
+        ("Column", 9),
         ("Ours", VALUE_WIDTH),
         ("Theirs", VALUE_WIDTH),
-        ("Kept", 7),
+        ("Kept", 6),
     )
+    WRAP = ("ours", "theirs")
 
     def show(self, outcome: Outcome) -> None:
-        self.clear()
         report = outcome.report
-        if report is None:
-            return
-        for c in report.overwrites:
-            self.add_row(
-                literal(c.table),
-                literal(c.key),
-                literal(c.column),
-                literal(c.shown("ours"), "green" if c.winner == "ours" else "dim"),
-                literal(c.shown("theirs"), "green" if c.winner == "theirs" else "dim"),
-                Text(c.winner, style="bold"),
-            )
-        if report.overwrite_count > len(report.overwrites):
-            more = report.overwrite_count - len(report.overwrites)
-            self.add_row(Text(f"… {more} more", style="dim"), "", "", "", "", "")
-        for k in report.corruption:
-            self.add_row(
-                literal(k.table),
-                literal(k.key),
-                Text("CORRUPT", style="bold red"),
-                literal(k.detail, limit=80),
-                "",
-                "",
-            )
+        rows: list[tuple[Cell, ...]] = []
+        if report is not None:
+            for c in report.overwrites:
+                rows.append(
+                    (
+                        cell(c.table),
+                        cell(c.key),
+                        cell(c.column),
+                        cell(c.shown("ours"), "green" if c.winner == "ours" else "dim"),
+                        cell(c.shown("theirs"), "green" if c.winner == "theirs" else "dim"),
+                        cell(c.winner, "bold"),
+                    )
+                )
+            if report.overwrite_count > len(report.overwrites):
+                more = report.overwrite_count - len(report.overwrites)
+                rows.append((_note(f"… {more} more"), *(cell("") for _ in range(5))))
+            for k in report.corruption:
+                rows.append(
+                    (
+                        cell(k.table),
+                        cell(k.key),
+                        cell("CORRUPT", "bold red"),
+                        cell(visible(k.detail, 80)),
+                        cell(""),
+                        cell(""),
+                    )
+                )
+        self.show_rows(rows)
 
 
 class ConflictsTable(_ReportTable):
     """Placement conflicts, one a row (enter or r resolves the one under the cursor)."""
 
-    COLUMNS = (("Kind", 19), ("What", 56))
+    COLUMNS = (("Kind", 19), ("What", 40))
+    WRAP = ("what",)
+    FLEX = "what"
 
     def show(self, conflicts: list[ConstraintConflict]) -> None:
-        self.clear()
-        for c in conflicts:
-            self.add_row(literal(c.kind), literal(describe(c), limit=200))
-        if not conflicts:
-            self.add_row(Text("none", style="dim"), "")
+        rows: list[tuple[Cell, ...]] = [
+            (cell(c.kind), cell(visible(describe(c), 200))) for c in conflicts
+        ]
+        self.show_rows(rows or [(_note("none"), cell(""))])

@@ -8,7 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_tui_support import FLEET, fleet_states, make_app, post_fleet, seed_store, utc, wait_for
+from test_tui_support import (
+    FLEET,
+    fleet_states,
+    make_app,
+    post_fleet,
+    seed_store,
+    state,
+    utc,
+    wait_for,
+)
 
 from fleet_tui.app import FleetApp
 from fleet_tui.screens.device import DeviceScreen
@@ -107,6 +116,55 @@ def test_help_on_the_fleet(
     assert snap_compare(
         _app(tmp_path), terminal_size=size, run_before=_then(_press("question_mark"))
     )
+
+
+def test_help_commands_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    """One page down from the keys: every `:` command with its aliases, wrapped, not cut."""
+    steps = _then(_press("question_mark"), _press("pagedown"))
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=steps)
+
+
+def test_help_on_the_device_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    steps = _then(_device, _press("question_mark"))
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=steps)
+
+
+def _many_devices(n: int) -> Callable[[Any], Awaitable[None]]:
+    """`n` more Pis on a site LAN (port 22, the longest IPv4 addresses): a scrollbar."""
+
+    async def step(pilot: Any) -> None:
+        from fleet_tui.core.models import DeviceState
+
+        states: list[DeviceState] = []
+        for i in range(n):
+            raw = ("0x0", "0x50005", "0x50000", "0x80008")[i % 4]
+            spec = (f"pi-4b-{100 + i}", f"20000000b{i:07x}", FLEET[0][2], 45.0 + i, raw)
+            address = f"192.168.100.{200 + i}"
+            states.append(
+                state(i, (*spec, True, None)).model_copy(
+                    update={"address": address, "port": 22, "endpoint": f"{address}:22"}
+                )
+            )
+        post_fleet(pilot.app, states)
+        fleet = pilot.app.screen_stack[0]
+        assert await wait_for(pilot, lambda: fleet.table.row_count == 10 + n and not fleet._pending)
+
+    return step
+
+
+def test_fleet_table_at_80x24_without_scrolling_sideways(
+    snap_compare: Compare, tmp_path: Path, utc: None
+) -> None:
+    """Host, status, temperature, throttling, model, uptime, last seen and address of every
+    row in 80 columns, with a scrollbar, marks and the longest IPv4 addresses."""
+    steps = _then(_many_devices(30), _press("space", "space"))
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=steps)
+
+
+def test_device_host_key_tab_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    """The fingerprint in full (two lines in its column), the pin's date on one line."""
+    steps = _then(_device, _press("3"))
+    assert snap_compare(_app(tmp_path), terminal_size=(80, 24), run_before=steps)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -39,9 +39,13 @@ async def test_fleet_table_fills_with_the_simulated_fleet_and_q_stops_it(tmp_pat
         assert set(column("model")) == {"3B+", "4B", "5B", "Zero2W"}
         lab = app.running.lab if app.running else None
         assert lab is not None
-        first_seen = column("seen")
-        # Live refresh: the seen clocks move on while the app runs.
-        assert await _wait_for(pilot, lambda: column("seen") != first_seen, 5.0)
+        rows = app.screen.model.rows  # type: ignore[attr-defined]
+        first_seen = {key: row.last_seen for key, row in rows.items()}
+        # Live refresh: every Pi is seen again while the app runs (the column says HH:MM).
+        assert await _wait_for(
+            pilot, lambda: all(row.last_seen != first_seen[key] for key, row in rows.items()), 5.0
+        )
+        assert all(len(seen) == 5 and seen[2] == ":" for seen in column("seen"))
         await pilot.press("q")
         await pilot.pause(0.5)
     assert app.backend_stopped

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_tui_support import FLEET, NOW, make_app, post_fleet, seed_store, state, utc, wait_for
-from textual.widgets import Button, DataTable, Input, Sparkline, Static, TextArea
+from textual.widgets import Button, DataTable, Input, Static, TextArea
 
 from fleet_tui.app import FleetApp
 from fleet_tui.core.models import DeviceState, Health
@@ -15,6 +15,7 @@ from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.device_edit import EditDeviceDialog
+from fleet_tui.screens.device_panels import FactsPanel, MetricLine
 from fleet_tui.screens.dialogs import ConfirmDialog
 from fleet_tui.screens.fleet import FleetScreen
 
@@ -54,17 +55,17 @@ async def test_detail_shows_facts_health_history_events_and_host_key(
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_first(pilot, app)
         assert "pi-4b-001 (front door)  ok" in text(screen, "#device-title")
-        facts = text(screen, "#device-facts")
+        facts = screen.query_one("#device-facts", FactsPanel).plain
         assert SERIAL in facts and "bookworm" in facts and "R1" in facts
         # the live reading (newer than every stored sample) is shown by the next live flush
         assert await wait_for(pilot, lambda: "48.3°C" in text(screen, "#metric-temperature_c"))
-        spark = screen.query_one("#spark-temperature_c", Sparkline)
-        assert spark.data is not None and len(spark.data) == 121  # an hour of samples + live
+        spark = screen.query_one("#metric-temperature_c", MetricLine)
+        assert len(spark.readings) == 121  # an hour of samples + live
         events = screen.query_one("#device-events", DataTable)
         assert events.row_count == 2
         throttle = screen.query_one("#device-throttle", DataTable)
         rows = [[str(c) for c in throttle.get_row_at(i)] for i in range(throttle.row_count)]
-        assert ["2024-05-01 09:30:00", "under_voltage,throttled", "under_voltage,throttled"] in rows
+        assert ["09:30:00", "under_voltage, throttled", "under_voltage, throttled"] in rows
         assert "SHA256:" in text(screen, "#hostkey-pinned")
         assert screen.query_one("#device-keys", DataTable).row_count == 1
 
@@ -74,15 +75,15 @@ async def test_live_health_moves_the_sparkline_and_the_status(tmp_path: Path) ->
     app = make_app(tmp_path / "fleet.db")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_first(pilot, app)
-        spark = screen.query_one("#spark-temperature_c", Sparkline)
-        before = len(spark.data or [])
+        spark = screen.query_one("#metric-temperature_c", MetricLine)
+        before = len(spark.readings)
         hot = state(0, FLEET[0])
         assert hot.health is not None
         hot.health = hot.health.model_copy(update={"time": NOW + 2, "temperature_c": 85.5})
         post_fleet(app, [hot])
         assert await wait_for(pilot, lambda: "critical" in text(screen, "#device-title"))
         assert "temp 85.5°C ≥ 80" in text(screen, "#device-title")
-        assert len(spark.data or []) == before + 1 and (spark.data or [0])[-1] == 85.5
+        assert len(spark.readings) == before + 1 and spark.readings[-1][1] == 85.5
         assert "85.5°C" in text(screen, "#metric-temperature_c")
 
 
@@ -93,10 +94,10 @@ async def test_a_pi_with_a_fan_shows_its_fan_line_and_one_without_does_not(
     app = make_app(tmp_path / "fleet.db")
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_first(pilot, app)
-        row = screen.query_one("#metric-row-fan_rpm")
-        top = screen.query_one("#device-top")
-        assert not row.display and not top.has_class("with-fan")  # no fan reading this hour
-        assert screen.query_one("#device-health").outer_size.height == 9
+        row = screen.query_one("#metric-fan_rpm")
+        assert not row.display  # no fan reading this hour
+        # a rule with the title, then seven metrics
+        assert screen.query_one("#device-health").outer_size.height == 8
         cooled = state(0, FLEET[0])
         assert cooled.health is not None
         fan = {"kind": "cooling_fan", "rpm": 3120, "pwm": 97, "mode": "auto"}
@@ -105,9 +106,10 @@ async def test_a_pi_with_a_fan_shows_its_fan_line_and_one_without_does_not(
         )
         post_fleet(app, [cooled])
         assert await wait_for(pilot, lambda: "3120rpm" in text(screen, "#metric-fan_rpm"))
-        assert row.display and top.has_class("with-fan")
+        assert row.display
         await pilot.pause(0.05)
-        assert screen.query_one("#device-health").outer_size.height == 10
+        assert screen.query_one("#device-health").outer_size.height == 9
+        assert screen.query_one("#device-top").outer_size.height == 9  # the facts beside it
         assert "48.3°C" in text(screen, "#metric-temperature_c")  # the other lines stay
         assert "Power" in text(screen, "#metric-power_w")
 
