@@ -49,6 +49,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_connect import LabProcess, busy_fraction  # noqa: E402
 
 from fleet_tui.core.agent.bundle import build_agent, write_agent  # noqa: E402
 from fleet_tui.core.agent.client import (  # noqa: E402
@@ -347,9 +350,6 @@ def _kill_all(procs: list[subprocess.Popen[bytes]]) -> None:
 def sim_fleet(count: int, work: Path) -> Fleet:
     """The asyncssh lab (core/sim) in a child process (bench_connect's), for machines without
     an sshd."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from bench_connect import LabProcess
-
     lab = LabProcess(count)
     fleet = Fleet("sim", lab.ports, lab.key, "pi", {})
     fleet.stop.append(lab.close)
@@ -534,18 +534,6 @@ def ansible_setup(fleet: Fleet, ansible: Path, work: Path, run: int) -> tuple[Ru
 
 
 # ---- report ---------------------------------------------------------------------------------------
-
-
-def busy_fraction(seconds: float = 1.0) -> float:
-    def sample() -> tuple[int, int]:
-        with open("/proc/stat") as f:
-            values = [int(v) for v in f.readline().split()[1:]]
-        return sum(values) - values[3] - values[4], sum(values)
-
-    busy0, total0 = sample()
-    time.sleep(seconds)
-    busy1, total1 = sample()
-    return (busy1 - busy0) / max(1, total1 - total0)
 
 
 def table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
