@@ -116,13 +116,38 @@ DEVICE_FIELDS = _cols(
 LWW_TABLES: tuple[LwwTable, ...] = (
     LwwTable("sites", "id", _cols("name address contact notes")),
     LwwTable("rooms", "id", _cols("site_id name notes")),
+    # numbering: "bottom-up" (U1 at the bottom, the default) or "top-down"
     LwwTable(
-        "racks", "id", _cols("room_id site_id name height_u:INTEGER power_budget_w:REAL notes")
+        "racks",
+        "id",
+        _cols("room_id site_id name height_u:INTEGER power_budget_w:REAL notes numbering"),
     ),
     # A placement row is written once and only ever tombstoned: moving a device is delete +
     # new row, so concurrent moves never mix one side's rack with the other's unit. Two live
     # rows for one slot, or for one serial, are conflicts reported after a merge.
-    LwwTable("placements", "id", _cols("serial rack_id unit:INTEGER slot:INTEGER notes")),
+    # slot: 1..N in a tray unit, NULL for a device that takes the unit full-width; face:
+    # "front" (NULL means front: rows written before faces existed) or "rear".
+    LwwTable("placements", "id", _cols("serial rack_id unit:INTEGER slot:INTEGER notes face")),
+    # A unit declared as a tray of `slots` Pi slots (1-16). id "<rack id>/<unit>": two
+    # technicians declaring the same unit edit one row.
+    LwwTable("rack_trays", "id", _cols("rack_id unit:INTEGER slots:INTEGER notes")),
+    # Equipment that is not a Pi but takes rack units (switch, poe-switch, pdu, shelf, other):
+    # `unit` is its lowest unit, `height_u` how many it covers.
+    LwwTable("rack_items", "id", _cols("rack_id unit:INTEGER height_u:INTEGER kind label notes")),
+    # A power source of one device: a PoE switch port, a PDU outlet, a relay channel on a
+    # controller Pi. `item_id` is the rack item (switch or PDU) it belongs to, when placed;
+    # `serial` the device it powers. Secrets are never stored: `community_env` names the
+    # environment variable that holds an SNMP community.
+    LwwTable(
+        "outlets",
+        "id",
+        _cols(
+            "name kind host port:INTEGER outlet:INTEGER pin:INTEGER controller item_id serial "
+            "community_env notes"
+        ),
+    ),
+    # A rack walkthrough (core/racks/): its answers are `audits` rows with session = id.
+    LwwTable("walkthroughs", "id", _cols("rack_id who status started:TIME finished:TIME notes")),
     LwwTable("devices", "serial", DEVICE_FIELDS),
     LwwTable("host_keys", "endpoint", _cols("key serial pinned_at:TIME")),
     LwwTable("policies", "id", _cols("kind name body enabled:INTEGER")),
@@ -232,7 +257,12 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
     ),
     AppendTable(
         "audits",
-        _cols("session rack_id unit:INTEGER slot:INTEGER expected scanned result time:TIME"),
+        # who: the technician; expected/found: serials ("" for an empty slot or nothing
+        # expected); scanned: the code typed or scanned, literally; face: front/rear
+        _cols(
+            "session rack_id unit:INTEGER slot:INTEGER expected scanned result time:TIME "
+            "who found face"
+        ),
         ("rack_id",),
     ),
     AppendTable(
