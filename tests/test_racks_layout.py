@@ -1,9 +1,7 @@
 """core/racks/layout.py: the elevation every rack screen and `rack show` draw, top of the rack
-first in either numbering, and fast enough for a first frame of 20 racks of 1,000 Pis."""
+first in either numbering; all of 20 racks of 1,000 Pis in one pass."""
 
 from __future__ import annotations
-
-import time
 
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.layout import load_elevation, load_elevations
@@ -58,7 +56,7 @@ def test_two_devices_merged_into_one_slot_are_both_shown(store: Store) -> None:
     assert {p.serial for p in (*u.occupants.values(), *u.conflicts)} == {PI1, PI2}
 
 
-def test_twenty_racks_of_a_thousand_pis_load_fast(store: Store) -> None:
+def test_twenty_racks_of_a_thousand_pis_all_load(store: Store) -> None:
     book = RackBook(store)
     racks = [book.add_rack(f"R{i:02d}", room="Hall", site="DC", height_u=42) for i in range(20)]
     serials = [f"{0x10000000_00000000 + n:016x}" for n in range(1000)]
@@ -83,13 +81,8 @@ def test_twenty_racks_of_a_thousand_pis_load_fast(store: Store) -> None:
                     n += 1
     store.set_rows("rack_trays", trays)
     store.set_rows("placements", places)
-    load_elevations(store)  # warm: the first read of a file pays for its pages
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        elevations = load_elevations(store)
-        best = min(best, time.perf_counter() - t0)
+    # how fast is bench/bench_racks.py's job (make bench); a test asserts what it reads
+    elevations = load_elevations(store)
     assert len(elevations) == 20
     assert sum(len(e.placements) for e in elevations) == 1000
     assert sum(len(e.devices) for e in elevations) == 1000
-    assert best < 0.2, f"20 racks x 42U with 1,000 Pis took {best * 1000:.0f} ms"
