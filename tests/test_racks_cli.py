@@ -93,7 +93,7 @@ def test_place_by_any_name_move_and_show(db: Path, capsys: pytest.CaptureFixture
     assert "slot 4" in lines[6] and "evil\\x1b[2Jpi" in lines[6] and PI3 in lines[6]
     assert lines[-1] == "2 device(s), 8 free unit(s)"
     assert any(line.startswith("U5") and "pi-4b-017" in line and PI1 in line for line in lines)
-    assert any(line.startswith("U1 ") and "pdu 'PDU A' (2U, U1-U2)" in line for line in lines)
+    assert any(line.startswith("U2-U1 ") and "pdu 'PDU A' (2U)" in line for line in lines)
     code, out, _ = run(capsys, db, "rack", "show", "R2", "--json")
     shown = json.loads(out)
     units = {u["unit"]: u for u in shown["units"]}

@@ -40,8 +40,11 @@ def _unit_lines(e: Elevation, u: UnitView) -> list[str]:
     out: list[str] = []
     if u.kind == "item" and u.item is not None:
         it = u.item
-        span = _span(it.unit, it.unit + it.height_u - 1)
-        out.append(f"{label}{it.kind} {visible(it.label, 40)!r} ({it.height_u}U, {span})")
+        lo, hi = it.unit, it.unit + it.height_u - 1
+        if hi > lo:  # labelled by its whole span, in the order the rack is read (top first)
+            top, bottom = (lo, hi) if e.rack.top_down else (hi, lo)
+            label = f"{e.label(top)}-{e.label(bottom)}".ljust(UNIT_W)
+        out.append(f"{label}{it.kind} {visible(it.label, 40)!r} ({it.height_u}U)")
     elif u.kind == "tray":
         out.append(f"{label}tray of {u.slots} slots")
         faces = sorted({face for (_, face) in u.occupants} | {"front"})
