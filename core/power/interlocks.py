@@ -43,44 +43,63 @@ class InterlockRefused(Exception):
         self.refusal = refusal
 
 
-def _hops(chain: str) -> set[str]:
-    hosts = set()
+Hop = tuple[str, int | None]  # host (lower case) and port, None when not said
+
+
+def _hops(chain: str) -> set[Hop]:
+    hops: set[Hop] = set()
     for hop in chain.split(","):
         try:
-            hosts.add(parse_spec(hop).host.lower())
+            spec = parse_spec(hop)
+            hops.add((spec.host.lower(), spec.port))
         except HostSpecError:
-            hosts.add(hop.strip().lower())
-    return hosts
+            hops.add((hop.strip().lower(), None))
+    return hops
 
 
-def jump_hosts(store: Store) -> set[str]:
-    """Every host name or address that is a jump host of some route the app uses."""
+def jump_hosts(store: Store) -> set[Hop]:
+    """Every host (and port) that is a jump host of some route the app uses."""
     book = HostBook(store)
     chains = [t.jump for t in known_targets(store) if t.jump]
     chains += list(book.site_jumps().values())
-    hops: set[str] = set()
+    hops: set[Hop] = set()
     for chain in chains:
         hops |= _hops(chain)
     # a jump named by a hosts entry's name means that entry's address too
     for entry in book.entries():
-        if entry.name and entry.name.lower() in hops:
-            hops.add(entry.host.lower())
+        for host, port in list(hops):
+            if entry.name and entry.name.lower() == host:
+                hops.add((entry.host.lower(), port or entry.port))
     return hops
 
 
-def _names_of(store: Store, serial: str) -> set[str]:
-    names = {serial.lower()}
+def _names_of(store: Store, serial: str) -> set[Hop]:
+    names: set[Hop] = {(serial.lower(), None)}
     device = DeviceBook(store).get(serial)
     if device is not None:
-        for value in (device.hostname, device.address, device.label):
+        for value in (device.hostname, device.label):
             if value:
-                names |= {value.lower(), value.lower().removesuffix(".local")}
+                names |= {(value.lower(), None), (value.lower().removesuffix(".local"), None)}
+        if device.address:
+            names.add((device.address.lower(), device.port or 22))
     for entry in HostBook(store).entries():
         if entry.serial == serial:
-            names.add(entry.host.lower())
+            names.add((entry.host.lower(), entry.port or 22))
             if entry.name:
-                names.add(entry.name.lower())
+                names.add((entry.name.lower(), None))
     return names
+
+
+def _is_jump(names: set[Hop], hops: set[Hop]) -> bool:
+    """A hop names the device when the host matches and the ports do not differ (a port not
+    said is OpenSSH's 22 for an address, anything for a name)."""
+    for host, port in hops:
+        for name, name_port in names:
+            if host == name and (port is None or name_port is None or port == name_port):
+                if port is None and name_port not in (None, 22):
+                    continue  # "10.0.0.5" is port 22 there, not this device's 2222
+                return True
+    return False
 
 
 def busy_operation(store: Store, serial: str) -> str | None:
@@ -114,7 +133,7 @@ def cut_refusal(
 ) -> Refusal | None:
     """Why the power of `serial` may not be cut now, or None."""
     names = _names_of(store, serial)
-    if names & jump_hosts(store):
+    if _is_jump(names, jump_hosts(store)):
         return Refusal("jump-host", f"{hostname} is a jump host fleet-tui reaches devices through")
     if serial in OutletBook(store).relay_controllers():
         return Refusal(
