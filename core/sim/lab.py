@@ -372,14 +372,23 @@ class SimLab:
                     "running": pi.running,
                     "advertised": pi.service is not None,
                     "faults": [str(Fault(k, v)) for k, v in pi.faults.items()],
+                    "power_source": self._source(pi),
                 }
             )
         return rows
 
+    def _source(self, pi: SimPi) -> str | None:
+        """`poe 127.0.0.1:PORT port N` (or `pdu … outlet N`): what powers the Pi."""
+        if self.power is None:
+            return None
+        device, port = self.power.source_of(pi)
+        return f"{device.kind} {device.address} {'port' if device.kind == 'poe' else 'outlet'} {port.number}"
+
     async def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "status":
-            return {"ok": True, "pis": self.status()}
+            power = self.power.status() if self.power is not None else []
+            return {"ok": True, "pis": self.status(), "power": power}
         if op == "inject":
             pis = await self.apply(str(request.get("spec", "")))
         elif op == "clear":
