@@ -75,18 +75,24 @@ def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str
         return None
     if not sys.stdin.isatty():
         return fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
-    print(kind.question, file=sys.stderr)
+    return ask_word(kind.question, hostnames, word, kind.name)
+
+
+def ask_word(question: str, hostnames: list[str], word: str, what: str) -> int | None:
+    """Show `question` and the devices, and want `word` typed back: None when it was, else
+    the exit code after saying nothing was done."""
+    print(question, file=sys.stderr)
     for name in hostnames[:LIST_AT_MOST]:
         print(f"  {visible(name, 64)}", file=sys.stderr)
     if len(hostnames) > LIST_AT_MOST:
         print(f"  … and {len(hostnames) - LIST_AT_MOST} more", file=sys.stderr)
-    print(f"Type {visible(word, 64)!r} to {kind.name}: ", end="", file=sys.stderr, flush=True)
+    print(f"Type {visible(word, 64)!r} to {what}: ", end="", file=sys.stderr, flush=True)
     try:
         answer = input()
     except EOFError:
         answer = ""
     if answer.strip() != word:
-        return fail(f"{kind.name}: not confirmed; nothing was done")
+        return fail(f"{what}: not confirmed; nothing was done")
     return None
 
 

@@ -24,7 +24,13 @@ from fleet_tui.commands._common import (
     open_db,
     refuse_readonly,
 )
-from fleet_tui.commands._operation_run import add_run_args, confirmed, limits, run_operation
+from fleet_tui.commands._operation_run import (
+    add_run_args,
+    ask_word,
+    confirmed,
+    limits,
+    run_operation,
+)
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.config import load_config
 from fleet_tui.core.fleet.pool_caller import PoolCaller
@@ -189,18 +195,12 @@ def _hard_confirmed(args: argparse.Namespace, hostnames: list[str]) -> int | Non
         return None
     if not sys.stdin.isatty():
         return fail("power off --hard: needs --i-mean-it when not run from a terminal", EXIT_USAGE)
-    word = f"{HARD_WORD} {len(hostnames)}"
-    print("Cut the power WITHOUT a shutdown (file systems may be damaged):", file=sys.stderr)
-    for name in hostnames[:8]:
-        print(f"  {visible(name, 64)}", file=sys.stderr)
-    print(f"Type {word!r} to cut: ", end="", file=sys.stderr, flush=True)
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    if answer.strip() != word:
-        return fail("power off --hard: not confirmed; nothing was done")
-    return None
+    return ask_word(
+        "Cut the power WITHOUT a shutdown (file systems may be damaged):",
+        hostnames,
+        f"{HARD_WORD} {len(hostnames)}",
+        "power off --hard",
+    )
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
