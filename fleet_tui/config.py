@@ -27,6 +27,10 @@
     concurrency = 16               # devices at once, at most
     cooldown_s = { reboot = 300 }  # refuse to repeat a kind on a device this soon
 
+    [power]                        # power on/off/cycle (core/power/policy.py has them all)
+    stagger_s = 2.0                # seconds between two outlets switched on
+    community_env = "SITE_SNMP"    # the variable holding the SNMP v2c community
+
 A broken file never stops the app: it starts with the defaults and says what was wrong.
 Other sections belong to other parts of fleet-tui and are left alone here.
 """
@@ -41,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.policy import StatusPolicy
+from fleet_tui.core.power.policy import PowerPolicy
 
 
 class RefreshConfig(BaseModel):
@@ -64,6 +69,7 @@ class UserConfig(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
     operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
+    power: PowerPolicy = Field(default_factory=lambda: PowerPolicy())
 
     @field_validator("export_dir")
     @classmethod

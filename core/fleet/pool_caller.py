@@ -30,10 +30,31 @@ class PoolCaller:
         params: dict[str, Any] | None = None,
         timeout: float = 30.0,  # noqa: ASYNC109
     ) -> object:
+        return await self._call(serial, method, params, timeout, retry_now=False)
+
+    async def call_now(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> object:
+        """`call`, connecting now even inside the pool's reconnect back-off: for someone who
+        waits for a Pi to come back (core/power/service.py) and asks every half second."""
+        return await self._call(serial, method, params, timeout, retry_now=True)
+
+    async def _call(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, Any] | None,
+        timeout: float,  # noqa: ASYNC109
+        retry_now: bool,
+    ) -> object:
         target = self._targets.get(serial)
         if target is None:
             raise AgentFailure(f"{serial}: no address known (run fleet-tui discover or poll)")
-        link = await self.pool.link(target)
+        link = await self.pool.link(target, retry_now=retry_now)
         answered = link.facts.serial
         if answered != serial:
             raise AgentFailure(

@@ -1,6 +1,7 @@
 """Every kind of operation by name: how a later process finds the kind of a journal row.
 
-Identify and reboot are core/ops/device_actions.py; power, walkthrough steps, deployment
+Identify and reboot are core/ops/device_actions.py, power on/off/cycle
+core/ops/power_actions.py; walkthrough steps, deployment
 waves and config pushes add theirs here.
 """
 
@@ -8,8 +9,11 @@ from __future__ import annotations
 
 from fleet_tui.core.ops.device_actions import IDENTIFY, REBOOT
 from fleet_tui.core.ops.kinds import OperationKind
+from fleet_tui.core.ops.power_actions import POWER_CYCLE, POWER_OFF, POWER_ON
 
-KINDS: dict[str, OperationKind] = {k.name: k for k in (IDENTIFY, REBOOT)}
+KINDS: dict[str, OperationKind] = {
+    k.name: k for k in (IDENTIFY, REBOOT, POWER_ON, POWER_OFF, POWER_CYCLE)
+}
 
 
 class UnknownKind(LookupError):

@@ -26,6 +26,15 @@ class DeviceCaller(Protocol):
     ) -> object: ...
 
 
+class PowerPort(Protocol):
+    """Power control for the power kinds (core/power/service.py `PowerService`): one call per
+    device step, and the interlocks to check before a step sends anything."""
+
+    async def step(self, kind: str, target: DeviceTarget, params: dict[str, Any]) -> str: ...
+
+    def refusal(self, kind: str, target: DeviceTarget, params: dict[str, Any]) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class StepContext:
     operation_id: str
@@ -33,6 +42,7 @@ class StepContext:
     params: dict[str, Any]
     caller: DeviceCaller
     timeout_s: float
+    power: PowerPort | None = None  # given by whoever runs power operations
 
 
 @dataclass(frozen=True)
@@ -44,6 +54,8 @@ class OperationKind:
     danger: bool = False  # asks for the hostname (or "reboot N") typed out
     timeout_s: float = 20.0  # per device
     concurrency: int = 16
+    # checked before a step runs: a reason refuses the step (nothing sent), as a policy does
+    refuse: Callable[[StepContext], str | None] | None = None
 
     def title(self, count: int) -> str:
         return f"{self.verb} {count} device{'s' if count != 1 else ''}"

@@ -27,7 +27,7 @@ from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import EventName, OperationEvent
 from fleet_tui.core.ops.fanout import Operation, Result
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
-from fleet_tui.core.ops.kinds import DeviceCaller, OperationKind, StepContext
+from fleet_tui.core.ops.kinds import DeviceCaller, OperationKind, PowerPort, StepContext
 from fleet_tui.core.ops.model import (
     OperationRecord,
     OpStatus,
@@ -90,9 +90,11 @@ class OperationRunner:
         who: str,
         policy: OperationPolicy | None = None,
         on_event: Callable[[OperationEvent], None] | None = None,
+        power: PowerPort | None = None,
     ) -> None:
         self.journal = OperationJournal(store)
         self.caller = caller
+        self.power = power
         self.who = who
         self.policy = policy or OperationPolicy()
         self.on_event = on_event or (lambda event: None)
@@ -217,6 +219,8 @@ class OperationRunner:
                 continue
             target = DeviceTarget(step.serial, step.hostname)
             reason = None if force else self.policy.refusal(self.journal, kind.name, target)
+            if reason is None and kind.refuse is not None:
+                reason = kind.refuse(self._context(op, kind, target))
             if reason is not None:
                 self._set_step(
                     run, step.serial, StepStatus.REFUSED, reason, (kind.name + "_refused", reason)
@@ -237,14 +241,9 @@ class OperationRunner:
                         f"{kind.name} requested by {self.who} from fleet-tui (operation {op.id})",
                     ),
                 )
-                ctx = StepContext(
-                    op.id,
-                    DeviceTarget(serial, step.hostname),
-                    op.params,
-                    self.caller,
-                    kind.timeout_s,
+                return await kind.run_step(
+                    self._context(op, kind, DeviceTarget(serial, step.hostname))
                 )
-                return await kind.run_step(ctx)
 
             run.fanout = Operation(todo, one, concurrency=concurrency, timeout=timeout)
             watcher = asyncio.get_running_loop().create_task(self._watch_cancel(run))
@@ -263,6 +262,11 @@ class OperationRunner:
         log.info("%s %s %s: %s", op.kind, op.id, run.op.status.value, progress.summary())
         self._emit(run, "finished")
         return run.op
+
+    def _context(
+        self, op: OperationRecord, kind: OperationKind, target: DeviceTarget
+    ) -> StepContext:
+        return StepContext(op.id, target, op.params, self.caller, kind.timeout_s, self.power)
 
     def _finish_step(self, run: _Run, result: Result[str, str]) -> None:
         status = _STATUS_OF_RESULT[result.status]

@@ -36,6 +36,10 @@ class SimPi:
     link_delay: float = 0.0  # seconds added to every reply (slow-link)
     crash_agents: bool = False  # every new agent dies at start (agent-crash=persist)
     original_host_key: asyncssh.SSHKey | None = None  # kept while host-key-change is on
+    powered: bool = True  # its supply is on (a PoE port or PDU outlet of the lab may cut it)
+    running: bool = True  # its OS runs: false while off, halted (poweroff) or (re)booting
+    hang_server: asyncio.AbstractServer | None = None  # a hung sshd (ssh-hang) on its port
+    hung: set[asyncio.StreamWriter] = field(default_factory=set)  # connections it holds
 
     @property
     def root(self) -> Path:
@@ -51,4 +55,18 @@ class SimPi:
 
     @property
     def ssh_wanted(self) -> bool:
-        return "ssh-down" not in self.faults and "device-gone" not in self.faults
+        return (
+            self.running
+            and "ssh-down" not in self.faults
+            and "device-gone" not in self.faults
+            and "ssh-hang" not in self.faults
+        )
+
+    @property
+    def advert_wanted(self) -> bool:
+        return self.running and "device-gone" not in self.faults
+
+    @property
+    def hang_wanted(self) -> bool:
+        """A hung sshd: the port accepts connections and never says a word."""
+        return self.running and "ssh-hang" in self.faults and "device-gone" not in self.faults

@@ -55,6 +55,10 @@ KINDS: dict[str, FaultKind] = {
             example="-259200",
         ),
         FaultKind("ssh-down", "sshd stops: connections drop, new ones are refused (clear: ssh up)"),
+        FaultKind(
+            "ssh-hang",
+            "sshd hangs: connections are accepted and never answered (a power cycle cures it)",
+        ),
         FaultKind("host-key-change", "re-imaged card: sshd comes back with a new host key"),
         FaultKind(
             "slow-link",

@@ -40,8 +40,17 @@ from fleet_tui.core.sim.janitor import sweep_stale_labs
 from fleet_tui.core.sim.lab_names import MODEL_MIX, hostname_for, target_indices
 from fleet_tui.core.sim.lab_pis import build_trees, make_pi
 from fleet_tui.core.sim.pi_faults import apply_fault
+from fleet_tui.core.sim.power_lab import PowerLab, PowerOptions
 from fleet_tui.core.sim.scratch import make_scratch_dir
-from fleet_tui.core.sim.sshd import SIM_USER, kill_agents, kill_all, start_server, stop_server
+from fleet_tui.core.sim.sshd import (
+    SIM_USER,
+    kill_agents,
+    kill_all,
+    start_hung,
+    start_server,
+    stop_hung,
+    stop_server,
+)
 from fleet_tui.core.sim.tree_refresh import tick
 from fleet_tui.core.sim.tree_writes import forget_trees
 
@@ -53,6 +62,7 @@ __all__ = [
     "MODEL_MIX",
     "SIM_USER",
     "LabOptions",
+    "PowerOptions",
     "SimLab",
     "SimPi",
     "hostname_for",
@@ -68,6 +78,7 @@ Target = str | int | SimPi
 class LabOptions:
     faults: Sequence[str] = ()  # "HOST:KIND[=VALUE]" specs applied as the lab starts
     control_socket: Path | None = None  # serve `fleet-tui demo inject` on this Unix socket
+    power: PowerOptions | None = None  # SNMP power hardware; reboot/poweroff really happen
 
 
 class SimLab:
@@ -100,6 +111,7 @@ class SimLab:
         self._ticker: asyncio.Task[None] | None = None
         self._tick_job: asyncio.Future[None] | None = None
         self._lock = asyncio.Lock()
+        self.power: PowerLab | None = None  # with options.power: the switch, PDU and boots
         self._client_key = asyncssh.generate_private_key("ssh-ed25519")
         self._authorized = asyncssh.import_authorized_keys(
             self._client_key.export_public_key().decode()
@@ -143,6 +155,9 @@ class SimLab:
                 await self._advertiser.start(self.pis)
             for spec in self.faults:
                 await self.apply(spec)
+            if self.options.power is not None:
+                self.power = PowerLab(self, self.options.power)
+                await self.power.start()
             if self.options.control_socket is not None:
                 self._control = ControlServer(self.options.control_socket, self._on_control)
                 await self._control.start()
@@ -170,10 +185,13 @@ class SimLab:
         if self._control is not None:
             await self._control.stop()
             self._control = None
+        if self.power is not None:
+            await self.power.stop()
         if self._advertiser is not None:
             await self._advertiser.close(self.pis)
             self._advertiser = None
         await asyncio.gather(*(stop_server(pi) for pi in self.pis))
+        await asyncio.gather(*(stop_hung(pi) for pi in self.pis))
         for pi in self.pis:
             kill_all(pi)
         await self._wait_for_processes()
@@ -221,6 +239,8 @@ class SimLab:
 
     def _advance(self, dt: float, rng: random.Random) -> None:
         for pi in self.pis:
+            if not pi.running:  # off, halted or booting: no clock, no load
+                continue
             if pi.workload is not None:
                 pi.state.load = pi.workload.advance(pi.state.load, self.sim_time, dt, rng)
             with contextlib.suppress(OSError):
@@ -305,8 +325,16 @@ class SimLab:
             await start_server(pi, self._authorized)
 
     async def _reconcile(self, pi: SimPi) -> None:
-        """Bring the Pi's SSH server and mDNS advert in line with its active faults."""
-        advert_wanted = "device-gone" not in pi.faults
+        """Bring the Pi's SSH server and mDNS advert in line with its faults and power."""
+        advert_wanted = pi.advert_wanted
+        if not pi.hang_wanted:
+            await stop_hung(pi)
+        if not pi.ssh_wanted and pi.server is not None:  # first: a hung sshd takes its port
+            await stop_server(pi)
+            kill_all(pi)
+            await self._wait_for_processes([pi])
+        if pi.hang_wanted:
+            await start_hung(pi)
         if pi.ssh_wanted and pi.server is None:
             await start_server(pi, self._authorized)  # the same port as before
         if self._advertiser is not None:
@@ -314,10 +342,11 @@ class SimLab:
                 await self._advertiser.advertise(pi)
             elif not advert_wanted and pi.service is not None:
                 await self._advertiser.withdraw(pi)
-        if not pi.ssh_wanted and pi.server is not None:
-            await stop_server(pi)
-            kill_all(pi)
-            await self._wait_for_processes([pi])
+
+    async def reconcile(self, pi: SimPi) -> None:
+        """`_reconcile` under the lab's lock (power changes from core/sim/power_lab.py)."""
+        async with self._lock:
+            await self._reconcile(pi)
 
     # --- status and the control socket ------------------------------------------------------
 
@@ -339,16 +368,27 @@ class SimLab:
                     "fan_rpm": s.fan_rpm,
                     "throttled": f"0x{s.throttled:x}",
                     "ssh": pi.server is not None,
+                    "powered": pi.powered,
+                    "running": pi.running,
                     "advertised": pi.service is not None,
                     "faults": [str(Fault(k, v)) for k, v in pi.faults.items()],
+                    "power_source": self._source(pi),
                 }
             )
         return rows
 
+    def _source(self, pi: SimPi) -> str | None:
+        """`poe 127.0.0.1:PORT port N` (or `pdu … outlet N`): what powers the Pi."""
+        if self.power is None:
+            return None
+        device, port = self.power.source_of(pi)
+        return f"{device.kind} {device.address} {'port' if device.kind == 'poe' else 'outlet'} {port.number}"
+
     async def _on_control(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "status":
-            return {"ok": True, "pis": self.status()}
+            power = self.power.status() if self.power is not None else []
+            return {"ok": True, "pis": self.status(), "power": power}
         if op == "inject":
             pis = await self.apply(str(request.get("spec", "")))
         elif op == "clear":

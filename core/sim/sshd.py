@@ -223,3 +223,34 @@ async def _relay(pi: SimPi, source: asyncio.StreamReader, sink: asyncssh.SSHWrit
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reader
+
+
+async def start_hung(pi: SimPi) -> None:
+    """A hung sshd on the Pi's port: it accepts connections and never sends a byte (the SSH
+    banner never comes), as one stuck in D state or behind a wedged PAM module."""
+    if pi.hang_server is not None:
+        return
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        pi.hung.add(writer)
+        try:
+            while await reader.read(CHUNK):
+                pass
+        except OSError:
+            pass
+        finally:
+            pi.hung.discard(writer)
+            writer.close()
+
+    pi.hang_server = await asyncio.start_server(hold, LOOPBACK, pi.port)
+
+
+async def stop_hung(pi: SimPi) -> None:
+    server, pi.hang_server = pi.hang_server, None
+    if server is None:
+        return
+    server.close()
+    for writer in list(pi.hung):
+        writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT)

@@ -137,13 +137,15 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     # A power source of one device: a PoE switch port, a PDU outlet, a relay channel on a
     # controller Pi. `item_id` is the rack item (switch or PDU) it belongs to, when placed;
     # `serial` the device it powers. Secrets are never stored: `community_env` names the
-    # environment variable that holds an SNMP community.
+    # environment variable that holds an SNMP community. `host` is "address[:udp port]" of the
+    # switch or PDU; pse_group the PoE port's PSE group (RFC 3621, 1 when unset); vendor the
+    # PDU's OID table row (core/power/oids.py, "apc" when unset).
     LwwTable(
         "outlets",
         "id",
         _cols(
             "name kind host port:INTEGER outlet:INTEGER pin:INTEGER controller item_id serial "
-            "community_env notes"
+            "community_env notes pse_group:INTEGER vendor"
         ),
     ),
     # A rack walkthrough (core/racks/): its answers are `audits` rows with session = id.

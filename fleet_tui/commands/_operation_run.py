@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fleet_tui.commands._common import (
     EXIT_FAILURE,
@@ -30,6 +30,7 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.kinds import OperationKind
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, StepStatus
 from fleet_tui.core.ops.runner import Limits, OperationRunner
+from fleet_tui.core.power.service import PowerService
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
 from fleet_tui.paths import config_file
@@ -74,18 +75,24 @@ def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str
         return None
     if not sys.stdin.isatty():
         return fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
-    print(kind.question, file=sys.stderr)
+    return ask_word(kind.question, hostnames, word, kind.name)
+
+
+def ask_word(question: str, hostnames: list[str], word: str, what: str) -> int | None:
+    """Show `question` and the devices, and want `word` typed back: None when it was, else
+    the exit code after saying nothing was done."""
+    print(question, file=sys.stderr)
     for name in hostnames[:LIST_AT_MOST]:
         print(f"  {visible(name, 64)}", file=sys.stderr)
     if len(hostnames) > LIST_AT_MOST:
         print(f"  … and {len(hostnames) - LIST_AT_MOST} more", file=sys.stderr)
-    print(f"Type {visible(word, 64)!r} to {kind.name}: ", end="", file=sys.stderr, flush=True)
+    print(f"Type {visible(word, 64)!r} to {what}: ", end="", file=sys.stderr, flush=True)
     try:
         answer = input()
     except EOFError:
         answer = ""
     if answer.strip() != word:
-        return fail(f"{kind.name}: not confirmed; nothing was done")
+        return fail(f"{what}: not confirmed; nothing was done")
     return None
 
 
@@ -97,26 +104,43 @@ def limits(args: argparse.Namespace) -> Limits | None:
     return Limits(timeout_s=args.timeout, concurrency=args.concurrency)
 
 
+Prepare = Callable[[PowerService], Awaitable[int | None]]
+
+
 def run_operation(
     args: argparse.Namespace,
     store: Store,
     start: Callable[[OperationRunner], OperationRecord],
+    prepare: Prepare | None = None,
 ) -> int:
-    """Start an operation with `start(runner)` and follow it to the end."""
-    return asyncio.run(_run(args, store, start))
+    """Start an operation with `start(runner)` and follow it to the end. `prepare`, when
+    given, runs first with the power service (checks that need the network); an exit code
+    from it stops there."""
+    return asyncio.run(_run(args, store, start, prepare))
 
 
 async def _run(
-    args: argparse.Namespace, store: Store, start: Callable[[OperationRunner], OperationRecord]
+    args: argparse.Namespace,
+    store: Store,
+    start: Callable[[OperationRunner], OperationRecord],
+    prepare: Prepare | None = None,
 ) -> int:
     cfg, _ = load_config(config_file())
     pool = connection_pool(store, args)
     caller = PoolCaller(pool, known_targets(store))
+    power = PowerService(store, caller, cfg.power, who=who())
     runner = OperationRunner(
-        store, caller, who=who(), policy=cfg.operations, on_event=lambda e: _show(args, e)
+        store,
+        caller,
+        who=who(),
+        policy=cfg.operations,
+        on_event=lambda e: _show(args, e),
+        power=power,
     )
     loop = asyncio.get_running_loop()
     try:
+        if prepare is not None and (code := await prepare(power)) is not None:
+            return code
         op = start(runner)
         for sig in (signal.SIGINT, signal.SIGTERM):  # a clean cancel, journalled
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -126,6 +150,7 @@ async def _run(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(sig)
+        power.close()
         await pool.close()
     if not args.json:
         progress = runner.journal.progress(done.id)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -22,11 +24,19 @@ from fleet_tui.core.fleet.runtime import FleetConfig, RunningFleet, run_fleet
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.sim.control import ControlError, default_socket_path
 from fleet_tui.core.sim.faults import FaultError, parse_spec
-from fleet_tui.core.sim.lab import LabOptions, SimLab, SimPi, hostname_for, target_indices
+from fleet_tui.core.sim.lab import (
+    LabOptions,
+    PowerOptions,
+    SimLab,
+    SimPi,
+    hostname_for,
+    target_indices,
+)
 from fleet_tui.paths import NoDatabase, ready_db_path
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
+DEMO_COMMUNITY_ENV = "FLEET_DEMO_SNMP_COMMUNITY"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,6 +47,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=DEFAULT_DEVICES,
         metavar="N",
         help="simulated Pis (default 12)",
+    )
+    p.add_argument(
+        "--power",
+        action="store_true",
+        help=(
+            "also a simulated PoE switch (SNMP on 127.0.0.1) whose ports power the Pis; "
+            f"its community is in ${DEMO_COMMUNITY_ENV}"
+        ),
     )
     p.add_argument(
         "--fault",
@@ -71,7 +89,7 @@ def run_demo(args: argparse.Namespace) -> int:
         print(f"fleet-tui demo: --devices must be between 1 and {MAX_DEVICES}", file=sys.stderr)
         return EXIT_USAGE
     try:
-        options = _lab_options(args.fault, args.devices, args.socket)
+        options = _lab_options(args.fault, args.devices, args.socket, args.power)
     except FaultError as exc:
         print(f"fleet-tui demo: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -95,7 +113,9 @@ def run_demo(args: argparse.Namespace) -> int:
         return open_demo_tui(args, db, lab)
 
 
-def _lab_options(faults: list[str], devices: int, socket: Path | None) -> LabOptions:
+def _lab_options(
+    faults: list[str], devices: int, socket: Path | None, power: bool = False
+) -> LabOptions:
     hostnames = [hostname_for(i) for i in range(devices)]
     for spec in faults:
         target_indices(parse_spec(spec).target, hostnames)  # fail before anything starts
@@ -104,7 +124,11 @@ def _lab_options(faults: list[str], devices: int, socket: Path | None) -> LabOpt
             socket = default_socket_path()
         except ControlError as exc:
             print(f"fleet-tui demo: no control socket: {exc}", file=sys.stderr)
-    return LabOptions(faults=tuple(faults), control_socket=socket)
+    power_options = None
+    if power:  # a fresh community per demo, in this process's environment only
+        community = os.environ.setdefault(DEMO_COMMUNITY_ENV, secrets.token_hex(8))
+        power_options = PowerOptions(community=community)
+    return LabOptions(faults=tuple(faults), control_socket=socket, power=power_options)
 
 
 def _expects_health(pi: SimPi) -> bool:

@@ -1,0 +1,222 @@
+"""Outlets: the power sources of devices, as LWW rows of the `outlets` table.
+
+One outlet powers one device (`serial`, set by `link`). Kinds:
+- ``poe``: a PoE switch port; ``host`` is the switch ("address[:udp port]"), ``port`` the
+  switch port, ``pse_group`` its PSE group (RFC 3621; 1 when unset).
+- ``pdu``: a switched PDU outlet; ``host`` the PDU, ``outlet`` the outlet number, ``vendor``
+  its row of core/power/oids.py (``apc`` when unset).
+- ``relay``: a relay channel on a controller Pi (``controller`` = its serial), GPIO ``pin``.
+- ``ssh``: the device itself (graceful shutdown/reboot over SSH; it cannot switch itself on).
+The row id is the outlet's name: two technicians adding the same name edit one row. Only the
+*name* of the environment variable holding an SNMP community is stored (core/power/secrets.py).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from fleet_tui.core.net.hosts import HostSpecError, parse_spec
+from fleet_tui.core.power.oids import DEFAULT_PDU_VENDOR, PDU_VENDORS
+from fleet_tui.core.power.secrets import check_env_name
+from fleet_tui.core.power.snmp import DEFAULT_PORT
+from fleet_tui.core.store.database import Store
+
+KINDS = ("poe", "pdu", "relay", "ssh")
+SNMP_KINDS = ("poe", "pdu")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,47}$")
+TABLE = "outlets"
+
+
+class OutletError(ValueError):
+    """An outlet that cannot be added, found or used; the message is for the technician."""
+
+
+@dataclass(frozen=True)
+class Outlet:
+    name: str
+    kind: str
+    host: str | None = None
+    port: int | None = None  # PoE switch port
+    outlet: int | None = None  # PDU outlet
+    pin: int | None = None  # relay GPIO
+    pse_group: int | None = None
+    vendor: str | None = None
+    controller: str | None = None  # serial of the relay controller Pi
+    serial: str | None = None  # the device it powers
+    community_env: str | None = None
+    item_id: str | None = None
+    notes: str | None = None
+
+    @property
+    def snmp(self) -> bool:
+        return self.kind in SNMP_KINDS
+
+    @property
+    def group(self) -> int:
+        return self.pse_group or 1
+
+    @property
+    def pdu_vendor(self) -> str:
+        return self.vendor or DEFAULT_PDU_VENDOR
+
+    def agent_address(self) -> tuple[str, int]:
+        """The SNMP agent's (host, udp port)."""
+        if not self.host:
+            raise OutletError(f"outlet {self.name}: no host")
+        spec = parse_spec(self.host)
+        return spec.host, spec.port or DEFAULT_PORT
+
+    @property
+    def where(self) -> str:
+        """Which port of which box, for people: `poe 10.0.0.2 port 3`."""
+        if self.kind == "poe":
+            group = f" group {self.group}" if self.group != 1 else ""
+            return f"poe {self.host} port {self.port}{group}"
+        if self.kind == "pdu":
+            return f"pdu {self.host} outlet {self.outlet} ({self.pdu_vendor})"
+        if self.kind == "relay":
+            return f"relay on {self.controller} pin {self.pin}"
+        return "ssh (the device itself)"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "host": self.host,
+            "port": self.port,
+            "outlet": self.outlet,
+            "pin": self.pin,
+            "group": self.pse_group,
+            "vendor": self.vendor,
+            "controller": self.controller,
+            "serial": self.serial,
+            "community_env": self.community_env,
+            "notes": self.notes,
+        }
+
+
+def _int(value: object) -> int | None:
+    return int(value) if isinstance(value, int | float) else None
+
+
+def _outlet(row: dict[str, object]) -> Outlet:
+    def text(key: str) -> str | None:
+        value = row.get(key)
+        return str(value) if value is not None else None
+
+    return Outlet(
+        name=text("name") or str(row["id"]),
+        kind=text("kind") or "ssh",
+        host=text("host"),
+        port=_int(row.get("port")),
+        outlet=_int(row.get("outlet")),
+        pin=_int(row.get("pin")),
+        pse_group=_int(row.get("pse_group")),
+        vendor=text("vendor"),
+        controller=text("controller"),
+        serial=text("serial"),
+        community_env=text("community_env"),
+        item_id=text("item_id"),
+        notes=text("notes"),
+    )
+
+
+def _number(value: int | None, what: str, low: int, high: int) -> int | None:
+    if value is not None and not low <= value <= high:
+        raise OutletError(f"{what} must be from {low} to {high}")
+    return value
+
+
+def validated(outlet: Outlet) -> Outlet:
+    """The outlet if it can be used as given, else OutletError naming what is wrong."""
+    if not NAME.match(outlet.name):
+        raise OutletError(
+            f"{outlet.name[:50]!r}: an outlet name is 1-48 letters, digits, '.', '_', '-', '/'"
+        )
+    if outlet.kind not in KINDS:
+        raise OutletError(f"kind must be one of {', '.join(KINDS)} (got {outlet.kind[:20]!r})")
+    _number(outlet.port, "--port", 1, 4096)
+    _number(outlet.outlet, "--outlet", 1, 4096)
+    _number(outlet.pin, "--pin", 0, 53)
+    _number(outlet.pse_group, "--group", 1, 1024)
+    if outlet.community_env is not None:
+        try:
+            check_env_name(outlet.community_env)
+        except ValueError as e:
+            raise OutletError(str(e)) from None
+    if outlet.snmp:
+        if not outlet.host:
+            raise OutletError(f"a {outlet.kind} outlet needs --host (the switch or PDU)")
+        try:
+            spec = parse_spec(outlet.host)
+        except HostSpecError as e:
+            raise OutletError(f"--host: {e}") from None
+        if spec.user:
+            raise OutletError("--host: an SNMP agent has no user (host[:udp port])")
+    if outlet.kind == "poe" and outlet.port is None:
+        raise OutletError("a poe outlet needs --port (the switch port)")
+    if outlet.kind == "pdu":
+        if outlet.outlet is None:
+            raise OutletError("a pdu outlet needs --outlet (the outlet number)")
+        if outlet.pdu_vendor not in PDU_VENDORS:
+            raise OutletError(
+                f"unknown PDU vendor {outlet.pdu_vendor[:20]!r}; known: {', '.join(PDU_VENDORS)}"
+            )
+    if outlet.kind == "relay":
+        if outlet.pin is None:
+            raise OutletError("a relay outlet needs --pin (the GPIO of the relay channel)")
+        if not outlet.controller:
+            raise OutletError("a relay outlet needs --controller (the Pi that drives the relay)")
+    if outlet.kind != "poe" and outlet.pse_group is not None:
+        raise OutletError("--group is for poe outlets")
+    return outlet
+
+
+class OutletBook:
+    """The `outlets` table of the fleet store. Holds no state: make one wherever needed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def add(self, outlet: Outlet) -> Outlet:
+        outlet = validated(outlet)
+        self.store.set_row(
+            TABLE,
+            outlet.name,
+            name=outlet.name,
+            kind=outlet.kind,
+            host=outlet.host,
+            port=outlet.port,
+            outlet=outlet.outlet,
+            pin=outlet.pin,
+            pse_group=outlet.pse_group,
+            vendor=outlet.vendor,
+            controller=outlet.controller,
+            serial=outlet.serial,
+            community_env=outlet.community_env,
+            notes=outlet.notes,
+        )
+        return outlet
+
+    def all(self) -> list[Outlet]:
+        return [_outlet(r) for r in self.store.rows(TABLE)]
+
+    def get(self, name: str) -> Outlet:
+        row = self.store.get_row(TABLE, name)
+        if row is None:
+            raise OutletError(f"no outlet named {name[:50]!r} (fleet-tui outlet list)")
+        return _outlet(row)
+
+    def link(self, name: str, serial: str) -> Outlet:
+        """Say which device `name` powers; any other outlet that claimed it keeps its claim
+        (a Pi may have two sources: PoE and a PDU)."""
+        self.get(name)
+        self.store.set_row(TABLE, name, serial=serial)
+        return self.get(name)
+
+    def of_device(self, serial: str) -> list[Outlet]:
+        return [o for o in self.all() if o.serial == serial]
+
+    def relay_controllers(self) -> set[str]:
+        return {o.controller for o in self.all() if o.kind == "relay" and o.controller}
