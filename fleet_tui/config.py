@@ -2,6 +2,8 @@
 
     low_bandwidth = false          # or --low-bandwidth: refresh less often (slow SSH links)
     readonly = false               # or --readonly
+    technician = "Ana Lopes"       # who walkthrough answers (audits) are recorded as;
+                                   # default: your user name on this laptop
     export_dir = "~/reports"       # where `x` writes CSVs (an existing folder; default
                                    # $XDG_DOCUMENTS_DIR/fleet-tui-exports, else ~/fleet-tui-exports)
 
@@ -33,6 +35,7 @@ Other sections belong to other parts of fleet-tui and are left alone here.
 
 from __future__ import annotations
 
+import getpass
 import tomllib
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +62,7 @@ class UserConfig(BaseModel):
     low_bandwidth: bool = False
     readonly: bool = False
     export_dir: str | None = None  # where the TUI's `x` writes (None: core/export.py's default)
+    technician: Annotated[str, Field(max_length=64)] | None = None  # audits' `who`
     refresh: RefreshConfig = Field(default_factory=lambda: RefreshConfig())
     keys: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
@@ -71,6 +75,15 @@ class UserConfig(BaseModel):
         if value is not None and not Path(value).expanduser().is_absolute():
             raise ValueError("give an absolute path (or one starting with ~/)")
         return value
+
+    def who(self) -> str:
+        """The technician's name for audit rows: the config's, else the OS user's."""
+        if self.technician and self.technician.strip():
+            return self.technician.strip()
+        try:
+            return getpass.getuser()
+        except (KeyError, OSError):
+            return "unknown"
 
     def export_folder(self) -> Path | None:
         return Path(self.export_dir).expanduser() if self.export_dir else None

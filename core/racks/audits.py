@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
-from fleet_tui.core.racks.walk_order import FRONT, Key
+from fleet_tui.core.racks.model import FRONT
+from fleet_tui.core.racks.walk_order import Key
 from fleet_tui.core.store.database import Store
 
 
@@ -108,7 +109,8 @@ class AuditLog:
 
     def rows(self, *, session: str | None = None, since: float | None = None) -> list[AuditRow]:
         """Audit rows, oldest first: of one walkthrough, or since a moment, or all."""
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[object] = []
         if session is not None:
             where.append("session = ?")
             params.append(session)

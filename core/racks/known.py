@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.layout import Placement
-from fleet_tui.core.racks.walk_order import where
+from fleet_tui.core.racks.model import where
 from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
@@ -40,7 +40,7 @@ class Known:
         return visible(d.hostname if d is not None and d.hostname else serial, 64)
 
     def place_of(self, serial: str) -> str | None:
-        """"R2 U7 slot 3": where the records place a device, or None."""
+        """ "R2 U7 slot 3": where the records place a device, or None."""
         p = self.placed.get(serial)
         if p is None:
             return None

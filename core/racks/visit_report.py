@@ -29,8 +29,8 @@ from typing import IO
 from fleet_tui.core.export import CsvRow, cell, iso, write_csv
 from fleet_tui.core.policy import StatusPolicy, throttle_flags
 from fleet_tui.core.racks.audits import AuditLog, Result
-from fleet_tui.core.racks.walk_order import where
-from fleet_tui.core.records import DeviceRecord, SampleRecord
+from fleet_tui.core.racks.model import where
+from fleet_tui.core.records import SampleRecord
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.hlc import Stamp
@@ -81,7 +81,11 @@ def last_visit_end(store: Store, now: float | None = None) -> float | None:
 
 class VisitReport:
     def __init__(
-        self, store: Store, since: float, policy: StatusPolicy | None = None, now: float | None = None
+        self,
+        store: Store,
+        since: float,
+        policy: StatusPolicy | None = None,
+        now: float | None = None,
     ) -> None:
         self.store = store
         self.since = since
@@ -152,7 +156,7 @@ class VisitReport:
 
     def _added(self, samples: dict[str, list[SampleRecord]]) -> Iterable[VisitRow]:
         first = self._first_seen(samples)
-        for serial, d in self.devices.items():
+        for serial in self.devices:
             t = first.get(serial)
             if t is not None and t >= self.since:
                 yield self._row("added", "first seen", time=iso(t), serial=serial)

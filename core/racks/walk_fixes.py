@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fleet_tui.core.racks.audits import Result
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.known import Known
-from fleet_tui.core.racks.walk_order import where
+from fleet_tui.core.racks.model import where
 from fleet_tui.core.racks.walkthrough import WalkState
 from fleet_tui.core.text import visible
 

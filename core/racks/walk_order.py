@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.layout import Elevation
+from fleet_tui.core.racks.model import REAR, check_face
+from fleet_tui.core.racks.rules import RackState
+from fleet_tui.core.text import visible
 
-FRONT, REAR = "front", "rear"
 Key = tuple[int, int | None, str]  # (unit, slot or None, face)
 
 
@@ -29,12 +32,6 @@ class Position:
         return (self.unit, self.slot, self.face)
 
 
-def where(rack: str, unit: int, slot: int | None, face: str | None = FRONT) -> str:
-    """"R2 U7 slot 3", "R2 U12 (rear)": how a position is written for people."""
-    text = f"{rack} U{unit}" + (f" slot {slot}" if slot is not None else "")
-    return text + (" (rear)" if face == REAR else "")
-
-
 def walk_positions(elevation: Elevation) -> list[Position]:
     out: list[Position] = []
     for uv in elevation.units:
@@ -44,7 +41,7 @@ def walk_positions(elevation: Elevation) -> list[Position]:
             slots = [None]
         else:
             continue
-        faces = [FRONT] + ([REAR] if any(face == REAR for _, face in uv.occupants) else [])
+        faces = ["front"] + ([REAR] if any(face == REAR for _, face in uv.occupants) else [])
         for face in faces:
             for slot in slots:
                 placed = uv.occupants.get((slot, face))
@@ -58,3 +55,39 @@ def walk_positions(elevation: Elevation) -> list[Position]:
                     )
                 )
     return out
+
+
+def parse_spot(text: str) -> tuple[str, int, int | None]:
+    """ "R2:12/3" -> ("R2", 12, 3); "R2:12" -> ("R2", 12, None). RackError when malformed."""
+    rack, sep, rest = text.strip().rpartition(":")
+    unit_text, _, slot_text = rest.partition("/")
+    try:
+        if not sep or not rack:
+            raise ValueError
+        unit = int(unit_text.strip().removeprefix("U").removeprefix("u"))
+        slot = int(slot_text) if slot_text.strip() else None
+    except ValueError:
+        raise RackError(
+            f"{visible(text, 64)!r}: write a place as RACK:UNIT or RACK:UNIT/SLOT (e.g. R2:12/3)"
+        ) from None
+    return rack.strip(), unit, slot
+
+
+def position_at(elevation: Elevation, unit: int, slot: int | None, face: str) -> Position:
+    """The position (unit, slot, face) of a rack, with what should be there; RackError when
+    there is no such place for a Pi (out of range, an item's unit, a slot that is not)."""
+    rack = visible(elevation.rack.name, 64)
+    RackState(elevation.rack).check_unit(unit)
+    face = check_face(face)
+    uv = elevation.unit(unit)
+    if uv.item is not None:
+        raise RackError(
+            f"U{unit} of {rack} holds {uv.item.kind} {visible(uv.item.label, 40)!r}: no Pi there"
+        )
+    if uv.kind == "tray":
+        if slot is None or not 1 <= slot <= uv.slots:
+            raise RackError(f"U{unit} of {rack} is a tray of {uv.slots} slots: give /1..{uv.slots}")
+    elif slot is not None:
+        raise RackError(f"U{unit} of {rack} is not a tray: no slot {slot} (write {rack}:{unit})")
+    placed = uv.occupants.get((slot, face))
+    return Position(unit, slot, face, placed.serial if placed else "", uv.slots)

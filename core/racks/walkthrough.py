@@ -18,8 +18,9 @@ from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.known import Known
 from fleet_tui.core.racks.layout import Elevation, RackInfo, load_elevation
+from fleet_tui.core.racks.model import where
 from fleet_tui.core.racks.scan import clean_code, match_code
-from fleet_tui.core.racks.walk_order import Key, Position, walk_positions, where
+from fleet_tui.core.racks.walk_order import Key, Position, walk_positions
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
 
@@ -211,10 +212,9 @@ def reverse_candidates(state: WalkState, index: int, known: Known) -> list[str]:
     place (never the position's expected device, which was said not to be the blinking one,
     nor one already found elsewhere in this walk)."""
     position = state.positions[index]
-    confirmed = {
-        a.found for a in state.answers.values() if a.found and a.key != position.key
-    }
-    unplaced, unconfirmed = [], []
+    confirmed = {a.found for a in state.answers.values() if a.found and a.key != position.key}
+    unplaced: list[tuple[str, str]] = []
+    unconfirmed: list[tuple[str, str]] = []
     for serial, device in known.devices.items():
         if serial == position.expected or serial in confirmed:
             continue
