@@ -35,7 +35,6 @@ Other sections belong to other parts of fleet-tui and are left alone here.
 
 from __future__ import annotations
 
-import getpass
 import tomllib
 from pathlib import Path
 from typing import Annotated
@@ -44,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.policy import StatusPolicy
+from fleet_tui.core.racks.audits import technician
 
 
 class RefreshConfig(BaseModel):
@@ -78,12 +78,7 @@ class UserConfig(BaseModel):
 
     def who(self) -> str:
         """The technician's name for audit rows: the config's, else the OS user's."""
-        if self.technician and self.technician.strip():
-            return self.technician.strip()
-        try:
-            return getpass.getuser()
-        except (KeyError, OSError):
-            return "unknown"
+        return technician(self.technician)
 
     def export_folder(self) -> Path | None:
         return Path(self.export_dir).expanduser() if self.export_dir else None

@@ -4,6 +4,7 @@ merge and either of them resumes the walk on their own laptop."""
 
 from __future__ import annotations
 
+import getpass
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +12,16 @@ from enum import StrEnum
 from fleet_tui.core.racks.model import FRONT
 from fleet_tui.core.racks.walk_order import Key
 from fleet_tui.core.store.database import Store
+
+
+def technician(configured: str | None = None) -> str:
+    """Who an audit row is by: the configured technician's name, else the OS user's."""
+    if configured and configured.strip():
+        return configured.strip()
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 class Result(StrEnum):
