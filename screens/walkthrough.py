@@ -144,6 +144,15 @@ class WalkScreen(Screen[None]):
         self.reverse: _Reverse | None = None
         self.last: Text = Text("")
 
+    def _keys(self) -> Text:
+        """The answer keys: the footer leaves out letters while the scan field has the focus."""
+        if self.readonly:
+            return Text("↑↓ positions · esc back (read-only)", style="dim")
+        return Text(
+            "y it blinks · n not it · e empty · r find Pi · ↑↓ positions · f fix · s stop",
+            style="dim",
+        )
+
     @property
     def readonly(self) -> bool:
         return fleet_context(self.app).options.readonly
@@ -157,6 +166,7 @@ class WalkScreen(Screen[None]):
         yield Static(id="walk-expected")
         yield Static(id="walk-last")
         yield ScanField(id="walk-scan")
+        yield Static(self._keys(), id="walk-keys")
         yield Static(id="walk-summary")
         yield Footer(compact=True, show_command_palette=False)
 
@@ -262,10 +272,8 @@ class WalkScreen(Screen[None]):
             text.append(f"  serial {p.expected}")
             if d is not None and d.label:
                 text.append(f"  tag {visible(d.label, 30)}")
-            text.append("  (y / n / e, or scan)" if not self.readonly else "", style="dim")
         else:
             text.append("nothing", style="bold")
-            text.append("  (e empty, or scan what is there)" if not self.readonly else "")
         answered = state.answers.get(p.key)
         if answered is not None:
             text.append(f"\nanswered before: {answered.result}", style="dim")

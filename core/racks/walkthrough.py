@@ -78,14 +78,14 @@ def classify(position: Position, answer: str, known: Known, here: str = "") -> O
     if answer == YES:
         if not exp:
             raise RackError(f"nothing should be in {here}: answer e (empty) or scan what is there")
-        return Outcome(Result.OK, exp, "", f"ok: {known.name(exp)} is in {here}")
+        return Outcome(Result.OK, exp, "", f"{known.name(exp)} is in {here}")
     if answer == NO:
         what = f"not {known.name(exp)}" if exp else "a Pi where nothing should be"
         return Outcome(Result.UNKNOWN, "", "", f"{what}: an unknown Pi (r: blink candidates)")
     if answer == EMPTY:
         if exp:
-            return Outcome(Result.MISSING, "", "", f"missing: {known.name(exp)} is not in {here}")
-        return Outcome(Result.OK, "", "", f"ok: {here} is empty")
+            return Outcome(Result.MISSING, "", "", f"{known.name(exp)} is not in {here}")
+        return Outcome(Result.OK, "", "", f"{here} is empty, as it should be")
     code = clean_code(answer)
     device = match_code(code, known.devices.values())
     if device is None:
@@ -105,7 +105,7 @@ def found_outcome(
     by blinking candidates)."""
     name = known.name(serial)
     if serial == position.expected:
-        return Outcome(Result.OK, serial, scanned, f"ok: this is {name}, in its place")
+        return Outcome(Result.OK, serial, scanned, f"this is {name}, in its place")
     placed = known.place_of(serial)
     if placed is not None:
         return Outcome(
