@@ -31,6 +31,15 @@ def _text(screen: WalkScreen, widget: str) -> str:
     return str(screen.query_one(widget).render())
 
 
+async def _walk(pilot: object, app: object, rack: str) -> WalkScreen:
+    """`:walk RACK` typed; the walkthrough screen once it is up."""
+    await command_line(pilot, f"walk {rack}")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, WalkScreen))  # type: ignore[attr-defined]
+    screen = app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, WalkScreen)
+    return screen
+
+
 async def _key(pilot: object, key: str) -> None:
     await pilot.press(key)  # type: ignore[attr-defined]
     await pilot.pause(SCANNER_GAP_S * 3)  # type: ignore[attr-defined]
@@ -40,10 +49,7 @@ async def test_walk_answers_scans_resume_and_fixes(tmp_path: Path) -> None:
     db = _db(tmp_path)
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await command_line(pilot, "walk R2")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, WalkScreen))
-        screen = app.screen
-        assert isinstance(screen, WalkScreen)
+        screen = await _walk(pilot, app, "R2")
         assert await wait_for(pilot, lambda: "R2 U10 slot 1" in _text(screen, "#walk-where"))
         assert "position 1 of 6" in _text(screen, "#walk-where")
         assert "pi-4b-017" in _text(screen, "#walk-expected")
@@ -73,10 +79,7 @@ async def test_walk_answers_scans_resume_and_fixes(tmp_path: Path) -> None:
     ]
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
-        await command_line(pilot, "walk R2")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, WalkScreen))
-        screen = app.screen
-        assert isinstance(screen, WalkScreen)
+        screen = await _walk(pilot, app, "R2")
         assert await wait_for(pilot, lambda: "R2 U8" in _text(screen, "#walk-where"))
         assert "resumed: 4 of 6 answered" in _text(screen, "#walk-last")
         # an asset tag: the rear Pi's place holds pi-zero-3 (expected at the front)
@@ -111,10 +114,7 @@ async def test_read_only_walk_looks_and_records_nothing(tmp_path: Path) -> None:
     db = _db(tmp_path)
     app = make_app(db, readonly=True)
     async with app.run_test(size=(80, 24)) as pilot:
-        await command_line(pilot, "walk R2")
-        assert await wait_for(pilot, lambda: isinstance(app.screen, WalkScreen))
-        screen = app.screen
-        assert isinstance(screen, WalkScreen)
+        screen = await _walk(pilot, app, "R2")
         assert await wait_for(pilot, lambda: "R2 U10 slot 1" in _text(screen, "#walk-where"))
         assert "read-only: look only" in _text(screen, "#walk-ro")
         await _key(pilot, "y")
