@@ -2,6 +2,8 @@
 
     low_bandwidth = false          # or --low-bandwidth: refresh less often (slow SSH links)
     readonly = false               # or --readonly
+    technician = "Ana Lopes"       # who walkthrough answers (audits) are recorded as;
+                                   # default: your user name on this laptop
     export_dir = "~/reports"       # where `x` writes CSVs (an existing folder; default
                                    # $XDG_DOCUMENTS_DIR/fleet-tui-exports, else ~/fleet-tui-exports)
 
@@ -46,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.power.policy import PowerPolicy
+from fleet_tui.core.racks.audits import technician
 
 
 class RefreshConfig(BaseModel):
@@ -64,6 +67,7 @@ class UserConfig(BaseModel):
     low_bandwidth: bool = False
     readonly: bool = False
     export_dir: str | None = None  # where the TUI's `x` writes (None: core/export.py's default)
+    technician: Annotated[str, Field(max_length=64)] | None = None  # audits' `who`
     refresh: RefreshConfig = Field(default_factory=lambda: RefreshConfig())
     keys: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
@@ -77,6 +81,10 @@ class UserConfig(BaseModel):
         if value is not None and not Path(value).expanduser().is_absolute():
             raise ValueError("give an absolute path (or one starting with ~/)")
         return value
+
+    def who(self) -> str:
+        """The technician's name for audit rows: the config's, else the OS user's."""
+        return technician(self.technician)
 
     def export_folder(self) -> Path | None:
         return Path(self.export_dir).expanduser() if self.export_dir else None

@@ -73,6 +73,7 @@ def run_tui(
         policy=cfg.status,
         animate=not low,
         export_dir=cfg.export_folder(),
+        technician=cfg.who(),
     )
     _setup_logging()
     app = FleetApp(config, options, keymap=keymap, problems=problems, sub_title=sub_title)

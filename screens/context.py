@@ -43,6 +43,8 @@ class UiOptions:
     # where `x` proposes to write CSVs (the config's export_dir); None: the default place,
     # core/export.py default_export_dir(), made on first use
     export_dir: Path | None = None
+    # who walkthrough answers are recorded as (the config's `technician`, else the OS user)
+    technician: str = ""
 
     @property
     def flush_interval(self) -> float:

@@ -1,6 +1,7 @@
 """Identify and reboot: one agent call per device.
 
-Identify blinks the ACT LED so a technician can find the Pi in a rack; reboot asks the Pi to
+Identify blinks the ACT LED so a technician can find the Pi in a rack (`seconds` 0 stops a
+blink early and puts the LED's trigger back: the agent remembers the trigger it found); reboot asks the Pi to
 restart (through `sudo -n reboot` on the Pi). Both answer at once: the reboot itself happens
 after the agent has replied, so a step's `ok` means "accepted", and the fleet view shows the Pi
 going away and coming back.
@@ -18,6 +19,8 @@ async def _identify(ctx: StepContext) -> str:
     await ctx.caller.call(
         ctx.target.serial, "identify", {"seconds": seconds}, timeout=ctx.timeout_s
     )
+    if not seconds:  # a walkthrough moving on stops the previous blink
+        return "LED back to its usual trigger"
     return f"LED blinking for {seconds:g} s"
 
 
