@@ -162,18 +162,24 @@ class RackBook:
         with self.store.write() as c:
             state = self.state(rack_id)
             state.check_tray(unit, slots)
-            key = f"{rack_id}/{unit}"
-            here = state.where(unit)
-            if slots <= 1:
-                if unit not in state.trays:
-                    return
-                self.store.lww_set(c, "rack_trays", key, {"deleted": 1})
-                message = f"{here} is a full-width unit again"
-            else:
-                fields = {"rack_id": rack_id, "unit": unit, "slots": slots, "deleted": 0}
-                self.store.lww_set(c, "rack_trays", key, fields)
-                message = f"{here} is a {slots}-slot tray"
-            self.store.log_event(c, None, EVENT_KIND, message)
+            self.write_tray(c, state, unit, slots)
+
+    def write_tray(self, c: sqlite3.Connection, state: RackState, unit: int, slots: int) -> None:
+        """Inside a write transaction, after `state.check_tray`: write and log the tray (no
+        write when it is so already), and change `state` alike."""
+        if state.trays.get(unit, 1) == max(slots, 1):
+            return
+        key = f"{state.rack.id}/{unit}"
+        here = state.where(unit)
+        if slots <= 1:
+            self.store.lww_set(c, "rack_trays", key, {"deleted": 1})
+            message = f"{here} is a full-width unit again"
+        else:
+            fields = {"rack_id": state.rack.id, "unit": unit, "slots": slots, "deleted": 0}
+            self.store.lww_set(c, "rack_trays", key, fields)
+            message = f"{here} is a {slots}-slot tray"
+        self.store.log_event(c, None, EVENT_KIND, message)
+        state.set_tray(unit, slots)
 
     def add_item(self, rack_id: str, unit: int, *, height_u: int, kind: str, label: str) -> str:
         """Equipment that is not a Pi (switch, poe-switch, pdu, shelf, other, blank) at
@@ -184,19 +190,33 @@ class RackBook:
         with self.store.write() as c:
             state = self.state(rack_id)
             state.check_item(unit, height_u, kind)
-            item_id = "item-" + secrets.token_hex(6)
-            fields = {
-                "rack_id": rack_id,
-                "unit": unit,
-                "height_u": height_u,
-                "kind": kind,
-                "label": label,
-                "deleted": 0,
-            }
-            self.store.lww_set(c, "rack_items", item_id, fields)
-            self.store.log_event(
-                c, None, EVENT_KIND, f"{kind} {label!r} ({height_u}U) at {state.where(unit)}"
-            )
+            return self.write_item(c, state, unit, height_u, kind, label)
+
+    def write_item(
+        self,
+        c: sqlite3.Connection,
+        state: RackState,
+        unit: int,
+        height_u: int,
+        kind: str,
+        label: str,
+    ) -> str:
+        """Inside a write transaction, after `state.check_item`: write and log the item, and
+        add it to `state`. Returns its id."""
+        item_id = "item-" + secrets.token_hex(6)
+        fields = {
+            "rack_id": state.rack.id,
+            "unit": unit,
+            "height_u": height_u,
+            "kind": kind,
+            "label": label,
+            "deleted": 0,
+        }
+        self.store.lww_set(c, "rack_items", item_id, fields)
+        self.store.log_event(
+            c, None, EVENT_KIND, f"{kind} {label!r} ({height_u}U) at {state.where(unit)}"
+        )
+        state.add_item(ItemInfo(item_id, unit, height_u, kind, label))
         return item_id
 
     def remove_item(self, rack_id: str, unit: int) -> ItemInfo:
@@ -224,26 +244,28 @@ class RackBook:
         with self.store.write() as c:
             state = self.state(rack_id)
             face = state.check_place(serial, unit, slot, face)
-            old = self._placed(serial)
-            if len(old) == 1 and (old[0].rack_id, old[0].unit, old[0].slot, old[0].face) == (
-                rack_id,
-                unit,
-                slot,
-                face,
-            ):
-                return old[0].id
-            return self._write_place(c, state, old, serial, unit, slot, face)
+            return self.write_place(c, state, serial, unit, slot, face)
 
-    def _write_place(
+    def write_place(
         self,
         c: sqlite3.Connection,
         state: RackState,
-        old: list[Placement],
         serial: str,
         unit: int,
         slot: int | None,
         face: str,
     ) -> str:
+        """Inside a write transaction, after `state.check_place`: tombstone the device's
+        placements, write the new one, log it, and change `state` alike. A device already
+        exactly there keeps its row (returned)."""
+        old = self._placed(serial)
+        if len(old) == 1 and (old[0].rack_id, old[0].unit, old[0].slot, old[0].face) == (
+            state.rack.id,
+            unit,
+            slot,
+            face,
+        ):
+            return old[0].id
         for p in old:
             self.store.lww_set(c, "placements", p.id, {"deleted": 1})
         pid = "pl-" + secrets.token_hex(8)
@@ -262,6 +284,7 @@ class RackBook:
         else:
             message = f"placed in {to}"
         self.store.log_event(c, serial, EVENT_KIND, message)
+        state.put(Placement(pid, serial, state.rack.id, unit, slot, face))
         return pid
 
     def unplace(self, serial: str) -> Placement:
