@@ -31,6 +31,7 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.errors import RackError
+from fleet_tui.core.racks.layout_csv import export_rack_csv
 from fleet_tui.core.racks.model import FRONT, REAR, where
 from fleet_tui.core.store.database import StoreError
 from fleet_tui.screens import actions
@@ -96,7 +97,14 @@ class RackScreen(Screen[None]):
         Binding(
             "f", "face", "Face", id="rack.face", tooltip="front / rear of the rack", show=False
         ),
-        Binding("x", "export", "Export", id="rack.export", tooltip="the rack's layout as CSV"),
+        Binding(
+            "x",
+            "export",
+            "Export",
+            id="rack.export",
+            tooltip="the rack's layout as CSV",
+            show=False,
+        ),
         Binding("r", "reload", "Reload", id="rack.reload", tooltip="re-read the racks", show=False),
     ]
 
@@ -444,8 +452,6 @@ class RackScreen(Screen[None]):
             store = ctx.read_store()
             if store is None:
                 raise OSError("no fleet database yet")
-            from fleet_tui.core.racks.layout_csv import export_rack_csv
-
             return export_rack_csv(store, rack.id, out)
 
         export_with(self, f"rack {safe(rack.name, 40)}", f"rack-{_file_word(rack.name)}", write)

@@ -23,7 +23,7 @@ from fleet_tui.screens.keyed_table import KeyedTable
 from fleet_tui.screens.navigation import fleet_screen
 from fleet_tui.screens.rack import RackScreen, open_rack
 from fleet_tui.screens.rack_data import RacksLoaded, load_rack_data
-from fleet_tui.screens.rack_model import rack_draw, used_units
+from fleet_tui.screens.rack_model import UNKNOWN_VALUE, Power, rack_draw, used_units
 from fleet_tui.screens.registry import CommandError, CommandSpec, register_command
 
 # At 80 columns everything shows: 71 cells of columns and gaps, a scrollbar's worth kept.
@@ -54,9 +54,16 @@ def rack_cells(e: Elevation, fleet: FleetModel) -> tuple[Cell, ...]:
         cell(used),
         cell(rack.height_u - used, "" if rack.height_u > used else "bold yellow"),
         cell(len(e.placements)),
-        cell(draw.text.removesuffix(" W"), "bold red" if over else ""),
+        cell(_watts(draw), "bold red" if over else ""),
         cell(f"{rack.budget_w:g} W" if rack.budget_w else "—"),
     )
+
+
+def _watts(draw: Power) -> str:
+    """`14.3`, `14 est.`, `—`: the Draw W column's 8 cells."""
+    if draw.watts is None:
+        return UNKNOWN_VALUE
+    return f"{draw.watts:.0f} est." if draw.estimated else f"{draw.watts:.1f}"
 
 
 class RacksScreen(Screen[None]):

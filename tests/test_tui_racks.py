@@ -6,6 +6,7 @@ in a real store (tests/rack_support.py); the pipeline is off except for identify
 from __future__ import annotations
 
 import asyncio
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,13 @@ from test_tui_support import (
     FLEET,
     HOSTILE_HOST,
     command_line,
+    exported_csv,
     fleet_states,
     live_demo,
     make_app,
     post_fleet,
     state,
+    utc,
     wait_for,
 )
 
@@ -28,7 +31,7 @@ from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.dialogs import ConfirmDialog, ExportDialog
 from fleet_tui.screens.help import HelpScreen
 from fleet_tui.screens.rack import RackScreen
 from fleet_tui.screens.rack_model import Overlay
@@ -300,6 +303,27 @@ async def test_remove_asks_then_takes_the_device_out(tmp_path: Path) -> None:
         )
 
 
+async def test_x_exports_the_rack_as_csv(tmp_path: Path, utc: None) -> None:
+    db = tmp_path / "fleet.db"
+    seed_racks(db)
+    app = make_app(db, export_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        await pilot.press("x")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: exported_csv(tmp_path, "rack-A1") is not None)
+        assert await wait_for(
+            pilot, lambda: any("written to" in str(n.message) for n in app._notifications)
+        )
+    path = exported_csv(tmp_path, "rack-A1")
+    assert path is not None
+    rows = list(csv.DictReader(path.open()))
+    got = {(r["unit"], r["slot"], r["hostname"]) for r in rows if r["serial"]}
+    assert ("40", "1", "pi-4b-001") in got and ("38", "", "pi-4b-006") in got
+    assert any(r["kind"] == "poe-switch" and r["label"] == "core-sw-1" for r in rows)
+
+
 async def test_readonly_refuses_every_write_and_says_why(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     seed_racks(db)
@@ -382,4 +406,4 @@ async def test_identify_from_the_rack_blinks_the_simulated_pi(tmp_path: Path) ->
         ] == [pi.serial]
 
 
-_ = fleet_states
+_ = (fleet_states, utc)
