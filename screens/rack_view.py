@@ -112,10 +112,13 @@ class RackElevation(ScrollView, can_focus=True):
         for key in lines:
             self._cache.pop(key, None)
         top = round(self.scroll_y)
-        for _, line in lines:
-            y = line - top + HEADER_LINES
-            if HEADER_LINES <= y < self.size.height:
-                self.refresh_line(y)
+        ys = {line - top + HEADER_LINES for _, line in lines}
+        ys = {y for y in ys if HEADER_LINES <= y < self.size.height}
+        if len(ys) > self.size.height // 2:  # most of the view: one refresh, not one per line
+            self.refresh()
+            return
+        for y in ys:
+            self.refresh_line(y)
         self.refresh_line(0)
 
     def redraw(self) -> None:
@@ -163,16 +166,21 @@ class RackElevation(ScrollView, can_focus=True):
             return Strip.blank(self.size.width, self.rich_style)
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
+        # only the racks on screen are drawn (at 80 columns one of a room's twenty)
+        first = min(len(self.columns) - 1, scroll_x // self._width)
+        last = min(len(self.columns), -(-(scroll_x + width) // self._width))
         segments: list[Segment] = []
         if y < HEADER_LINES:
-            for r, column in enumerate(self.columns):
-                segments.append(header(column, self.rows, self.face, r == self.rack))
+            for r in range(first, last):
+                segments.append(header(self.columns[r], self.rows, self.face, r == self.rack))
         else:
             index = scroll_y + y - HEADER_LINES
-            for r in range(len(self.columns)):
+            for r in range(first, last):
                 segments.extend(self._column_line(r, index))
-        total = self._width * len(self.columns)
-        strip = Strip(segments, total).crop(scroll_x, scroll_x + width)
+        x0 = first * self._width
+        strip = Strip(segments, (last - first) * self._width).crop(
+            scroll_x - x0, scroll_x - x0 + width
+        )
         self.painted = True
         return strip.extend_cell_length(width).apply_style(self.rich_style)
 
