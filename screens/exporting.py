@@ -5,7 +5,7 @@ shows as CSV in a worker and say where, in full."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import IO, Any
 
 from textual.screen import Screen
 
@@ -23,6 +23,12 @@ def export_rows(
 ) -> None:
     """Snapshot the rows now (what the user sees when pressing the key), then ask for a file."""
     snapshot = list(rows())
+    export_with(screen, what, kind, lambda f: write_csv(model, snapshot, f))
+
+
+def export_with(screen: Screen[Any], what: str, kind: str, write: Callable[[IO[str]], int]) -> None:
+    """Ask for a file in the export folder, then `write(file)` (it returns the rows written) in
+    a worker: the file appears whole or not at all, and the user is told where, in full."""
     ctx = fleet_context(screen.app)
     makeable = default_export_dir()  # the default place is made on first use; no other folder
     folder = ctx.options.export_dir or makeable
@@ -33,12 +39,12 @@ def export_rows(
             return
         path = choice.path
 
-        def write() -> None:
+        def run() -> None:
             try:
                 if path.parent == makeable:
                     makeable.mkdir(parents=True, exist_ok=True)
                 with written_whole(path, replace=choice.replace) as f:
-                    n = write_csv(model, snapshot, f)
+                    n = write(f)
             except FileExistsError:
                 ctx.report_error("Export failed", f"{path}: appeared meanwhile; left as it was")
                 return
@@ -50,7 +56,7 @@ def export_rows(
             screen.app.call_from_thread(screen.app.notify, said, title="Exported", markup=False)
 
         screen.run_worker(
-            write, thread=True, group="export", exit_on_error=False, description=f"export {what}"
+            run, thread=True, group="export", exit_on_error=False, description=f"export {what}"
         )
 
     screen.app.push_screen(ExportDialog(what, default, makeable=makeable), chosen)

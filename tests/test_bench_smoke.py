@@ -19,6 +19,7 @@ SMALL = {
     "bench_connect.py": ["--devices", "5", "--rounds", "1"],
     "bench_tui.py": ["--devices", "20", "--samples", "2000", "--repeat", "1", "--no-tmux"],
     "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],
+    "bench_racks.py": ["--racks", "2", "--devices", "20", "--repeat", "1"],
     "bench_poll.py": ["--devices", "3", "--repeat", "1", "--samples", "2", "--no-ansible"],
 }
 

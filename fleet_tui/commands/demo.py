@@ -32,6 +32,7 @@ from fleet_tui.core.sim.lab import (
     hostname_for,
     target_indices,
 )
+from fleet_tui.demo.racks import RackedLab
 from fleet_tui.paths import NoDatabase, ready_db_path
 
 DEFAULT_DEVICES = 12
@@ -105,7 +106,7 @@ def run_demo(args: argparse.Namespace) -> int:
         # A fresh database per run: the lab mints new host keys every time, and the demo must
         # never touch the technician's real fleet.db.
         db = chosen or Path(tmp) / "demo.db"
-        lab = SimLab(args.devices, options=options)
+        lab = RackedLab(args.devices, db=db, options=options)  # its Pis in rack R1
         if args.headless:
             return asyncio.run(_headless(db, args, lab))
         from fleet_tui.demo.tui import open_demo_tui  # Textual only when a TUI is wanted
