@@ -43,7 +43,7 @@ def test_add_list_show_folder_and_tarball(
     db = tmp_path / "fleet.db"
     v1 = make_release(tmp_path / "v1", "1.0.0")
     code, out, _ = run(capsys, db, "--create", "release", "add", str(v1))
-    assert code == 0 and "sensor-app@1.0.0: stored; 3 files" in out
+    assert code == 0 and "sensor-app@1.0.0: stored; 2 files" in out
     # the same folder again: nothing new
     code, out, _ = run(capsys, db, "release", "add", str(v1))
     assert code == 0 and "already stored" in out
@@ -66,7 +66,7 @@ def test_add_list_show_folder_and_tarball(
     assert files["static/run.sh"]["mode"] == 0o755 and files["app.py"]["mode"] == 0o644
     # content-addressed: run.sh is the same in both versions, stored once
     blobs = [p for p in (tmp_path / "releases" / "blobs").rglob("*") if p.is_file()]
-    assert len(blobs) == 5  # manifest x2, app.py x2, run.sh x1
+    assert len(blobs) == 3  # app.py x2, run.sh x1 (the manifest is the release's metadata)
     code, out, _ = run(capsys, db, "release", "show", "sensor-app@1.0.0")
     assert code == 0 and "python3 app.py" in out and "static/run.sh" in out
     code, _, err = run(capsys, db, "release", "show", "sensor-app@9")

@@ -160,14 +160,13 @@ class ContentStore:
     def add(self, source: Path, check: Callable[[str], object]) -> tuple[str, ReleaseFiles]:
         """Store a release folder or `.tar.gz`: (its manifest's text, its files). `check`
         validates the manifest's text (raising) before anything is written."""
-        check(manifest_text(source))
-        if source.is_dir():
-            return self._add_dir(source)
-        return self._add_tar(source)
+        text = manifest_text(source)
+        check(text)
+        files = self._add_dir(source) if source.is_dir() else self._add_tar(source)
+        return text, files
 
-    def _add_dir(self, source: Path) -> tuple[str, ReleaseFiles]:
+    def _add_dir(self, source: Path) -> ReleaseFiles:
         entries: list[FileEntry] = []
-        manifest: str | None = None
         for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
             dirnames.sort()
             for name in [*dirnames, *filenames]:
@@ -176,8 +175,8 @@ class ContentStore:
                 rel = full.relative_to(source).as_posix()
                 if stat.S_ISLNK(st.st_mode):
                     raise ContentError(f"{rel}: symbolic links are not supported in a release")
-                if stat.S_ISDIR(st.st_mode):
-                    continue
+                if stat.S_ISDIR(st.st_mode) or rel == MANIFEST_NAME:
+                    continue  # the manifest travels as the release's metadata, not as a file
                 if not stat.S_ISREG(st.st_mode):
                     raise ContentError(f"{rel}: not a regular file")
                 with full.open("rb") as f:
@@ -185,24 +184,21 @@ class ContentStore:
                 entries.append(
                     FileEntry(path=_safe_path(rel), sha256=sha, size=size, mode=_mode(st.st_mode))
                 )
-                if rel == MANIFEST_NAME:
-                    manifest = full.read_text(errors="replace")
-        if manifest is None:
-            raise ManifestError(f"{source}: no {MANIFEST_NAME} at its top")
-        return manifest, self.store_files(entries)
+        return self.store_files(entries)
 
-    def _add_tar(self, source: Path) -> tuple[str, ReleaseFiles]:
+    def _add_tar(self, source: Path) -> ReleaseFiles:
         try:
             with tarfile.open(source, "r:*") as tar:
                 members = [m for m in tar.getmembers() if not m.isdir()]
                 names = [_safe_path(m.name) for m in members]
                 prefix = _common_top(names)
                 entries: list[FileEntry] = []
-                manifest: str | None = None
                 for m, name in zip(members, names, strict=True):
                     if not m.isfile():
                         raise ContentError(f"{m.name}: links and devices are not supported")
                     rel = name[len(prefix) :] if prefix else name
+                    if rel == MANIFEST_NAME:
+                        continue  # the manifest travels as the release's metadata
                     f = tar.extractfile(m)
                     if f is None:
                         raise ContentError(f"{m.name}: unreadable member")
@@ -210,13 +206,9 @@ class ContentStore:
                     entries.append(
                         FileEntry(path=_safe_path(rel), sha256=sha, size=size, mode=_mode(m.mode))
                     )
-                    if rel == MANIFEST_NAME:
-                        manifest = self.blob(sha).read_text(errors="replace")
         except (tarfile.TarError, EOFError, OSError) as e:
             raise ContentError(f"{source}: unreadable archive: {e}") from None
-        if manifest is None:
-            raise ManifestError(f"{source}: no {MANIFEST_NAME} at its top")
-        return manifest, self.store_files(entries)
+        return self.store_files(entries)
 
 
 def manifest_text(source: Path) -> str:
