@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from deploy_support import answers, app_dir, current, give_ports, make_release
-from lab_support import cli, ssh_args
+from lab_support import cli, ssh_args, until
 from test_deploy_waves import finished, known_fleet
 
 from fleet_tui.core.agent.client import AgentError
@@ -65,7 +65,8 @@ async def test_uncommitted_switch_is_rolled_back_by_the_pi_and_the_deployment_re
     assert await answers(ports[canary.serial], "2.0", seconds=20)
     assert asyncio.get_running_loop().time() - killed_at < 12
     assert current(canary) == "2.0"
-    assert not (app_dir(canary) / "pending.json").exists()
+    # done once the previous release passed its health check again: the switch is settled
+    assert await until(lambda: not (app_dir(canary) / "pending.json").exists(), 10)
     others = [pi for pi in lab.pis if pi is not canary]
     assert all(current(pi) == "2.0" for pi in others)  # never reached
 
