@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench_lab import table  # noqa: E402
+
 from fleet_tui.core.deploy.releases import ReleaseBook  # noqa: E402
 from fleet_tui.core.deploy.rollout import Options, Rollout  # noqa: E402
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus  # noqa: E402
@@ -152,12 +154,6 @@ async def waves(fleet: int, batch: int, work: Path) -> list[list[str]]:
         return rows
 
     return await with_lab(fleet, work, run)
-
-
-def table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    for r in [header, ["-" * w for w in widths], *rows]:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
 
 
 def main() -> int:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from deploy_support import answers, app_dir, current, give_ports, make_release
-from lab_support import cli, ssh_args, until
-from test_deploy_waves import finished, known_fleet
+from lab_support import cli, known_fleet, ssh_args, until
+from test_deploy_waves import finished
 
 from fleet_tui.core.agent.client import AgentError
 from fleet_tui.core.deploy.steps import DeploymentBook

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import pytest
 from deploy_support import answers, current, give_ports, make_release
-from lab_support import cli, ssh_args
+from lab_support import cli, known_fleet, ssh_args
 
 from fleet_tui.core.sim.lab import SimLab
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-
-
-async def known_fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    db = tmp_path / "fleet.db"
-    listing = tmp_path / "hosts.txt"
-    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
-    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
-    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
-    return db
 
 
 def finished(rows: list[dict]) -> dict:

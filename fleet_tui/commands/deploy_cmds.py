@@ -26,6 +26,7 @@ from fleet_tui.commands._common import (
     refuse_readonly,
     who,
 )
+from fleet_tui.commands._operation_run import ask_typed
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.commands.store_cmds import register_export_kind
 from fleet_tui.config import load_config
@@ -52,29 +53,12 @@ EXIT_OF = {
     DeployStatus.ABORTED: EXIT_FAILURE,
     DeployStatus.INTERRUPTED: EXIT_FAILURE,
 }
-LIST_AT_MOST = 8
 
 
 # ---- deploy / rollback --------------------------------------------------------------------------
 def _ask(args: argparse.Namespace, question: str, names: list[str], word: str) -> int | None:
     """None when confirmed (--yes, or `word` typed at the terminal), else an exit code."""
-    if args.yes:
-        return None
-    if not sys.stdin.isatty():
-        return fail(f"{args.command}: needs --yes when not run from a terminal", EXIT_USAGE)
-    print(question, file=sys.stderr)
-    for name in names[:LIST_AT_MOST]:
-        print(f"  {visible(name, 64)}", file=sys.stderr)
-    if len(names) > LIST_AT_MOST:
-        print(f"  … and {len(names) - LIST_AT_MOST} more", file=sys.stderr)
-    print(f"Type {word!r} to go on: ", end="", file=sys.stderr, flush=True)
-    try:
-        answer = input()
-    except EOFError:
-        answer = ""
-    if answer.strip() != word:
-        return fail(f"{args.command}: not confirmed; nothing was done")
-    return None
+    return ask_typed(args, args.command, question, names, word, "to go on")
 
 
 def _options(args: argparse.Namespace, kind: str) -> Options:
