@@ -22,6 +22,17 @@ MIN_WATCH_INTERVAL = 0.5
 MAX_WATCHES = 8
 # hardware/actions.py's methods (tests/test_agent_serve.py keeps the two lists equal)
 ACTION_METHODS = ("identify", "reboot", "shutdown", "fan", "relay", "avahi")
+# hardware/deploy.py's methods: releases received, switched under a watchdog, committed
+DEPLOY_METHODS = (
+    "app_have",
+    "app_stage",
+    "app_put",
+    "app_finish",
+    "app_switch",
+    "app_commit",
+    "app_status",
+    "app_ack",
+)
 
 USAGE = "usage: agent.pyz {facts|health|serve|version}\n"
 
@@ -100,6 +111,8 @@ class Server:
             self.methods[name] = _action_method(name)
         for name in ("neighbours", "browse"):
             self.methods[name] = _discover_method(name)
+        for name in DEPLOY_METHODS:
+            self.methods[name] = _deploy_method(name)
 
     # --- output ----------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:
@@ -267,6 +280,15 @@ def _discover_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]
         from . import discover
 
         return discover.methods()[name](req)
+
+    return call
+
+
+def _deploy_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
+    def call(req: Request) -> Optional[dict[str, Any]]:
+        from . import deploy
+
+        return deploy.methods()[name](req)
 
     return call
 

@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio")
+ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio", "systemctl")
 SUDO_STATE = "sudo.json"
 
 

@@ -21,6 +21,7 @@ SMALL = {
     "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],
     "bench_racks.py": ["--racks", "2", "--devices", "20", "--repeat", "1"],
     "bench_poll.py": ["--devices", "3", "--repeat", "1", "--samples", "2", "--no-ansible"],
+    "bench_deploy.py": ["--pis", "2", "--size-mb", "1", "--fleet", "4", "--batch", "2"],
 }
 
 

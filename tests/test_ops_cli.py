@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_support import cli, ssh_args
+from lab_support import cli, known_fleet, ssh_args
 
 from fleet_tui.cli import main
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
@@ -25,20 +25,10 @@ def _requests(pi: SimPi) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-async def _known_fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A database that knows the lab's Pis, as after `hosts import` and one `poll`."""
-    db = tmp_path / "fleet.db"
-    listing = tmp_path / "hosts.txt"
-    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
-    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
-    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
-    return db
-
-
 async def test_identify_streams_progress_as_json_lines_and_logs_every_device(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     names = [pi.hostname for pi in lab.pis[:2]]
     code, rows, _ = await cli(capsys, db, "identify", *names, "--json", *ssh_args(lab, tmp_path))
     assert code == 0
@@ -54,7 +44,7 @@ async def test_identify_streams_progress_as_json_lines_and_logs_every_device(
 async def test_reboot_asks_for_yes_without_a_terminal_and_sends_nothing(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     code, _, err = await cli(capsys, db, "reboot", lab.pis[0].hostname, *ssh_args(lab, tmp_path))
     assert code == 64 and "--yes" in err
     assert _requests(lab.pis[0]) == []
@@ -63,7 +53,7 @@ async def test_reboot_asks_for_yes_without_a_terminal_and_sends_nothing(
 async def test_unknown_or_ambiguous_devices_are_refused_before_anything_runs(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     code, _, err = await cli(
         capsys, db, "reboot", lab.pis[0].hostname, "no-such-pi", "--yes", *ssh_args(lab, tmp_path)
     )
@@ -76,7 +66,7 @@ async def test_unknown_or_ambiguous_devices_are_refused_before_anything_runs(
 async def test_reboot_all_then_the_cooldown_refuses_a_second_one_unless_forced(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     ssh = ssh_args(lab, tmp_path)
     code, rows, _ = await cli(capsys, db, "reboot", "--all", "--yes", "--json", *ssh)
     assert code == 0 and rows[-1]["progress"]["ok"] == 3
@@ -99,7 +89,7 @@ async def test_reboot_all_then_the_cooldown_refuses_a_second_one_unless_forced(
 async def test_a_killed_cli_leaves_the_operation_interrupted_and_resume_finishes_it(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     await lab.apply("all:slow-link=1.5")  # each reboot answers after ~1.5 s
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "cfg")}
     proc = await asyncio.create_subprocess_exec(
@@ -162,7 +152,7 @@ async def test_a_killed_cli_leaves_the_operation_interrupted_and_resume_finishes
 async def test_dismiss_and_cancel_say_what_they_did(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _known_fleet(lab, tmp_path, capsys)
+    db = await known_fleet(lab, tmp_path, capsys)
     with Store.open(db) as store:
         journal = OperationJournal(store)
         op = journal.create("identify", "Identify 1 device", [DeviceTarget(lab.pis[0].serial, "x")])

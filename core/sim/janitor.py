@@ -26,12 +26,20 @@ def sweep_stale_labs(parent: Path) -> list[Path]:
         owner = _owner(path)
         if owner is None or psutil.pid_exists(owner):
             continue
-        for pid in lab_processes(path):
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(pid).kill()
+        kill_detached(path)
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def kill_detached(workdir: Path) -> int:
+    """Kill every process still running in a lab's tree (detached helpers, deployed apps,
+    deploy watchdogs); returns how many."""
+    victims = lab_processes(workdir)
+    for pid in victims:
+        with contextlib.suppress(psutil.Error):
+            psutil.Process(pid).kill()
+    return len(victims)
 
 
 def _owner(path: Path) -> int | None:

@@ -36,7 +36,7 @@ from fleet_tui.core.sim.faults import (
     make_fault,
     parse_spec,
 )
-from fleet_tui.core.sim.janitor import sweep_stale_labs
+from fleet_tui.core.sim.janitor import kill_detached, sweep_stale_labs
 from fleet_tui.core.sim.lab_names import MODEL_MIX, hostname_for, target_indices
 from fleet_tui.core.sim.lab_pis import build_trees, make_pi
 from fleet_tui.core.sim.pi_faults import apply_fault
@@ -197,6 +197,9 @@ class SimLab:
         await self._wait_for_processes()
         if self._workdir is None:  # never started: nothing on disk
             return
+        # What left its SSH session on purpose: deployed apps and deploy watchdogs (their own
+        # sessions, so that they outlive the agent as on a real Pi) run in the lab's tree.
+        await asyncio.to_thread(kill_detached, self.workdir)
         forget_trees(self.workdir)
         if self._own_workdir:
             await asyncio.to_thread(shutil.rmtree, self.workdir, True)

@@ -71,22 +71,33 @@ def confirmed(args: argparse.Namespace, kind: OperationKind, hostnames: list[str
     None when confirmed, else the exit code: 64 without a terminal to ask (and no --yes), 2
     when the answer was not the word."""
     word = kind.typed_word(hostnames)
-    if word is None or getattr(args, "yes", False):
+    if word is None:
+        return None
+    return ask_typed(args, kind.name, kind.question, hostnames, word, f"to {kind.name}")
+
+
+def ask_typed(
+    args: argparse.Namespace, what: str, question: str, names: list[str], word: str, to: str
+) -> int | None:
+    """`question`, the first names, then `word` typed out (or --yes). None when confirmed,
+    else the exit code: 64 without a terminal to ask, 2 when the answer was not the word."""
+    if getattr(args, "yes", False):
         return None
     if not sys.stdin.isatty():
-        return fail(f"{kind.name}: needs --yes when not run from a terminal", EXIT_USAGE)
-    return ask_word(kind.question, hostnames, word, kind.name)
+        return fail(f"{what}: needs --yes when not run from a terminal", EXIT_USAGE)
+    return ask_word(question, names, word, what, to)
 
 
-def ask_word(question: str, hostnames: list[str], word: str, what: str) -> int | None:
+def ask_word(question: str, names: list[str], word: str, what: str, to: str = "") -> int | None:
     """Show `question` and the devices, and want `word` typed back: None when it was, else
     the exit code after saying nothing was done."""
     print(question, file=sys.stderr)
-    for name in hostnames[:LIST_AT_MOST]:
+    for name in names[:LIST_AT_MOST]:
         print(f"  {visible(name, 64)}", file=sys.stderr)
-    if len(hostnames) > LIST_AT_MOST:
-        print(f"  … and {len(hostnames) - LIST_AT_MOST} more", file=sys.stderr)
-    print(f"Type {visible(word, 64)!r} to {what}: ", end="", file=sys.stderr, flush=True)
+    if len(names) > LIST_AT_MOST:
+        print(f"  … and {len(names) - LIST_AT_MOST} more", file=sys.stderr)
+    to = to or f"to {what}"
+    print(f"Type {visible(word, 64)!r} {to}: ", end="", file=sys.stderr, flush=True)
     try:
         answer = input()
     except EOFError:
