@@ -1,7 +1,7 @@
 """`:` command mode (k9s style): a one-line prompt at the bottom with completion.
 
-The empty prompt lists every command that exists (the demo's `:fault` too); while typing, the
-line above it says what the command does, or which commands start with what was typed. The
+The empty prompt lists every command that exists (the demo's `:fault` too) above it, wrapped
+over as many lines as that takes; while typing, that line says what the command does, or which commands start with what was typed. The
 grey suggestion is the first completion; `tab` takes it, `tab` again the next one (`shift+tab`
 back). Aliases complete like their command (`dev pi-5` → `dev pi-5-002`).
 """
@@ -84,12 +84,12 @@ class CommandPrompt(ModalScreen[str | None]):
         self._completed: str | None = None  # the value `tab` put in (not the user's typing)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="command-hint", classes="hidden")
+        yield Static(literal(registry.listing()), id="command-hint", classes="listing")
         with Horizontal(id="command-bar"):
             yield Static(Text(":", style="bold"), id="command-colon")
             yield Input(
                 id="command-input",
-                placeholder=registry.hint(max(self.app.size.width - 2, 20)),
+                placeholder=registry.PROMPT_PLACEHOLDER,
                 suggester=CommandSuggester(self._suggestions),
             )
 
@@ -107,8 +107,9 @@ class CommandPrompt(ModalScreen[str | None]):
         if event.value != self._completed:
             self._cycle = None  # typed by the user: the next tab starts from this
         hint = self.query_one("#command-hint", Static)
-        hint.update(hint_for(event.value))
-        hint.set_class(not event.value.strip(), "hidden")
+        typing = bool(event.value.strip())
+        hint.update(hint_for(event.value) if typing else literal(registry.listing()))
+        hint.set_class(not typing, "listing")
 
     def action_complete(self, step: int) -> None:
         field = self.field

@@ -103,20 +103,13 @@ def words() -> list[str]:
     return sorted(out)
 
 
-def hint(width: int) -> str:
-    """Every command's name on one line of at most `width` columns, for the empty `:` prompt:
-    with the arguments they take when there is room, else the names alone."""
-    specs = commands()
-    tail = "   (tab completes)"
-    variants = [
-        " · ".join(f"{s.name} {s.argument}".strip() for s in specs) + tail,
-        " · ".join(s.name for s in specs) + tail,
-        " · ".join(s.name for s in specs),
-    ]
-    for text in variants:
-        if len(text) <= width:
-            return text
-    return variants[-1][: max(width - 1, 0)] + "…"
+def listing() -> str:
+    """Every command's name, for the empty `:` prompt (it wraps: there are more than fit on
+    one line of 80 columns, and every one of them is shown)."""
+    return " · ".join(s.name for s in commands())
+
+
+PROMPT_PLACEHOLDER = "a command · tab completes · esc cancels · :help explains each"
 
 
 def matches(word: str) -> list[CommandSpec]:
