@@ -145,11 +145,16 @@ class WalkScreen(Screen[None]):
         self.blink = WalkBlink()
         self.reverse: _Reverse | None = None
         self.last: Text = Text("")
+        self.last_at: int | None = None  # the position `last` is about
 
     def _keys(self) -> Text:
         """The answer keys: the footer leaves out letters while the scan field has the focus."""
         if self.readonly:
             return Text("↑↓ positions · esc back (read-only)", style="dim")
+        if self.state is not None and self.index is None:  # the summary
+            return Text(
+                "f fix the first placement (confirmed) · ↑↓ positions · s stop", style="dim"
+            )
         return Text(
             "y it blinks · n not it · e empty · r find Pi · ↑↓ positions · f fix · s stop",
             style="dim",
@@ -241,6 +246,11 @@ class WalkScreen(Screen[None]):
         expected = self.query_one("#walk-expected", Static)
         summary_box = self.query_one("#walk-summary", Static)
         self.query_one("#walk-last", Static).update(self.last)
+        self.query_one("#walk-keys", Static).update(self._keys())
+        scan = self.query_one("#walk-scan", ScanField)
+        scan.display = self.index is not None  # no scanning on the summary
+        if scan.display and not scan.has_focus:
+            scan.focus()
         if self.index is None:  # every position answered
             where.update(Text(f"{visible(state.rack.name, 40)}: every position answered"))
             self.query_one("#walk-picture", Static).update("")
@@ -278,7 +288,7 @@ class WalkScreen(Screen[None]):
         else:
             text.append("nothing", style="bold")
         answered = state.answers.get(p.key)
-        if answered is not None:
+        if answered is not None and self.last_at != self.index:
             text.append(f"\nanswered before: {answered.result}", style="dim")
         expected.update(text)
         self._blink(p.expected or None, state.where(p))
@@ -321,7 +331,10 @@ class WalkScreen(Screen[None]):
                 text.append(f"  {f.text}\n")
         else:
             text.append("No placement to fix.\n")
-        for q in unresolved(state, known):
+        questions = unresolved(state, known)
+        if questions:
+            text.append("To check (no one-key fix; ↑ to the position, scan or r):\n")
+        for q in questions:
             text.append(f"  {q}\n", style="magenta")
         return text
 
@@ -382,7 +395,7 @@ class WalkScreen(Screen[None]):
         else:
             nxt = self.index + step
             if state.done and not 0 <= nxt < state.total:
-                self.index = None
+                self.index, self.last, self.last_at = None, Text(""), None
             else:
                 self.index = nxt % state.total
         self.reverse = None
@@ -421,10 +434,11 @@ class WalkScreen(Screen[None]):
             return
         o = message.outcome
         self.last = Text.assemble((o.result.value, RESULT_STYLE[o.result]), ": ", o.message)
+        self.last_at = message.index
         identified = self.reverse is not None
         self.reverse = None
         if message.answer == NO:  # no evidence yet: stay, and ask for some (scan or r)
-            self.last.append("  (↓ next)", style="dim")
+            self.last = Text(o.message, style=RESULT_STYLE[o.result])
             self.show()
             return
         if identified and o.result in (Result.MOVED, Result.UNEXPECTED):
