@@ -18,6 +18,7 @@ from fleet_tui.core.racks.audits import AuditLog, Result
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.known import Known
+from fleet_tui.core.racks.spot import SpotError, parse_spot
 from fleet_tui.core.racks.walk_blink import BlinkRequest, WalkBlink
 from fleet_tui.core.racks.walk_fixes import fixes, summary, unresolved
 from fleet_tui.core.racks.walkthrough import Walkthroughs, reverse_candidates
@@ -195,3 +196,23 @@ async def test_the_walk_blink_changes_the_simulated_pis_led_trigger_and_restores
         for s in OperationJournal(store).steps(op.id)
     ]
     assert sorted(s.message for s in steps).count("LED back to its usual trigger") == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "spot"),
+    [
+        ("R2:12/3", ("R2", 12, 3)),
+        (" R2:U12 ", ("R2", 12, None)),
+        ("Lab/R2:u7 / 2", ("Lab/R2", 7, 2)),
+    ],
+)
+def test_one_spot_parser_for_place_and_audit_record(
+    text: str, spot: tuple[str, int, int | None]
+) -> None:
+    assert parse_spot(text) == spot
+
+
+@pytest.mark.parametrize("text", ["R2", "R2-10", ":12", "R2:12/", "R2:x", "R2:-3"])
+def test_a_malformed_spot_is_one_usage_error(text: str) -> None:
+    with pytest.raises(SpotError, match="is not RACK:UNIT or RACK:UNIT/SLOT"):
+        parse_spot(text)
