@@ -185,10 +185,10 @@ async def test_the_walk_blink_changes_the_simulated_pis_led_trigger_and_restores
     # each blink is an operation titled after the walk and the position
     titles = [op.title for op in reversed(OperationJournal(store).operations())]
     assert titles == [
-        "Walk R2 U10 slot 1: blink",
-        "Walk R2 U10 slot 1: stop",
-        "Walk R2 U10 slot 2: blink",
-        "Walk R2 U10 slot 2: stop",
+        "Walk R2 U10 slot 1",
+        "Off: Walk R2 U10 slot 1",
+        "Walk R2 U10 slot 2",
+        "Off: Walk R2 U10 slot 2",
     ]
     steps = [
         s

@@ -4,7 +4,8 @@ Every blink is an `identify` operation (core/ops/device_actions.py) through the 
 runner: the new device blinks for WALK_BLINK_S, and the one that blinked before is stopped
 first (identify with seconds 0: the agent puts back the LED trigger it found), so only the
 position the technician looks at blinks. Each operation is titled after the walk and the
-position ("Walk R2 U10 slot 1: blink") and carries the walk's session in its params
+position ("Walk R2 U10 slot 1"; its stop "Off: Walk R2 U10 slot 1": the words that differ
+come first, as `:ops` cuts titles at 80 columns) and carries the walk's session in its params
 (`walk`), so `fleet-tui ops` shows a walk's blinks as one line (`walk_groups`).
 """
 
@@ -53,9 +54,9 @@ class WalkBlink:
         out: list[BlinkRequest] = []
         now = self.current
         if now is not None and (target is None or target.serial != now.serial):
-            out.append(self._request(now, 0, f"Walk {self.here}: stop"))
+            out.append(self._request(now, 0, f"Off: Walk {self.here}"))
         if target is not None and (now is None or target.serial != now.serial):
-            out.append(self._request(target, self.seconds, f"Walk {here}: blink"))
+            out.append(self._request(target, self.seconds, f"Walk {here}"))
         if target is None or now is None or target.serial != now.serial:
             self.here = here
         self.current = target
