@@ -7,8 +7,9 @@ or scans the serial / asset tag: a USB barcode scanner types the code fast and p
 so printable keys go into the scan field and Enter submits it. An answer letter typed into an
 empty field is an answer unless more keys follow within SCANNER_GAP_S (a scanner's code may
 start with that letter). `s` stops (`:walk RACK` resumes, also a walk merged from another
-laptop), `r` blinks candidates one by one to identify an unknown Pi, and at the end `f`
-applies the next placement fix, confirmed. `--readonly`: look only.
+laptop), `r` blinks candidates one by one to identify an unknown Pi (and offers to place it
+there), and at the end `f` applies the next placement fix, confirmed (core/racks/walk_fixes.py:
+fixes come only from evidence; `n` stays at the position and asks for a scan). `--readonly`: look only.
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ class WalkScreen(Screen[None]):
         Binding("down", "move(1)", "Next", id="walk.next", show=False),
     ]
     HELP_LEGEND = (
-        "y yes it blinks · n a Pi, not the blinking one · e empty · or scan its serial or "
-        "asset tag (Enter) · r blink candidates for an unknown Pi · f apply a fix · s stop"
+        "y yes it blinks · n a Pi, not the blinking one (then scan it, or r) · e empty · or "
+        "scan its serial or asset tag (Enter) · r blink candidates for an unknown Pi, y places "
+        "it · ↓ after the last: the summary · f apply a fix · s stop"
     )
 
     def __init__(self, rack: str) -> None:
