@@ -235,16 +235,20 @@ class FleetApp(App[None]):
         return self.news.now()
 
     def start_operation(
-        self, kind: str, targets: list[DeviceTarget], params: dict[str, Any] | None = None
+        self,
+        kind: str,
+        targets: list[DeviceTarget],
+        params: dict[str, Any] | None = None,
+        title: str | None = None,
     ) -> None:
-        title = f"{kind_of(kind).verb}: not started"
+        failed = f"{kind_of(kind).verb}: not started"
         try:
-            future = self.backend.start_operation(kind, targets, params)
+            future = self.backend.start_operation(kind, targets, params, title=title)
         except BackendNotRunning as e:
             names = ", ".join(visible(t.hostname, 40) for t in targets[:8])
-            self.report_error(title, f"{names}{' …' if len(targets) > 8 else ''}: {e}")
+            self.report_error(failed, f"{names}{' …' if len(targets) > 8 else ''}: {e}")
             return
-        self._await_backend(future, title)
+        self._await_backend(future, failed)
 
     def cancel_operation(self, op_id: str) -> None:
         try:

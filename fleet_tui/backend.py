@@ -99,11 +99,12 @@ class Backend:
         targets: list[DeviceTarget],
         params: dict[str, Any] | None = None,
         force: bool = False,
+        title: str | None = None,
     ) -> Future[OperationRecord]:
         runner = self._running().operations
 
         async def start() -> OperationRecord:
-            return runner.start(kind, targets, params, force=force)
+            return runner.start(kind, targets, params, force=force, title=title)
 
         return self.submit(start())
 

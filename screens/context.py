@@ -83,9 +83,14 @@ class FleetContext(Protocol):
 
     # ---- operations (core/ops): they run on the pipeline; progress comes as OperationUpdated
     def start_operation(
-        self, kind: str, targets: list[DeviceTarget], params: dict[str, Any] | None = None
+        self,
+        kind: str,
+        targets: list[DeviceTarget],
+        params: dict[str, Any] | None = None,
+        title: str | None = None,
     ) -> None:
-        """Start an operation; returns at once (failures to start are reported)."""
+        """Start an operation; returns at once (failures to start are reported). `title`
+        names it in `:ops` (default: "Identify 3 devices")."""
         ...
 
     def cancel_operation(self, op_id: str) -> None: ...

@@ -7,8 +7,9 @@ or scans the serial / asset tag: a USB barcode scanner types the code fast and p
 so printable keys go into the scan field and Enter submits it. An answer letter typed into an
 empty field is an answer unless more keys follow within SCANNER_GAP_S (a scanner's code may
 start with that letter). `s` stops (`:walk RACK` resumes, also a walk merged from another
-laptop), `r` blinks candidates one by one to identify an unknown Pi, and at the end `f`
-applies the next placement fix, confirmed. `--readonly`: look only.
+laptop), `r` blinks candidates one by one to identify an unknown Pi (and offers to place it
+there), and at the end `f` applies the next placement fix, confirmed (core/racks/walk_fixes.py:
+fixes come only from evidence; `n` stays at the position and asks for a scan). `--readonly`: look only.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.known import Known
 from fleet_tui.core.racks.layout import load_elevation
 from fleet_tui.core.racks.walk_blink import WalkBlink
-from fleet_tui.core.racks.walk_fixes import Fix, fixes, open_questions, summary
+from fleet_tui.core.racks.walk_fixes import Fix, fix_at, fixes, summary, unresolved
 from fleet_tui.core.racks.walk_order import walk_positions
 from fleet_tui.core.racks.walkthrough import (
     EMPTY,
@@ -71,9 +72,11 @@ class WalkLoaded(Message, bubble=False):
 
 
 class Answered(Message, bubble=False):
-    def __init__(self, outcome: Outcome | None, error: str = "") -> None:
+    def __init__(
+        self, outcome: Outcome | None, error: str = "", answer: str = "", index: int = 0
+    ) -> None:
         super().__init__()
-        self.outcome, self.error = outcome, error
+        self.outcome, self.error, self.answer, self.index = outcome, error, answer, index
 
 
 @dataclass
@@ -130,8 +133,9 @@ class WalkScreen(Screen[None]):
         Binding("down", "move(1)", "Next", id="walk.next", show=False),
     ]
     HELP_LEGEND = (
-        "y yes it blinks · n a Pi, not the blinking one · e empty · or scan its serial or "
-        "asset tag (Enter) · r blink candidates for an unknown Pi · f apply a fix · s stop"
+        "y yes it blinks · n a Pi, not the blinking one (then scan it, or r) · e empty · or "
+        "scan its serial or asset tag (Enter) · r blink candidates for an unknown Pi, y places "
+        "it · ↓ after the last: the summary · f apply a fix · s stop"
     )
 
     def __init__(self, rack: str) -> None:
@@ -143,11 +147,16 @@ class WalkScreen(Screen[None]):
         self.blink = WalkBlink()
         self.reverse: _Reverse | None = None
         self.last: Text = Text("")
+        self.last_at: int | None = None  # the position `last` is about
 
     def _keys(self) -> Text:
         """The answer keys: the footer leaves out letters while the scan field has the focus."""
         if self.readonly:
             return Text("↑↓ positions · esc back (read-only)", style="dim")
+        if self.state is not None and self.index is None:  # the summary
+            return Text(
+                "f fix the first placement (confirmed) · ↑↓ positions · s stop", style="dim"
+            )
         return Text(
             "y it blinks · n not it · e empty · r find Pi · ↑↓ positions · f fix · s stop",
             style="dim",
@@ -223,6 +232,7 @@ class WalkScreen(Screen[None]):
     def on_walk_loaded(self, message: WalkLoaded) -> None:
         first = self.state is None
         self.state, self.known = message.state, message.known
+        self.blink.session, self.blink.rack = self.state.session, visible(self.state.rack.name, 40)
         if message.resumed and first:
             self.last = Text(f"resumed: {self.state.answered} of {self.state.total} answered")
         if self.index is None or self.state.done:
@@ -238,6 +248,11 @@ class WalkScreen(Screen[None]):
         expected = self.query_one("#walk-expected", Static)
         summary_box = self.query_one("#walk-summary", Static)
         self.query_one("#walk-last", Static).update(self.last)
+        self.query_one("#walk-keys", Static).update(self._keys())
+        scan = self.query_one("#walk-scan", ScanField)
+        scan.display = self.index is not None  # no scanning on the summary
+        if scan.display and not scan.has_focus:
+            scan.focus()
         if self.index is None:  # every position answered
             where.update(Text(f"{visible(state.rack.name, 40)}: every position answered"))
             self.query_one("#walk-picture", Static).update("")
@@ -263,7 +278,7 @@ class WalkScreen(Screen[None]):
             text.append(f"  ({self.reverse.at + 1} of {len(self.reverse.serials)})  ")
             text.append("y it is · n next · esc give up", style="dim")
             expected.update(text)
-            self._blink(serial)
+            self._blink(serial, state.where(p))
             return
         text = Text("should be here: ")
         if p.expected:
@@ -275,10 +290,10 @@ class WalkScreen(Screen[None]):
         else:
             text.append("nothing", style="bold")
         answered = state.answers.get(p.key)
-        if answered is not None:
+        if answered is not None and self.last_at != self.index:
             text.append(f"\nanswered before: {answered.result}", style="dim")
         expected.update(text)
-        self._blink(p.expected or None)
+        self._blink(p.expected or None, state.where(p))
 
     def _picture(self) -> Text:
         """The units around the one to look at, its slot marked."""
@@ -318,21 +333,25 @@ class WalkScreen(Screen[None]):
                 text.append(f"  {f.text}\n")
         else:
             text.append("No placement to fix.\n")
-        for q in open_questions(state):
+        questions = unresolved(state, known)
+        if questions:
+            text.append("To check (no one-key fix; ↑ to the position, scan or r):\n")
+        for q in questions:
             text.append(f"  {q}\n", style="magenta")
         return text
 
     # ---- blinking -----------------------------------------------------------------------------
-    def _blink(self, serial: str | None) -> None:
-        """Blink `serial` (through the operation runner), stopping the previous blink."""
+    def _blink(self, serial: str | None, here: str = "") -> None:
+        """Blink `serial` at position `here` (through the operation runner, titled after the
+        walk and the position), stopping the previous blink."""
         if self.readonly:
             return
         ctx = fleet_context(self.app)
         target = None
         if serial is not None and ctx.live_state(serial) is not None:  # reachable now
             target = DeviceTarget(serial, self.known.name(serial) if self.known else serial)
-        for t, params in self.blink.show(target):
-            ctx.start_operation("identify", [t], params)
+        for r in self.blink.show(target, here):
+            ctx.start_operation("identify", [r.target], r.params, title=r.title)
 
     def on_unmount(self) -> None:
         self._blink(None)
@@ -368,11 +387,21 @@ class WalkScreen(Screen[None]):
             self._answer(EMPTY)
 
     def action_move(self, step: int) -> None:
-        if self.state is not None and self.state.total:
-            now = self.index if self.index is not None else (0 if step < 0 else -1)
-            self.index = (now + step) % self.state.total
-            self.reverse = None
-            self.show()
+        """↑↓: the previous / next position; once every position is answered, the summary
+        is one more stop after the last position."""
+        state = self.state
+        if state is None or not state.total:
+            return
+        if self.index is None:  # on the summary
+            self.index = 0 if step > 0 else state.total - 1
+        else:
+            nxt = self.index + step
+            if state.done and not 0 <= nxt < state.total:
+                self.index, self.last, self.last_at = None, Text(""), None
+            else:
+                self.index = nxt % state.total
+        self.reverse = None
+        self.show()
 
     def _answer(self, answer: str) -> None:
         if self.readonly:
@@ -396,18 +425,45 @@ class WalkScreen(Screen[None]):
         except (RackError, StoreError) as e:
             self.post_message(Answered(None, str(e)))
             return
-        self.post_message(Answered(outcome))
+        self.post_message(
+            Answered(outcome, answer="" if serial is not None else answer, index=index)
+        )
 
     def on_answered(self, message: Answered) -> None:
         if message.outcome is None:
             self.last = Text(visible(message.error, 300), style="bold red")
-        else:
-            o = message.outcome
-            self.last = Text.assemble((o.result.value, RESULT_STYLE[o.result]), ": ", o.message)
-            self.reverse = None
-            if self.state is not None:
-                self.index = self.state.next_index(self.index if self.index is not None else -1)
+            self.show()
+            return
+        o = message.outcome
+        self.last = Text.assemble((o.result.value, RESULT_STYLE[o.result]), ": ", o.message)
+        self.last_at = message.index
+        identified = self.reverse is not None
+        self.reverse = None
+        if message.answer == NO:  # no evidence yet: stay, and ask for some (scan or r)
+            self.last = Text(o.message, style=RESULT_STYLE[o.result])
+            self.show()
+            return
+        if identified and o.result in (Result.MOVED, Result.UNEXPECTED):
+            self._offer_place(message.index)
+        if self.state is not None:
+            self.index = self.state.next_index(message.index)
         self.show()
+
+    def _offer_place(self, index: int) -> None:
+        """Reverse identification found the Pi at `index`: place it there now (confirmed)."""
+        state, known = self.state, self.known
+        if state is None or known is None:
+            return
+        fix = fix_at(state, known, state.positions[index])
+        if fix is None or fix.done(known):
+            return
+        dialog = ConfirmDialog("Place it here now?", Text(fix.text), "Place")
+
+        def answered(ok: bool | None) -> None:
+            if ok:
+                self._apply(fix)
+
+        self.app.push_screen(dialog, answered)
 
     # ---- reverse identification ---------------------------------------------------------------
     def action_reverse(self) -> None:

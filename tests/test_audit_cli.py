@@ -67,7 +67,7 @@ def test_audit_record_found_and_empty_then_export(
         (["R2:10/5", "--empty"], "U10 of R2 is a tray of 4 slots"),
         (["R2:5", "--empty"], "holds switch 'core-sw'"),
         (["R2:10/1", "--found", "NOPE-1"], "'NOPE-1' matches no known device"),
-        (["R2-10", "--empty"], "write a place as RACK:UNIT"),
+        (["R2-10", "--empty"], "'R2-10' is not RACK:UNIT or RACK:UNIT/SLOT"),
     ],
 )
 def test_audit_record_bad_input_is_one_line_and_writes_nothing(

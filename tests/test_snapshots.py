@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from test_tui_support import (
     FLEET,
+    command_line,
     fleet_states,
     make_app,
     post_fleet,
@@ -20,6 +21,7 @@ from test_tui_support import (
 )
 
 from fleet_tui.app import FleetApp
+from fleet_tui.core.store.database import Store
 from fleet_tui.screens.device import DeviceScreen
 from fleet_tui.screens.fleet import FleetScreen
 
@@ -193,3 +195,60 @@ def test_no_color_keeps_status_readable(
     app = _app(tmp_path)
     assert app.no_color
     assert snap_compare(app, terminal_size=(80, 24), run_before=_then())
+
+
+def _walk_app(tmp_path: Path) -> FleetApp:
+    from walk_support import build_rack
+
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as store:
+        build_rack(store)
+    app = make_app(db)
+    app.sub_title = "fleet.db"
+    return app
+
+
+async def _walk_open(pilot: Any) -> None:
+    from fleet_tui.screens.walkthrough import WalkScreen
+
+    app = pilot.app
+    await command_line(pilot, "walk R2")
+    assert await wait_for(
+        pilot,
+        lambda: (
+            isinstance(app.screen, WalkScreen)
+            and "slot 1" in str(app.screen.query_one("#walk-where").render())
+        ),
+    )
+    await pilot.pause(0.1)
+
+
+async def _walk_to_the_end(pilot: Any) -> None:
+    """y, e, e (pi-5-002 missing), its serial scanned in the next slot, a code that matches
+    nothing at U8, then n at the rear of U8 (it stays and asks), and ↓ to the summary."""
+    from fleet_tui.screens.walkthrough import SCANNER_GAP_S, WalkScreen
+
+    await _walk_open(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, WalkScreen)
+    for key in ("y", "e", "e"):
+        await pilot.press(key)
+        await pilot.pause(SCANNER_GAP_S * 3)
+    for code in ("10000000ABCDEF01", "NOPE-1"):
+        await pilot.press(*code, "enter")
+        await pilot.pause(0.2)
+    await pilot.press("n")
+    assert await wait_for(pilot, lambda: "scan what is there" in str(screen.last))
+    await pilot.press("down")
+    assert await wait_for(
+        pilot, lambda: "Summary" in str(screen.query_one("#walk-summary").render())
+    )
+    await pilot.pause(0.1)
+
+
+def test_walkthrough_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    assert snap_compare(_walk_app(tmp_path), terminal_size=(80, 24), run_before=_walk_open)
+
+
+def test_walkthrough_summary_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    assert snap_compare(_walk_app(tmp_path), terminal_size=(80, 24), run_before=_walk_to_the_end)

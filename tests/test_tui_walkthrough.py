@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_tui_support import command_line, make_app, wait_for
-from walk_support import LOOSE, PI1, PI2, build_rack
+from walk_support import LOOSE, PI1, PI2, PI3, PI4, build_rack
 
 from fleet_tui.core.racks.audits import AuditLog
 from fleet_tui.core.racks.book import RackBook
@@ -56,56 +56,82 @@ async def test_walk_answers_scans_resume_and_fixes(tmp_path: Path) -> None:
         assert PI1 in _text(screen, "#walk-expected")
         await _key(pilot, "y")
         assert await wait_for(pilot, lambda: "R2 U10 slot 2" in _text(screen, "#walk-where"))
-        await _key(pilot, "e")
-        assert await wait_for(pilot, lambda: "R2 U10 slot 3" in _text(screen, "#walk-where"))
-        # the scanner: the serial with leading zeros and upper case, typed fast, then Enter
-        await pilot.press(*("00" + PI2.upper()), "enter")
-        assert await wait_for(pilot, lambda: "slot 4" in _text(screen, "#walk-where"))
-        assert "ok: this is pi-5-002" in _text(screen, "#walk-last")
         # a code that starts with an answer letter is a scan, not an answer: nothing known
         await pilot.press(*"e-NOPE-7", "enter")
-        assert await wait_for(
-            pilot, lambda: "matches no known device" in _text(screen, "#walk-last")
-        )
+        assert await wait_for(pilot, lambda: "R2 U10 slot 3" in _text(screen, "#walk-where"))
         assert "'e-NOPE-7'" in _text(screen, "#walk-last")
+        assert "matches no known device" in _text(screen, "#walk-last")
+        await _key(pilot, "e")  # pi-5-002 is not in slot 3 ...
+        assert await wait_for(pilot, lambda: "R2 U10 slot 4" in _text(screen, "#walk-where"))
+        # ... it is in slot 4: the scanner types its serial (leading zeros, upper case), Enter
+        await pilot.press(*("00" + PI2.upper()), "enter")
+        assert await wait_for(pilot, lambda: "R2 U8" in _text(screen, "#walk-where"))
+        assert "moved: this is pi-5-002, which should be in R2 U10 slot 3" in _text(
+            screen, "#walk-last"
+        )
         # s stops: the walk resumes where it stood
         await _key(pilot, "s")
         assert await wait_for(pilot, lambda: not isinstance(app.screen, WalkScreen))
     assert _results(db) == [
         (10, 1, "front", "ok", ""),
-        (10, 2, "front", "ok", ""),
-        (10, 3, "front", "ok", "00" + PI2.upper()),
-        (10, 4, "front", "unknown", "e-NOPE-7"),
+        (10, 2, "front", "unknown", "e-NOPE-7"),
+        (10, 3, "front", "missing", ""),
+        (10, 4, "front", "moved", "00" + PI2.upper()),
     ]
     app = make_app(db)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _walk(pilot, app, "R2")
         assert await wait_for(pilot, lambda: "R2 U8" in _text(screen, "#walk-where"))
         assert "resumed: 4 of 6 answered" in _text(screen, "#walk-last")
-        # an asset tag: the rear Pi's place holds pi-zero-3 (expected at the front)
-        await pilot.press(*"ASSET-O-3", "enter")
+        await pilot.press(*"ASSET-O-3", "enter")  # the asset tag of the Pi expected at U8
         assert await wait_for(pilot, lambda: "R2 U8 rear" in _text(screen, "#walk-where"))
-        # n: a Pi, not the one expected; every position answered: the summary
+        # n: not the blinking one — no evidence of what is there: the walk stays and asks
         await _key(pilot, "n")
+        assert await wait_for(
+            pilot,
+            lambda: (
+                "not pi-rear-4: scan what is there, or r to find it by blinking"
+                in _text(screen, "#walk-last")
+            ),
+        )
+        assert "R2 U8 rear" in _text(screen, "#walk-where")
+        # ↓ past the last position: the summary; n left the position unresolved, no fix
+        await pilot.press("down")
         assert await wait_for(pilot, lambda: "Summary" in _text(screen, "#walk-summary"))
-        assert "unknown Pi in R2 U8 rear" in _text(screen, "#walk-summary")
-        # back to the rear of U8 with the arrows; r blinks candidates, the unplaced one first
-        await pilot.press("up", "up", "down")
+        summary = _text(screen, "#walk-summary")
+        assert "unresolved — check R2 U8 rear: not pi-rear-4 (n)" in summary
+        assert "unresolved — check R2 U10 slot 2: 'e-NOPE-7' matches no known device" in summary
+        assert "pi-rear-4" not in summary.split("unresolved")[0]  # no fix unplaces it
+        assert "place pi-5-002 in R2 U10 slot 4 (the records say R2 U10 slot 3)" in summary
+        # back to the rear of U8; r blinks candidates, the unplaced one first; y places it now
+        await pilot.press("up")
         assert await wait_for(pilot, lambda: "R2 U8 rear" in _text(screen, "#walk-where"))
         await _key(pilot, "r")
         assert await wait_for(pilot, lambda: "pi-loose" in _text(screen, "#walk-expected"))
         await _key(pilot, "y")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        assert "place pi-loose in R2 U8 rear (placed nowhere); pi-rear-4 out of here" in str(
+            app.screen.query_one(".dialog-body").render()
+        )
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: "fixed: place pi-loose" in _text(screen, "#walk-last"))
         assert await wait_for(pilot, lambda: "Summary" in _text(screen, "#walk-summary"))
         summary = _text(screen, "#walk-summary")
-        assert "place pi-loose in R2 U8 rear (placed nowhere)" in summary
-        assert "unknown Pi in R2 U10 slot 4" in summary
-        # f fixes the first placement, confirmed
+        assert "Placements to fix (1; f applies the first)" in summary
+        # f fixes the next placement, confirmed
         await _key(pilot, "f")
         assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
         await pilot.press("enter")
-        assert await wait_for(pilot, lambda: "fixed: unplace" in _text(screen, "#walk-last"))
+        assert await wait_for(pilot, lambda: "fixed: place pi-5-002" in _text(screen, "#walk-last"))
+        assert await wait_for(
+            pilot, lambda: "No placement to fix" in _text(screen, "#walk-summary")
+        )
     with Store.open(db, readonly=True) as store:
-        assert RackBook(store).placement_of(LOOSE) is None  # only one fix applied
+        book = RackBook(store)
+        where = {s: book.placement_of(s) for s in (PI2, PI3, PI4, LOOSE)}
+        assert where[PI4] is None and where[PI3] is not None  # n alone unplaced nothing
+        assert (where[LOOSE].unit, where[LOOSE].face) == (8, "rear")  # type: ignore[union-attr]
+        assert (where[PI2].unit, where[PI2].slot) == (10, 4)  # type: ignore[union-attr]
         walks = store.rows("walkthroughs")
         assert [w["status"] for w in walks] == ["finished"] and walks[0]["who"]
 

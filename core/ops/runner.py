@@ -109,13 +109,17 @@ class OperationRunner:
         *,
         force: bool = False,
         limits: Limits | None = None,
+        title: str | None = None,
     ) -> OperationRecord:
-        """Journal a new operation and run it in the background (call on the event loop)."""
+        """Journal a new operation and run it in the background (call on the event loop).
+        `title` names it in `:ops` and `fleet-tui ops` (default: "Identify 3 devices")."""
         kind = kind_of(kind_name)
         unique = list({t.serial: t for t in targets}.values())
         if not unique:
             raise OperationRefused(f"{kind.verb}: no devices")
-        op = self.journal.create(kind.name, kind.title(len(unique)), unique, params, self.who)
+        op = self.journal.create(
+            kind.name, title or kind.title(len(unique)), unique, params, self.who
+        )
         log.info("%s %s started by %s on %d device(s)", op.kind, op.id, self.who, op.total)
         run = _Run(op, kind, self.journal.steps(op.id), limits or Limits())
         self._launch(run, "started", force)
@@ -129,8 +133,9 @@ class OperationRunner:
         *,
         force: bool = False,
         limits: Limits | None = None,
+        title: str | None = None,
     ) -> OperationRecord:
-        op = self.start(kind_name, targets, params, force=force, limits=limits)
+        op = self.start(kind_name, targets, params, force=force, limits=limits, title=title)
         return await self.wait(op.id)
 
     def resume(

@@ -57,22 +57,6 @@ def walk_positions(elevation: Elevation) -> list[Position]:
     return out
 
 
-def parse_spot(text: str) -> tuple[str, int, int | None]:
-    """ "R2:12/3" -> ("R2", 12, 3); "R2:12" -> ("R2", 12, None). RackError when malformed."""
-    rack, sep, rest = text.strip().rpartition(":")
-    unit_text, _, slot_text = rest.partition("/")
-    try:
-        if not sep or not rack:
-            raise ValueError
-        unit = int(unit_text.strip().removeprefix("U").removeprefix("u"))
-        slot = int(slot_text) if slot_text.strip() else None
-    except ValueError:
-        raise RackError(
-            f"{visible(text, 64)!r}: write a place as RACK:UNIT or RACK:UNIT/SLOT (e.g. R2:12/3)"
-        ) from None
-    return rack.strip(), unit, slot
-
-
 def position_at(elevation: Elevation, unit: int, slot: int | None, face: str) -> Position:
     """The position (unit, slot, face) of a rack, with what should be there; RackError when
     there is no such place for a Pi (out of range, an item's unit, a slot that is not)."""

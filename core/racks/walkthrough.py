@@ -26,6 +26,7 @@ from fleet_tui.core.text import visible
 
 OPEN, FINISHED = "open", "finished"
 YES, NO, EMPTY = "y", "n", "e"
+ASK_WHAT = "scan what is there, or r to find it by blinking"
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def classify(position: Position, answer: str, known: Known, here: str = "") -> O
         return Outcome(Result.OK, exp, "", f"{known.name(exp)} is in {here}")
     if answer == NO:
         what = f"not {known.name(exp)}" if exp else "a Pi where nothing should be"
-        return Outcome(Result.UNKNOWN, "", "", f"{what}: an unknown Pi (r: blink candidates)")
+        return Outcome(Result.UNKNOWN, "", "", f"{what}: {ASK_WHAT}")
     if answer == EMPTY:
         if exp:
             return Outcome(Result.MISSING, "", "", f"{known.name(exp)} is not in {here}")

@@ -38,13 +38,14 @@ from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.known import Known
 from fleet_tui.core.racks.layout import load_elevation
 from fleet_tui.core.racks.model import where
+from fleet_tui.core.racks.spot import SpotError, parse_spot
 from fleet_tui.core.racks.visit_report import (
     VisitReport,
     last_visit_end,
     write_visit_csv,
     write_visit_markdown,
 )
-from fleet_tui.core.racks.walk_order import parse_spot, position_at
+from fleet_tui.core.racks.walk_order import position_at
 from fleet_tui.core.racks.walkthrough import EMPTY, Walkthroughs, classify
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
@@ -58,7 +59,7 @@ def cmd_audit_record(args: argparse.Namespace) -> int:
     cfg, _ = load_config(config_file())
     try:
         rack_ref, unit, slot = parse_spot(args.spot)
-    except RackError as e:
+    except SpotError as e:
         return fail(f"audit record: {e}", EXIT_USAGE)
     try:
         with open_db(args, writes=False) as store:

@@ -31,6 +31,7 @@ from fleet_tui.core.ops.device_actions import IDENTIFY_SECONDS
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal, OperationNotFound
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepStatus
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
+from fleet_tui.core.racks.walk_blink import WalkGroup, walk_groups
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.text import visible, when
@@ -100,20 +101,28 @@ def _with_progress(journal: OperationJournal, op: OperationRecord) -> dict[str, 
 def cmd_ops_list(args: argparse.Namespace) -> int:
     try:
         with _journal(args, write=False) as journal:
-            ops = journal.operations(limit=args.limit)
             if args.json:
-                for op in ops:
+                for op in journal.operations(limit=args.limit):
                     print(json.dumps(_with_progress(journal, op), sort_keys=True))
                 return EXIT_OK
-            if not ops:
+            # a walkthrough's blinks (one identify per position) fold into one line, so they
+            # do not push every other operation out of the list (--all: one line each)
+            ops = journal.operations(limit=args.limit if args.all else None)
+            groups = [WalkGroup((op,)) for op in ops] if args.all else walk_groups(ops)
+            groups = groups[: args.limit]
+            if not groups:
                 print("no operations yet (fleet-tui identify, reboot, or the TUI's i and R)")
                 return EXIT_OK
             print(f"{'ID':<20} {'WHEN':<25} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
-            for op in ops:
+            for g in groups:
+                op = g.newest
+                steps = [s for o in g.ops for s in journal.steps(o.id)]
+                counted = Progress.of(steps).summary()
+                if len(g.ops) > 1:
+                    counted = f"{len(g.ops)} operations: {counted}"
                 print(
-                    f"{visible(op.id, 20):<20} {when(op.created):<25} {op.status.value:<11} "
-                    f"{visible(op.title, 22):<22} {visible(op.who, 16):<16} "
-                    f"{journal.progress(op.id).summary()}"
+                    f"{visible(op.id, 20):<20} {when(op.created):<25} {g.status.value:<11} "
+                    f"{visible(g.title, 22):<22} {visible(op.who, 16):<16} {counted}"
                 )
             return EXIT_OK
     except StoreError as e:
@@ -257,11 +266,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # `ops --json` and `ops list --json` alike: the verb's own flags must not reset the parent's
     ops.add_argument("--json", action="store_true", help="one JSON object per operation")
     ops.add_argument("--limit", type=int, default=50, metavar="N", help="at most N (default 50)")
+    ops.add_argument(
+        "--all",
+        action="store_true",
+        help="one line per operation (a walkthrough's blinks are one line by default)",
+    )
     ops.set_defaults(func=cmd_ops_list)
     verbs = ops.add_subparsers(dest="ops_command", metavar="VERB")
     p = verbs.add_parser("list", help="newest first (the default)")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     p.add_argument("--limit", type=int, metavar="N", default=argparse.SUPPRESS)
+    p.add_argument("--all", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_ops_list)
     p = verbs.add_parser("show", help="one operation and its steps")
     p.add_argument("id", metavar="ID", help="operation id (its last characters will do)")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -34,15 +33,10 @@ from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.layout import load_elevation, load_elevations
 from fleet_tui.core.racks.layout_csv import LayoutCsvRow, import_layout, layout_rows
 from fleet_tui.core.racks.model import ITEM_KINDS, REAR, RackInfo
+from fleet_tui.core.racks.spot import SpotError, parse_spot
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.text import visible
-
-_SPOT = re.compile(r"[Uu]?(\d+)(?:/(\d+))?")
-
-
-class UsageError(ValueError):
-    pass
 
 
 def _read(args: argparse.Namespace) -> Store:
@@ -211,15 +205,6 @@ def cmd_rack_free(args: argparse.Namespace) -> int:
 
 
 # ---- place / unplace -----------------------------------------------------------------------------
-def parse_spot(text: str) -> tuple[str, int, int | None]:
-    """RACK:UNIT[/SLOT] -> (rack, unit, slot)."""
-    rack, sep, rest = text.rpartition(":")
-    m = _SPOT.fullmatch(rest.strip())
-    if not sep or not rack.strip() or m is None:
-        raise UsageError(f"{visible(text, 80)!r} is not RACK:UNIT or RACK:UNIT/SLOT (R2:12/3)")
-    return rack.strip(), int(m.group(1)), int(m.group(2)) if m.group(2) else None
-
-
 def _device(store: Store, ref: str, command: str) -> tuple[str, str] | int:
     """(serial, hostname or serial) of the one device `ref` names, else the exit code (after
     saying why)."""
@@ -236,7 +221,7 @@ def cmd_place(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         rack_ref, unit, slot = parse_spot(args.spot)
-    except UsageError as e:
+    except SpotError as e:
         return fail(f"place: {e}", EXIT_USAGE)
     try:
         with open_db(args, writes=False) as store:
