@@ -153,8 +153,23 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     LwwTable("devices", "serial", DEVICE_FIELDS),
     LwwTable("host_keys", "endpoint", _cols("key serial pinned_at:TIME")),
     LwwTable("policies", "id", _cols("kind name body enabled:INTEGER")),
-    LwwTable("releases", "id", _cols("name version manifest sha256 created:TIME")),
-    LwwTable("deployments", "id", _cols("release_id status params created:TIME")),
+    # Releases (core/deploy/): id "name@version"; sha256 is the digest of its file list, the
+    # files themselves live content-addressed in the `releases/` folder beside the database.
+    LwwTable(
+        "releases",
+        "id",
+        _cols("name version manifest sha256 created:TIME files:INTEGER size:INTEGER who"),
+    ),
+    # A rollout in waves (core/deploy/): `params` the plan (targets, waves, thresholds);
+    # `control` a pause/abort asked by another process; `pid`/`pid_start`/`site` who runs it.
+    LwwTable(
+        "deployments",
+        "id",
+        _cols(
+            "release_id status params created:TIME kind who site pid:INTEGER pid_start "
+            "finished:TIME wave:INTEGER control message"
+        ),
+    ),
     LwwTable("config_files", "id", _cols("path target validator head notes")),
     # Every long or physical action (core/ops/): one row per operation, one per device step
     # (id "<operation id>/<serial>", so an operation's steps are one primary-key range).
@@ -269,7 +284,8 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
     ),
     AppendTable(
         "deployment_steps",
-        _cols("deployment_id serial step status message time:TIME"),
+        # step: preflight, send, switch, health, commit, rollback, skip; duration in seconds
+        _cols("deployment_id serial step status message time:TIME duration:REAL wave:INTEGER"),
         ("deployment_id",),
     ),
     AppendTable(
