@@ -17,6 +17,7 @@ themselves are read again every `records_seconds` (another laptop's moves after 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any
 
 from rich.text import Text
@@ -27,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from fleet_tui.assets import asset
+from fleet_tui.core.fleet.refs import DeviceRefError, serial_for
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.process import operator
@@ -37,6 +39,7 @@ from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.layout_csv import export_rack_csv
 from fleet_tui.core.racks.model import FRONT, REAR, where
 from fleet_tui.core.store.database import StoreError
+from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.text import visible
 from fleet_tui.screens import actions
 from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
@@ -512,11 +515,14 @@ class RackScreen(Screen[None]):
             return
         try:
             store = ctx.write_store()
+            if isinstance(outlet, Outlet) and outlet.controller:  # typed: a hostname or serial
+                controller = serial_for(DeviceBook(store).all(), outlet.controller)
+                outlet = replace(outlet, controller=controller)
             linked = link_outlet(store, serial, outlet, ctx.options.technician or operator())
         except ReadOnlyError:
             ctx.report_error("Outlet refused", "read-only mode")
             return
-        except (StoreError, OutletError) as e:
+        except (StoreError, OutletError, DeviceRefError) as e:
             ctx.report_error("Outlet not linked", str(e))
             return
         said = f"outlet {visible(linked.name, 40)} ({visible(linked.where, 60)}) powers it"

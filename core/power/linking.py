@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from fleet_tui.core.fleet.refs import resolve
 from fleet_tui.core.power.outlets import Outlet, OutletBook, OutletError, validated
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
@@ -36,7 +35,8 @@ def new_outlet(name: str, kind: str, host: str, number: str, community_env: str 
 
 
 def link_outlet(store: Store, serial: str, outlet: Outlet | str, who: str) -> Outlet:
-    """Link `outlet` (a name: an existing one; an Outlet: defined now) to device `serial`."""
+    """Link `outlet` (a name: an existing one; an Outlet: defined now, its controller already
+    resolved to a serial: core/fleet/refs.py `serial_for`) to device `serial`."""
     book = OutletBook(store)
     if isinstance(outlet, str):
         linked = book.link(outlet, serial)
@@ -44,11 +44,8 @@ def link_outlet(store: Store, serial: str, outlet: Outlet | str, who: str) -> Ou
             serial, "outlet_linked", f"outlet {linked.name} ({linked.where}) by {who}"
         )
         return linked
-    if outlet.controller:
-        found = resolve(DeviceBook(store).all(), [outlet.controller])
-        if found.problems:
-            raise OutletError(f"controller: {found.problems[0]}")
-        outlet = replace(outlet, controller=found.devices[0].serial)
+    if outlet.controller and DeviceBook(store).get(outlet.controller) is None:
+        raise OutletError(f"controller {outlet.controller!r}: not a known device's serial")
     if store.get_row("outlets", outlet.name) is not None:
         raise OutletError(f"an outlet named {outlet.name!r} exists: pick it from the list")
     added = book.add(replace(outlet, serial=serial))
