@@ -13,6 +13,7 @@ from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.model import OperationRecord
+from fleet_tui.core.power.service import POWER_KINDS
 
 T = TypeVar("T")
 WAIT_SLICE = 0.2  # run_coroutine looks this often whether its worker was cancelled
@@ -101,9 +102,13 @@ class Backend:
         force: bool = False,
         title: str | None = None,
     ) -> Future[OperationRecord]:
-        runner = self._running().operations
+        running = self._running()
+        runner, power = running.operations, running.power
 
         async def start() -> OperationRecord:
+            if kind in POWER_KINDS and power is not None:  # batch and budget interlocks first;
+                # every cut in the TUI was confirmed by typing (the hostname or "cut N")
+                return await power.start(runner, kind, targets, params, confirmed=True)
             return runner.start(kind, targets, params, force=force, title=title)
 
         return self.submit(start())

@@ -64,6 +64,8 @@ def run_tui(
         lab=lab,
         interfaces=getattr(args, "interface", None),
         poll_interval=cfg.poll_interval(low),
+        operations=cfg.operations,
+        power=cfg.power,
     )
     options = UiOptions(
         readonly=readonly,

@@ -10,6 +10,7 @@ with a message.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,8 @@ class Target:
         return self.address or self.key
 
 
-def confirm_text(kind: OperationKind, targets: list[Target]) -> Text:
-    text = Text(kind.question + "\n")
+def confirm_text(kind: OperationKind, targets: list[Target], question: str | None = None) -> Text:
+    text = Text((question or kind.question) + "\n")
     for t in targets[:LIST_AT_MOST]:
         text.append(f"  {visible(t.hostname)}", style="bold")
         text.append(f"  {visible(t.where)}\n")
@@ -54,8 +55,18 @@ def confirm_text(kind: OperationKind, targets: list[Target]) -> Text:
     return text
 
 
-def request(screen: Screen[Any], name: str, targets: list[Target]) -> None:
-    """Ask, then start `name` on `targets`. Refused outright in --readonly mode."""
+def request(
+    screen: Screen[Any],
+    name: str,
+    targets: list[Target],
+    params: dict[str, Any] | None = None,
+    *,
+    question: str | None = None,
+    typed: Callable[[int], str] | None = None,
+) -> None:
+    """Ask, then start `name` on `targets` with `params` (else the kind's defaults). Refused
+    outright in --readonly mode. `question` and `typed` (the word to type for N devices)
+    replace the kind's own, for a harder variant (`power off --hard`)."""
     app = screen.app
     ctx = fleet_context(app)
     kind = kind_of(name)
@@ -78,17 +89,18 @@ def request(screen: Screen[Any], name: str, targets: list[Target]) -> None:
         )
     if not ready:
         return
+    word = typed(len(ready)) if typed else kind.typed_word([visible(t.hostname) for t in ready])
     dialog = ConfirmDialog(
         f"{kind.title(len(ready))}?",
-        confirm_text(kind, ready),
+        confirm_text(kind, ready, question),
         kind.verb,
-        danger=kind.danger,
-        typed=kind.typed_word([visible(t.hostname) for t in ready]),
+        danger=kind.danger or typed is not None,
+        typed=word,
     )
     devices = [DeviceTarget(t.serial or "", t.hostname) for t in ready]
 
     def answered(ok: bool | None) -> None:
         if ok:
-            ctx.start_operation(kind.name, devices, PARAMS.get(kind.name))
+            ctx.start_operation(kind.name, devices, params or PARAMS.get(kind.name))
 
     app.push_screen(dialog, answered)

@@ -80,6 +80,14 @@ class DeviceScreen(DeviceActions):
             tooltip="reboot (type the hostname to confirm)",
         ),
         Binding(
+            "P",
+            "power",
+            "Power",
+            id="device.power",
+            tooltip="power on/off/cycle through its outlet",
+            show=False,
+        ),
+        Binding(
             "x", "export", "Export", id="device.export", tooltip="CSV of the table on this tab"
         ),
         Binding(

@@ -16,8 +16,9 @@ from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet
 from fleet_tui.screens.device_data import DeviceDetail
 from fleet_tui.screens.device_edit import DeviceEdit, EditDeviceDialog, describe_changes
 from fleet_tui.screens.device_ref import DeviceRef
+from fleet_tui.screens.power_menu import request_power
 
-MODIFYING = {"identify", "reboot", "edit"}
+MODIFYING = {"identify", "reboot", "edit", "power"}
 
 
 class DeviceActions(Screen[None]):
@@ -48,6 +49,9 @@ class DeviceActions(Screen[None]):
 
     def action_reboot(self) -> None:
         actions.request(self, "reboot", self._target())
+
+    def action_power(self) -> None:
+        request_power(self, self._target())
 
     def action_edit(self) -> None:
         ctx = fleet_context(self.app)

@@ -28,10 +28,11 @@ from fleet_tui.screens.fleet_table import FleetTable
 from fleet_tui.screens.format import SEVERITY_STYLE, Cell, literal
 from fleet_tui.screens.messages import RecordsLoaded
 from fleet_tui.screens.operations_bar import OperationsBar
+from fleet_tui.screens.power_menu import request_power
 
 MARK = "*"
 TABLE_COLUMNS = [("mark", " ", 1)] + [(c.key, c.label, c.width) for c in COLUMNS]
-MODIFYING = {"identify", "reboot"}
+MODIFYING = {"identify", "reboot", "power"}
 
 
 class FilterSuggester(Suggester):
@@ -101,6 +102,14 @@ class FleetScreen(Screen[None]):
             "Reboot",
             id="fleet.reboot",
             tooltip="reboot (marked rows, else this one)",
+            show=False,
+        ),
+        Binding(
+            "P",
+            "power",
+            "Power",
+            id="fleet.power",
+            tooltip="power on/off/cycle through outlets (marked rows, else this one)",
             show=False,
         ),
         Binding("x", "export", "Export", id="fleet.export", tooltip="CSV of the table as shown"),
@@ -417,6 +426,9 @@ class FleetScreen(Screen[None]):
 
     def action_reboot(self) -> None:
         actions.request(self, "reboot", self.targets())
+
+    def action_power(self) -> None:
+        request_power(self, self.targets())
 
     def action_reload(self) -> None:
         self.load_records()

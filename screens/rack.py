@@ -17,6 +17,7 @@ themselves are read again every `records_seconds` (another laptop's moves after 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import IO, Any
 
 from rich.text import Text
@@ -27,13 +28,19 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from fleet_tui.assets import asset
+from fleet_tui.core.fleet.refs import DeviceRefError, serial_for
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
+from fleet_tui.core.ops.process import operator
+from fleet_tui.core.power.linking import link_outlet
+from fleet_tui.core.power.outlets import Outlet, OutletError
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.layout_csv import export_rack_csv
 from fleet_tui.core.racks.model import FRONT, REAR, where
 from fleet_tui.core.store.database import StoreError
+from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.text import visible
 from fleet_tui.screens import actions
 from fleet_tui.screens.context import ReadOnlyError, fleet_context, reload_fleet_records
 from fleet_tui.screens.device import DeviceRef, DeviceScreen
@@ -43,12 +50,21 @@ from fleet_tui.screens.fleet_model import FleetModel, FleetRow
 from fleet_tui.screens.format import SEVERITY_STYLE, literal, safe, temperature
 from fleet_tui.screens.navigation import fleet_screen
 from fleet_tui.screens.operations_bar import OperationsBar
+from fleet_tui.screens.outlet_dialog import OutletChoice, OutletDialog
+from fleet_tui.screens.power_menu import request_power
 from fleet_tui.screens.rack_data import RackData, RacksLoaded, load_rack_data
 from fleet_tui.screens.rack_model import Overlay, heat_legend, hostname_of, occupant, power_of
 from fleet_tui.screens.rack_picker import DevicePicker
 from fleet_tui.screens.rack_view import RackElevation
 
-WRITES = {"move": "Move", "place": "Place", "remove": "Remove", "identify": "Identify"}
+WRITES = {
+    "move": "Move",
+    "place": "Place",
+    "remove": "Remove",
+    "identify": "Identify",
+    "power": "Power",
+    "outlet": "Outlet",
+}
 
 
 class RackScreen(Screen[None]):
@@ -103,6 +119,22 @@ class RackScreen(Screen[None]):
             "Export",
             id="rack.export",
             tooltip="the rack's layout as CSV",
+            show=False,
+        ),
+        Binding(
+            "P",
+            "power",
+            "Power",
+            id="rack.power",
+            tooltip="power on/off/cycle the device through its outlet",
+            show=False,
+        ),
+        Binding(
+            "o",
+            "outlet",
+            "Outlet",
+            id="rack.outlet",
+            tooltip="which outlet powers the device: pick one or define one",
             show=False,
         ),
         Binding("r", "reload", "Reload", id="rack.reload", tooltip="re-read the racks", show=False),
@@ -259,6 +291,12 @@ class RackScreen(Screen[None]):
                 text.append(" · ")
                 text.append(sev.value, style=SEVERITY_STYLE[sev])
                 text.append(f" · {temperature(row.temperature)} · {power_of(row).text}")
+            outlets = self.data.outlets.get(serial, []) if self.data else []
+            text.append(" · outlet ")
+            if outlets:
+                text.append_text(literal(", ".join(f"{o.name} ({o.where})" for o in outlets)))
+            else:
+                text.append("none: o links one", style="dim")
         elif unit.item is not None:
             item = unit.item
             text.append(f" · {item.kind} ")
@@ -440,6 +478,56 @@ class RackScreen(Screen[None]):
             return
         address = row.address if row is not None else ""
         actions.request(self, "identify", [actions.Target(serial, self.selected_name(), address)])
+
+    def _selected_target(self, what: str) -> actions.Target | None:
+        serial = self.selected_serial()
+        if serial is None:
+            self.app.notify(f"No device here to {what}", severity="warning", markup=False)
+            return None
+        row = self.selected_row()
+        return actions.Target(serial, self.selected_name(), row.address if row else "")
+
+    def action_power(self) -> None:
+        if self._refused("power"):
+            return
+        target = self._selected_target("power")
+        if target is not None:
+            request_power(self, [target])
+
+    def action_outlet(self) -> None:
+        if self._refused("outlet"):
+            return
+        target = self._selected_target("link to an outlet")
+        if target is None or self.data is None:
+            return
+        serial, name = target.key, target.hostname
+
+        def chosen(choice: OutletChoice | None) -> None:
+            if choice is not None:
+                self._link(serial, choice.existing or choice.new)
+
+        self.app.push_screen(OutletDialog(safe(name, 40), self.data.all_outlets), chosen)
+
+    @work(thread=True, group="rack-write", exit_on_error=False, description="linking an outlet")
+    def _link(self, serial: str, outlet: Outlet | str | None) -> None:
+        ctx = fleet_context(self.app)
+        if outlet is None:
+            return
+        try:
+            store = ctx.write_store()
+            if isinstance(outlet, Outlet) and outlet.controller:  # typed: a hostname or serial
+                controller = serial_for(DeviceBook(store).all(), outlet.controller)
+                outlet = replace(outlet, controller=controller)
+            linked = link_outlet(store, serial, outlet, ctx.options.technician or operator())
+        except ReadOnlyError:
+            ctx.report_error("Outlet refused", "read-only mode")
+            return
+        except (StoreError, OutletError, DeviceRefError) as e:
+            ctx.report_error("Outlet not linked", str(e))
+            return
+        said = f"outlet {visible(linked.name, 40)} ({visible(linked.where, 60)}) powers it"
+        self.app.call_from_thread(self.app.notify, said, title="Outlet", markup=False)
+        self.app.call_from_thread(self.load)
 
     def action_export(self) -> None:
         column = self.view.current_column

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from fleet_tui.core.power.outlets import Outlet, OutletBook
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.layout import Elevation, load_elevations, load_racks
 from fleet_tui.core.records import DeviceRecord
@@ -22,6 +23,8 @@ class RackData:
     records: list[DeviceRecord]
     placed: set[str] = field(default_factory=set)
     focus: str | None = None  # the rack id the cursor goes to
+    outlets: dict[str, list[Outlet]] = field(default_factory=dict)  # serial -> its outlets
+    all_outlets: list[Outlet] = field(default_factory=list)  # for `o`: link one
 
     def rack_names(self) -> dict[str, str]:
         """serial -> rack name, for the fleet model's `rack:` filter."""
@@ -46,4 +49,5 @@ def load_rack_data(store: Store, ref: str | None) -> RackData:
     devices = {d.serial: d for d in records}
     elevations = load_elevations(store, [r.id for r in racks], devices=devices)
     placed = {p["serial"] for p in store.rows("placements") if p.get("serial")}
-    return RackData(elevations, records, placed, focus)
+    book = OutletBook(store)
+    return RackData(elevations, records, placed, focus, book.by_device(), book.all())

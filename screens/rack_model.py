@@ -23,10 +23,11 @@ from rich.style import Style
 
 from fleet_tui.core.metrics import metrics_of
 from fleet_tui.core.policy import Severity
+from fleet_tui.core.power.draw import known_draw
 from fleet_tui.core.racks.layout import Elevation, UnitView
 from fleet_tui.core.racks.model import REAR
 from fleet_tui.screens.fleet_model import FleetRow
-from fleet_tui.screens.format import SEVERITY_STYLE, fit, safe, short_model
+from fleet_tui.screens.format import SEVERITY_STYLE, fit, safe
 
 
 class Overlay(StrEnum):
@@ -49,23 +50,6 @@ HEAT: tuple[tuple[float, str], ...] = (
     (math.inf, "bold red"),
 )
 
-# Typical draw of a board without USB peripherals (W): idle, all cores busy. The estimate is
-# linear in CPU use; a Pi 5 measures its own (its PMIC), which wins over any estimate.
-POWER_RANGE: dict[str, tuple[float, float]] = {
-    "4B": (2.7, 6.4),
-    "400": (2.7, 6.4),
-    "5B": (2.7, 8.8),
-    "500": (2.7, 8.8),
-    "3B+": (1.9, 5.1),
-    "3B": (1.4, 3.7),
-    "3A+": (1.1, 3.4),
-    "Zero2W": (0.6, 3.0),
-    "ZeroW": (0.6, 1.2),
-    "Zero": (0.5, 1.0),
-    "CM4": (1.6, 7.0),
-    "CM5": (2.5, 8.5),
-    "CM3+": (1.2, 3.5),
-}
 UNKNOWN_VALUE = "—"
 SLOT_MIN = 20  # a slot narrower than this wraps the tray onto another line
 GAP = 1  # blank cells right of each rack's column
@@ -119,11 +103,10 @@ def power_of(row: FleetRow | None) -> Power:
     m = metrics_of(row.state.health)
     if m.power_w is not None:
         return Power(m.power_w)
-    span = POWER_RANGE.get(short_model(row.model))
-    if span is None:
+    draw = known_draw(row.model)  # the one table (core/power/draw.py)
+    if draw is None:
         return Power(None)
-    busy = min(max(m.cpu_percent or 0.0, 0.0), 100.0) / 100.0
-    return Power(span[0] + (span[1] - span[0]) * busy, estimated=True)
+    return Power(draw.at_load(m.cpu_percent), estimated=True)
 
 
 def overlay_value(row: FleetRow | None, overlay: Overlay) -> tuple[str, str]:

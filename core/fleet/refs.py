@@ -64,3 +64,11 @@ def resolve(devices: Iterable[DeviceRecord], refs: Sequence[str]) -> Resolved:
         else:
             chosen.setdefault(hits[0].serial, hits[0])
     return Resolved(list(chosen.values()), problems, ambiguous)
+
+
+def serial_for(devices: Iterable[DeviceRecord], ref: str) -> str:
+    """The serial of the one device `ref` names; DeviceRefError saying why not."""
+    found = resolve(devices, [ref])
+    if found.problems:
+        raise DeviceRefError(found.problems[0])
+    return found.devices[0].serial

@@ -21,6 +21,8 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.ops.runner import OperationRunner
+from fleet_tui.core.power.policy import PowerPolicy
+from fleet_tui.core.power.service import POWER_KINDS, PowerService
 from fleet_tui.core.store.database import Store
 
 
@@ -34,6 +36,7 @@ class FleetConfig:
     options: ConnectOptions = field(default_factory=ConnectOptions)
     who: str = field(default_factory=operator)  # user@host, with every operation and event
     operations: OperationPolicy = field(default_factory=OperationPolicy)
+    power: PowerPolicy = field(default_factory=PowerPolicy)  # the config's [power]
 
 
 @dataclass
@@ -41,6 +44,7 @@ class RunningFleet:
     service: FleetService
     lab: Lab | None
     operations: OperationRunner
+    power: PowerService | None = None  # switches outlets for the power operations
 
 
 async def run_fleet(
@@ -54,6 +58,7 @@ async def run_fleet(
     store = Store.open(config.db_path)
     service: FleetService | None = None
     runner: OperationRunner | None = None
+    power: PowerService | None = None
     try:
         options, interfaces = config.options, config.interfaces
         accept = None
@@ -73,23 +78,36 @@ async def run_fleet(
             known=lab is None,  # the store's hosts and devices, never in a lab
         )
         await service.start()
+        # power operations (started here or resumed from :ops) switch outlets through this
+        power = PowerService(store, service, config.power, who=config.who)
         runner = OperationRunner(
             store,
             service,  # agent calls by serial over the live fleet's open sessions
             who=config.who,
             policy=config.operations,
             on_event=on_operation,
+            power=power,
         )
         if on_ready is not None:
-            on_ready(RunningFleet(service, lab, runner))
+            on_ready(RunningFleet(service, lab, runner, power))
+        reaped = runner.journal.reap()
         if on_operation is not None:  # what a crash of an earlier run left: said once, at start
-            for op in runner.journal.reap():
+            for op in reaped:
                 on_operation(OperationEvent("interrupted", op, runner.journal.progress(op.id)))
+        # an interrupted power operation leaves no half-known state: its outlets are read back
+        # (and recorded as events) in the background, while the fleet comes up
+        interrupted = [op.model_dump() for op in reaped if op.kind in POWER_KINDS]
+        readback = asyncio.create_task(power.read_back(interrupted)) if interrupted else None
         await stop.wait()
+        if readback is not None:
+            readback.cancel()
     finally:
         with contextlib.suppress(Exception):
             if runner is not None:
                 await runner.close()
+        with contextlib.suppress(Exception):
+            if power is not None:
+                power.close()
         with contextlib.suppress(Exception):
             if service is not None:
                 await service.stop()

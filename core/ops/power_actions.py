@@ -12,6 +12,14 @@ from collections.abc import Callable
 
 from fleet_tui.core.ops.kinds import OperationKind, StepContext
 
+HARD_WORD = "cut"
+HARD_QUESTION = "Cut the power WITHOUT a shutdown (file systems may be damaged):"
+
+
+def hard_word(count: int) -> str:
+    """What a technician types to confirm `power off --hard` of `count` devices."""
+    return f"{HARD_WORD} {count}"
+
 
 class NoPowerControl(RuntimeError):
     pass

@@ -195,6 +195,7 @@ class OutletBook:
             controller=outlet.controller,
             serial=outlet.serial,
             community_env=outlet.community_env,
+            item_id=outlet.item_id,
             notes=outlet.notes,
         )
         return outlet
@@ -217,6 +218,14 @@ class OutletBook:
 
     def of_device(self, serial: str) -> list[Outlet]:
         return [o for o in self.all() if o.serial == serial]
+
+    def by_device(self) -> dict[str, list[Outlet]]:
+        """serial -> the outlets that power it (for the rack screen's status line)."""
+        out: dict[str, list[Outlet]] = {}
+        for o in self.all():
+            if o.serial:
+                out.setdefault(o.serial, []).append(o)
+        return out
 
     def relay_controllers(self) -> set[str]:
         return {o.controller for o in self.all() if o.kind == "relay" and o.controller}

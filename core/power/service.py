@@ -26,6 +26,8 @@ from typing import Any
 
 from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.kinds import DeviceCaller
+from fleet_tui.core.ops.model import OperationRecord
+from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.power.budget import budget_refusal
 from fleet_tui.core.power.drivers import (
     OutletDriver,
@@ -98,6 +100,22 @@ class PowerService:
         if kind == "power_on":
             return budget_refusal(self.store, serials, await self._known_off(serials))
         return None
+
+    async def start(
+        self,
+        runner: OperationRunner,
+        kind: str,
+        targets: Sequence[DeviceTarget],
+        params: dict[str, Any] | None = None,
+        *,
+        confirmed: bool = False,
+    ) -> OperationRecord:
+        """Start a power operation on `runner` once the whole set passes the interlocks
+        (InterlockRefused names the rule); the TUI's way in (the CLI checks first, then asks)."""
+        refusal = await self.plan_refusal(kind, [t.serial for t in targets], confirmed=confirmed)
+        if refusal is not None:
+            raise InterlockRefused(refusal)
+        return runner.start(kind, targets, params)
 
     async def _known_off(self, serials: Sequence[str]) -> set[str]:
         chosen = set(serials)

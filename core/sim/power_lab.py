@@ -17,6 +17,7 @@ import contextlib
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from fleet_tui.core.sim.device import SimPi
@@ -33,6 +34,11 @@ class PowerOptions:
     community: str = "fleet-sim"  # the v2c community of both agents
     pdu_outlets: int = 0  # the last N Pis hang on a PDU's outlets 1..N instead of the switch
     boot_s: float = 1.0  # power on (or reboot) to SSH answering
+    # relay HAT channels: (controller Pi index, GPIO pin, powered Pi index). The channel is on
+    # while the controller's pin is high (the fake pinctrl keeps it in sim/gpio/PIN, where the
+    # agent's `relay` method sets it); it starts on. A channel switching powers its Pi off or
+    # on as a switch port does.
+    relays: tuple[tuple[int, int, int], ...] = ()
 
 
 class _Lab(Protocol):
@@ -53,6 +59,7 @@ class PowerLab:
         self._generation: dict[int, int] = {}  # per Pi: bumped by every power change
         self._seen: dict[int, int] = {}  # per Pi: bytes of sim/requests already acted on
         self._watcher: asyncio.Task[None] | None = None
+        self._relay_on: dict[tuple[int, int], bool] = {}  # per relay channel: last seen level
 
     @property
     def switch(self) -> SimPowerDevice:
@@ -86,6 +93,11 @@ class PowerLab:
             await device.start()
         for pi in pis:
             self._seen[pi.index] = _size(pi)
+        for controller, pin, _ in self.options.relays:
+            gpio = _gpio(pis[controller], pin)
+            gpio.parent.mkdir(parents=True, exist_ok=True)
+            gpio.write_text("hi\n")
+            self._relay_on[(controller, pin)] = True
         self._watcher = asyncio.get_running_loop().create_task(self._watch_requests())
 
     async def stop(self) -> None:
@@ -163,9 +175,24 @@ class PowerLab:
             await self._boot(pi, generation)
 
     # ---- requests made on the Pi (fake reboot/poweroff in its tree) --------------------------
+    def relay_on(self, controller: SimPi, pin: int) -> bool:
+        return self._relay_on.get((controller.index, pin), False)
+
+    def _watch_relays(self) -> None:
+        """A relay channel whose pin changed level switches the Pi it powers."""
+        for controller, pin, powered in self.options.relays:
+            try:
+                level = _gpio(self.lab.pis[controller], pin).read_text().strip() == "hi"
+            except OSError:
+                continue
+            if level != self._relay_on.get((controller, pin)):
+                self._relay_on[(controller, pin)] = level
+                self._switched(self.lab.pis[powered], level)
+
     async def _watch_requests(self) -> None:
         while True:
             await asyncio.sleep(REQUEST_POLL_S)
+            self._watch_relays()
             for pi in self.lab.pis:
                 if not pi.running:
                     continue
@@ -195,6 +222,10 @@ class PowerLab:
             if command in ("poweroff", "halt", "shutdown"):
                 self._spawn(self._reboot(pi, halt=True))
                 return
+
+
+def _gpio(pi: SimPi, pin: int) -> Path:
+    return pi.root / "sim/gpio" / str(pin)
 
 
 def _size(pi: SimPi) -> int:

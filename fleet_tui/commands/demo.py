@@ -32,12 +32,12 @@ from fleet_tui.core.sim.lab import (
     hostname_for,
     target_indices,
 )
+from fleet_tui.demo import DEMO_COMMUNITY_ENV
 from fleet_tui.demo.racks import RackedLab
 from fleet_tui.paths import NoDatabase, ready_db_path
 
 DEFAULT_DEVICES = 12
 MAX_DEVICES = 500
-DEMO_COMMUNITY_ENV = "FLEET_DEMO_SNMP_COMMUNITY"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

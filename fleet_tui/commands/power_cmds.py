@@ -34,11 +34,12 @@ from fleet_tui.commands._operation_run import (
 from fleet_tui.commands._ssh_args import add_ssh_args, connection_pool
 from fleet_tui.config import load_config
 from fleet_tui.core.fleet.pool_caller import PoolCaller
-from fleet_tui.core.fleet.refs import resolve
+from fleet_tui.core.fleet.stored_filter import select
 from fleet_tui.core.net.targets import known_targets
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
 from fleet_tui.core.ops.model import OperationRecord, OpStatus
+from fleet_tui.core.ops.power_actions import HARD_QUESTION, hard_word
 from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.power.drivers import OutletReading
 from fleet_tui.core.power.outlets import Outlet, OutletBook
@@ -49,19 +50,20 @@ from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.text import visible
 from fleet_tui.paths import config_file
 
-HARD_WORD = "cut"
+FILTER_HELP = (
+    "device names (hostname, serial, label, address), else the fleet filter: "
+    "rack:R1 tag:lab model:4B host:pi- !tag:spare, a regex on names"
+)
 
 
 def _chosen(store: Store, args: argparse.Namespace, what: str) -> list[DeviceRecord] | int:
-    devices = DeviceBook(store).all()
     if args.all or not args.device:
-        return devices
-    resolved = resolve(devices, args.device)
-    for problem in resolved.problems:
-        fail(f"{what}: {problem}")
-    if resolved.problems:
-        return EXIT_USAGE if resolved.ambiguous else EXIT_FAILURE
-    return resolved.devices
+        return DeviceBook(store).all()
+    chosen = select(store, args.device)
+    if chosen.problem is not None:
+        fail(f"{what}: {chosen.problem}")
+        return EXIT_USAGE if chosen.usage else EXIT_FAILURE
+    return chosen.devices
 
 
 # ---- status ---------------------------------------------------------------------------------
@@ -127,7 +129,7 @@ def cmd_power(args: argparse.Namespace) -> int:
     if refuse_readonly(args, what):
         return EXIT_FAILURE
     if not args.device and not args.all:
-        return fail(f"{what}: name devices (hostname, serial, label, address) or --all", EXIT_USAGE)
+        return fail(f"{what}: name devices, give a filter (rack:R1 tag:lab …) or --all", EXIT_USAGE)
     try:
         run_limits = limits(args)
     except ValueError as e:
@@ -196,9 +198,9 @@ def _hard_confirmed(args: argparse.Namespace, hostnames: list[str]) -> int | Non
     if not sys.stdin.isatty():
         return fail("power off --hard: needs --i-mean-it when not run from a terminal", EXIT_USAGE)
     return ask_word(
-        "Cut the power WITHOUT a shutdown (file systems may be damaged):",
+        HARD_QUESTION,
         hostnames,
-        f"{HARD_WORD} {len(hostnames)}",
+        hard_word(len(hostnames)),
         "power off --hard",
     )
 
@@ -208,7 +210,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     verbs = power.add_subparsers(dest="power_command", metavar="VERB", required=True)
 
     p = verbs.add_parser("status", help="every outlet's state, read live")
-    p.add_argument("device", nargs="*", metavar="FILTER", help="hostname, serial, label, address")
+    p.add_argument("device", nargs="*", metavar="FILTER", help=FILTER_HELP)
     p.add_argument("--all", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--json", action="store_true", help="one JSON object per outlet")
     add_ssh_args(p)
@@ -220,9 +222,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         ("cycle", "escalation ladder: SSH reboot, then an outlet off/on if it is not back"),
     ):
         p = verbs.add_parser(name, help=text)
-        p.add_argument(
-            "device", nargs="*", metavar="FILTER", help="hostname, serial, label or address"
-        )
+        p.add_argument("device", nargs="*", metavar="FILTER", help=FILTER_HELP)
         p.add_argument("--all", action="store_true", help="every known device")
         p.add_argument(
             "--i-mean-it",

@@ -3,3 +3,4 @@ them. The app, its backend and production core know nothing of the simulator; th
 the pipeline its lab (core/fleet/lab.py) and registers its `:fault` command (fault_command)."""
 
 DEMO_SUB_TITLE = "demo: simulated fleet"
+DEMO_COMMUNITY_ENV = "FLEET_DEMO_SNMP_COMMUNITY"  # `demo --power`: its switch's community

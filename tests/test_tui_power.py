@@ -1,0 +1,108 @@
+"""Power from the TUI against the SNMP-powered lab: `P` on the fleet table, confirmed by
+typing, switches a real (simulated) PoE port through the TUI's own operation runner; the same
+key in --readonly does nothing; `o` on the rack screen links an outlet and the status line
+names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_tui_support import live_rows, wait_for
+
+from fleet_tui.app import FleetApp
+from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.sim.lab import LabOptions, PowerOptions
+from fleet_tui.core.store.database import Store
+from fleet_tui.demo import DEMO_COMMUNITY_ENV
+from fleet_tui.demo.racks import RackedLab
+from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.power_menu import PowerMenu
+
+COMMUNITY = "tui-power-community"
+
+
+def _app(db: Path, readonly: bool = False) -> tuple[FleetApp, RackedLab]:
+    options = LabOptions(power=PowerOptions(community=COMMUNITY, boot_s=0.5))
+    lab = RackedLab(2, db=db, options=options)
+    config = FleetConfig(db_path=db, lab=lab, poll_interval=0.5)
+    ui = UiOptions(flush_seconds=0.1, animate=False, readonly=readonly)
+    return FleetApp(config, ui, start_backend=True), lab
+
+
+@pytest.fixture(autouse=True)
+def _community(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(DEMO_COMMUNITY_ENV, COMMUNITY)
+
+
+async def test_p_powers_the_selected_pi_off_hard_with_cut_typed_out(tmp_path: Path) -> None:
+    app, lab = _app(tmp_path / "demo.db")
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen_stack[0]
+        assert isinstance(fleet, FleetScreen)
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0)
+        key = fleet.table.cursor_key
+        pi = next(p for p in lab.pis if p.serial == key)
+        await pilot.press("P")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, PowerMenu))
+        await pilot.press("h")  # off --hard
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")  # nothing typed yet: not confirmed
+        await pilot.pause(0.2)
+        assert pi.powered
+        await pilot.press(*"cut 1", "enter")
+        assert await wait_for(pilot, lambda: not pi.powered, 20.0)
+        other = next(p for p in lab.pis if p is not pi)
+        assert other.powered
+    with Store.open(tmp_path / "demo.db") as store:
+        ops = store.rows("operations")
+        assert [o["kind"] for o in ops] == ["power_off"] and ops[0]["status"] == "done"
+
+
+async def test_readonly_p_does_nothing(tmp_path: Path) -> None:
+    app, lab = _app(tmp_path / "demo.db", readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        fleet = app.screen_stack[0]
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0)
+        await pilot.press("P")
+        await pilot.pause(0.3)
+        assert not isinstance(app.screen, PowerMenu)
+        assert all(pi.powered for pi in lab.pis)
+
+
+async def test_rack_screen_names_the_outlet_and_o_links_another(tmp_path: Path) -> None:
+    from test_tui_support import command_line
+
+    from fleet_tui.screens.outlet_dialog import OutletDialog
+    from fleet_tui.screens.rack import RackScreen
+
+    app, lab = _app(tmp_path / "demo.db")
+    async with app.run_test(size=(120, 40)) as pilot:
+        fleet = app.screen_stack[0]
+        assert await wait_for(pilot, lambda: live_rows(fleet) == 2, 30.0)
+        await command_line(pilot, "rack R1")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RackScreen))
+        screen = app.screen
+        assert isinstance(screen, RackScreen)
+
+        def where() -> str:
+            return str(screen.query_one("#rack-where").render())
+
+        for _ in range(4):  # from the switch at the top down to the first Pi
+            if screen.selected_serial() is not None:
+                break
+            await pilot.press("down")
+        assert await wait_for(pilot, lambda: "outlet demo-sw-p" in where(), 10.0), where()
+        serial = screen.selected_serial()
+        mine = "demo-sw-p1" if serial == lab.pis[0].serial else "demo-sw-p2"
+        other = "demo-sw-p2" if mine == "demo-sw-p1" else "demo-sw-p1"
+        assert other not in where()
+        await pilot.press("o")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, OutletDialog))
+        await pilot.press("down" if other == "demo-sw-p2" else "home", "enter")
+        assert await wait_for(pilot, lambda: other in where() and mine in where(), 10.0), where()
+    with Store.open(tmp_path / "demo.db") as store:
+        row = store.get_row("outlets", other)
+        assert row is not None and row["serial"] == serial
