@@ -11,6 +11,8 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from fleet_tui.core.fleet.filters import short_model as short_model  # the screens' name for it
+from fleet_tui.core.fleet.filters import short_os as short_os
 from fleet_tui.core.policy import Severity
 from fleet_tui.core.text import visible
 
@@ -93,24 +95,6 @@ def as_cell(c: Cell, gap: int = 0) -> SafeCell:
 def pi_model(model: str | None) -> str | None:
     """The model as the Pi names it, less the brand every row shares: "Pi 4 Model B Rev 1.4"."""
     return model.replace("Raspberry Pi", "Pi", 1) if model else model
-
-
-def short_model(model: str | None) -> str:
-    if not model:
-        return "?"
-    text = model.split(" Rev ")[0].replace("Raspberry Pi ", "")
-    for long, short in ((" Model ", ""), ("Compute Module ", "CM"), (" Plus", "+"), (" ", "")):
-        text = text.replace(long, short)
-    return text
-
-
-def short_os(os_name: str | None) -> str:
-    if not os_name:
-        return "?"
-    # "Debian GNU/Linux 12 (bookworm)" -> "bookworm": the codename is what technicians say.
-    if "(" in os_name and os_name.endswith(")"):
-        return os_name.rsplit("(", 1)[1][:-1]
-    return os_name
 
 
 def duration(seconds: float | None) -> str:
