@@ -22,6 +22,8 @@ MIN_WATCH_INTERVAL = 0.5
 MAX_WATCHES = 8
 # hardware/actions.py's methods (tests/test_agent_serve.py keeps the two lists equal)
 ACTION_METHODS = ("identify", "reboot", "shutdown", "fan", "relay", "avahi")
+# hardware/config_files.py's methods
+CONFIG_METHODS = ("config_read", "config_write", "config_confirm")
 
 USAGE = "usage: agent.pyz {facts|health|serve|version}\n"
 
@@ -100,6 +102,8 @@ class Server:
             self.methods[name] = _action_method(name)
         for name in ("neighbours", "browse"):
             self.methods[name] = _discover_method(name)
+        for name in CONFIG_METHODS:
+            self.methods[name] = _config_method(name)
 
     # --- output ----------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:
@@ -258,6 +262,15 @@ def _action_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
         from . import actions
 
         return actions.methods()[name](req)
+
+    return call
+
+
+def _config_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
+    def call(req: Request) -> Optional[dict[str, Any]]:
+        from . import config_files
+
+        return config_files.methods()[name](req)
 
     return call
 
