@@ -122,11 +122,12 @@ def test_without_a_confirmation_the_watchdog_puts_the_old_file_back(agent: Agent
     target = pi / "etc/app/app.conf"
     assert target.read_text() == "cuts the network\n" and r["confirm_token"]
     deadline = time.monotonic() + 15
-    while target.read_text() != "old\n" and time.monotonic() < deadline:
+    read: dict[str, Any] = {}
+    while "rolled_back" not in read and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert target.read_text() == "old\n"
-    read = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=5)["result"]
-    assert "no confirmation within 1 s" in read["rolled_back"]["reason"]
+        read = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=5)["result"]
+    assert "no confirmation within 1 s" in read["rolled_back"]["reason"]  # the report comes last
+    assert target.read_text() == "old\n" and read["content"] == "old\n"
 
 
 def test_a_confirmation_keeps_the_new_file(agent: Agent, pi: Path) -> None:
