@@ -6,10 +6,11 @@ waves and config pushes add theirs here.
 
 from __future__ import annotations
 
+from fleet_tui.core.ops.config_kind import CONFIG_PUSH
 from fleet_tui.core.ops.device_actions import IDENTIFY, REBOOT
 from fleet_tui.core.ops.kinds import OperationKind
 
-KINDS: dict[str, OperationKind] = {k.name: k for k in (IDENTIFY, REBOOT)}
+KINDS: dict[str, OperationKind] = {k.name: k for k in (IDENTIFY, REBOOT, CONFIG_PUSH)}
 
 
 class UnknownKind(LookupError):
