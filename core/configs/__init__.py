@@ -6,5 +6,5 @@ book.py      `config_files` (one row per config), `config_versions`, `config_pus
 targets.py   `--to FILTER`: the fleet filter over the stored devices
 desired.py   the file each device should have (rendered), ready to push
 diff.py      three-way: desired, last pushed, on the device now
-push.py      the agent calls of one device's push (run by the `config_push` operation kind)
+record.py    what each device was given, from the `config_push` operations (core/ops/config_kind.py)
 """

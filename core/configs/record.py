@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 
 from fleet_tui.core.configs.book import ConfigBook, PushRecord
-from fleet_tui.core.configs.push import UNCHANGED, WRITTEN
+from fleet_tui.core.ops.config_kind import UNCHANGED, WRITTEN
 from fleet_tui.core.ops.journal import OperationJournal
 from fleet_tui.core.ops.model import OperationRecord, StepStatus
 
