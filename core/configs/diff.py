@@ -45,7 +45,22 @@ class DeviceView:
     def diffs(self, path: str) -> list[tuple[str, str]]:
         """(title, unified diff) pairs: the device against what was pushed (drift), then what
         a push would change on the device."""
-        out = []
+        out: list[tuple[str, str]] = []
+        if self.current_error:  # what is on the device is not known: against what was pushed
+            if self.desired is None:
+                return out
+            before = self.pushed.content if self.pushed is not None else ""
+            if before != self.desired:
+                was = (
+                    f"pushed v{self.pushed_number}" if self.pushed is not None else "nothing pushed"
+                )
+                out.append(
+                    (
+                        f"desired vs {was} (the device could not be read)",
+                        unified(before, self.desired, was, "desired", path),
+                    )
+                )
+            return out
         now = self.current or ""
         if self.pushed is not None and sha256(now) != self.pushed.sha256:
             out.append(
