@@ -182,13 +182,17 @@ def visible_block(text: str) -> str:
     return out if out.endswith("\n") or not out else out + "\n"
 
 
+class NoTargets(ConfigError):
+    """A filter that matches no known device (not a usage error: exit 2)."""
+
+
 def _targets(store: Store, text: str) -> list[DeviceRecord]:
     try:
         devices = matching(store, text)
     except FilterError as e:
         raise ConfigError(f"--to {text!r}: {e}") from e
     if not devices:
-        raise ConfigError(f"--to {text!r}: matches no known device (fleet-tui hosts, poll)")
+        raise NoTargets(f"--to {text!r}: matches no known device (fleet-tui hosts, poll)")
     return devices
 
 
@@ -213,6 +217,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             config = book.get(args.name)
             devices = _targets(store, args.to)
             views = asyncio.run(_views(args, store, config, devices))
+    except NoTargets as e:
+        return fail(f"config diff: {e}")
     except ConfigError as e:
         return fail(f"config diff: {e}", EXIT_USAGE if "--to" in str(e) else EXIT_FAILURE)
     except StoreError as e:
@@ -283,6 +289,8 @@ def cmd_push(args: argparse.Namespace, action: str = "push") -> int:
             else:
                 planned = plan_rollback(store, config, devices, args.version)
             return _send(args, store, config, planned, action)
+    except NoTargets as e:
+        return fail(f"config {action}: {e}")
     except ConfigError as e:
         return fail(f"config {action}: {e}", EXIT_USAGE)
     except ValueError as e:
