@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from lab_support import cli, ssh_args
+from lab_support import cli, known_fleet, ssh_args
 
 from fleet_tui.core.configs.book import ConfigBook
 from fleet_tui.core.sim.lab import SimLab, SimPi
@@ -18,11 +18,7 @@ TEMPLATE = "# ${config.name} v${config.version}\nhost=${device.hostname}\nvalid=
 
 async def _fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     """A database that knows the lab's Pis, and a config `app` for /etc/app/app.conf."""
-    db = tmp_path / "fleet.db"
-    listing = tmp_path / "hosts.txt"
-    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
-    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
-    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
+    db = await known_fleet(lab, tmp_path, capsys)
     for pi in lab.pis:
         (pi.root / "etc/app").mkdir(parents=True, exist_ok=True)
         (pi.root / "etc/app/app.conf").write_text("original\n")
@@ -62,6 +58,25 @@ async def _push(
     capsys: pytest.CaptureFixture[str], db: Path, lab: SimLab, tmp_path: Path, *argv: str
 ) -> tuple[int, list[dict], str]:
     return await cli(capsys, db, "config", *argv, "--yes", "--json", *ssh_args(lab, tmp_path))
+
+
+async def _pushed_to_one(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, SimPi, str]:
+    """The fleet, with `app` v1 pushed to its first Pi: (database, that Pi, its --to)."""
+    db = await _fleet(lab, tmp_path, capsys)
+    pi = lab.pis[0]
+    to = f"host:{pi.hostname}"
+    assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
+    return db, pi, to
+
+
+async def _diff(
+    capsys: pytest.CaptureFixture[str], db: Path, lab: SimLab, tmp_path: Path, to: str
+) -> tuple[int, list[dict], str]:
+    return await cli(
+        capsys, db, "config", "diff", "app", "--to", to, "--json", *ssh_args(lab, tmp_path)
+    )
 
 
 async def test_push_then_the_same_push_is_a_no_op(
@@ -115,19 +130,12 @@ async def test_a_failing_validation_changes_nothing(
 async def test_drift_is_seen_after_a_hand_edit_and_rollback_restores_the_previous_version(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _fleet(lab, tmp_path, capsys)
-    pi = lab.pis[0]
-    to = f"host:{pi.hostname}"
-    assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
-    code, rows, _ = await cli(
-        capsys, db, "config", "diff", "app", "--to", to, "--json", *ssh_args(lab, tmp_path)
-    )
+    db, pi, to = await _pushed_to_one(lab, tmp_path, capsys)
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, to)
     assert code == 0 and rows[0]["state"] == "in-sync" and rows[0]["drift"] is False
 
     (pi.root / "etc/app/app.conf").write_text("hand edited\n")  # someone on the Pi, by hand
-    code, rows, _ = await cli(
-        capsys, db, "config", "diff", "app", "--to", to, "--json", *ssh_args(lab, tmp_path)
-    )
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, to)
     assert rows[0]["state"] == "drift" and rows[0]["pushed_version"] == 1
 
     await _add(capsys, db, tmp_path, TEMPLATE.replace("valid=yes", "valid=yes\nextra=2"))
@@ -145,10 +153,7 @@ async def test_drift_is_seen_after_a_hand_edit_and_rollback_restores_the_previou
 async def test_diff_shows_unified_diffs_literally(
     lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    db = await _fleet(lab, tmp_path, capsys)
-    pi = lab.pis[0]
-    to = f"host:{pi.hostname}"
-    assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
+    db, pi, to = await _pushed_to_one(lab, tmp_path, capsys)
     (pi.root / "etc/app/app.conf").write_text("\x1b[2Jedited\n")
     code = await _text(capsys, db, "config", "diff", "app", "--to", to, *ssh_args(lab, tmp_path))
     text = capsys.readouterr().out

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from lab_support import cli, ssh_args
+from lab_support import cli, known_fleet, ssh_args
 
 from fleet_tui.cli import main
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
@@ -25,14 +25,7 @@ def _requests(pi: SimPi) -> list[str]:
     return path.read_text().split() if path.exists() else []
 
 
-async def _known_fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A database that knows the lab's Pis, as after `hosts import` and one `poll`."""
-    db = tmp_path / "fleet.db"
-    listing = tmp_path / "hosts.txt"
-    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
-    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
-    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
-    return db
+_known_fleet = known_fleet  # a database that knows the lab's Pis (lab_support.py)
 
 
 async def test_identify_streams_progress_as_json_lines_and_logs_every_device(
