@@ -4,13 +4,21 @@ agent: the file goes to /etc of each simulated Pi through its (fake) sudo."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
-from lab_support import cli, known_fleet, ssh_args
+from lab_support import cli, known_fleet, ssh_args, until
 
 from fleet_tui.core.configs.book import ConfigBook
+from fleet_tui.core.configs.desired import plan_push, push_params
+from fleet_tui.core.fleet.pool_caller import PoolCaller
+from fleet_tui.core.net.pool import ConnectionPool
+from fleet_tui.core.net.targets import known_targets
+from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
+from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.sim.lab import SimLab, SimPi
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 
 TEMPLATE = "# ${config.name} v${config.version}\nhost=${device.hostname}\nvalid=yes\n"
@@ -207,3 +215,56 @@ async def test_readonly_refuses(
     )
     assert code == 2 and "--readonly" in err
     assert all(_file(pi) == "original\n" for pi in lab.pis)
+
+
+class _CutAfterWrite:
+    """A laptop whose link to the Pi dies right after the agent swapped the file in (as if
+    the new config cut the network): it never gets to confirm."""
+
+    def __init__(self, inner: PoolCaller, lab: SimLab) -> None:
+        self.inner = inner
+        self.lab = lab
+
+    async def call(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> object:
+        answer = await self.inner.call(serial, method, params, timeout)
+        if method == "config_write":
+            pi = next(p for p in self.lab.pis if p.serial == serial)
+            await self.lab.inject(pi, "ssh-down")
+        return answer
+
+
+async def test_a_pi_never_confirmed_puts_the_old_file_back_by_itself(
+    lab: SimLab,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    store: Store,
+    pool: ConnectionPool,
+) -> None:
+    db = await _fleet(lab, tmp_path, capsys)
+    assert db == store.path
+    pi = lab.pis[0]
+    config = ConfigBook(store).get("app")
+    device = DeviceBook(store).get(pi.serial)
+    assert device is not None
+    planned = plan_push(store, config, ConfigBook(store).version("app"), [device])
+    params = {**push_params(config, planned, "push"), "confirm_s": 2}
+    runner = OperationRunner(
+        store, _CutAfterWrite(PoolCaller(pool, known_targets(store)), lab), who="t"
+    )
+    op = await runner.run("config_push", [DeviceTarget(pi.serial, pi.hostname)], params)
+    step = OperationJournal(store).steps(op.id)[0]
+    assert step.status.value == "failed" and "puts the old file back" in step.message
+    assert _file(pi).startswith("# app v1")  # swapped in: the Pi cannot be reached to confirm
+    assert await until(lambda: _file(pi) == "original\n", 15.0)  # the watchdog, on the Pi alone
+    assert (pi.home / "restarted").exists()  # and it restarted with the old file
+
+    await lab.clear(pi, "ssh-down")
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
+    assert code == 0 and "no confirmation within 2 s" in rows[0]["rolled_back"]["reason"]
+    assert rows[0]["state"] == "never-pushed"  # the failed push is not what the Pi has

@@ -44,10 +44,16 @@ async def push_step(ctx: StepContext) -> str:
         return f"{UNCHANGED}: v{number} already there"
     token = result.get("confirm_token")
     if token:
-        await ctx.caller.call(serial, "ping", {}, timeout=15.0)
-        await ctx.caller.call(
-            serial, "config_confirm", {"path": body["path"], "token": token}, timeout=15.0
-        )
+        try:
+            await ctx.caller.call(serial, "ping", {}, timeout=15.0)
+            await ctx.caller.call(
+                serial, "config_confirm", {"path": body["path"], "token": token}, timeout=15.0
+            )
+        except Exception as e:
+            raise RuntimeError(
+                f"written, but the Pi did not answer again ({e}): unless reached within "
+                f"{body['confirm_s']:g} s of the write it puts the old file back by itself"
+            ) from e
     restarted = f", restarted {result['restarted']}" if result.get("restarted") else ""
     backup = f"; backup {result['backup']}" if result.get("backup") else ""
     return f"{WRITTEN}: v{number} via {result.get('via', '?')}{restarted}{backup}"
