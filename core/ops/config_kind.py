@@ -61,7 +61,7 @@ async def push_step(ctx: StepContext) -> str:
 
 CONFIG_PUSH = OperationKind(
     "config_push",
-    "Push config",
+    "Config push",
     "Write this config file on these devices? Each validates it, keeps a backup, swaps it in "
     "and restarts:",
     push_step,
