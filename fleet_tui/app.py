@@ -28,6 +28,7 @@ from fleet_tui.core.net.ssh import ConnectOptions
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
+from fleet_tui.core.ops.kinds import DeviceCaller
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
 from fleet_tui.screens import registry
@@ -300,6 +301,10 @@ class FleetApp(App[None]):
     @property
     def ssh_options(self) -> ConnectOptions:
         return self.config.options  # the demo lab swaps in its own only inside the pipeline
+
+    def device_caller(self) -> DeviceCaller | None:
+        running = self.backend.running
+        return running.service if running is not None else None
 
     def run_on_pipeline(self, make: Callable[[], Coroutine[Any, Any, T]], /) -> T:
         try:

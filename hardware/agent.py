@@ -33,6 +33,8 @@ DEPLOY_METHODS = (
     "app_status",
     "app_ack",
 )
+# hardware/config_files.py's methods
+CONFIG_METHODS = ("config_read", "config_write", "config_confirm")
 
 USAGE = "usage: agent.pyz {facts|health|serve|version}\n"
 
@@ -113,6 +115,8 @@ class Server:
             self.methods[name] = _discover_method(name)
         for name in DEPLOY_METHODS:
             self.methods[name] = _deploy_method(name)
+        for name in CONFIG_METHODS:
+            self.methods[name] = _config_method(name)
 
     # --- output ----------------------------------------------------------------------------
     def send(self, message: dict[str, Any]) -> bool:
@@ -271,6 +275,15 @@ def _action_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
         from . import actions
 
         return actions.methods()[name](req)
+
+    return call
+
+
+def _config_method(name: str) -> Callable[[Request], Optional[dict[str, Any]]]:
+    def call(req: Request) -> Optional[dict[str, Any]]:
+        from . import config_files
+
+        return config_files.methods()[name](req)
 
     return call
 

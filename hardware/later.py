@@ -114,7 +114,10 @@ def spawn(
     steps: list[dict[str, Any]],
     state_name: Optional[str] = None,
     token: Optional[str] = None,
+    detach: bool = False,
 ) -> None:
+    """Run ``steps`` after ``delay`` seconds in a detached helper. ``detach``: in a session
+    of its own also on a simulated Pi (a dead-man watchdog must outlive the SSH session)."""
     spec = {
         "delay": max(0.0, float(delay)),
         "steps": steps,
@@ -130,6 +133,6 @@ def spawn(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         close_fds=True,
-        start_new_session=not is_rerooted(),
+        start_new_session=detach or not is_rerooted(),
     )
     proc.wait(timeout=15)  # the first fork exits at once; the grandchild carries on

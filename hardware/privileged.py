@@ -23,7 +23,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-ALLOWED = ("reboot", "poweroff", "tee", "rm", "pinctrl", "raspi-gpio", "systemctl")
+# install, mv, cp, systemctl: config files outside the home (hardware/config_files.py)
+ALLOWED = (
+    "reboot",
+    "poweroff",
+    "tee",
+    "rm",
+    "pinctrl",
+    "raspi-gpio",
+    "install",
+    "mv",
+    "cp",
+    "systemctl",
+)
 SUDO_STATE = "sudo.json"
 
 

@@ -17,6 +17,7 @@ from textual.app import App
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import DeviceTarget
+from fleet_tui.core.ops.kinds import DeviceCaller
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
 
@@ -105,6 +106,11 @@ class FleetContext(Protocol):
     def ssh_options(self) -> ConnectOptions:
         """The user's SSH settings (their OpenSSH config, ssh-agent), for hosts that are not
         devices of this fleet, like a sync mailbox (the demo's own Pis use the lab's)."""
+        ...
+
+    def device_caller(self) -> DeviceCaller | None:
+        """Agent calls to devices by serial, over the pipeline's open sessions (use inside
+        `run_on_pipeline`); None while the pipeline is not running."""
         ...
 
     def run_on_pipeline(self, make: Callable[[], Coroutine[Any, Any, T]], /) -> T:

@@ -60,6 +60,16 @@ async def cli(
     return code, rows, err
 
 
+async def known_fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A database that knows the lab's Pis, as after `hosts import` and one `poll`."""
+    db = tmp_path / "fleet.db"
+    listing = tmp_path / "hosts.txt"
+    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
+    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
+    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
+    return db
+
+
 @asynccontextmanager
 async def relay(port: int) -> AsyncIterator[int]:
     """A second endpoint for whatever listens on loopback `port` (one Pi on two addresses, as
@@ -95,13 +105,3 @@ async def relay(port: int) -> AsyncIterator[int]:
             writer.close()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(server.wait_closed(), 5.0)
-
-
-async def known_fleet(lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A database that knows the lab's Pis, as after `hosts import` and one `poll`."""
-    db = tmp_path / "fleet.db"
-    listing = tmp_path / "hosts.txt"
-    listing.write_text("".join(f"127.0.0.1:{pi.port} {pi.hostname}\n" for pi in lab.pis))
-    assert (await cli(capsys, db, "hosts", "import", str(listing)))[0] == 0
-    assert (await cli(capsys, db, "poll", *ssh_args(lab, tmp_path)))[0] == 0
-    return db

@@ -252,3 +252,45 @@ def test_walkthrough_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) 
 
 def test_walkthrough_summary_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
     assert snap_compare(_walk_app(tmp_path), terminal_size=(80, 24), run_before=_walk_to_the_end)
+
+
+def _configs(tmp_path: Path) -> FleetApp:
+    """A config pushed to one Pi (v1) as another text than its template gives now; no
+    pipeline: the devices' files are unknown, and the screen says so."""
+    from fleet_tui.core.configs.book import ConfigBook, PushRecord
+    from fleet_tui.core.store.database import Store
+
+    app = _app(tmp_path)
+    with Store.open(tmp_path / "fleet.db") as store:
+        book = ConfigBook(store)
+        book.add(
+            "app",
+            "/etc/app/app.conf",
+            "host=${device.hostname}\n",
+            author="t",
+            restart="app.service",
+        )
+        book.add("ntp", "/etc/systemd/timesyncd.conf", "[Time]\nNTP=${site.name}\n", author="t")
+        version = book.version("app")
+        book.record_push(
+            PushRecord(
+                "app", FLEET[0][1], version.key, "0" * 64, "host=x\n", "written", "", "op", "t", 0.0
+            )
+        )
+    return app
+
+
+def test_config_screen_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None) -> None:
+    async def open_configs(pilot: Any) -> None:
+        from test_tui_support import command_line
+
+        from fleet_tui.screens.configs import ConfigScreen
+
+        await command_line(pilot, "config app")
+        assert await wait_for(
+            pilot,
+            lambda: isinstance(pilot.app.screen, ConfigScreen) and bool(pilot.app.screen.views),
+        )
+
+    steps = _then(open_configs, _press("tab", "down", "down"))
+    assert snap_compare(_configs(tmp_path), terminal_size=(80, 24), run_before=steps)

@@ -93,6 +93,38 @@ done
 exit 0
 """
 
+# install / mv / cp restricted to this tree (config files outside the home go through
+# "sudo -n install|mv|cp"); install's -o/-g are recorded in sim/owners, not applied (the
+# simulator runs as the test user, who cannot chown).
+TREE_FILE_SCRIPT = r"""#!/bin/sh
+ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
+NAME=$(basename "$0")
+for a in "$@"; do
+    case "$a" in
+        /*) case "$a" in
+                "$ROOT"/*) ;;
+                *) echo "$NAME: $a: outside the simulated Pi" >&2; exit 1 ;;
+            esac ;;
+    esac
+done
+if [ "$NAME" = install ]; then
+    owner=""
+    n=$#
+    i=0
+    while [ $i -lt $n ]; do
+        a=$1; shift; i=$((i + 1))
+        case "$a" in
+            -o|-g) owner="$owner $a $1"; shift; i=$((i + 1)) ;;
+            *) set -- "$@" "$a" ;;
+        esac
+    done
+    [ -n "$owner" ] && eval "last=\${$#}" && echo "$last$owner" >> "$ROOT/sim/owners"
+fi
+for d in /usr/bin /bin; do [ -x "$d/$NAME" ] && exec "$d/$NAME" "$@"; done
+echo "$NAME: not found" >&2
+exit 127
+"""
+
 # pinctrl subset: "pinctrl set N op dh|dl" and "pinctrl get N"; state kept in sim/gpio/N.
 PINCTRL_SCRIPT = r"""#!/bin/sh
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/.." && pwd)
@@ -124,6 +156,8 @@ def install_fake_commands(root: Path) -> None:
     sbin = root / "sim/sudo-bin"
     write_executable(sbin / "tee", TEE_SCRIPT)
     write_executable(sbin / "rm", RM_SCRIPT)
+    for name in ("install", "mv", "cp"):
+        write_executable(sbin / name, TREE_FILE_SCRIPT)
     # One directory deeper than bin/, so the tree's root is one more ".." away.
     write_executable(
         sbin / "pinctrl",

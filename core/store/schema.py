@@ -170,7 +170,15 @@ LWW_TABLES: tuple[LwwTable, ...] = (
             "finished:TIME wave:INTEGER control message"
         ),
     ),
-    LwwTable("config_files", "id", _cols("path target validator head notes")),
+    # A config file pushed to devices (core/configs/): id is its name; `head` the key
+    # ("origin:seq") of its current `config_versions` row; `validator` a command with `%s`
+    # for the file to check, `restart` a systemd unit or a command, `mode` octal text,
+    # `template` the file it was added from (for people).
+    LwwTable(
+        "config_files",
+        "id",
+        _cols("path target validator head notes mode owner restart template"),
+    ),
     # Every long or physical action (core/ops/): one row per operation, one per device step
     # (id "<operation id>/<serial>", so an operation's steps are one primary-key range).
     # `site`, `pid` and `pid_start` say which process runs it: one that died leaves its
@@ -292,6 +300,14 @@ APPEND_TABLES: tuple[AppendTable, ...] = (
         "config_versions",
         _cols("config_id content sha256 author message time:TIME"),
         ("config_id",),
+    ),
+    # One per device per config push or rollback (core/configs/): `version` the key of the
+    # config_versions row, `content` the file as rendered for that device, `status` written /
+    # unchanged / failed, `operation_id` the operation that pushed it.
+    AppendTable(
+        "config_pushes",
+        _cols("config_id serial version sha256 content status message operation_id who time:TIME"),
+        ("config_id, serial",),
     ),
 )
 
