@@ -1,19 +1,16 @@
-"""Which devices `--to FILTER` means: the fleet table's filter language (core/fleet/filters.py)
-applied to the stored devices, with their racks. `*` means every known device. A stored device
-has no live status: `status:` terms see it as unknown."""
+"""Which devices `--to FILTER` means for a deployment: core/fleet/stored_filter.py (the fleet
+table's filter over the stored devices; a device's own name means exactly it; `*` is every
+known device), each with its rack for `--by rack`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fleet_tui.core.export import rack_names
-from fleet_tui.core.fleet.filters import Filterable, FleetFilter, short_model, short_os
-from fleet_tui.core.policy import Severity
+from fleet_tui.core.fleet.stored_filter import EVERY, matching
 from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.database import Store
-from fleet_tui.core.store.devices import DeviceBook
 
-EVERY = "*"
+__all__ = ["EVERY", "Chosen", "choose"]
 
 
 @dataclass(frozen=True)
@@ -26,31 +23,6 @@ class Chosen:
         return self.device.hostname or self.device.serial
 
 
-def filterable(d: DeviceRecord, rack: str) -> Filterable:
-    model, os_name = d.model or "", d.os_name or ""
-    shown = [d.hostname or "", d.label or "", short_model(model) if model else ""]
-    shown += [short_os(os_name) if os_name else "", rack, *d.tags]
-    return Filterable(
-        haystack=tuple(p for p in shown if p),
-        severity=Severity.UNKNOWN,
-        model=f"{model} {short_model(model)}",
-        rack=rack,
-        tags=d.tags,
-        host=(d.hostname or "",),
-        label=d.label or "",
-        address=f"{d.address}:{d.port or 22}" if d.address else "",
-        serial=d.serial,
-        os=f"{os_name} {short_os(os_name)}" if os_name else "",
-    )
-
-
 def choose(store: Store, text: str) -> list[Chosen]:
-    """The devices `text` matches, by hostname (FilterError on a bad filter)."""
-    flt = FleetFilter() if text.strip() == EVERY else FleetFilter.parse(text)
-    racks = rack_names(store)
-    out = []
-    for d in DeviceBook(store).all():
-        rack = racks.get(d.serial, "")
-        if flt.matches(filterable(d, rack)):
-            out.append(Chosen(d, rack))
-    return out
+    """The devices `text` selects (FilterError on a bad filter or an ambiguous name)."""
+    return [Chosen(d, rack) for d, rack in matching(store, text)]

@@ -3,6 +3,9 @@ CLI twins that act on many devices (`power on rack:R1`).
 
     select(store, ["pi-4b-017"])        # a device's own name: that device, exactly
     select(store, ["rack:R1", "!tag:spare"])  # anything else: the filter, as `/` reads it
+    matching(store, "*")                # every known device (deploy/config `--to *`)
+
+One place for every `FILTER`/`--to FILTER` of the CLI: power, deploy, rollback, config.
 
 Words that each name exactly one device (serial, hostname, label, address: core/fleet/refs.py)
 mean those devices and nothing else: `pi-1` must never also power off `pi-10`, which the
@@ -44,6 +47,9 @@ def filterable(d: DeviceRecord, rack: str) -> Filterable:
     )
 
 
+EVERY = "*"
+
+
 @dataclass(frozen=True)
 class Selection:
     devices: list[DeviceRecord]
@@ -54,6 +60,8 @@ class Selection:
 
 def select(store: Store, words: Sequence[str]) -> Selection:
     devices = DeviceBook(store).all()
+    if [w.strip() for w in words] == [EVERY]:
+        return Selection(devices, by_filter=True)
     named = resolve(devices, words)
     if not named.problems:
         return Selection(named.devices)
@@ -69,3 +77,15 @@ def select(store: Store, words: Sequence[str]) -> Selection:
     if hits:
         return Selection(hits, by_filter=True)
     return Selection([], f"{visible(text, 80)!r}: no device has that name or matches that filter")
+
+
+def matching(store: Store, text: str) -> list[tuple[DeviceRecord, str]]:
+    """(device, its rack name) for each device `text` selects, as `select` chooses them;
+    FilterError (its message for people) when it selects nothing or cannot be read."""
+    chosen = select(store, text.split())
+    if chosen.problem is not None:
+        if chosen.usage:
+            raise FilterError(chosen.problem)
+        return []
+    racks = rack_names(store)
+    return [(d, racks.get(d.serial, "")) for d in chosen.devices]
