@@ -112,6 +112,7 @@ def hint(width: int) -> str:
         " · ".join(f"{s.name} {s.argument}".strip() for s in specs) + tail,
         " · ".join(s.name for s in specs) + tail,
         " · ".join(s.name for s in specs),
+        " ".join(s.name for s in specs),  # many commands: the names, one space apart
     ]
     for text in variants:
         if len(text) <= width:

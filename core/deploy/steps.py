@@ -26,6 +26,7 @@ class DeployStatus(StrEnum):
     PARTIAL = "partial"  # finished; some devices failed or were refused
     STOPPED = "stopped"  # failures passed --max-failures: no further wave started
     ABORTED = "aborted"
+    FAILED = "failed"  # could not start or go on (its release content unreadable, …)
     INTERRUPTED = "interrupted"  # the process running it died; `deploy resume ID`
 
 

@@ -14,12 +14,14 @@ from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 
 EVERY = "*"
+OUTLETS = "outlets"  # core/power/outlets.py writes it; read here through the generic API
 
 
 @dataclass(frozen=True)
 class Chosen:
     device: DeviceRecord
     rack: str
+    power: str = ""  # its power source (a PoE switch's PSE group, a PDU), "" when none known
 
     @property
     def name(self) -> str:
@@ -44,13 +46,30 @@ def filterable(d: DeviceRecord, rack: str) -> Filterable:
     )
 
 
+def power_sources(store: Store) -> dict[str, str]:
+    """serial -> the box that powers it, from the `outlets` table: a PoE switch's PSE group
+    or a PDU (its rack item when placed, else its host), a relay controller. A device powered
+    over SSH only (itself) shares its source with nobody."""
+    found: dict[str, str] = {}
+    for row in store.rows(OUTLETS):
+        serial, kind = row.get("serial"), row.get("kind") or ""
+        if not serial or kind not in ("poe", "pdu", "relay"):
+            continue
+        box = row.get("item_id") or row.get("host") or row.get("controller") or row["id"]
+        if kind == "poe":
+            box = f"{box} group {row.get('pse_group') or 1}"
+        found[serial] = f"{kind} {box}"
+    return found
+
+
 def choose(store: Store, text: str) -> list[Chosen]:
     """The devices `text` matches, by hostname (FilterError on a bad filter)."""
     flt = FleetFilter() if text.strip() == EVERY else FleetFilter.parse(text)
     racks = rack_names(store)
+    power = power_sources(store)
     out = []
     for d in DeviceBook(store).all():
         rack = racks.get(d.serial, "")
         if flt.matches(filterable(d, rack)):
-            out.append(Chosen(d, rack))
+            out.append(Chosen(d, rack, power.get(d.serial, "")))
     return out

@@ -34,8 +34,8 @@ from fleet_tui.core.deploy.content import ContentError
 from fleet_tui.core.deploy.export import DeploymentRow, deployment_rows
 from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError, ReleaseRecord
 from fleet_tui.core.deploy.rollout import DeployEvent, DeployRefused, Options, Rollout
+from fleet_tui.core.deploy.start import BY_CHOICES, make_options, prepare
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
-from fleet_tui.core.deploy.targets import choose
 from fleet_tui.core.deploy.waves import WaveError
 from fleet_tui.core.export import write_csv
 from fleet_tui.core.fleet.filters import FilterError
@@ -52,6 +52,7 @@ EXIT_OF = {
     DeployStatus.PAUSED: EXIT_PARTIAL,
     DeployStatus.ABORTED: EXIT_FAILURE,
     DeployStatus.INTERRUPTED: EXIT_FAILURE,
+    DeployStatus.FAILED: EXIT_FAILURE,
 }
 
 
@@ -62,51 +63,36 @@ def _ask(args: argparse.Namespace, question: str, names: list[str], word: str) -
 
 
 def _options(args: argparse.Namespace, kind: str) -> Options:
-    if not 0 < args.confirm_s <= 3600:
-        raise WaveError("--confirm-s must be in (0, 3600]")
-    if args.canary < 0:
-        raise WaveError("--canary must be 0 or more")
-    return Options(
+    return make_options(
+        kind,
+        args.to,
         canary=args.canary,
         batch=args.batch,
-        by_rack=args.by == "rack",
+        by=args.by,
         max_failures=args.max_failures,
         pause_after_canary=args.pause_after_canary,
         confirm_s=args.confirm_s,
-        kind=kind,
-        filter=args.to,
     )
 
 
 def _start(args: argparse.Namespace, kind: str, release_ref: str) -> int:
     if refuse_readonly(args, kind):
         return EXIT_FAILURE
-    if not args.to.strip():
-        return fail(
-            f"{kind}: --to needs a filter (e.g. tag:lab, rack:R1, or * for every device)",
-            EXIT_USAGE,
-        )
     try:
         options = _options(args, kind)
         with open_db(args, writes=False) as store:
-            release = ReleaseBook(store).get(release_ref)
-            chosen = choose(store, args.to)
-            if not chosen:
-                return fail(f"{kind}: no known device matches {visible(args.to, 80)!r}")
-            ReleaseBook(store).files(release)  # the content must be here to send it
-            names = [c.name for c in chosen]
-            word = release.id if len(chosen) == 1 else f"{release.id} {len(chosen)}"
+            ready = prepare(store, release_ref, args.to, kind)
             refused = _ask(
                 args,
-                f"{kind.capitalize()} {release.id} to {len(chosen)} device(s) in waves "
-                f"(canary {options.canary}, batch {options.batch}); each is switched, "
+                f"{kind.capitalize()} {ready.release.id} to {len(ready.chosen)} device(s) in "
+                f"waves (canary {options.canary}, batch {options.batch}); each is switched, "
                 "restarted and health-checked:",
-                names,
-                word,
+                ready.names,
+                ready.word,
             )
             if refused is not None:
                 return refused
-            record = _rollout(args, store, None).create(release, chosen, options)
+            record = _rollout(args, store, None).create(ready.release, ready.chosen, options)
             return asyncio.run(_follow(args, store, record.id))
     except (WaveError, FilterError) as e:
         return fail(f"{kind}: {e}", EXIT_USAGE)
@@ -327,7 +313,10 @@ def _wave_args(p: argparse.ArgumentParser, to_required: bool) -> None:
         "--batch", default="25%", metavar="N|P%", help="devices per later wave (default 25%%)"
     )
     p.add_argument(
-        "--by", choices=["rack"], default=None, help="rack: at most one device of a rack per wave"
+        "--by",
+        choices=BY_CHOICES,
+        default=None,
+        help="rack: at most one device of a rack per wave; outlet: of a power source",
     )
     p.add_argument(
         "--max-failures",
