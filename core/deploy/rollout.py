@@ -32,6 +32,7 @@ from fleet_tui.core.deploy.steps import (
     DeviceState,
     Plan,
     new_deployment_id,
+    tally,
 )
 from fleet_tui.core.deploy.targets import Chosen
 from fleet_tui.core.deploy.waves import count_of, plan_waves
@@ -359,8 +360,4 @@ def _group(chosen: Chosen, options: Options) -> str:
 
 
 def _summary(states: list[DeviceState]) -> str:
-    counts: dict[str, int] = {}
-    for s in states:
-        word = "done" if s.done else s.status
-        counts[word] = counts.get(word, 0) + 1
-    return ", ".join(f"{n} {w}" for w, n in sorted(counts.items()))
+    return ", ".join(f"{n} {w}" for w, n in tally(states).items() if n)

@@ -130,6 +130,24 @@ class DeviceState:
         }
 
 
+def tally(states: list[DeviceState]) -> dict[str, int]:
+    """How a deployment's devices stand: done (on the version or skipped), failed, refused by
+    pre-flight (nothing changed on them), rolled back, pending. Refusals are not failures."""
+    counts = {"done": 0, "failed": 0, "refused": 0, "rolled back": 0, "pending": 0}
+    for s in states:
+        if s.done:
+            counts["done"] += 1
+        elif s.refused:
+            counts["refused"] += 1
+        elif s.failed:
+            counts["failed"] += 1
+        elif s.step == "rollback":
+            counts["rolled back"] += 1
+        else:
+            counts["pending"] += 1
+    return counts
+
+
 def new_deployment_id(now: float) -> str:
     return "d" + time.strftime("%Y%m%d-%H%M%S", time.localtime(now)) + "-" + secrets.token_hex(2)
 

@@ -35,7 +35,7 @@ from fleet_tui.core.deploy.export import DeploymentRow, deployment_rows
 from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError, ReleaseRecord
 from fleet_tui.core.deploy.rollout import DeployEvent, DeployRefused, Options, Rollout
 from fleet_tui.core.deploy.start import BY_CHOICES, make_options, prepare
-from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
+from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus, tally
 from fleet_tui.core.deploy.waves import WaveError
 from fleet_tui.core.export import write_csv
 from fleet_tui.core.fleet.filters import FilterError
@@ -207,7 +207,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         return fail(f"deploy status: {visible(str(e), 300)}")
     if args.json:
         print(
-            json.dumps({**d.to_json(), "devices": [s.to_json() for s in devices]}, sort_keys=True)
+            json.dumps(
+                {
+                    **d.to_json(),
+                    "counts": tally(devices),
+                    "devices": [s.to_json() for s in devices],
+                },
+                sort_keys=True,
+            )
         )
         return EXIT_OK
     print(
@@ -215,6 +222,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     if d.message:
         print(f"  {visible(d.message, 300)}")
+    counts = tally(devices)
+    print(
+        f"  {counts['done']} done, {counts['failed']} failed, {counts['refused']} refused by "
+        f"pre-flight (nothing changed), {counts['rolled back']} rolled back, "
+        f"{counts['pending']} pending"
+    )
     print(f"  {'DEVICE':<20} {'WAVE':>4} {'STEP':<9} {'STATUS':<9} {'TIME':>6} MESSAGE")
     for s in devices:
         print(
