@@ -336,6 +336,16 @@ class DeployScreen(Screen[None]):
         ctx = fleet_context(self.app)
         kind = choice.options.kind
 
+        if kind == "rollback" and "@" not in choice.release:
+            self.post_message(
+                DeployFailed(
+                    "Rollback",
+                    "give the version; each Pi back to its own previous one: "
+                    f"fleet-tui rollback {choice.release} --to FILTER",
+                )
+            )
+            return
+
         async def check() -> tuple[Prepared, dict[str, str]]:
             rollout = ctx.deployer()
             try:

@@ -46,7 +46,7 @@ class StartDialog(ModalScreen[StartChoice | None]):
                 with Horizontal(classes="deploy-field"):
                     yield Label("Version")
                     yield Input(
-                        self.version, id="deploy-version", placeholder="empty: each Pi's previous"
+                        self.version, id="deploy-version", placeholder="a kept version, e.g. 1.0"
                     )
             with Horizontal(classes="deploy-field"):
                 yield Label("To")

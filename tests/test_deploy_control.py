@@ -158,3 +158,27 @@ async def test_a_deployment_whose_content_is_gone_ends_failed(
     done = _latest(db)
     assert done is not None and done.status is DeployStatus.FAILED
     assert "could not start" in done.message
+
+
+async def test_rollback_without_a_version_sends_each_pi_to_its_own_previous(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, ssh = await _setup(lab, tmp_path, capsys)
+    for version in ("2.0", "3.0"):
+        code, _, err = await cli(
+            capsys, db, "release", "add", str(make_release(tmp_path / "rel", version))
+        )
+        assert code == 0, err
+    fast = ["--canary", "0", "--batch", "100%", "--yes", *ssh]
+    first = lab.pis[0]
+    for version, to in (("1.0", "*"), ("2.0", "*"), ("3.0", first.hostname)):
+        code, _, err = await cli(capsys, db, "deploy", f"web@{version}", "--to", to, *fast)
+        assert code == 0, err
+    assert [current(pi) for pi in lab.pis] == ["3.0"] + ["2.0"] * (len(lab.pis) - 1)
+    # the newest release before 3.0 would be 2.0 for all; each Pi goes back one step instead
+    code, _, err = await cli(capsys, db, "rollback", "web", "--to", "*", *fast)
+    assert code == 0, err
+    assert [current(pi) for pi in lab.pis] == ["2.0"] + ["1.0"] * (len(lab.pis) - 1)
+    with Store.open(db, readonly=True) as store:
+        rollbacks = [d for d in DeploymentBook(store).all() if d.kind == "rollback"]
+    assert sorted(d.release_id for d in rollbacks) == ["web@1.0", "web@2.0"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+from fleet_tui.core.deploy.agent_models import AppStatus, reply
 from fleet_tui.core.deploy.content import ContentError
 from fleet_tui.core.deploy.preflight import preflight_refusal
 from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError, ReleaseRecord
@@ -95,6 +96,17 @@ def prepare(store: Store, release_ref: str, filter_text: str, kind: str = "deplo
     return Prepared(release, chosen)
 
 
+def prepare_chosen(store: Store, release_ref: str, chosen: list[Chosen]) -> Prepared:
+    """`prepare` for devices already chosen (a rollback to each Pi's own previous)."""
+    book = ReleaseBook(store)
+    try:
+        release = book.get(release_ref)
+        book.files(release)
+    except (ReleaseError, ContentError) as e:
+        raise DeployRefused(str(e)) from None
+    return Prepared(release, chosen)
+
+
 async def preflight_all(store: Store, caller: DeviceCaller, ready: Prepared) -> dict[str, str]:
     """Each device's pre-flight now (what the wave would refuse): serial -> reason."""
     gate = asyncio.Semaphore(PREFLIGHT_CONCURRENCY)
@@ -105,3 +117,35 @@ async def preflight_all(store: Store, caller: DeviceCaller, ready: Prepared) -> 
 
     found = await asyncio.gather(*(one(c.device.serial) for c in ready.chosen))
     return {serial: why for serial, why in found if why is not None}
+
+
+async def own_previous(
+    caller: DeviceCaller, name: str, chosen: list[Chosen]
+) -> tuple[dict[str, list[Chosen]], dict[str, str]]:
+    """`rollback NAME` without a version: each Pi goes back to the version IT ran before its
+    current one (its kept versions, from the agent's `app_status`), not to one version for
+    all. Returns (version -> its devices, serial -> why a device has nothing to go back to)."""
+    gate = asyncio.Semaphore(PREFLIGHT_CONCURRENCY)
+
+    async def one(c: Chosen) -> tuple[Chosen, str | None, str]:
+        async with gate:
+            try:
+                raw = await caller.call(c.device.serial, "app_status", {"name": name}, timeout=15.0)
+                status = reply(AppStatus, raw)
+            except Exception as e:
+                return c, None, f"unreachable: {e}"
+        if status.current is None or status.current not in status.versions:
+            return c, None, f"{name} is not installed"
+        i = status.versions.index(status.current)
+        if i == 0:
+            return c, None, f"no version of {name} kept before {status.current}"
+        return c, status.versions[i - 1], ""
+
+    groups: dict[str, list[Chosen]] = {}
+    nothing: dict[str, str] = {}
+    for c, version, why in await asyncio.gather(*(one(c) for c in chosen)):
+        if version is None:
+            nothing[c.device.serial] = why
+        else:
+            groups.setdefault(version, []).append(c)
+    return groups, nothing

@@ -32,10 +32,17 @@ from fleet_tui.commands.store_cmds import register_export_kind
 from fleet_tui.config import load_config
 from fleet_tui.core.deploy.content import ContentError
 from fleet_tui.core.deploy.export import DeploymentRow, deployment_rows
-from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError, ReleaseRecord
+from fleet_tui.core.deploy.releases import ReleaseError
 from fleet_tui.core.deploy.rollout import DeployEvent, DeployRefused, Options, Rollout
-from fleet_tui.core.deploy.start import BY_CHOICES, make_options, prepare
+from fleet_tui.core.deploy.start import (
+    BY_CHOICES,
+    make_options,
+    own_previous,
+    prepare,
+    prepare_chosen,
+)
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus, tally
+from fleet_tui.core.deploy.targets import Chosen, choose
 from fleet_tui.core.deploy.waves import WaveError
 from fleet_tui.core.export import write_csv
 from fleet_tui.core.fleet.filters import FilterError
@@ -109,20 +116,61 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     name, _, version = args.name.partition("@")
     version = args.version or version
-    if not version:
-        try:
-            with open_db(args, writes=False, readonly=True) as store:
-                version = _older_version(ReleaseBook(store).all(), name)
-        except (StoreError, ReleaseError) as e:
-            return fail(f"rollback: {e}")
-    return _start(args, "rollback", f"{name}@{version}")
+    if version:
+        return _start(args, "rollback", f"{name}@{version}")
+    return _rollback_each(args, name)
 
 
-def _older_version(releases: list[ReleaseRecord], name: str) -> str:
-    versions = [r.version for r in releases if r.name == name]
-    if len(versions) < 2:
-        raise ReleaseError(f"{name}: no older release to roll back to; give --version")
-    return versions[-2]
+def _rollback_each(args: argparse.Namespace, name: str) -> int:
+    """Each device back to the version it ran before its current one (asked of each Pi)."""
+    if refuse_readonly(args, "rollback"):
+        return EXIT_FAILURE
+    try:
+        options = _options(args, "rollback")
+        with open_db(args, writes=False) as store:
+            chosen = choose(store, args.to)
+            if not chosen:
+                return fail(f"rollback: no known device matches {visible(args.to, 80)!r}")
+            groups, nothing = asyncio.run(_previous(args, store, name, chosen))
+            hosts = {c.device.serial: c.name for c in chosen}
+            for serial, why in nothing.items():
+                print(
+                    f"  {visible(hosts[serial], 24):<24} stays: {visible(why, 200)}",
+                    file=sys.stderr,
+                )
+            if not groups:
+                return fail(f"rollback: no device has an older version of {name} to go back to")
+            readies = [prepare_chosen(store, f"{name}@{v}", g) for v, g in sorted(groups.items())]
+            plan = ", ".join(f"{r.release.version} on {len(r.chosen)}" for r in readies)
+            everyone = [n for r in readies for n in r.names]
+            refused = _ask(
+                args,
+                f"Roll {name} back on {len(everyone)} device(s), each to its own previous "
+                f"version ({plan}), in waves (canary {options.canary}, batch {options.batch}):",
+                everyone,
+                f"rollback {name} {len(everyone)}",
+            )
+            if refused is not None:
+                return refused
+            codes = []
+            for ready in readies:
+                record = _rollout(args, store, None).create(ready.release, ready.chosen, options)
+                codes.append(asyncio.run(_follow(args, store, record.id)))
+            return max(codes)
+    except (WaveError, FilterError) as e:
+        return fail(f"rollback: {e}", EXIT_USAGE)
+    except (StoreError, ReleaseError, ContentError, DeployRefused) as e:
+        return fail(f"rollback: {visible(str(e), 300)}")
+
+
+async def _previous(
+    args: argparse.Namespace, store: Store, name: str, chosen: list[Chosen]
+) -> tuple[dict[str, list[Chosen]], dict[str, str]]:
+    pool = connection_pool(store, args)
+    try:
+        return await own_previous(PoolCaller(pool, known_targets(store)), name, chosen)
+    finally:
+        await pool.close()
 
 
 def _rollout(args: argparse.Namespace, store: Store, caller: PoolCaller | None) -> Rollout:
@@ -391,7 +439,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rb = sub.add_parser("rollback", help="roll a release back to a kept version, in waves")
     rb.add_argument("name", metavar="NAME[@VERSION]")
     rb.add_argument(
-        "--version", default=None, metavar="VERSION", help="default: the release before the newest"
+        "--version",
+        default=None,
+        metavar="VERSION",
+        help="default: each device's own previous version (asked of the Pi)",
     )
     _wave_args(rb, to_required=True)
     rb.set_defaults(func=cmd_rollback)
