@@ -22,6 +22,7 @@ from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_work
 
 from fleet_tui.assets import asset
 from fleet_tui.backend import Backend, BackendNotRunning
+from fleet_tui.core.deploy.rollout import DeployEvent, Rollout
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.net.ssh import ConnectOptions
@@ -34,7 +35,7 @@ from fleet_tui.core.text import visible
 from fleet_tui.screens import registry
 from fleet_tui.screens.command_line import CommandPrompt
 from fleet_tui.screens.commands import FleetCommands
-from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.context import ReadOnlyError, UiOptions
 from fleet_tui.screens.fleet import FleetScreen
 from fleet_tui.screens.help import show_help
 from fleet_tui.screens.messages import BackendFailed, DeviceUpdated, OperationUpdated
@@ -312,6 +313,20 @@ class FleetApp(App[None]):
         except NoActiveWorker:
             worker = None
         return self.backend.run_coroutine(make, lambda: worker is not None and worker.is_cancelled)
+
+    def deployer(self, on_event: Callable[[DeployEvent], None] | None = None) -> Rollout:
+        if self.options.readonly:
+            raise ReadOnlyError("read-only: deployments are refused (--readonly)")
+        running = self.backend.running
+        if running is None:
+            raise RuntimeError("no live connection to the fleet (the pipeline is not running)")
+        return Rollout(
+            running.service.store,
+            running.service,  # agent calls by serial over the live fleet's sessions
+            who=self.config.who,
+            policy=self.config.operations,
+            on_event=on_event,
+        )
 
     # ---- errors: one place ------------------------------------------------------------
     @on(Worker.StateChanged)

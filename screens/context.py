@@ -22,6 +22,7 @@ from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
 
 if TYPE_CHECKING:
+    from fleet_tui.core.deploy.rollout import DeployEvent, Rollout
     from fleet_tui.core.net.ssh import ConnectOptions
 
 T = TypeVar("T")
@@ -118,6 +119,12 @@ class FleetContext(Protocol):
         its result: blocking, so call it from a worker thread (cancelling that worker cancels
         the coroutine). Without a running pipeline (the app was started without one, or it
         is not up yet, or has stopped) it runs on a private event loop in the calling thread."""
+        ...
+
+    def deployer(self, on_event: Callable[[DeployEvent], None] | None = None) -> Rollout:
+        """A deployment runner on the live fleet (its store, its open sessions, who we are):
+        use it inside `run_on_pipeline`. Raises ReadOnlyError with --readonly, RuntimeError
+        when the pipeline is not running."""
         ...
 
 

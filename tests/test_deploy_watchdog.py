@@ -172,9 +172,9 @@ async def test_agent_refuses_bad_deploy_requests(lab: SimLab, pool: ConnectionPo
 
 def test_waves_canary_batches_and_by_rack() -> None:
     devices = [("a1", "R1"), ("a2", "R1"), ("a3", "R1"), ("b1", "R2"), ("b2", "R2"), ("c1", "")]
-    waves = plan_waves(devices, canary=1, batch=3, by_rack=False)
+    waves = plan_waves(devices, canary=1, batch=3, spread=False)
     assert waves == [["a1"], ["a2", "a3", "b1"], ["b2", "c1"]]
-    waves = plan_waves(devices, canary=1, batch=3, by_rack=True)
+    waves = plan_waves(devices, canary=1, batch=3, spread=True)
     assert waves[0] == ["a1"]
     for wave in waves:  # never two devices of one rack in a wave
         racks = [dict(devices)[s] for s in wave if dict(devices)[s]]

@@ -28,7 +28,7 @@ from fleet_tui.core.deploy.content import ContentStore, ReleaseFiles
 from fleet_tui.core.deploy.preflight import preflight_refusal
 from fleet_tui.core.deploy.releases import ReleaseRecord
 from fleet_tui.core.deploy.steps import DeploymentBook
-from fleet_tui.core.ops.kinds import DeviceCaller
+from fleet_tui.core.ops.kinds import DeviceCaller, StepRefused
 from fleet_tui.core.store.events import EventLog
 
 CHUNK = 384 * 1024  # raw bytes per app_put: its base64 stays well under the agent's 1 MiB line
@@ -40,7 +40,7 @@ class DeviceFailed(Exception):
     """This device failed a step (recorded already); the message is the step's reason."""
 
 
-class DeviceRefused(Exception):
+class DeviceRefused(StepRefused):
     """Pre-flight said no; nothing was changed on the device."""
 
 

@@ -32,6 +32,7 @@ from fleet_tui.core.deploy.steps import (
     DeviceState,
     Plan,
     new_deployment_id,
+    tally,
 )
 from fleet_tui.core.deploy.targets import Chosen
 from fleet_tui.core.deploy.waves import count_of, plan_waves
@@ -56,6 +57,7 @@ class Options:
     canary: int = 1
     batch: str = "25%"
     by_rack: bool = False
+    by_outlet: bool = False
     max_failures: str = "0"
     pause_after_canary: bool = False
     confirm_s: float = 30.0
@@ -112,10 +114,10 @@ class Rollout:
             raise DeployRefused("no devices match")
         total = len(chosen)
         waves = plan_waves(
-            [(c.device.serial, c.rack) for c in chosen],
+            [(c.device.serial, _group(c, options)) for c in chosen],
             options.canary,
             count_of(options.batch, total, "--batch", minimum=1),
-            options.by_rack,
+            options.by_rack or options.by_outlet,
         )
         plan = Plan(
             release=release.id,
@@ -189,8 +191,12 @@ class Rollout:
                 f"deployment {record.id} is {record.status.value}: only a paused or "
                 "interrupted one goes on"
             )
-        release = self.releases.get(record.release_id)
-        files = self.content.files(release.sha256)
+        try:
+            release = self.releases.get(record.release_id)
+            files = self.content.files(release.sha256)
+        except (LookupError, ValueError) as e:  # ReleaseError, ContentError: it cannot run
+            self._finish(record, DeployStatus.FAILED, f"could not start: {e}")
+            raise DeployRefused(f"deployment {record.id} failed: {e}") from None
         pid, token = this_process()
         self.book.update(
             record.id,
@@ -346,9 +352,12 @@ class Rollout:
         await self.runner.close()
 
 
+def _group(chosen: Chosen, options: Options) -> str:
+    """What two devices of one batch may not share: a rack, or a power source."""
+    if options.by_outlet:
+        return chosen.power
+    return chosen.rack if options.by_rack else ""
+
+
 def _summary(states: list[DeviceState]) -> str:
-    counts: dict[str, int] = {}
-    for s in states:
-        word = "done" if s.done else s.status
-        counts[word] = counts.get(word, 0) + 1
-    return ", ".join(f"{n} {w}" for w, n in sorted(counts.items()))
+    return ", ".join(f"{n} {w}" for w, n in tally(states).items() if n)

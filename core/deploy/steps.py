@@ -26,6 +26,7 @@ class DeployStatus(StrEnum):
     PARTIAL = "partial"  # finished; some devices failed or were refused
     STOPPED = "stopped"  # failures passed --max-failures: no further wave started
     ABORTED = "aborted"
+    FAILED = "failed"  # could not start or go on (its release content unreadable, …)
     INTERRUPTED = "interrupted"  # the process running it died; `deploy resume ID`
 
 
@@ -127,6 +128,24 @@ class DeviceState:
             "rollback": self.rollback,
             "steps": [s.model_dump() for s in self.steps],
         }
+
+
+def tally(states: list[DeviceState]) -> dict[str, int]:
+    """How a deployment's devices stand: done (on the version or skipped), failed, refused by
+    pre-flight (nothing changed on them), rolled back, pending. Refusals are not failures."""
+    counts = {"done": 0, "failed": 0, "refused": 0, "rolled back": 0, "pending": 0}
+    for s in states:
+        if s.done:
+            counts["done"] += 1
+        elif s.refused:
+            counts["refused"] += 1
+        elif s.failed:
+            counts["failed"] += 1
+        elif s.step == "rollback":
+            counts["rolled back"] += 1
+        else:
+            counts["pending"] += 1
+    return counts
 
 
 def new_deployment_id(now: float) -> str:

@@ -1,6 +1,7 @@
 """Waves: the canary first, then batches. `--by rack`: a batch takes at most one device of
 each rack, so a bad release never takes down a whole rack at once (devices not placed in a
-rack count as a rack of their own)."""
+rack count as a rack of their own). `--by outlet` the same with power sources: never two
+devices fed by the same PoE switch (PSE group) or PDU in one batch."""
 
 from __future__ import annotations
 
@@ -30,35 +31,35 @@ def count_of(spec: str, total: int, what: str, minimum: int = 0) -> int:
 
 
 def plan_waves(
-    devices: Sequence[tuple[str, str]],  # (serial, rack or "")
+    devices: Sequence[tuple[str, str]],  # (serial, its group: rack, power source, or "")
     canary: int,
     batch: int,
-    by_rack: bool,
+    spread: bool,
 ) -> list[list[str]]:
     if batch < 1:
         raise WaveError("--batch must be at least 1")
     remaining = list(devices)
     waves: list[list[str]] = []
     if canary > 0:
-        first = _take(remaining, min(canary, len(remaining)), by_rack)
+        first = _take(remaining, min(canary, len(remaining)), spread)
         if first:
             waves.append(first)
     while remaining:
-        waves.append(_take(remaining, batch, by_rack))
+        waves.append(_take(remaining, batch, spread))
     return waves
 
 
-def _take(remaining: list[tuple[str, str]], n: int, by_rack: bool) -> list[str]:
+def _take(remaining: list[tuple[str, str]], n: int, spread: bool) -> list[str]:
     taken: list[str] = []
-    racks: set[str] = set()
+    groups: set[str] = set()
     for item in list(remaining):
         if len(taken) >= n:
             break
-        serial, rack = item
-        if by_rack and rack:
-            if rack in racks:
+        serial, group = item
+        if spread and group:
+            if group in groups:
                 continue
-            racks.add(rack)
+            groups.add(group)
         taken.append(serial)
         remaining.remove(item)
     return taken

@@ -13,6 +13,11 @@ from typing import Any, Protocol
 from fleet_tui.core.ops.journal import DeviceTarget
 
 
+class StepRefused(Exception):
+    """Raised by a step that decided not to act (a pre-flight said no): nothing was sent to
+    change the device, so the journal says `refused` ("skipped: REASON"), not `failed`."""
+
+
 class DeviceCaller(Protocol):
     """Runs an agent method on a device named by its serial (the live fleet in the TUI, a
     connection pool in the CLI). Raises on failure, with a message for the technician."""

@@ -27,7 +27,13 @@ from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import EventName, OperationEvent
 from fleet_tui.core.ops.fanout import Operation, Result
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
-from fleet_tui.core.ops.kinds import DeviceCaller, OperationKind, PowerPort, StepContext
+from fleet_tui.core.ops.kinds import (
+    DeviceCaller,
+    OperationKind,
+    PowerPort,
+    StepContext,
+    StepRefused,
+)
 from fleet_tui.core.ops.model import (
     OperationRecord,
     OpStatus,
@@ -76,6 +82,7 @@ class _Run:
         self.fanout: Operation[str, str] | None = None
         self.cancelled = False
         self.task: asyncio.Task[OperationRecord] | None = None
+        self.skipped: dict[str, str] = {}  # serial -> why its step refused itself (StepRefused)
 
     def progress(self) -> Progress:
         return Progress.of(list(self.steps.values()))
@@ -246,9 +253,13 @@ class OperationRunner:
                         f"{kind.name} requested by {self.who} from fleet-tui (operation {op.id})",
                     ),
                 )
-                return await kind.run_step(
-                    self._context(op, kind, DeviceTarget(serial, step.hostname))
-                )
+                try:
+                    return await kind.run_step(
+                        self._context(op, kind, DeviceTarget(serial, step.hostname))
+                    )
+                except StepRefused as e:
+                    run.skipped[serial] = str(e) or type(e).__name__
+                    raise
 
             run.fanout = Operation(todo, one, concurrency=concurrency, timeout=timeout)
             watcher = asyncio.get_running_loop().create_task(self._watch_cancel(run))
@@ -276,6 +287,13 @@ class OperationRunner:
     def _finish_step(self, run: _Run, result: Result[str, str]) -> None:
         status = _STATUS_OF_RESULT[result.status]
         before = run.steps[result.target].status
+        skipped = run.skipped.pop(result.target, None)
+        if skipped is not None and result.status == "failed":  # nothing changed on the device
+            why = visible(f"skipped: {skipped}", 500)
+            self._set_step(
+                run, result.target, StepStatus.REFUSED, why, (f"{run.kind.name}_skipped", why)
+            )
+            return
         if status is StepStatus.CANCELLED and before is StepStatus.RUNNING:
             message = "cancelled while running: the request may have reached the device"
         else:

@@ -32,10 +32,17 @@ from fleet_tui.commands.store_cmds import register_export_kind
 from fleet_tui.config import load_config
 from fleet_tui.core.deploy.content import ContentError
 from fleet_tui.core.deploy.export import DeploymentRow, deployment_rows
-from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError, ReleaseRecord
+from fleet_tui.core.deploy.releases import ReleaseError
 from fleet_tui.core.deploy.rollout import DeployEvent, DeployRefused, Options, Rollout
-from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
-from fleet_tui.core.deploy.targets import choose
+from fleet_tui.core.deploy.start import (
+    BY_CHOICES,
+    make_options,
+    own_previous,
+    prepare,
+    prepare_chosen,
+)
+from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus, tally
+from fleet_tui.core.deploy.targets import Chosen, choose
 from fleet_tui.core.deploy.waves import WaveError
 from fleet_tui.core.export import write_csv
 from fleet_tui.core.fleet.filters import FilterError
@@ -52,6 +59,7 @@ EXIT_OF = {
     DeployStatus.PAUSED: EXIT_PARTIAL,
     DeployStatus.ABORTED: EXIT_FAILURE,
     DeployStatus.INTERRUPTED: EXIT_FAILURE,
+    DeployStatus.FAILED: EXIT_FAILURE,
 }
 
 
@@ -62,51 +70,36 @@ def _ask(args: argparse.Namespace, question: str, names: list[str], word: str) -
 
 
 def _options(args: argparse.Namespace, kind: str) -> Options:
-    if not 0 < args.confirm_s <= 3600:
-        raise WaveError("--confirm-s must be in (0, 3600]")
-    if args.canary < 0:
-        raise WaveError("--canary must be 0 or more")
-    return Options(
+    return make_options(
+        kind,
+        args.to,
         canary=args.canary,
         batch=args.batch,
-        by_rack=args.by == "rack",
+        by=args.by,
         max_failures=args.max_failures,
         pause_after_canary=args.pause_after_canary,
         confirm_s=args.confirm_s,
-        kind=kind,
-        filter=args.to,
     )
 
 
 def _start(args: argparse.Namespace, kind: str, release_ref: str) -> int:
     if refuse_readonly(args, kind):
         return EXIT_FAILURE
-    if not args.to.strip():
-        return fail(
-            f"{kind}: --to needs a filter (e.g. tag:lab, rack:R1, or * for every device)",
-            EXIT_USAGE,
-        )
     try:
         options = _options(args, kind)
         with open_db(args, writes=False) as store:
-            release = ReleaseBook(store).get(release_ref)
-            chosen = choose(store, args.to)
-            if not chosen:
-                return fail(f"{kind}: no known device matches {visible(args.to, 80)!r}")
-            ReleaseBook(store).files(release)  # the content must be here to send it
-            names = [c.name for c in chosen]
-            word = release.id if len(chosen) == 1 else f"{release.id} {len(chosen)}"
+            ready = prepare(store, release_ref, args.to, kind)
             refused = _ask(
                 args,
-                f"{kind.capitalize()} {release.id} to {len(chosen)} device(s) in waves "
-                f"(canary {options.canary}, batch {options.batch}); each is switched, "
+                f"{kind.capitalize()} {ready.release.id} to {len(ready.chosen)} device(s) in "
+                f"waves (canary {options.canary}, batch {options.batch}); each is switched, "
                 "restarted and health-checked:",
-                names,
-                word,
+                ready.names,
+                ready.word,
             )
             if refused is not None:
                 return refused
-            record = _rollout(args, store, None).create(release, chosen, options)
+            record = _rollout(args, store, None).create(ready.release, ready.chosen, options)
             return asyncio.run(_follow(args, store, record.id))
     except (WaveError, FilterError) as e:
         return fail(f"{kind}: {e}", EXIT_USAGE)
@@ -123,20 +116,61 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     name, _, version = args.name.partition("@")
     version = args.version or version
-    if not version:
-        try:
-            with open_db(args, writes=False, readonly=True) as store:
-                version = _older_version(ReleaseBook(store).all(), name)
-        except (StoreError, ReleaseError) as e:
-            return fail(f"rollback: {e}")
-    return _start(args, "rollback", f"{name}@{version}")
+    if version:
+        return _start(args, "rollback", f"{name}@{version}")
+    return _rollback_each(args, name)
 
 
-def _older_version(releases: list[ReleaseRecord], name: str) -> str:
-    versions = [r.version for r in releases if r.name == name]
-    if len(versions) < 2:
-        raise ReleaseError(f"{name}: no older release to roll back to; give --version")
-    return versions[-2]
+def _rollback_each(args: argparse.Namespace, name: str) -> int:
+    """Each device back to the version it ran before its current one (asked of each Pi)."""
+    if refuse_readonly(args, "rollback"):
+        return EXIT_FAILURE
+    try:
+        options = _options(args, "rollback")
+        with open_db(args, writes=False) as store:
+            chosen = choose(store, args.to)
+            if not chosen:
+                return fail(f"rollback: no known device matches {visible(args.to, 80)!r}")
+            groups, nothing = asyncio.run(_previous(args, store, name, chosen))
+            hosts = {c.device.serial: c.name for c in chosen}
+            for serial, why in nothing.items():
+                print(
+                    f"  {visible(hosts[serial], 24):<24} stays: {visible(why, 200)}",
+                    file=sys.stderr,
+                )
+            if not groups:
+                return fail(f"rollback: no device has an older version of {name} to go back to")
+            readies = [prepare_chosen(store, f"{name}@{v}", g) for v, g in sorted(groups.items())]
+            plan = ", ".join(f"{r.release.version} on {len(r.chosen)}" for r in readies)
+            everyone = [n for r in readies for n in r.names]
+            refused = _ask(
+                args,
+                f"Roll {name} back on {len(everyone)} device(s), each to its own previous "
+                f"version ({plan}), in waves (canary {options.canary}, batch {options.batch}):",
+                everyone,
+                f"rollback {name} {len(everyone)}",
+            )
+            if refused is not None:
+                return refused
+            codes = []
+            for ready in readies:
+                record = _rollout(args, store, None).create(ready.release, ready.chosen, options)
+                codes.append(asyncio.run(_follow(args, store, record.id)))
+            return max(codes)
+    except (WaveError, FilterError) as e:
+        return fail(f"rollback: {e}", EXIT_USAGE)
+    except (StoreError, ReleaseError, ContentError, DeployRefused) as e:
+        return fail(f"rollback: {visible(str(e), 300)}")
+
+
+async def _previous(
+    args: argparse.Namespace, store: Store, name: str, chosen: list[Chosen]
+) -> tuple[dict[str, list[Chosen]], dict[str, str]]:
+    pool = connection_pool(store, args)
+    try:
+        return await own_previous(PoolCaller(pool, known_targets(store)), name, chosen)
+    finally:
+        await pool.close()
 
 
 def _rollout(args: argparse.Namespace, store: Store, caller: PoolCaller | None) -> Rollout:
@@ -221,7 +255,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         return fail(f"deploy status: {visible(str(e), 300)}")
     if args.json:
         print(
-            json.dumps({**d.to_json(), "devices": [s.to_json() for s in devices]}, sort_keys=True)
+            json.dumps(
+                {
+                    **d.to_json(),
+                    "counts": tally(devices),
+                    "devices": [s.to_json() for s in devices],
+                },
+                sort_keys=True,
+            )
         )
         return EXIT_OK
     print(
@@ -229,6 +270,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     )
     if d.message:
         print(f"  {visible(d.message, 300)}")
+    counts = tally(devices)
+    print(
+        f"  {counts['done']} done, {counts['failed']} failed, {counts['refused']} refused by "
+        f"pre-flight (nothing changed), {counts['rolled back']} rolled back, "
+        f"{counts['pending']} pending"
+    )
     print(f"  {'DEVICE':<20} {'WAVE':>4} {'STEP':<9} {'STATUS':<9} {'TIME':>6} MESSAGE")
     for s in devices:
         print(
@@ -327,7 +374,10 @@ def _wave_args(p: argparse.ArgumentParser, to_required: bool) -> None:
         "--batch", default="25%", metavar="N|P%", help="devices per later wave (default 25%%)"
     )
     p.add_argument(
-        "--by", choices=["rack"], default=None, help="rack: at most one device of a rack per wave"
+        "--by",
+        choices=BY_CHOICES,
+        default=None,
+        help="rack: at most one device of a rack per wave; outlet: of a power source",
     )
     p.add_argument(
         "--max-failures",
@@ -389,7 +439,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rb = sub.add_parser("rollback", help="roll a release back to a kept version, in waves")
     rb.add_argument("name", metavar="NAME[@VERSION]")
     rb.add_argument(
-        "--version", default=None, metavar="VERSION", help="default: the release before the newest"
+        "--version",
+        default=None,
+        metavar="VERSION",
+        help="default: each device's own previous version (asked of the Pi)",
     )
     _wave_args(rb, to_required=True)
     rb.set_defaults(func=cmd_rollback)

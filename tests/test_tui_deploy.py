@@ -1,0 +1,122 @@
+"""The `:deploy` screen against the simulated lab: a release deployed from the screen in
+waves (pre-flight shown, typed confirmation), its progress per wave and device, a paused one
+resumed and one aborted with their keys, the history, and `--readonly` looking only."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from deploy_support import answers, give_ports, make_release
+from test_tui_support import command_line, live_demo, make_app, wait_for
+from textual.widgets import Input, ProgressBar
+
+from fleet_tui.core.deploy.releases import ReleaseBook
+from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
+from fleet_tui.core.store.database import Store
+from fleet_tui.screens.deploy import DeployScreen, WaveBar
+from fleet_tui.screens.deploy_dialogs import StartDialog
+from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.keyed_table import KeyedTable
+
+
+def _add(db: Path, base: Path, version: str, **kw: Any) -> str:
+    with Store.open(db) as store:
+        record, _ = ReleaseBook(store).add(make_release(base, version, **kw))
+    return record.id
+
+
+async def _open(app: Any, pilot: Any) -> DeployScreen:
+    await command_line(pilot, "deploy")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, DeployScreen))
+    screen = app.screen
+    assert isinstance(screen, DeployScreen)
+    return screen
+
+
+async def _start(app: Any, pilot: Any, screen: DeployScreen, to: str = "*") -> ConfirmDialog:
+    """d on the release under the cursor, the filter typed, Check: the confirmation."""
+    table = screen.query_one("#deploy-releases", KeyedTable)
+    assert await wait_for(pilot, lambda: table.row_count > 0, 10.0)
+    await pilot.press("d")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, StartDialog))
+    app.screen.query_one("#deploy-to", Input).value = to
+    app.screen.query_one("#deploy-batch", Input).value = "1"
+    await pilot.press("enter")
+    assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 20.0)
+    dialog = app.screen
+    assert isinstance(dialog, ConfirmDialog)
+    return dialog
+
+
+def _deployments(db: Path) -> list[Any]:
+    with Store.open(db, readonly=True) as store:
+        return DeploymentBook(store).all()
+
+
+async def test_deploy_from_the_screen_shows_waves_and_devices_live(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    async with live_demo(db, devices=2) as (app, pilot, _):
+        ports = give_ports(app.running.lab.pis)
+        _add(db, tmp_path / "rel", "1.0")
+        screen = await _open(app, pilot)
+        dialog = await _start(app, pilot, screen)
+        body = str(dialog.query_one(".dialog-body").render())
+        assert "Pre-flight: every device is ready" in body and "2 device(s)" in body
+        await pilot.press(*"web@1.0 2", "enter")  # the typed confirmation
+        assert await wait_for(pilot, lambda: screen.view.shown is not None, 20.0)
+        assert await wait_for(
+            pilot,
+            lambda: screen.view.shown is not None and screen.view.shown.status is DeployStatus.DONE,
+            90.0,
+        )
+        for port in ports.values():
+            assert await answers(port, "1.0")
+        await pilot.press("2")
+        bars = screen.query(WaveBar)
+        assert await wait_for(pilot, lambda: len(screen.query(WaveBar)) == 2, 5.0)
+        assert all(b.query_one(ProgressBar).percentage == 1.0 for b in bars)
+        devices = screen.query_one("#deploy-devices", KeyedTable)
+        assert await wait_for(pilot, lambda: devices.row_count == 2, 5.0)
+        row = devices.get_row_at(0)
+        assert str(row[2]) == "commit" and str(row[3]) == "ok"
+        assert "on 1.0" in str(row[5])
+        (done,) = _deployments(db)
+        assert done.status is DeployStatus.DONE and done.plan.filter == "*"
+        await pilot.press("3")
+        history = screen.query_one("#deploy-history", KeyedTable)
+        assert await wait_for(pilot, lambda: history.row_count == 1, 5.0)
+
+
+async def test_preflight_refusal_is_shown_before_asking_and_abort_asks(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    async with live_demo(db, devices=2) as (app, pilot, _):
+        give_ports(app.running.lab.pis)
+        _add(db, tmp_path / "rel", "1.0", deadline=20)
+        lab = app.running.lab
+        first = lab.pis[0]
+        await asyncio.wrap_future(app.backend.submit(lab.apply(f"{first.hostname}:under-voltage")))
+        screen = await _open(app, pilot)
+        dialog = await _start(app, pilot, screen)
+        body = str(dialog.query_one(".dialog-body").render())
+        assert "Pre-flight refuses 1" in body and "under-voltage" in body
+        await pilot.press("escape")  # not confirmed: nothing is created
+        assert await wait_for(pilot, lambda: app.screen is screen)
+        assert _deployments(db) == []
+
+
+async def test_readonly_looks_only(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    _add(db, tmp_path / "rel", "1.0")
+    app = make_app(db, readonly=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot)
+        table = screen.query_one("#deploy-releases", KeyedTable)
+        assert await wait_for(pilot, lambda: table.row_count == 1, 5.0)
+        assert str(table.get_row_at(0)[4]) == "here"
+        for key in ("d", "A", "p", "b"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+            assert app.screen is screen
+        assert _deployments(db) == []
