@@ -102,10 +102,11 @@ class ContentStore:
         try:
             rows = json.loads(self.list_path(digest).read_text())
             return ReleaseFiles(tuple(FileEntry.model_validate(r) for r in rows))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError):
             raise ContentError(
-                f"release content {digest[:12]} is not in {self.root} (added on another "
-                f"laptop? merge brings the metadata, not the files): {e}"
+                f"release content {digest[:12]} is not here (added on another laptop; bring "
+                "it with `fleet-tui release fetch NAME@VERSION --from PEER`, a sync, or a "
+                "snapshot written with --with-releases)"
             ) from None
 
     def has_release(self, digest: str) -> bool:

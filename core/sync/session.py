@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.carried import merge_carrying
 from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import ConstraintConflict, MergeReport
@@ -123,7 +124,7 @@ def apply(
     notices: list[str] = []
     try:
         if peer.path is not None:
-            report = PeerMerge(store).merge(peer.path)
+            report, _ = merge_carrying(store, peer.path)  # and the release content beside it
             EventLog(store).record(None, "merge", f"merged {peer.label}: {report.changed} rows")
             return Outcome(peer, report, False, conflicts=report.conflicts, lines=report.lines())
         from fleet_tui.core.sync.ssh import sync_target_async
