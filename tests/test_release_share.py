@@ -269,3 +269,23 @@ async def test_release_fetch_over_ssh_and_a_corrupt_blob_in_the_mailbox(
     code, out, err = await cli(capsys, b, "release", "fetch", REF, "--from", target, *_ssh(j))
     assert code == 0 and "verified by sha256" in out, err
     assert listed(capsys, b) == {REF: True} and blobs(b) == blobs(a)
+
+
+def test_the_sync_screen_merge_of_a_snapshot_brings_its_content(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fleet_tui.core.sync import session
+
+    a, b = technicians(tmp_path, capsys)
+    snap = tmp_path / "stick" / "a.db"
+    assert run(capsys, a, "snapshot", str(snap), "--with-releases")[0] == 0
+    with Store.open(b) as s:
+        peer = session.classify(str(snap))
+        shown = session.preview(s, peer)
+        assert f"  release content would come: {REF}" in shown.lines
+        assert not ReleaseBook(s).all() and blobs(b) == {}
+        done = session.apply(s, peer)
+        assert f"  release content now here: {REF}" in done.lines
+        book = ReleaseBook(s)
+        assert book.content.has_release(book.get(REF).sha256)
+    assert blobs(b) == blobs(a)

@@ -35,6 +35,7 @@ from fleet_tui.core.deploy.content import (
     ReleaseFiles,
     list_bytes,
 )
+from fleet_tui.core.text import visible
 
 SNAPSHOT_SUFFIX = ".releases"  # OUT.db carries its content in OUT.db.releases/
 
@@ -153,14 +154,18 @@ class Fetched:
     absent: list[str] = field(default_factory=list)  # not at the source
     refused: list[str] = field(default_factory=list)  # "ref: reason"
 
+    def names(self) -> str:
+        """The releases that came, for a line of text (peer strings: never markup, escapes)."""
+        return ", ".join(visible(g, 80) for g in self.got)
+
     def lines(self) -> list[str]:
         out: list[str] = []
         if self.got:
             out.append(
-                f"  release content: {len(self.got)} fetched ({', '.join(self.got)}), "
+                f"  release content: {len(self.got)} fetched ({self.names()}), "
                 f"{self.blobs} files, {self.size} bytes"
             )
-        out += [f"  REFUSED release content of {r}" for r in self.refused]
+        out += [f"  REFUSED release content of {visible(r, 300)}" for r in self.refused]
         return out
 
 

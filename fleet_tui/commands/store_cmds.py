@@ -36,7 +36,7 @@ from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.sync.carried import merge_carrying, snapshot_with_releases
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
-from fleet_tui.core.text import visible, when
+from fleet_tui.core.text import when
 
 ExportFn = Callable[[Store, argparse.Namespace, IO[str]], int]
 
@@ -104,7 +104,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
         print("\n".join(report.lines()))
         if content is not None and content.got:
             verb = "would come" if args.dry_run else "now here"
-            print(f"  release content {verb}: {', '.join(visible(g, 80) for g in content.got)}")
+            print(f"  release content {verb}: {content.names()}")
     return EXIT_PARTIAL if report.corruption else EXIT_OK
 
 
