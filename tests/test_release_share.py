@@ -289,3 +289,16 @@ def test_the_sync_screen_merge_of_a_snapshot_brings_its_content(
         book = ReleaseBook(s)
         assert book.content.has_release(book.get(REF).sha256)
     assert blobs(b) == blobs(a)
+
+
+async def test_a_sync_without_releases_makes_no_content_folders(
+    jump: tuple[Jump, asyncssh.SSHKey], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    j, _ = jump
+    db = tmp_path / "c" / "fleet.db"
+    db.parent.mkdir()
+    with Store.open(db) as s:
+        DeviceBook(s).upsert("1", hostname="pi-9")
+    code, out, _ = await cli(capsys, db, "sync", "tech@127.0.0.1:/site", *_ssh(j))
+    assert code == 0 and "release content" not in out
+    assert not (db.parent / "releases").exists() and not (j.root / "site" / "releases").exists()

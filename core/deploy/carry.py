@@ -285,6 +285,8 @@ async def fetch_into(
     """Fetch the releases `wanted` (digest -> what to call it) from `source`. Each release is
     all or nothing; with `publish_partial` False, any refusal stores nothing at all."""
     report = Fetched(source.label)
+    if not wanted:
+        return report
     with Incoming(content) as incoming:
         for digest, label in sorted(wanted.items(), key=lambda kv: kv[1]):
             await incoming.fetch(source, digest, label, report)
