@@ -302,3 +302,22 @@ async def test_a_sync_without_releases_makes_no_content_folders(
     code, out, _ = await cli(capsys, db, "sync", "tech@127.0.0.1:/site", *_ssh(j))
     assert code == 0 and "release content" not in out
     assert not (db.parent / "releases").exists() and not (j.root / "site" / "releases").exists()
+
+
+def test_a_carried_list_naming_a_path_instead_of_a_hash_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fleet_tui.core.deploy.content import FileEntry, list_bytes
+
+    a, b = technicians(tmp_path, capsys)
+    snap = tmp_path / "stick" / "a.db"
+    assert run(capsys, a, "snapshot", str(snap), "--with-releases")[0] == 0
+    evil = "../../../../escaped"
+    data = list_bytes([FileEntry(path="app.py", sha256=evil, size=3, mode=0o644)])
+    carried = tmp_path / "stick" / "a.db.releases"
+    (carried / "lists" / f"{hashlib.sha256(data).hexdigest()}.json").write_bytes(data)
+    (carried / "escaped").write_bytes(b"bad")  # what the path would reach at the source
+    code, _, err = run(capsys, b, "merge", str(snap))
+    assert code == 2 and "a bad entry for 'app.py'" in err
+    assert not list(tmp_path.rglob("escaped"))[1:]  # only the planted one: nothing copied
+    assert blobs(b) == {} and listed(capsys, b) == {}

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -34,9 +35,11 @@ from fleet_tui.core.deploy.content import (
     FileEntry,
     ReleaseFiles,
     list_bytes,
+    safe_path,
 )
 from fleet_tui.core.text import visible
 
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # every name that travels is one: never a path
 SNAPSHOT_SUFFIX = ".releases"  # OUT.db carries its content in OUT.db.releases/
 
 
@@ -180,6 +183,9 @@ def verify_list(digest: str, data: bytes) -> ReleaseFiles:
         raise ContentError(f"file list {digest[:12]}: unreadable: {e}") from None
     if files.digest != digest:
         raise ContentError(f"file list {digest[:12]}: not in canonical form")
+    for f in files.files:
+        if not SHA256.match(f.sha256) or safe_path(f.path) != f.path or f.size < 0:
+            raise ContentError(f"file list {digest[:12]}: a bad entry for {f.path!r}")
     return files
 
 
@@ -226,6 +232,9 @@ class Incoming:
     async def fetch(self, source: Source, digest: str, label: str, report: Fetched) -> None:
         """Fetch and verify one release's list and the blobs missing here; staged on success,
         said in `report` either way (a refused release leaves nothing staged)."""
+        if not SHA256.match(digest):
+            report.refused.append(f"{label}: {digest[:80]!r} is not a sha256 digest")
+            return
         if self.content.has_release(digest) or digest in self.ready:
             return
         work = self.staging / digest

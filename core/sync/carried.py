@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sqlite3
 from pathlib import Path
 
 from fleet_tui.core.deploy.carry import (
+    SHA256,
     DirSource,
     Fetched,
     Incoming,
@@ -35,8 +35,6 @@ from fleet_tui.core.store.database import Store
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import MergeReport
-
-DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def snapshot_with_releases(store: Store, out: Path) -> tuple[Path, int, int]:
@@ -59,7 +57,7 @@ def _peer_labels(peer: Path) -> dict[str, str]:
         conn = sqlite3.connect(file_uri(peer, mode="ro", immutable="1"), uri=True)
         try:
             for rid, digest in conn.execute("SELECT id, sha256 FROM releases"):
-                if isinstance(digest, str) and DIGEST.match(digest):
+                if isinstance(digest, str) and SHA256.match(digest):
                     labels.setdefault(digest, str(rid))
         finally:
             conn.close()
@@ -68,7 +66,7 @@ def _peer_labels(peer: Path) -> dict[str, str]:
 
 def _carried_digests(source: DirSource) -> list[str]:
     lists = source.root / "lists"
-    return sorted(p.stem for p in lists.glob("*.json") if DIGEST.match(p.stem))
+    return sorted(p.stem for p in lists.glob("*.json") if SHA256.match(p.stem))
 
 
 def merge_carrying(
@@ -111,13 +109,13 @@ def elsewhere(store: Store) -> dict[str, str]:
     """digest -> name@version of the releases whose content is not here."""
     book = ReleaseBook(store)
     return {
-        r.sha256: r.id for r in book.all() if r.sha256 and not book.content.has_release(r.sha256)
+        r.sha256: r.id for r in book.all() if SHA256.match(r.sha256) and not book.content.has_release(r.sha256)
     }
 
 
 def here(store: Store) -> list[str]:
     book = ReleaseBook(store)
-    return [r.sha256 for r in book.all() if r.sha256 and book.content.has_release(r.sha256)]
+    return [r.sha256 for r in book.all() if SHA256.match(r.sha256) and book.content.has_release(r.sha256)]
 
 
 async def exchange_content(store: Store, box: Sink) -> tuple[int, Fetched]:
