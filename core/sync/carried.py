@@ -109,13 +109,19 @@ def elsewhere(store: Store) -> dict[str, str]:
     """digest -> name@version of the releases whose content is not here."""
     book = ReleaseBook(store)
     return {
-        r.sha256: r.id for r in book.all() if SHA256.match(r.sha256) and not book.content.has_release(r.sha256)
+        r.sha256: r.id
+        for r in book.all()
+        if SHA256.match(r.sha256) and not book.content.has_release(r.sha256)
     }
 
 
 def here(store: Store) -> list[str]:
     book = ReleaseBook(store)
-    return [r.sha256 for r in book.all() if SHA256.match(r.sha256) and book.content.has_release(r.sha256)]
+    return [
+        r.sha256
+        for r in book.all()
+        if SHA256.match(r.sha256) and book.content.has_release(r.sha256)
+    ]
 
 
 async def exchange_content(store: Store, box: Sink) -> tuple[int, Fetched]:
