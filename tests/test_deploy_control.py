@@ -154,7 +154,7 @@ async def test_a_deployment_whose_content_is_gone_ends_failed(
         release = ReleaseBook(store).get("web@1.0")
     ContentStore.beside(db).list_path(release.sha256).unlink()
     code, _, err = await cli(capsys, db, "deploy", "resume", d.id, "--yes", *ssh)
-    assert code != 0 and "not in" in err
+    assert code != 0 and "is not here" in err and "release fetch" in err
     done = _latest(db)
     assert done is not None and done.status is DeployStatus.FAILED
     assert "could not start" in done.message

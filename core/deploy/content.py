@@ -69,7 +69,7 @@ def list_bytes(files: tuple[FileEntry, ...] | list[FileEntry]) -> bytes:
     return json.dumps(rows, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _safe_path(name: str) -> str:
+def safe_path(name: str) -> str:
     p = PurePosixPath(name)
     if p.is_absolute() or ".." in p.parts or not p.parts:
         raise ContentError(f"{name!r}: absolute paths and '..' are refused")
@@ -102,10 +102,11 @@ class ContentStore:
         try:
             rows = json.loads(self.list_path(digest).read_text())
             return ReleaseFiles(tuple(FileEntry.model_validate(r) for r in rows))
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError):
             raise ContentError(
-                f"release content {digest[:12]} is not in {self.root} (added on another "
-                f"laptop? merge brings the metadata, not the files): {e}"
+                f"release content {digest[:12]} is not here (added on another laptop; bring "
+                "it with `fleet-tui release fetch NAME@VERSION --from PEER`, a sync, or a "
+                "snapshot written with --with-releases)"
             ) from None
 
     def has_release(self, digest: str) -> bool:
@@ -182,7 +183,7 @@ class ContentStore:
                 with full.open("rb") as f:
                     sha, size = self._put_stream(_chunks(f))
                 entries.append(
-                    FileEntry(path=_safe_path(rel), sha256=sha, size=size, mode=_mode(st.st_mode))
+                    FileEntry(path=safe_path(rel), sha256=sha, size=size, mode=_mode(st.st_mode))
                 )
         return self.store_files(entries)
 
@@ -190,7 +191,7 @@ class ContentStore:
         try:
             with tarfile.open(source, "r:*") as tar:
                 members = [m for m in tar.getmembers() if not m.isdir()]
-                names = [_safe_path(m.name) for m in members]
+                names = [safe_path(m.name) for m in members]
                 prefix = _common_top(names)
                 entries: list[FileEntry] = []
                 for m, name in zip(members, names, strict=True):
@@ -204,7 +205,7 @@ class ContentStore:
                         raise ContentError(f"{m.name}: unreadable member")
                     sha, size = self._put_stream(_chunks(f))
                     entries.append(
-                        FileEntry(path=_safe_path(rel), sha256=sha, size=size, mode=_mode(m.mode))
+                        FileEntry(path=safe_path(rel), sha256=sha, size=size, mode=_mode(m.mode))
                     )
         except (tarfile.TarError, EOFError, OSError) as e:
             raise ContentError(f"{source}: unreadable archive: {e}") from None
@@ -229,9 +230,9 @@ def _tar_manifest(source: Path) -> str:
     try:
         with tarfile.open(source, "r:*") as tar:
             members = [m for m in tar.getmembers() if m.isfile()]
-            prefix = _common_top([_safe_path(m.name) for m in members])
+            prefix = _common_top([safe_path(m.name) for m in members])
             for m in members:
-                if _safe_path(m.name) == prefix + MANIFEST_NAME:
+                if safe_path(m.name) == prefix + MANIFEST_NAME:
                     f = tar.extractfile(m)
                     if f is not None:
                         return f.read(1 << 20).decode(errors="replace")

@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from fleet_tui.core.deploy.carry import Fetched
 from fleet_tui.core.store.database import Store, StoreError
+from fleet_tui.core.sync.carried import exchange_content
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import MergeReport
@@ -41,8 +43,31 @@ class Mailbox(Protocol):
     async def get(self, name: str, dest: Path) -> None:
         """Download; FileNotFoundError if the file is gone (pruned meanwhile)."""
 
-    async def put(self, src: Path, name: str) -> None: ...
+    async def put(self, src: Path, name: str) -> None:
+        """Upload under `name` (which may be in a subfolder: `releases/blobs/ab/…`)."""
+
     async def remove(self, name: str) -> None: ...
+    async def exists(self, name: str) -> bool: ...
+
+
+CONTENT_DIR = "releases"  # release content in a mailbox: the content store's layout
+
+
+class MailboxContent:
+    """The release content kept in a mailbox (core/deploy/carry.py `Sink`)."""
+
+    def __init__(self, box: Mailbox) -> None:
+        self.box = box
+        self.label = f"{box.label}/{CONTENT_DIR}"
+
+    async def get(self, name: str, dest: Path) -> None:
+        await self.box.get(f"{CONTENT_DIR}/{name}", dest)
+
+    async def exists(self, name: str) -> bool:
+        return await self.box.exists(f"{CONTENT_DIR}/{name}")
+
+    async def put(self, src: Path, name: str) -> None:
+        await self.box.put(src, f"{CONTENT_DIR}/{name}")
 
 
 class DirMailbox:
@@ -57,9 +82,11 @@ class DirMailbox:
         return sorted(p.name for p in self.root.iterdir())
 
     def _put(self, src: Path, name: str) -> None:
-        tmp = self.root / f".{name}.part"
+        final = self.root / name
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(f".{final.name}.part")
         shutil.copyfile(src, tmp)
-        tmp.replace(self.root / name)
+        tmp.replace(final)
 
     async def list(self) -> list[str]:
         return await asyncio.to_thread(self._list)
@@ -73,6 +100,9 @@ class DirMailbox:
     async def remove(self, name: str) -> None:
         await asyncio.to_thread((self.root / name).unlink, True)
 
+    async def exists(self, name: str) -> bool:
+        return await asyncio.to_thread((self.root / name).is_file)
+
 
 @dataclass
 class SyncResult:
@@ -83,10 +113,13 @@ class SyncResult:
     pushed_rows: int = 0
     report: MergeReport | None = None
     pruned: int = 0  # our older change sets replaced by one file
+    content: Fetched | None = None  # release content fetched from the mailbox
+    content_pushed: int = 0  # releases whose content we uploaded
 
     @property
     def partial(self) -> bool:
-        return bool(self.refused) or bool(self.report and self.report.corruption)
+        refused_content = bool(self.content and self.content.refused)
+        return bool(self.refused) or bool(self.report and self.report.corruption) or refused_content
 
     def lines(self) -> list[str]:
         out = [
@@ -98,6 +131,10 @@ class SyncResult:
         out += [f"  REFUSED {r}" for r in self.refused]
         if self.pruned:
             out.append(f"  {self.pruned} of our older change sets replaced by one")
+        if self.content_pushed:
+            out.append(f"  release content: {self.content_pushed} sent")
+        if self.content is not None:
+            out += self.content.lines()
         return out
 
 
@@ -244,6 +281,8 @@ async def sync_with(store: Store, box: Mailbox, target: str) -> SyncResult:
         if result.pushed:
             own.append(result.pushed)
         result.pruned = await prune_own(store, box, own, ex.cursor, tmp)
+    # release content: ours the mailbox lacks goes up, what is elsewhere here comes down
+    result.content_pushed, result.content = await exchange_content(store, MailboxContent(box))
     return result
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.carried import merge_carrying
 from fleet_tui.core.sync.mailbox import SyncPreview, SyncResult
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.report import ConstraintConflict, MergeReport
@@ -101,8 +102,11 @@ def preview(
     notices: list[str] = []
     try:
         if peer.path is not None:
-            report = PeerMerge(store).merge(peer.path, dry_run=True)
-            return Outcome(peer, report, True, conflicts=report.conflicts, lines=report.lines())
+            report, content = merge_carrying(store, peer.path, dry_run=True)
+            lines = report.lines()
+            if content is not None and content.got:
+                lines.append(f"  release content would come: {content.names()}")
+            return Outcome(peer, report, True, conflicts=report.conflicts, lines=lines)
         from fleet_tui.core.sync.ssh import preview_target_async
 
         pre: SyncPreview = run(
@@ -123,9 +127,12 @@ def apply(
     notices: list[str] = []
     try:
         if peer.path is not None:
-            report = PeerMerge(store).merge(peer.path)
+            report, content = merge_carrying(store, peer.path)  # and the content beside it
+            lines = report.lines()
+            if content is not None and content.got:
+                lines.append(f"  release content now here: {content.names()}")
             EventLog(store).record(None, "merge", f"merged {peer.label}: {report.changed} rows")
-            return Outcome(peer, report, False, conflicts=report.conflicts, lines=report.lines())
+            return Outcome(peer, report, False, conflicts=report.conflicts, lines=lines)
         from fleet_tui.core.sync.ssh import sync_target_async
 
         res: SyncResult = run(

@@ -118,9 +118,15 @@ class SftpMailbox:
         except asyncssh.SFTPNoSuchFile:
             pass
 
+    async def exists(self, name: str) -> bool:
+        return bool(await self.sftp.isfile(posixpath.join(self.root, name)))
+
     async def put(self, src: Path, name: str) -> None:
         final = posixpath.join(self.root, name)
-        part = posixpath.join(self.root, f".{name}.part")
+        folder, base = posixpath.split(final)
+        if "/" in name:  # release content: releases/blobs/ab/…
+            await self.sftp.makedirs(folder, exist_ok=True)
+        part = posixpath.join(folder, f".{base}.part")
         await self.sftp.put(str(src), part)
         try:
             await self.sftp.posix_rename(part, final)  # atomic replace (OpenSSH extension)

@@ -1,4 +1,4 @@
-"""`fleet-tui release add|list|show`: releases stored content-addressed beside the database.
+"""`fleet-tui release add|list|show|fetch`: releases stored content-addressed beside the database.
 
 Exit codes: 0 ok; 2 a bad manifest or archive, an unknown release, --readonly; 64 usage.
 """
@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from fleet_tui.commands._common import EXIT_FAILURE, EXIT_OK, fail, open_db, refuse_readonly, who
+from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
 from fleet_tui.core.deploy.content import ContentError, manifest_text
 from fleet_tui.core.deploy.manifest import ManifestError, parse_manifest
 from fleet_tui.core.deploy.releases import ReleaseBook, ReleaseError
 from fleet_tui.core.store.database import StoreError
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.text import visible, when
 
 
@@ -103,8 +106,46 @@ def cmd_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_fetch(args: argparse.Namespace) -> int:
+    if refuse_readonly(args, "release fetch"):
+        return EXIT_FAILURE
+    import asyncio
+
+    from fleet_tui.core.sync.fetch import fetch_from
+    from fleet_tui.core.sync.ssh import SyncError
+
+    def notice(message: str) -> None:  # a host key pinned on first use, as `sync` says it
+        print(f"fleet-tui: {message}", file=sys.stderr)
+
+    try:
+        with open_db(args, writes=True) as store:
+            book = ReleaseBook(store)
+            record = book.get(args.release)
+            if book.content.has_release(record.sha256):
+                print(f"{visible(record.id, 80)}: content already here")
+                return EXIT_OK
+            got = asyncio.run(
+                fetch_from(store, record, args.peer, connect_options(args), args.port, notice)
+            )
+            if got.got:
+                EventLog(store).record(
+                    None, "release_fetched", f"{record.id}: content fetched from {got.source}"
+                )
+    except (StoreError, ReleaseError, SyncError) as e:
+        return fail(f"release fetch: {visible(str(e), 400)}")
+    if got.refused:
+        return fail(f"release fetch: refused, nothing stored: {visible(got.refused[0], 400)}")
+    if not got.got:
+        return fail(f"release fetch: {visible(record.id, 80)}: its content is not at {got.source}")
+    print(
+        f"{visible(record.id, 80)}: content fetched from {visible(got.source, 120)}; "
+        f"{got.blobs} files ({_mb(got.size)}) verified by sha256"
+    )
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    rel = sub.add_parser("release", help="releases to deploy: add, list, show")
+    rel = sub.add_parser("release", help="releases to deploy: add, list, show, fetch")
     rel.add_argument("--json", action="store_true", help="one JSON object per release")
     rel.set_defaults(func=cmd_list)
     verbs = rel.add_subparsers(dest="release_command", metavar="VERB")
@@ -119,3 +160,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("release", metavar="NAME[@VERSION]")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_show)
+    p = verbs.add_parser(
+        "fetch", help="bring a release's files here from a peer (each verified by sha256)"
+    )
+    p.add_argument("release", metavar="NAME[@VERSION]")
+    p.add_argument(
+        "--from",
+        dest="peer",
+        required=True,
+        metavar="PEER",
+        help="a snapshot written with --with-releases or another fleet database (the content "
+        "beside it), a content folder, or a sync mailbox as `sync` takes it: [user@]host[:path]",
+    )
+    p.add_argument("-p", "--port", type=int, default=None, help="SSH port (a mailbox host)")
+    add_ssh_args(p, "A mailbox host's key is pinned in the fleet database, as for `sync`.")
+    p.set_defaults(func=cmd_fetch)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,10 +28,12 @@ from fleet_tui.commands._common import (
     refuse_readonly,
 )
 from fleet_tui.commands._ssh_args import add_ssh_args, connect_options
+from fleet_tui.core.deploy.carry import carried_beside
 from fleet_tui.core.export import written_whole
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
+from fleet_tui.core.sync.carried import merge_carrying, snapshot_with_releases
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.text import when
@@ -60,12 +63,22 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         return fail(f"{out}: exists (use --force to replace it)", EXIT_USAGE)
     if problem := output_problem(out):  # an unmounted USB stick is not a folder to make
         return fail(f"snapshot: {problem}")
+    carried = carried_beside(out)
+    if args.with_releases and carried.exists() and not args.force:
+        return fail(f"{carried}: exists (use --force to replace it)", EXIT_USAGE)
     try:
         with open_db(args, writes=False) as store:
-            path = Exchange(store).snapshot(out)
+            if not args.with_releases:
+                path = Exchange(store).snapshot(out)
+                if carried.is_dir():  # --force: no stale content beside the new snapshot
+                    shutil.rmtree(carried)
+            else:
+                path, releases, blobs = snapshot_with_releases(store, out)
     except StoreError as e:
         return fail(str(e))
     print(f"snapshot written: {path}")
+    if args.with_releases:
+        print(f"release content: {releases} releases, {blobs} files in {carried_beside(path)}")
     return EXIT_OK
 
 
@@ -74,17 +87,24 @@ def cmd_merge(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     try:
         with open_db(args, writes=not args.dry_run) as store:
-            report = PeerMerge(store).merge(args.peer, dry_run=args.dry_run)
+            report, content = merge_carrying(store, args.peer, dry_run=args.dry_run)
             if not args.dry_run:
-                EventLog(store).record(None, "merge", f"merged {args.peer}: {report.changed} rows")
+                got = f", release content of {len(content.got)}" if content and content.got else ""
+                EventLog(store).record(
+                    None, "merge", f"merged {args.peer}: {report.changed} rows{got}"
+                )
     except StoreError as e:
         if args.json:
             print(json.dumps({"ok": False, "error": str(e)}))
         return fail(str(e))
+    carried = {"releases_here": content.got if content else []}
     if args.json:
-        print(json.dumps({"ok": True, **report.to_dict()}, default=str))
+        print(json.dumps({"ok": True, **report.to_dict(), **carried}, default=str))
     else:
         print("\n".join(report.lines()))
+        if content is not None and content.got:
+            verb = "would come" if args.dry_run else "now here"
+            print(f"  release content {verb}: {content.names()}")
     return EXIT_PARTIAL if report.corruption else EXIT_OK
 
 
@@ -286,6 +306,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("snapshot", help="write a consistent copy of the database (for a USB stick)")
     p.add_argument("out", metavar="OUT.db")
     p.add_argument("--force", action="store_true", help="replace OUT.db if it exists")
+    p.add_argument(
+        "--with-releases",
+        action="store_true",
+        help="also carry the releases' files, in OUT.db.releases/ beside it (merge brings "
+        "them in, each file verified by sha256)",
+    )
     p.set_defaults(func=cmd_snapshot)
 
     p = sub.add_parser("merge", help="merge a peer's snapshot into this database")
