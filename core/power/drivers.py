@@ -16,7 +16,7 @@ from fleet_tui.core.ops.kinds import DeviceCaller
 from fleet_tui.core.power import oids
 from fleet_tui.core.power.outlets import Outlet, OutletError
 from fleet_tui.core.power.policy import PowerPolicy
-from fleet_tui.core.power.secrets import MissingSecret, community
+from fleet_tui.core.power.secrets import MissingSecret, account, community
 from fleet_tui.core.power.snmp import SnmpClient, SnmpError, SnmpTarget
 from fleet_tui.core.text import visible
 
@@ -69,12 +69,23 @@ class OutletDriver:
 
     def _target(self, outlet: Outlet) -> SnmpTarget:
         host, port = outlet.agent_address()
-        secret = self.policy.community.get_secret_value() if self.policy.community else None
+        timeout, retries = self.policy.snmp_timeout_s, self.policy.snmp_retries
         try:
+            if outlet.v3:
+                usm = account(
+                    outlet.snmp_user or "",
+                    outlet.auth_proto,
+                    outlet.auth_key_env,
+                    outlet.priv_proto,
+                    outlet.priv_key_env,
+                    self.environ,
+                )
+                return SnmpTarget(host, port, "", usm, timeout, retries)
+            secret = self.policy.community.get_secret_value() if self.policy.community else None
             value = community(outlet.community_env, self.policy.community_env, secret, self.environ)
         except MissingSecret as e:
             raise PowerError(f"outlet {outlet.name}: {e}") from None
-        return SnmpTarget(host, port, value, self.policy.snmp_timeout_s, self.policy.snmp_retries)
+        return SnmpTarget(host, port, value, None, timeout, retries)
 
     # ---- reading ---------------------------------------------------------------------------
     async def read(self, outlet: Outlet) -> OutletReading:

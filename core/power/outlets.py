@@ -7,8 +7,11 @@ One outlet powers one device (`serial`, set by `link`). Kinds:
   its row of core/power/oids.py (``apc`` when unset).
 - ``relay``: a relay channel on a controller Pi (``controller`` = its serial), GPIO ``pin``.
 - ``ssh``: the device itself (graceful shutdown/reboot over SSH; it cannot switch itself on).
-The row id is the outlet's name: two technicians adding the same name edit one row. Only the
-*name* of the environment variable holding an SNMP community is stored (core/power/secrets.py).
+The row id is the outlet's name: two technicians adding the same name edit one row.
+SNMP outlets speak v2c unless ``snmp_version`` is "3": then ``snmp_user``, ``auth_proto`` and
+``priv_proto`` say the USM account and its level (core/power/usm.py). Secrets are never stored:
+only the *names* of the environment variables holding the community (``community_env``) or the
+v3 keys (``auth_key_env``, ``priv_key_env``) are (core/power/secrets.py).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from fleet_tui.core.net.hosts import HostSpecError, parse_spec
 from fleet_tui.core.power.oids import DEFAULT_PDU_VENDOR, PDU_VENDORS
 from fleet_tui.core.power.secrets import check_env_name
 from fleet_tui.core.power.snmp import DEFAULT_PORT
+from fleet_tui.core.power.usm import check, level
 from fleet_tui.core.store.database import Store
 
 KINDS = ("poe", "pdu", "relay", "ssh")
+SNMP_VERSIONS = ("2c", "3")
 SNMP_KINDS = ("poe", "pdu")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,47}$")
 TABLE = "outlets"
@@ -47,10 +52,29 @@ class Outlet:
     community_env: str | None = None
     item_id: str | None = None
     notes: str | None = None
+    snmp_version: str | None = None  # "3": USM with the fields below; else v2c
+    snmp_user: str | None = None
+    auth_proto: str | None = None
+    auth_key_env: str | None = None
+    priv_proto: str | None = None
+    priv_key_env: str | None = None
 
     @property
     def snmp(self) -> bool:
         return self.kind in SNMP_KINDS
+
+    @property
+    def v3(self) -> bool:
+        return self.snmp_version == "3"
+
+    @property
+    def secret_from(self) -> str:
+        """Where its SNMP secret comes from, for people: `$SITE_SNMP`, `v3 tech authPriv`."""
+        if not self.snmp:
+            return "-"
+        if self.v3:
+            return f"v3 {self.snmp_user} {level(self.auth_proto, self.priv_proto)}"
+        return ("$" + self.community_env) if self.community_env else "config"
 
     @property
     def group(self) -> int:
@@ -93,6 +117,13 @@ class Outlet:
             "serial": self.serial,
             "community_env": self.community_env,
             "notes": self.notes,
+            "snmp_version": (self.snmp_version or "2c") if self.snmp else None,
+            "snmp_user": self.snmp_user,
+            "security_level": level(self.auth_proto, self.priv_proto) if self.v3 else None,
+            "auth_proto": self.auth_proto,
+            "auth_key_env": self.auth_key_env,
+            "priv_proto": self.priv_proto,
+            "priv_key_env": self.priv_key_env,
         }
 
 
@@ -119,6 +150,12 @@ def _outlet(row: dict[str, object]) -> Outlet:
         community_env=text("community_env"),
         item_id=text("item_id"),
         notes=text("notes"),
+        snmp_version=text("snmp_version"),
+        snmp_user=text("snmp_user"),
+        auth_proto=text("auth_proto"),
+        auth_key_env=text("auth_key_env"),
+        priv_proto=text("priv_proto"),
+        priv_key_env=text("priv_key_env"),
     )
 
 
@@ -140,11 +177,7 @@ def validated(outlet: Outlet) -> Outlet:
     _number(outlet.outlet, "--outlet", 1, 4096)
     _number(outlet.pin, "--pin", 0, 53)
     _number(outlet.pse_group, "--group", 1, 1024)
-    if outlet.community_env is not None:
-        try:
-            check_env_name(outlet.community_env)
-        except ValueError as e:
-            raise OutletError(str(e)) from None
+    _check_snmp(outlet)
     if outlet.snmp:
         if not outlet.host:
             raise OutletError(f"a {outlet.kind} outlet needs --host (the switch or PDU)")
@@ -173,6 +206,44 @@ def validated(outlet: Outlet) -> Outlet:
     return outlet
 
 
+_V3_FIELDS = ("snmp_user", "auth_proto", "auth_key_env", "priv_proto", "priv_key_env")
+
+
+def _check_snmp(outlet: Outlet) -> None:
+    """The community's variable (v2c) or the USM account (v3): consistent, and names only."""
+    envs = (
+        (outlet.community_env, "--community-env", "community"),
+        (outlet.auth_key_env, "--auth-key-env", "auth key"),
+        (outlet.priv_key_env, "--priv-key-env", "priv key"),
+    )
+    try:
+        for name, option, what in envs:
+            if name is not None:
+                check_env_name(name, option, what)
+        if outlet.v3:
+            check(outlet.snmp_user, outlet.auth_proto, outlet.priv_proto)
+    except ValueError as e:  # UsmError too
+        raise OutletError(str(e)) from None
+    if outlet.snmp_version is not None and outlet.snmp_version not in SNMP_VERSIONS:
+        raise OutletError(f"--snmp must be one of {', '.join(SNMP_VERSIONS)}")
+    if outlet.snmp_version is not None and not outlet.snmp:
+        raise OutletError(f"--snmp is for {' and '.join(SNMP_KINDS)} outlets")
+    if not outlet.v3:
+        if any(getattr(outlet, f) is not None for f in _V3_FIELDS):
+            raise OutletError("--user, --auth, --priv and their key variables need --snmp 3")
+        return
+    if outlet.community_env is not None:
+        raise OutletError("--community-env is for SNMP v2c; v3 takes --user, --auth, --priv")
+    if outlet.auth_proto and not outlet.auth_key_env:
+        raise OutletError("--auth needs --auth-key-env (the variable holding the auth key)")
+    if outlet.priv_proto and not outlet.priv_key_env:
+        raise OutletError("--priv needs --priv-key-env (the variable holding the priv key)")
+    if outlet.auth_key_env and not outlet.auth_proto:
+        raise OutletError("--auth-key-env needs --auth (the protocol: sha, sha256, …)")
+    if outlet.priv_key_env and not outlet.priv_proto:
+        raise OutletError("--priv-key-env needs --priv (the protocol: aes, …)")
+
+
 class OutletBook:
     """The `outlets` table of the fleet store. Holds no state: make one wherever needed."""
 
@@ -197,6 +268,12 @@ class OutletBook:
             community_env=outlet.community_env,
             item_id=outlet.item_id,
             notes=outlet.notes,
+            snmp_version=outlet.snmp_version,
+            snmp_user=outlet.snmp_user,
+            auth_proto=outlet.auth_proto,
+            auth_key_env=outlet.auth_key_env,
+            priv_proto=outlet.priv_proto,
+            priv_key_env=outlet.priv_key_env,
         )
         return outlet
 

@@ -1,7 +1,9 @@
-"""SNMP v2c GET and SET over pysnmp's asyncio API, with a timeout and retries per request.
+"""SNMP v2c and v3 (USM) GET and SET over pysnmp's asyncio API, with a timeout and retries.
 
-The community is a secret: it lives only in ``SnmpTarget.community`` (hidden from ``repr``)
-and is never part of an error message, a log line or anything returned.
+The community and the v3 keys are secrets: they live only in ``SnmpTarget.community`` and
+``SnmpTarget.usm`` (hidden from ``repr``) and are never part of an error message, a log line
+or anything returned. A v3 agent that refuses the user or a key says so in a report PDU; that
+becomes one line, "SNMP v3: wrong user or key for HOST", with which of them it was.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from pysnmp.hlapi.v3arch.asyncio import (
     ObjectType,
     SnmpEngine,
     UdpTransportTarget,
+    UsmUserData,
     get_cmd,
     set_cmd,
 )
+from pysnmp.proto import errind
 from pysnmp.proto.rfc1905 import EndOfMibView, NoSuchInstance, NoSuchObject
+
+from fleet_tui.core.power.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS, UsmAccount
 
 log = logging.getLogger("fleet_tui.power")
 
@@ -37,11 +43,38 @@ class SnmpTimeout(SnmpError):
     """No answer: the agent is down, unreachable, or the community is wrong (agents drop those)."""
 
 
+class SnmpAuthError(SnmpError):
+    """A v3 agent refused the user, a key or the security level (never names a key)."""
+
+
+# pysnmp's report of a v3 request the agent refused -> what to tell the technician
+_V3_REFUSALS: tuple[tuple[type, str], ...] = (
+    (errind.UnknownUserName, "unknown user"),
+    (errind.WrongDigest, "wrong auth key or protocol"),
+    (errind.DecryptionError, "wrong priv key or protocol"),
+    (errind.UnsupportedSecurityLevel, "the agent wants another security level for this user"),
+)
+
+
+def _credentials(target: SnmpTarget) -> CommunityData | UsmUserData:
+    usm = target.usm
+    if usm is None:
+        return CommunityData(target.community, mpModel=1)
+    return UsmUserData(
+        usm.user,
+        authKey=usm.auth_key or None,
+        privKey=usm.priv_key or None,
+        authProtocol=AUTH_PROTOCOLS[usm.auth_proto] if usm.auth_proto else None,
+        privProtocol=PRIV_PROTOCOLS[usm.priv_proto] if usm.priv_proto else None,
+    )
+
+
 @dataclass(frozen=True)
 class SnmpTarget:
     host: str
     port: int = DEFAULT_PORT
     community: str = field(default="", repr=False)
+    usm: UsmAccount | None = field(default=None, repr=False)  # v3 when set, else v2c
     timeout_s: float = DEFAULT_TIMEOUT_S
     retries: int = DEFAULT_RETRIES
 
@@ -83,7 +116,7 @@ class SnmpClient:
         transport = await self._transport(target)
         error, status, index, binds = await get_cmd(
             self._snmp(),
-            CommunityData(target.community, mpModel=1),
+            _credentials(target),
             transport,
             ContextData(),
             *(ObjectType(ObjectIdentity(oid)) for oid in oids),
@@ -96,7 +129,7 @@ class SnmpClient:
         transport = await self._transport(target)
         error, status, index, binds = await set_cmd(
             self._snmp(),
-            CommunityData(target.community, mpModel=1),
+            _credentials(target),
             transport,
             ContextData(),
             ObjectType(ObjectIdentity(oid), Integer(value)),
@@ -115,11 +148,19 @@ class SnmpClient:
     @staticmethod
     def _check(target: SnmpTarget, what: str, error: object, status: object, index: object) -> None:
         if error:
+            usm = target.usm
+            for kind, why in _V3_REFUSALS:
+                if usm is not None and isinstance(error, kind):
+                    raise SnmpAuthError(
+                        f"SNMP v3: wrong user or key for {target.where} "
+                        f"(user {usm.user}, {usm.level}: {why})"
+                    )
             text = str(error)
             if "timeout" in text.lower() or "no snmp response" in text.lower():
                 raise SnmpTimeout(
                     f"{target.where}: no SNMP answer to {what} within "
-                    f"{target.timeout_s:g} s x {target.retries + 1} (down, or wrong community)"
+                    f"{target.timeout_s:g} s x {target.retries + 1} "
+                    + ("(down or unreachable)" if target.usm else "(down, or wrong community)")
                 )
             raise SnmpError(f"{target.where}: {what}: {text}")
         if status and int(status):  # type: ignore[call-overload]

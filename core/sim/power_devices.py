@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fleet_tui.core.power import oids
+from fleet_tui.core.power.usm import UsmAccount
 from fleet_tui.core.sim.device import SimPi
 from fleet_tui.core.sim.snmp_agent import MibTable, SnmpResponder
 
@@ -41,7 +42,13 @@ class SimPowerDevice:
     """A PoE switch (``kind`` "poe") or a PDU ("pdu", APC objects) with numbered ports."""
 
     def __init__(
-        self, name: str, kind: str, ports: list[SimPort], community: str, switch: Switch
+        self,
+        name: str,
+        kind: str,
+        ports: list[SimPort],
+        community: str,
+        switch: Switch,
+        v3_user: UsmAccount | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -60,7 +67,7 @@ class SimPowerDevice:
                 f"{oids.PETH_MAIN_CONSUMPTION_W}.{self.group}",
                 lambda: int(round(sum(p.draw_w() for p in self.ports.values()))),
             )
-        self.responder = SnmpResponder(table, community)
+        self.responder = SnmpResponder(table, community, v3_user)
 
     @property
     def port(self) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from fleet_tui.core.power.usm import UsmAccount
 from fleet_tui.core.sim.device import SimPi
 from fleet_tui.core.sim.power_devices import SimPort, SimPowerDevice
 from fleet_tui.core.sim.tree_refresh import write_dynamic
@@ -32,6 +33,7 @@ CURED_BY_POWER = ("ssh-hang", "agent-crash")
 @dataclass(frozen=True)
 class PowerOptions:
     community: str = "fleet-sim"  # the v2c community of both agents
+    v3_user: UsmAccount | None = None  # a v3 user both agents also accept (the demo: none)
     pdu_outlets: int = 0  # the last N Pis hang on a PDU's outlets 1..N instead of the switch
     boot_s: float = 1.0  # power on (or reboot) to SSH answering
     # relay HAT channels: (controller Pi index, GPIO pin, powered Pi index). The channel is on
@@ -77,17 +79,17 @@ class PowerLab:
         raise LookupError(f"{pi.hostname} has no simulated power source")
 
     async def start(self) -> None:
-        pis = self.lab.pis
+        pis, o = self.lab.pis, self.options
         n_pdu = max(0, min(self.options.pdu_outlets, len(pis)))
         on_switch, on_pdu = pis[: len(pis) - n_pdu], pis[len(pis) - n_pdu :]
         ports = [SimPort(i + 1, pi) for i, pi in enumerate(on_switch)]
         self.devices.append(
-            SimPowerDevice("poe-switch", "poe", ports, self.options.community, self._switched)
+            SimPowerDevice("poe-switch", "poe", ports, o.community, self._switched, o.v3_user)
         )
         if n_pdu or self.options.pdu_outlets:
             outlets = [SimPort(i + 1, pi) for i, pi in enumerate(on_pdu)]
             self.devices.append(
-                SimPowerDevice("pdu", "pdu", outlets, self.options.community, self._switched)
+                SimPowerDevice("pdu", "pdu", outlets, o.community, self._switched, o.v3_user)
             )
         for device in self.devices:
             await device.start()

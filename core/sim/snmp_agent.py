@@ -1,10 +1,14 @@
-"""A real SNMP v2c command responder on 127.0.0.1 (pysnmp), serving a table of scalar OIDs.
+"""A real SNMP v2c (and optionally v3) command responder on 127.0.0.1 (pysnmp), serving a
+table of scalar OIDs.
 
 What it serves comes from a ``MibTable`` (core/sim/power_devices.py builds the PoE switch's and
 the PDU's): each OID has a getter and, when writable, a setter. GET, GETNEXT/GETBULK and SET
 work as on a real agent; a SET of a value the table rejects answers ``wrongValue``. A request
 with another community is dropped without an answer, as net-snmp does (the client times out).
-Every SET is logged with the time the responder saw it (``sets``), for the tests.
+A v3 user (``UsmAccount``: core/power/usm.py) may be added besides the community: requests
+with an unknown user, a wrong key or another security level are refused with pysnmp's report
+PDUs, as a real agent does. Every SET is logged with the time the responder saw it (``sets``),
+for the tests.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pysnmp.proto.rfc1905 import noSuchInstance
 from pysnmp.smi import error as smi_error
 from pysnmp.smi import instrum
 
+from fleet_tui.core.power.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS, UsmAccount
 from fleet_tui.core.sim.device import LOOPBACK
 
 Oid = tuple[int, ...]
@@ -109,9 +114,10 @@ class _Instrum(instrum.AbstractMibInstrumController):
 class SnmpResponder:
     """One agent (a switch or a PDU) on its own UDP port of 127.0.0.1."""
 
-    def __init__(self, table: MibTable, community: str) -> None:
+    def __init__(self, table: MibTable, community: str, v3_user: UsmAccount | None = None) -> None:
         self.table = table
         self.community = community
+        self.v3_user = v3_user
         self.sets: list[SetRecord] = []
         self.port = 0
         self._engine: engine.SnmpEngine | None = None
@@ -129,6 +135,8 @@ class SnmpResponder:
         config.add_transport(snmp, udp.DOMAIN_NAME, transport)
         config.add_v1_system(snmp, "fleet-sim", self.community)
         config.add_vacm_user(snmp, 2, "fleet-sim", "noAuthNoPriv", (1, 3, 6), (1, 3, 6))
+        if self.v3_user is not None:
+            _add_v3_user(snmp, self.v3_user)
         ctx = context.SnmpContext(snmp)
         ctx.unregister_context_name(b"")
         ctx.register_context_name(b"", _Instrum(self.table, self.sets))
@@ -146,3 +154,18 @@ class SnmpResponder:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def _add_v3_user(snmp: engine.SnmpEngine, user: UsmAccount) -> None:
+    """`user` may read and write everything, at its own security level exactly."""
+    auth = AUTH_PROTOCOLS[user.auth_proto] if user.auth_proto else config.USM_AUTH_NONE
+    priv = PRIV_PROTOCOLS[user.priv_proto] if user.priv_proto else config.USM_PRIV_NONE
+    config.add_v3_user(
+        snmp,
+        user.user,
+        auth,
+        user.auth_key or None,
+        priv,
+        user.priv_key or None,
+    )
+    config.add_vacm_user(snmp, 3, user.user, user.level, (1, 3, 6), (1, 3, 6))

@@ -139,13 +139,15 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     # `serial` the device it powers. Secrets are never stored: `community_env` names the
     # environment variable that holds an SNMP community. `host` is "address[:udp port]" of the
     # switch or PDU; pse_group the PoE port's PSE group (RFC 3621, 1 when unset); vendor the
-    # PDU's OID table row (core/power/oids.py, "apc" when unset).
+    # PDU's OID table row (core/power/oids.py, "apc" when unset). SNMP v3 (snmp_version "3"):
+    # the USM user and protocols, and the names of the variables holding its keys (never keys).
     LwwTable(
         "outlets",
         "id",
         _cols(
             "name kind host port:INTEGER outlet:INTEGER pin:INTEGER controller item_id serial "
-            "community_env notes pse_group:INTEGER vendor"
+            "community_env notes pse_group:INTEGER vendor snmp_version snmp_user auth_proto "
+            "auth_key_env priv_proto priv_key_env"
         ),
     ),
     # A rack walkthrough (core/racks/): its answers are `audits` rows with session = id.

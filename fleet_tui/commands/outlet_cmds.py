@@ -1,7 +1,8 @@
 """`fleet-tui outlet add|list|link`: the power sources of devices (core/power/outlets.py).
 
-An SNMP community is never given on the command line nor stored: `--community-env VAR` names
-the environment variable that holds it when fleet-tui talks to the switch or PDU.
+An SNMP secret is never given on the command line nor stored: `--community-env VAR` (v2c), or
+`--auth-key-env VAR` / `--priv-key-env VAR` (v3, with `--snmp 3 --user U --auth sha --priv aes`)
+name the environment variables that hold them when fleet-tui talks to the switch or PDU.
 
 Exit codes: 0 done, 2 a device or outlet that does not exist, --readonly, 64 bad input.
 """
@@ -23,7 +24,15 @@ from fleet_tui.commands._common import (
     who,
 )
 from fleet_tui.core.fleet.refs import resolve
-from fleet_tui.core.power.outlets import KINDS, Outlet, OutletBook, OutletError, validated
+from fleet_tui.core.power.outlets import (
+    KINDS,
+    SNMP_VERSIONS,
+    Outlet,
+    OutletBook,
+    OutletError,
+    validated,
+)
+from fleet_tui.core.power.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -55,6 +64,12 @@ def cmd_add(args: argparse.Namespace) -> int:
         controller=controller,
         community_env=args.community_env,
         notes=args.notes,
+        snmp_version=args.snmp,
+        snmp_user=args.user,
+        auth_proto=args.auth,
+        auth_key_env=args.auth_key_env,
+        priv_proto=args.priv,
+        priv_key_env=args.priv_key_env,
     )
     try:
         validated(outlet)  # before the database is opened: bad input writes nothing
@@ -96,13 +111,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not outlets:
         print("no outlets yet (fleet-tui outlet add NAME --kind poe|pdu|relay …)")
         return EXIT_OK
-    print(f"{'OUTLET':<16} {'KIND':<6} {'WHERE':<40} {'DEVICE':<20} COMMUNITY FROM")
+    print(f"{'OUTLET':<16} {'KIND':<6} {'WHERE':<40} {'DEVICE':<20} SECRET FROM")
     for o in outlets:
         device = names.get(o.serial or "", o.serial or "-")
-        secret = ("$" + o.community_env) if o.community_env else ("config" if o.snmp else "-")
         print(
             f"{visible(o.name, 16):<16} {o.kind:<6} {visible(o.where, 40):<40} "
-            f"{visible(device, 20):<20} {visible(secret, 30)}"
+            f"{visible(device, 20):<20} {visible(o.secret_from, 50)}"
         )
     return EXIT_OK
 
@@ -146,6 +160,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--community-env",
         metavar="VAR",
         help="the environment variable holding the SNMP community (never the community)",
+    )
+    p.add_argument("--snmp", choices=SNMP_VERSIONS, help="SNMP version (default 2c)")
+    p.add_argument("--user", metavar="U", help="SNMP v3: the USM user name")
+    p.add_argument("--auth", choices=list(AUTH_PROTOCOLS), help="SNMP v3: auth protocol")
+    p.add_argument(
+        "--auth-key-env", metavar="VAR", help="SNMP v3: the variable holding the auth key"
+    )
+    p.add_argument("--priv", choices=list(PRIV_PROTOCOLS), help="SNMP v3: privacy protocol")
+    p.add_argument(
+        "--priv-key-env", metavar="VAR", help="SNMP v3: the variable holding the priv key"
     )
     p.add_argument(
         "--controller", metavar="HOST|SERIAL", help="relay: the Pi that drives the relay"
