@@ -22,6 +22,7 @@ from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.store.database import Store
+from fleet_tui.core.thermal.policy_model import Policy
 
 
 @dataclass
@@ -34,6 +35,7 @@ class FleetConfig:
     options: ConnectOptions = field(default_factory=ConnectOptions)
     who: str = field(default_factory=operator)  # user@host, with every operation and event
     operations: OperationPolicy = field(default_factory=OperationPolicy)
+    policies: list[Policy] = field(default_factory=list)  # the config file's [policies.NAME]
 
 
 @dataclass
@@ -71,6 +73,7 @@ async def run_fleet(
             concurrency=config.concurrency,
             accept=accept,
             known=lab is None,  # the store's hosts and devices, never in a lab
+            policies=config.policies,
         )
         await service.start()
         runner = OperationRunner(
@@ -80,6 +83,7 @@ async def run_fleet(
             policy=config.operations,
             on_event=on_operation,
         )
+        service.policy_actor.runner = runner  # a policy's shutdown is an operation too
         if on_ready is not None:
             on_ready(RunningFleet(service, lab, runner))
         if on_operation is not None:  # what a crash of an earlier run left: said once, at start

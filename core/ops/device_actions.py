@@ -1,4 +1,4 @@
-"""Identify and reboot: one agent call per device.
+"""Identify, reboot and shutdown: one agent call per device.
 
 Identify blinks the ACT LED so a technician can find the Pi in a rack; reboot asks the Pi to
 restart (through `sudo -n reboot` on the Pi). Both answer at once: the reboot itself happens
@@ -26,6 +26,12 @@ async def _reboot(ctx: StepContext) -> str:
     return "rebooting"
 
 
+async def _shutdown(ctx: StepContext) -> str:
+    await ctx.caller.call(ctx.target.serial, "shutdown", {}, timeout=ctx.timeout_s)
+    reason = ctx.params.get("reason")
+    return f"shutting down ({reason})" if isinstance(reason, str) and reason else "shutting down"
+
+
 IDENTIFY = OperationKind(
     "identify",
     "Identify",
@@ -37,5 +43,12 @@ REBOOT = OperationKind(
     "Reboot",
     "Reboot now? Services on it stop until it is back:",
     _reboot,
+    danger=True,
+)
+SHUTDOWN = OperationKind(
+    "shutdown",
+    "Shut down",
+    "Shut down now (graceful poweroff)? It stays off until its power is cycled:",
+    _shutdown,
     danger=True,
 )
