@@ -27,6 +27,14 @@
     concurrency = 16               # devices at once, at most
     cooldown_s = { reboot = 300 }  # refuse to repeat a kind on a device this soon
 
+    [policies.hot]                 # protective policies (core/thermal/policy_model.py); a
+    metric = "temperature"         # name already in the store (fleet-tui policy set) wins
+    above = 80                     # fires at or above, after hold_s seconds
+    clear_below = 75               # clears at or under
+    hold_s = 30
+    actions = ["notify", "fan_full"]   # notify, fan_full, shutdown, power_cycle
+    enabled = true
+
 A broken file never stops the app: it starts with the defaults and says what was wrong.
 Other sections belong to other parts of fleet-tui and are left alone here.
 """
@@ -35,7 +43,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -64,6 +72,8 @@ class UserConfig(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
     operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
+    # [policies.NAME] tables, checked one by one (core/thermal/policies.py config_policies)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("export_dir")
     @classmethod

@@ -126,7 +126,8 @@ class PolicyEngine:
                         float(value),
                         now,
                         f"{policy.name} fired: {_fmt(policy, float(value))} "
-                        f"(>= {body.above:g} for {held:.0f} s) -> {', '.join(body.actions)}",
+                        f"(reached {body.above:g}, above {body.clear:g} for {held:.0f} s)"
+                        f" -> {', '.join(body.actions)}",
                     )
                 )
             elif new.state == CLEAR and cur.state == FIRING:
