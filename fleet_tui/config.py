@@ -27,7 +27,7 @@
     concurrency = 16               # devices at once, at most
     cooldown_s = { reboot = 300 }  # refuse to repeat a kind on a device this soon
 
-    [policies.hot]                 # protective policies (core/thermal/policy_model.py); a
+    [policies.hot]                 # protective policies (core/policies/model.py); a
     metric = "temperature"         # name already in the store (fleet-tui policy set) wins
     above = 80                     # fires at or above, after hold_s seconds
     clear_below = 75               # clears at or under
@@ -72,7 +72,7 @@ class UserConfig(BaseModel):
     aliases: dict[str, str] = Field(default_factory=dict)
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
     operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
-    # [policies.NAME] tables, checked one by one (core/thermal/policies.py config_policies)
+    # [policies.NAME] tables, checked one by one (core/policies/book.py config_policies)
     policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("export_dir")

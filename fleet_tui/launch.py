@@ -14,7 +14,7 @@ from fleet_tui.app import FleetApp
 from fleet_tui.config import UserConfig, load_config
 from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.runtime import FleetConfig
-from fleet_tui.core.thermal.policies import config_policies
+from fleet_tui.core.policies.book import config_policies
 from fleet_tui.keymap import build_keymap, describe, known_bindings
 from fleet_tui.paths import NoDatabase, config_file, log_file, ready_db_path
 from fleet_tui.screens import registry

@@ -17,8 +17,8 @@ from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_state import SimPiState, SimProbe
 from fleet_tui.core.sim.pi_tree import build_pi_tree
 from fleet_tui.core.sim.probes import probes_for
+from fleet_tui.core.store.ambient import AmbientLog, by_rack, summary
 from fleet_tui.core.store.database import Store
-from fleet_tui.core.thermal.ambient import AmbientLog, by_rack, summary
 from fleet_tui.hardware import sensors
 
 

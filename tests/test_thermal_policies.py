@@ -11,14 +11,14 @@ from fleet_tui.core.fleet.service import FleetService
 from fleet_tui.core.models import Health
 from fleet_tui.core.net.hosts import HostBook, HostEntry
 from fleet_tui.core.ops.runner import OperationRunner
+from fleet_tui.core.policies.actions import PolicyActor
+from fleet_tui.core.policies.book import PolicyBook, config_policies
+from fleet_tui.core.policies.intake import ThermalWatch
+from fleet_tui.core.policies.model import Policy, PolicyBody, PolicyError, parse_body
 from fleet_tui.core.sim.lab import LOOPBACK, SimLab
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.core.thermal.actions import PolicyActor
-from fleet_tui.core.thermal.policies import PolicyBook, config_policies
-from fleet_tui.core.thermal.policy_model import Policy, PolicyBody, PolicyError, parse_body
-from fleet_tui.core.thermal.watch import ThermalWatch
 
 HOT = PolicyBody(metric="temperature", above=80, clear_below=75, hold_s=30)
 

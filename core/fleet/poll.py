@@ -21,14 +21,14 @@ from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
 from fleet_tui.core.net.pool import ConnectionPool, Link
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.ops.fanout import Operation, Result
+from fleet_tui.core.policies.actions import PolicyActor
+from fleet_tui.core.policies.engine import Transition
+from fleet_tui.core.policies.intake import ThermalWatch
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
-from fleet_tui.core.thermal.actions import PolicyActor
-from fleet_tui.core.thermal.engine import Transition
-from fleet_tui.core.thermal.watch import ThermalWatch
 
 
 @dataclass

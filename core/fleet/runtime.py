@@ -21,8 +21,8 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.ops.runner import OperationRunner
+from fleet_tui.core.policies.model import Policy
 from fleet_tui.core.store.database import Store
-from fleet_tui.core.thermal.policy_model import Policy
 
 
 @dataclass

@@ -38,16 +38,16 @@ from fleet_tui.core.net.pool import ConnectionPool, Link, Unreachable
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.net.ssh import ConnectOptions, HostKeyChanged, same_key
 from fleet_tui.core.net.targets import known_targets
+from fleet_tui.core.policies.actions import PolicyActor
+from fleet_tui.core.policies.book import PolicyBook
+from fleet_tui.core.policies.engine import Transition
+from fleet_tui.core.policies.intake import ThermalWatch
+from fleet_tui.core.policies.model import Policy
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
-from fleet_tui.core.thermal.actions import PolicyActor
-from fleet_tui.core.thermal.engine import Transition
-from fleet_tui.core.thermal.policies import PolicyBook
-from fleet_tui.core.thermal.policy_model import Policy
-from fleet_tui.core.thermal.watch import ThermalWatch
 
 REPIN_CHECK_SECONDS = 5.0
 # agent methods that may run sudo and so change `capabilities.sudo`
@@ -102,7 +102,7 @@ class FleetService:
         self.store = store
         self.devices = DeviceBook(store)
         self.samples = SampleLog(store)  # one for the service's life: its gate keeps state
-        # ambient readings and protective policies (core/thermal/); the runner that a
+        # ambient readings and protective policies (core/policies/); the runner that a
         # policy's shutdown goes through is set by whoever runs operations (core/fleet/runtime.py)
         self.thermal = ThermalWatch(store, PolicyBook(store, policies))
         self.policy_actor = PolicyActor(EventLog(store), self, None, self._hostname)

@@ -6,10 +6,10 @@ waves and config pushes add theirs here.
 
 from __future__ import annotations
 
-from fleet_tui.core.ops.device_actions import IDENTIFY, REBOOT, SHUTDOWN
+from fleet_tui.core.ops.device_actions import FAN, IDENTIFY, REBOOT, SHUTDOWN
 from fleet_tui.core.ops.kinds import OperationKind
 
-KINDS: dict[str, OperationKind] = {k.name: k for k in (IDENTIFY, REBOOT, SHUTDOWN)}
+KINDS: dict[str, OperationKind] = {k.name: k for k in (IDENTIFY, REBOOT, SHUTDOWN, FAN)}
 
 
 class UnknownKind(LookupError):

@@ -1,4 +1,4 @@
-"""Identify, reboot and shutdown: one agent call per device.
+"""Identify, reboot, shutdown and fan: one agent call per device.
 
 Identify blinks the ACT LED so a technician can find the Pi in a rack; reboot asks the Pi to
 restart (through `sudo -n reboot` on the Pi). Both answer at once: the reboot itself happens
@@ -52,3 +52,19 @@ SHUTDOWN = OperationKind(
     _shutdown,
     danger=True,
 )
+
+
+async def _fan(ctx: StepContext) -> str:
+    """`{"mode": "auto"}` gives the fan back to the firmware's curve; `{"mode": "manual",
+    "percent": P}` holds it at P % (core/thermal/fan.py says which devices may)."""
+    if ctx.params.get("mode") == "auto":
+        await ctx.caller.call(ctx.target.serial, "fan", {"mode": "auto"}, timeout=ctx.timeout_s)
+        return "fan on automatic control"
+    percent = float(ctx.params.get("percent", 100))
+    await ctx.caller.call(
+        ctx.target.serial, "fan", {"mode": "manual", "percent": percent}, timeout=ctx.timeout_s
+    )
+    return f"fan held at {percent:g} %"
+
+
+FAN = OperationKind("fan", "Set fan", "Set the fan of:", _fan, timeout_s=15.0)

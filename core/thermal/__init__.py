@@ -1,2 +1,2 @@
-"""Thermal: ambient sensors stored like samples, protective policies with hysteresis, and
-what they do (fan, shutdown, power cycle)."""
+"""Thermal and power monitoring read models: the thermal dashboard, power draw against
+rack budgets, their CSV reports, and fan settings."""

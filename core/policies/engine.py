@@ -5,7 +5,7 @@ policy's state for that device: clear -> pending (the metric reached `above`) ->
 stayed over the clear level for `hold_s`) -> clear (it fell to the clear level). Every firing
 and clearing is an event of kind "policy", written in the same transaction as the new state,
 and returned as a `Transition` so the caller can act (fan, shutdown, power cycle: see
-core/thermal/actions.py). States live in the local `policy_state` table: a restarted app picks
+core/policies/actions.py). States live in the local `policy_state` table: a restarted app picks
 up where it was and does not fire again what already fired.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fleet_tui.core.models import Health
+from fleet_tui.core.policies.book import PolicyBook
+from fleet_tui.core.policies.model import FLAGS, UNITS, Policy
 from fleet_tui.core.store.database import Store
-from fleet_tui.core.thermal.policies import PolicyBook
-from fleet_tui.core.thermal.policy_model import FLAGS, UNITS, Policy
 
 CLEAR, PENDING, FIRING = "clear", "pending", "firing"
 EVENT_KIND = "policy"

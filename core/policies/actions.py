@@ -1,6 +1,6 @@
 """What a policy does when it fires or clears, beyond its event.
 
-- notify: the firing/clearing event itself (core/thermal/engine.py wrote it);
+- notify: the firing/clearing event itself (core/policies/engine.py wrote it);
 - fan_full: the Pi's fan to 100 % through the agent's `fan` method, back to automatic when the
   policy clears (a Pi without a PWM fan says so, and that is recorded);
 - shutdown: a `shutdown` operation through the operation runner (journalled, cooldowns and
@@ -20,8 +20,8 @@ from fleet_tui.core.ops.catalogue import KINDS
 from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.kinds import DeviceCaller
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
+from fleet_tui.core.policies.engine import EVENT_KIND, Transition
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.core.thermal.engine import EVENT_KIND, Transition
 
 log = logging.getLogger("fleet_tui.thermal")
 POWER_CYCLE_KIND = "power-cycle"

@@ -7,8 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from fleet_tui.core.store.database import Store
-from fleet_tui.core.thermal.policy_model import (
+from fleet_tui.core.policies.model import (
     DEFAULTS,
     POLICY_KIND,
     Policy,
@@ -18,6 +17,7 @@ from fleet_tui.core.thermal.policy_model import (
     parse_body,
     policy_id,
 )
+from fleet_tui.core.store.database import Store
 
 
 def config_policies(section: Mapping[str, object] | None) -> tuple[list[Policy], list[str]]:

@@ -2,7 +2,7 @@
 
 The live fleet service (core/fleet/service.py) and `fleet-tui poll` (core/fleet/poll.py) hand
 every health reading of a device to one `ThermalWatch`; what it returns (policies that fired
-or cleared) goes to a `PolicyActor` (core/thermal/actions.py).
+or cleared) goes to a `PolicyActor` (core/policies/actions.py).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 
 from fleet_tui.core.models import Health
+from fleet_tui.core.policies.book import PolicyBook
+from fleet_tui.core.policies.engine import PolicyEngine, Transition, health_metrics
+from fleet_tui.core.store.ambient import AmbientLog
 from fleet_tui.core.store.database import Store
-from fleet_tui.core.thermal.ambient import AmbientLog
-from fleet_tui.core.thermal.engine import PolicyEngine, Transition, health_metrics
-from fleet_tui.core.thermal.policies import PolicyBook
 
 
 class ThermalWatch:
