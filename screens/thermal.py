@@ -41,6 +41,7 @@ from fleet_tui.screens.thermal_render import (
 )
 
 REFRESH_S = 5.0
+HOTTEST = 50  # the hottest devices listed (every device: fleet-tui thermal, export thermal)
 SPANS = {"hour": 3600.0, "day": 86400.0}
 COLUMNS = [
     ("host", "Host", 16),
@@ -140,7 +141,7 @@ class ThermalScreen(Screen[None]):
         self.view = view = message.view
         width = max(20, self.size.width - 2)
         table = self.query_one("#thermal-hot", KeyedTable)
-        keys = [d.serial for d in view.devices]
+        keys = [d.serial for d in view.devices[:HOTTEST]]
         with self.app.batch_update():
             self.query_one("#thermal-summary", Static).update(summary_line(view))
             self.query_one("#thermal-map", Static).update(heat_maps(view, width))

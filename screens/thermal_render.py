@@ -58,7 +58,7 @@ def _unit_row(e: Elevation, u: UnitView, view: ThermalView, width: int) -> Text:
 
 
 def rack_title(e: Elevation, view: ThermalView) -> Text:
-    title = Text(no_wrap=False, end="")
+    title = Text(no_wrap=True, end="")
     title.append(visible(e.rack.name, 30), style="bold")
     if e.rack.room:
         title.append(f" ({visible(e.rack.room, 20)})", style="dim")
@@ -74,8 +74,10 @@ def rack_title(e: Elevation, view: ThermalView) -> Text:
 def rack_map(e: Elevation, view: ThermalView, width: int) -> Text:
     """The rack's title line, then one line per unit that holds Pis (top first); runs of
     other units are one dim line ("U20-U30 free/equipment")."""
-    out = Text(end="")
-    out.append_text(rack_title(e, view))
+    out = Text(no_wrap=True, overflow="ellipsis", end="")
+    title = rack_title(e, view)
+    title.truncate(width, overflow="ellipsis")
+    out.append_text(title)
     out.append("\n")
     gap: list[int] = []
 
@@ -103,7 +105,7 @@ def heat_maps(view: ThermalView, width: int) -> Text:
             "(the hottest list below works without racks)",
             style="dim",
         )
-    out = Text(end="")
+    out = Text(no_wrap=True, overflow="ellipsis", end="")
     for e in view.elevations:
         out.append_text(rack_map(e, view, width))
     if view.unplaced_ambient:

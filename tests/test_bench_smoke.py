@@ -20,6 +20,7 @@ SMALL = {
     "bench_tui.py": ["--devices", "20", "--samples", "2000", "--repeat", "1", "--no-tmux"],
     "bench_merge.py": ["--rows", "2000", "--trials", "1", "--year-pis", "1", "--year-days", "40"],
     "bench_poll.py": ["--devices", "3", "--repeat", "1", "--samples", "2", "--no-ansible"],
+    "bench_thermal.py": ["--devices", "40", "--racks", "2", "--samples", "400", "--repeat", "1"],
 }
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from fleet_tui.core.models import Health
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.racks.layout import Elevation, load_elevations
+from fleet_tui.core.racks.model import Placement
 from fleet_tui.core.records import DeviceRecord, SampleRecord
 from fleet_tui.core.store.ambient import Ambient, AmbientLog, by_rack, summary
 from fleet_tui.core.store.database import Store
@@ -101,10 +102,7 @@ class ThermalView:
         return summary(self.ambient.get(rack_id, []))
 
 
-def _where(e: Elevation, serial: str) -> str | None:
-    p = e.find(serial)
-    if p is None:
-        return None
+def _where(e: Elevation, p: Placement) -> str:
     text = f"{e.rack.name} {e.label(p.unit)}"
     if p.slot is not None:
         text += f" slot {p.slot}"
@@ -125,6 +123,7 @@ def describe(
     policy: StatusPolicy,
     now: float,
     firing: list[str],
+    placed: tuple[Elevation, Placement] | None = None,
 ) -> DeviceThermal:
     temp = s.temperature_c if s is not None else None
     at = s.time if s is not None else None
@@ -169,6 +168,9 @@ def describe(
         fan_mode=mode,
         time=at,
         firing=tuple(firing),
+        rack_id=placed[0].rack.id if placed else None,
+        rack=placed[0].rack.name if placed else None,
+        where=_where(*placed) if placed else None,
     )
 
 
@@ -187,31 +189,30 @@ def load_thermal(
     latest = SampleLog(store).latest()
     elevations = load_elevations(store, devices=devices)
     firing = _firing(store)
-    rack_of: dict[str, tuple[Elevation, str]] = {}
+    placed: dict[str, tuple[Elevation, Placement]] = {}
     for e in elevations:
         for p in e.placements:
-            rack_of.setdefault(p.serial, (e, e.rack.id))
-    out = []
-    for serial, d in devices.items():
-        item = describe(
-            d, latest.get(serial), (live or {}).get(serial), policy, now, firing.get(serial, [])
+            placed.setdefault(p.serial, (e, p))
+    live = live or {}
+    out = [
+        describe(
+            d,
+            latest.get(serial),
+            live.get(serial),
+            policy,
+            now,
+            firing.get(serial, []),
+            placed.get(serial),
         )
-        placed = rack_of.get(serial)
-        if placed is not None:
-            e, rack_id = placed
-            item = _placed(item, rack_id, e.rack.name, _where(e, serial))
-        out.append(item)
+        for serial, d in devices.items()
+    ]
     out.sort(
         key=lambda t: (-(t.temperature_c if t.temperature_c is not None else -999), t.hostname)
     )
     readings = AmbientLog(store).latest(now=now)
-    racks = by_rack(readings, {s: r for s, (_, r) in rack_of.items()})
-    unplaced = [a for a in readings if a.serial not in rack_of]
+    racks = by_rack(readings, {s: e.rack.id for s, (e, _) in placed.items()})
+    unplaced = [a for a in readings if a.serial not in placed]
     return ThermalView(out, elevations, racks, unplaced)
-
-
-def _placed(t: DeviceThermal, rack_id: str, rack: str, where: str | None) -> DeviceThermal:
-    return replace(t, rack_id=rack_id, rack=rack, where=where)
 
 
 def matches(t: DeviceThermal, text: str) -> bool:
