@@ -83,6 +83,22 @@ class PolicyBook:
                 enabled = self.get(name).enabled
             except PolicyError:
                 enabled = True
+        by = f" by {who}" if who else ""
+        self._write(name, body, enabled, f"policy {name} set{by}: {body.describe()}")
+        return self.get(name)
+
+    def enable(self, name: str, enabled: bool, who: str = "") -> Policy:
+        """Turn a policy on or off (a built-in or config one is copied into the store)."""
+        policy = self.get(name)
+        if policy.enabled == enabled and policy.origin == "store":
+            return policy
+        word = "enabled" if enabled else "disabled"
+        by = f" by {who}" if who else ""
+        self._write(name, policy.body, enabled, f"policy {name} {word}{by}")
+        return self.get(name)
+
+    def _write(self, name: str, body: PolicyBody, enabled: bool, event: str) -> None:
+        """The row and the event that explains it, in one transaction."""
         with self.store.write() as c:
             self.store.lww_set(
                 c,
@@ -96,28 +112,4 @@ class PolicyBook:
                     "deleted": 0,
                 },
             )
-            by = f" by {who}" if who else ""
-            self.store.log_event(c, None, "policy", f"policy {name} set{by}: {body.describe()}")
-        return self.get(name)
-
-    def enable(self, name: str, enabled: bool, who: str = "") -> Policy:
-        policy = self.get(name)
-        if policy.enabled == enabled and policy.origin == "store":
-            return policy
-        with self.store.write() as c:
-            self.store.lww_set(
-                c,
-                "policies",
-                policy.id,
-                {
-                    "kind": POLICY_KIND,
-                    "name": name,
-                    "body": policy.body.model_dump_json(),
-                    "enabled": int(enabled),
-                    "deleted": 0,
-                },
-            )
-            word = "enabled" if enabled else "disabled"
-            by = f" by {who}" if who else ""
-            self.store.log_event(c, None, "policy", f"policy {name} {word}{by}")
-        return self.get(name)
+            self.store.log_event(c, None, "policy", event)
