@@ -215,7 +215,7 @@ def test_import_reports_bad_rows_by_line_and_imports_nothing(
     line8 = next(line for line in err.splitlines() if line.startswith(f"{layout}:8: "))
     assert "'ghost\\" in line8 and "no such device" in line8  # escaped, never the escape
     assert f"{layout}:9: kind 'toaster' is not one of" in err
-    assert "5 bad row(s), nothing imported" in err and "\x1b" not in err
+    assert "5 problem(s), nothing imported" in err and "\x1b" not in err
     assert _rows(db) == before
     code, out, err = run(capsys, db, "rack", "import", str(layout), "--skip-invalid", "--json")
     summary = json.loads(out)
@@ -249,3 +249,29 @@ def test_export_then_import_elsewhere_round_trips(
     assert again == text
     code, out, _ = run(capsys, other, "rack", "import", str(out_file))  # nothing new
     assert code == 0 and out.startswith("0 device(s) placed or moved, 0 tray(s), 0 item(s)")
+
+
+def test_import_of_a_missing_file_or_a_spreadsheet_is_one_line(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, db, "rack", "import", str(tmp_path / "nope.csv"))
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "cannot read" in err
+    xlsx = tmp_path / "layout.xlsx"
+    xlsx.write_bytes(b"PK\x03\x04rest of a zip")
+    code, _, err = run(capsys, db, "rack", "import", str(xlsx))
+    assert code == 2 and "save it as CSV" in err and len(err.splitlines()) == 1
+
+
+def test_a_renamed_pi_is_found_by_its_serial(
+    db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = tmp_path / "layout.csv"
+    layout.write_text(
+        "rack,unit,serial,hostname\n"
+        f"R2,5,{PI1},old-name-of-pi-4b-017\n"  # the sheet still has the old name: fine
+        f"R2,6,{PI2},pi-4b-017\n"  # but a hostname of another device is a mistake
+    )
+    code, _, err = run(capsys, db, "rack", "import", str(layout))
+    assert code == 2 and f"{layout}:3: serial '{PI2}' and hostname 'pi-4b-017' are two" in err
+    code, out, _ = run(capsys, db, "rack", "import", str(layout), "--skip-invalid")
+    assert code == 1 and out.startswith("1 device(s) placed or moved")

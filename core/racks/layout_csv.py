@@ -31,7 +31,6 @@ from fleet_tui.core.racks.model import (
     check_face,
 )
 from fleet_tui.core.racks.rules import RackState
-from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.tabular import Problem, TableError, decode, read_table
@@ -132,11 +131,11 @@ def read_layout_text(text: str) -> tuple[list[LayoutRow], list[Problem]]:
     try:
         table = read_table(text, max_lines=MAX_LINES)
     except TableError as e:
-        return [], [Problem(e.line, str(e))]
+        return [], [Problem(0, str(e))]
     missing = [c for c in ("rack", "unit") if c not in table.columns]
     if missing:
         header = visible(table.delimiter.join(table.columns), 80)
-        return [], [Problem(table.header_line, f"no {missing[0]} column in the header {header!r}")]
+        return [], [Problem(0, f"no {missing[0]} column in the header {header!r}")]
     problems = list(table.problems)
     rows = []
     for row in table.rows:
@@ -148,13 +147,14 @@ def read_layout_text(text: str) -> tuple[list[LayoutRow], list[Problem]]:
 
 
 def read_layout(path: Path) -> tuple[list[LayoutRow], list[Problem]]:
-    """The rows of a layout file and the problems of the rows that are not (line numbers)."""
+    """The rows of a layout file and the problems of the rows that are not (line numbers;
+    line 0: the file as a whole cannot be read as a layout)."""
     try:
         text = decode(path.read_bytes())
     except OSError as e:
         return [], [Problem(0, f"cannot read: {e.strerror or e}")]
     except TableError as e:
-        return [], [Problem(e.line, str(e))]
+        return [], [Problem(0, str(e))]
     return read_layout_text(text)
 
 
@@ -176,24 +176,27 @@ class _Plan:
         return self.states[rack.id]
 
     def serial(self, row: LayoutRow) -> tuple[str, bool]:
-        """(serial, known) of a device row."""
-        named: list[DeviceRecord] = []
-        for ref in (row.serial, row.hostname):
-            if not ref:
-                continue
-            found = resolve(self.devices, [ref])
-            if found.problems and not (ref == row.serial and valid_serial(ref)):
-                raise RackError(found.problems[0])
-            named += found.devices
-        serials = {d.serial for d in named}
-        if len(serials) > 1:
+        """(serial, known) of a device row. The serial decides when there is one (a serial no
+        agent has reported yet is placed as planned); the hostname then only has to name no
+        other device (a renamed Pi's old name is no error)."""
+        by_host = resolve(self.devices, [row.hostname]) if row.hostname else None
+        if not row.serial:
+            if by_host is None or by_host.problems:
+                raise RackError(by_host.problems[0] if by_host else "no serial or hostname")
+            return by_host.devices[0].serial, True
+        by_serial = resolve(self.devices, [row.serial])
+        if by_serial.problems:
+            if by_serial.ambiguous or valid_serial(row.serial) is None:
+                raise RackError(by_serial.problems[0])
+            serial, known = row.serial, False
+        else:
+            serial, known = by_serial.devices[0].serial, True
+        if by_host is not None and by_host.devices and by_host.devices[0].serial != serial:
             raise RackError(
                 f"serial {visible(row.serial, 64)!r} and hostname {visible(row.hostname, 64)!r} "
                 "are two different devices"
             )
-        if serials:
-            return serials.pop(), True
-        return row.serial, False
+        return serial, known
 
 
 def import_layout(store: Store, path: Path, skip_invalid: bool = False) -> ImportResult:

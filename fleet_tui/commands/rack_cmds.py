@@ -298,15 +298,18 @@ def cmd_rack_import(args: argparse.Namespace) -> int:
             result = import_layout(store, path, skip_invalid=args.skip_invalid)
     except (RackError, StoreError) as e:
         return fail(f"rack import: {e}")
+    unreadable = [p for p in result.problems if p.line == 0]
+    if unreadable:
+        return fail(f"rack import: {args.file}: {unreadable[0].message}")
     for p in result.problems:
-        where = f"{args.file}:{p.line}" if p.line else args.file
-        print(f"{where}: {p.message}", file=sys.stderr)
-    if result.problems and not result.written:
-        if not args.skip_invalid or not any(p.line for p in result.problems):
-            return fail(
-                f"{args.file}: {len(result.problems)} bad row(s), nothing imported "
-                "(fix them, or pass --skip-invalid to import the good ones)"
-            )
+        print(f"{args.file}:{p.line}: {p.message}", file=sys.stderr)
+    if result.problems and not result.written and not args.skip_invalid:
+        return fail(
+            f"{args.file}: {len(result.problems)} problem(s), nothing imported "
+            "(fix them, or pass --skip-invalid to import the good rows)"
+        )
+    if result.problems and not result.written and not result.unchanged:
+        return fail(f"{args.file}: no good rows, nothing imported")
     summary = {
         "placed": result.placed,
         "trays": result.trays,
