@@ -88,6 +88,24 @@ class Fan(_Lenient):
     max_state: Number = None
 
 
+def _readings(value: object) -> list[Any]:
+    """A list of records, keeping only the entries that are records."""
+    if not isinstance(value, list):
+        return []
+    return [v for v in value if isinstance(v, Mapping)]
+
+
+class AmbientReading(_Lenient):
+    """One ambient sensor as hardware/ambient.py reads it: a non-SoC hwmon temperature or
+    humidity channel, or a 1-wire DS18B20 probe. `name` is what the Pi calls it (untrusted)."""
+
+    id: Text = None  # "28-0316a2795aff", "sht3x temp1"
+    name: Text = None  # the technician's name on the Pi, else the driver's label, else the id
+    kind: Text = None  # temp | humidity
+    value: Number = None  # °C or %RH
+    source: Text = None
+
+
 class NetInterface(_Lenient):
     """One interface's /proc/net/dev counters (hardware/sensors.py `parse_net_dev`)."""
 
@@ -165,6 +183,7 @@ class Health(_Lenient):
     pmic: Annotated[Pmic | None, WrapValidator(_or_none)] = None  # Pi 5 only
     fan: Annotated[Fan | None, WrapValidator(_or_none)] = None
     net: Annotated[Net | None, WrapValidator(_or_none)] = None
+    ambient: Annotated[list[AmbientReading] | None, BeforeValidator(_readings)] = None
     sources: dict[str, str] = Field(default_factory=dict)
     missing: dict[str, str] = Field(default_factory=dict)
 

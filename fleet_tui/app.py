@@ -49,7 +49,7 @@ OPERATION_START_TIMEOUT = 30.0  # journalling an operation before it runs
 
 class FleetApp(App[None]):
     TITLE = "fleet-tui"
-    CSS_PATH = [asset(n) for n in ("app.tcss", "dialogs.tcss", "device.tcss")]
+    CSS_PATH = [asset(n) for n in ("app.tcss", "dialogs.tcss", "device.tcss", "thermal.tcss")]
     COMMANDS = App.COMMANDS | {FleetCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="stop the pipeline and leave"),

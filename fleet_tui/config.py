@@ -32,6 +32,13 @@
     [power]                        # power on/off/cycle (core/power/policy.py has them all)
     stagger_s = 2.0                # seconds between two outlets switched on
     community_env = "SITE_SNMP"    # the variable holding the SNMP v2c community
+    [policies.hot]                 # protective policies (core/policies/model.py); a
+    metric = "temperature"         # name already in the store (fleet-tui policy set) wins
+    above = 80                     # fires at or above, after hold_s seconds
+    clear_below = 75               # clears at or under
+    hold_s = 30
+    actions = ["notify", "fan_full"]   # notify, fan_full, shutdown, power_cycle
+    enabled = true
 
 A broken file never stops the app: it starts with the defaults and says what was wrong.
 Other sections belong to other parts of fleet-tui and are left alone here.
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -74,6 +81,8 @@ class UserConfig(BaseModel):
     status: StatusPolicy = Field(default_factory=lambda: StatusPolicy())
     operations: OperationPolicy = Field(default_factory=lambda: OperationPolicy())
     power: PowerPolicy = Field(default_factory=lambda: PowerPolicy())
+    # [policies.NAME] tables, checked one by one (core/policies/book.py config_policies)
+    policies: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @field_validator("export_dir")
     @classmethod

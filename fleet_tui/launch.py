@@ -14,6 +14,7 @@ from fleet_tui.app import FleetApp
 from fleet_tui.config import UserConfig, load_config
 from fleet_tui.core.fleet.lab import Lab
 from fleet_tui.core.fleet.runtime import FleetConfig
+from fleet_tui.core.policies.book import config_policies
 from fleet_tui.keymap import build_keymap, describe, known_bindings
 from fleet_tui.paths import NoDatabase, config_file, log_file, ready_db_path
 from fleet_tui.screens import registry
@@ -59,6 +60,8 @@ def run_tui(
     readonly, low = ui_settings(args, cfg)
     keymap, key_problems = build_keymap(cfg.keys, known_bindings(FleetApp))
     problems += key_problems + registry.set_user_aliases(cfg.aliases)
+    policies, policy_problems = config_policies(cfg.policies)
+    problems += [f"{config_file()}: {p}" for p in policy_problems]
     config = FleetConfig(
         db_path=db,
         lab=lab,
@@ -66,6 +69,7 @@ def run_tui(
         poll_interval=cfg.poll_interval(low),
         operations=cfg.operations,
         power=cfg.power,
+        policies=policies,
     )
     options = UiOptions(
         readonly=readonly,

@@ -22,6 +22,7 @@ import os
 import time
 from _thread import allocate_lock
 
+from . import ambient as ambient_sensors
 from . import clock, vcgencmd
 from .collect import Collector
 from .paths import (
@@ -428,6 +429,7 @@ HEALTH_FIELDS = (
     "pmic",
     "fan",
     "net",
+    "ambient",
 )
 
 VOLTS_TTL_S = 30.0  # the core voltage barely moves; saves a vcgencmd run per sample
@@ -453,7 +455,7 @@ def health(
 ) -> dict[str, Any]:
     """One health sample. ``fields`` limits the sample to those readings (``time`` always)."""
     want = set(HEALTH_FIELDS if fields is None else fields)
-    devices = hwmon_devices() if want & {"throttled", "core_volts", "fan"} else []
+    devices = hwmon_devices() if want & {"throttled", "core_volts", "fan", "ambient"} else []
     c = Collector()
     now, source = clock.now()
     c.put("time", now, source)
@@ -498,4 +500,6 @@ def health(
         c.run("fan", lambda: fan(devices))
     if "net" in want:
         c.run("net", sampler.net_counters)
+    if "ambient" in want:
+        c.run("ambient", lambda: ambient_sensors.ambient(devices))
     return c.finish()

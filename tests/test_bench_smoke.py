@@ -22,6 +22,7 @@ SMALL = {
     "bench_racks.py": ["--racks", "2", "--devices", "20", "--repeat", "1"],
     "bench_poll.py": ["--devices", "3", "--repeat", "1", "--samples", "2", "--no-ansible"],
     "bench_deploy.py": ["--pis", "2", "--size-mb", "1", "--fleet", "4", "--batch", "2"],
+    "bench_thermal.py": ["--devices", "40", "--racks", "2", "--samples", "400", "--repeat", "1"],
 }
 
 

@@ -203,6 +203,13 @@ def _walk_app(tmp_path: Path) -> FleetApp:
     db = tmp_path / "fleet.db"
     with Store.open(db) as store:
         build_rack(store)
+
+
+def _thermal_app(tmp_path: Path) -> FleetApp:
+    from thermal_tui_support import seed_thermal
+
+    db = tmp_path / "fleet.db"
+    seed_thermal(db)
     app = make_app(db)
     app.sub_title = "fleet.db"
     return app
@@ -294,3 +301,35 @@ def test_config_screen_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None
 
     steps = _then(open_configs, _press("tab", "down", "down"))
     assert snap_compare(_configs(tmp_path), terminal_size=(80, 24), run_before=steps)
+
+
+def _command(line: str, table: str, rows: int) -> Callable[[Any], Awaitable[None]]:
+    async def step(pilot: Any) -> None:
+        from test_tui_support import command_line
+
+        await command_line(pilot, line)
+        assert await wait_for(
+            pilot, lambda: pilot.app.screen.query_one(table).row_count >= rows, 10.0
+        )
+        await pilot.pause(0.3)
+
+    return step
+
+
+@pytest.mark.parametrize(
+    ("line", "table", "rows"),
+    [
+        ("thermal", "#thermal-hot", 10),
+        ("power", "#power-devices", 10),
+        ("policies", "#policies-events", 3),
+    ],
+    ids=["thermal", "power", "policies"],
+)
+def test_thermal_power_policies_at_80x24(
+    snap_compare: Compare, tmp_path: Path, utc: None, line: str, table: str, rows: int
+) -> None:
+    """:thermal (heat map with °C and words, ambient per rack, hottest, trend), :power
+    (measured apart from estimates, the budget, outlets as recorded), :policies (rules and
+    the firing/clearing events)."""
+    steps = _then(_command(line, table, rows))
+    assert snap_compare(_thermal_app(tmp_path), terminal_size=(80, 24), run_before=steps)

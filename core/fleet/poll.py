@@ -21,8 +21,12 @@ from fleet_tui.core.net.oui import is_pi_mac, normalise_mac
 from fleet_tui.core.net.pool import ConnectionPool, Link
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.ops.fanout import Operation, Result
+from fleet_tui.core.policies.actions import PolicyActor
+from fleet_tui.core.policies.engine import Transition
+from fleet_tui.core.policies.intake import ThermalWatch
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
 
@@ -80,16 +84,18 @@ def record_link(
     clock_skew_s: float | None = None,
     *,
     samples: SampleLog | None = None,
-) -> None:
+    watch: ThermalWatch | None = None,
+) -> list[Transition]:
     """Write what the agent told us: device row, health sample, the host row's serial/MAC,
-    and the clock skew measured with the health reading.
+    and the clock skew measured with the health reading; with `watch`, the ambient readings
+    and the protective policies' evaluation (returned: the policies that fired or cleared).
 
     A health reading is kept if `samples`' gate keeps it: pass the SampleLog the caller
     keeps for as long as it polls (a fresh one would keep every reading)."""
     facts = link.facts
     serial = valid_serial(facts.serial)
     if serial is None:  # no serial, or none that can key a device (core/identity.py)
-        return
+        return []
     if health is not None and samples is None:
         raise ValueError("record_link: a health reading needs the caller's SampleLog")
     now = time.time()
@@ -115,6 +121,7 @@ def record_link(
     DeviceBook(store).upsert(serial, **fields)
     if health is not None and samples is not None:
         samples.record(serial, received(health.model_dump(mode="json"), now))
+    transitions = watch.health(serial, health, now) if health is not None and watch else []
     book = HostBook(store)
     for entry in book.find(HostSpec(link.target.host, link.target.port).address):
         if (entry.jump or None) == (link.target.jump or None) and (entry.serial, entry.mac) != (
@@ -122,6 +129,24 @@ def record_link(
             mac,
         ):
             book.learn(entry.id, serial=serial, **({"mac": mac} if mac else {}))
+    return transitions
+
+
+class _Links:
+    """Agent calls by serial over the links a poll has open (a policy's fan action)."""
+
+    def __init__(self) -> None:
+        self.by_serial: dict[str, Link] = {}
+
+    async def call(
+        self,
+        serial: str,
+        method: str,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,  # noqa: ASYNC109
+    ) -> object:
+        link = self.by_serial[serial]
+        return await link.call(method, params, timeout=timeout)
 
 
 async def poll(
@@ -132,6 +157,7 @@ async def poll(
     timeout: float = 30.0,  # noqa: ASYNC109
     record: bool = True,
     samples: SampleLog | None = None,
+    watch: ThermalWatch | None = None,
 ) -> AsyncIterator[PollRow]:
     """Facts + health for each target; yields rows in completion order.
 
@@ -139,6 +165,10 @@ async def poll(
     keeps one reading per device per minute), and a caller that polls again and again
     passes its own so the gate carries over from one poll to the next."""
     kept = samples if samples is not None else SampleLog(pool.store)
+    thermal = watch if watch is not None else ThermalWatch(pool.store)
+    links = _Links()
+    # a poll has no operation runner: a policy's shutdown is said, not started, here
+    actor = PolicyActor(EventLog(pool.store), links, None)
 
     async def one(target: Target) -> tuple[Link, Health, float]:
         link = await pool.link(target)
@@ -146,7 +176,10 @@ async def poll(
         health = await link.session.health(timeout=pool.timeouts.call)
         skew = skew_at(health.time, sent, time.time())
         if record:
-            record_link(pool.store, link, health, skew, samples=kept)
+            fired = record_link(pool.store, link, health, skew, samples=kept, watch=thermal)
+            if fired:
+                links.by_serial[fired[0].serial] = link
+                await actor.act(fired)
         return link, health, skew
 
     operation: Operation[Target, tuple[Link, Health, float]] = Operation(

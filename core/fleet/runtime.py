@@ -21,6 +21,7 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.policy import OperationPolicy
 from fleet_tui.core.ops.process import operator
 from fleet_tui.core.ops.runner import OperationRunner
+from fleet_tui.core.policies.model import Policy
 from fleet_tui.core.power.policy import PowerPolicy
 from fleet_tui.core.power.service import POWER_KINDS, PowerService
 from fleet_tui.core.store.database import Store
@@ -37,6 +38,7 @@ class FleetConfig:
     who: str = field(default_factory=operator)  # user@host, with every operation and event
     operations: OperationPolicy = field(default_factory=OperationPolicy)
     power: PowerPolicy = field(default_factory=PowerPolicy)  # the config's [power]
+    policies: list[Policy] = field(default_factory=list)  # the config file's [policies.NAME]
 
 
 @dataclass
@@ -76,6 +78,7 @@ async def run_fleet(
             concurrency=config.concurrency,
             accept=accept,
             known=lab is None,  # the store's hosts and devices, never in a lab
+            policies=config.policies,
         )
         await service.start()
         # power operations (started here or resumed from :ops) switch outlets through this
@@ -88,6 +91,7 @@ async def run_fleet(
             on_event=on_operation,
             power=power,
         )
+        service.policy_actor.runner = runner  # a policy's shutdown is an operation too
         if on_ready is not None:
             on_ready(RunningFleet(service, lab, runner, power))
         reaped = runner.journal.reap()

@@ -38,8 +38,14 @@ from fleet_tui.core.net.pool import ConnectionPool, Link, Unreachable
 from fleet_tui.core.net.routes import RouteError, Target
 from fleet_tui.core.net.ssh import ConnectOptions, HostKeyChanged, same_key
 from fleet_tui.core.net.targets import known_targets
+from fleet_tui.core.policies.actions import PolicyActor
+from fleet_tui.core.policies.book import PolicyBook
+from fleet_tui.core.policies.engine import Transition
+from fleet_tui.core.policies.intake import ThermalWatch
+from fleet_tui.core.policies.model import Policy
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.sample_gate import received
 from fleet_tui.core.store.samples import SampleLog
 
@@ -91,10 +97,16 @@ class FleetService:
         discover: bool = True,
         accept: Callable[[Candidate], bool] | None = None,
         known: bool = False,
+        policies: list[Policy] | None = None,
     ) -> None:
         self.store = store
         self.devices = DeviceBook(store)
         self.samples = SampleLog(store)  # one for the service's life: its gate keeps state
+        # ambient readings and protective policies (core/policies/); the runner that a
+        # policy's shutdown goes through is set by whoever runs operations (core/fleet/runtime.py)
+        self.thermal = ThermalWatch(store, PolicyBook(store, policies))
+        self.policy_actor = PolicyActor(EventLog(store), self, None, self._hostname)
+        self._acting: set[asyncio.Task[None]] = set()
         self.options = options
         self.on_update = on_update
         self.poll_interval = poll_interval
@@ -435,6 +447,7 @@ class FleetService:
         if serial:
             sample = received(health.model_dump(mode="json"), now)
             self.samples.record(serial, sample)
+            self._act(self.thermal.health(serial, health, now))
             if worth_recording(skew, self._skews.get(serial)):
                 self.devices.upsert(serial, clock_skew_s=round(skew, 1))
                 self._skews[serial] = skew
@@ -442,10 +455,25 @@ class FleetService:
 
     def _mark_unreachable(self, f: _Follower, reason: str) -> None:
         state = self.states[f.key]
+        if state.serial and state.last_seen is not None:
+            self._act(self.thermal.unreachable(state.serial, state.last_seen))
         if state.reachable or state.error != reason:
             state.reachable = False
             state.error = reason
             self._publish(state)
+
+    def _act(self, transitions: list[Transition]) -> None:
+        """A policy fired or cleared: its actions run in the background (a fan call must not
+        hold up the health loop)."""
+        if not transitions:
+            return
+        task = asyncio.get_running_loop().create_task(self.policy_actor.act(transitions))
+        self._acting.add(task)
+        task.add_done_callback(self._acting.discard)
+
+    def _hostname(self, serial: str) -> str:
+        state = self.states.get(serial)
+        return state.hostname if state is not None else serial
 
     def _publish(self, state: DeviceState) -> None:
         self.on_update(state.model_copy(deep=True))
@@ -454,7 +482,7 @@ class FleetService:
     async def stop(self) -> None:
         if self._discovery is not None:
             await self._discovery.stop()
-        tasks = [*self._tasks, *self._refreshes]
+        tasks = [*self._tasks, *self._refreshes, *self._acting]
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 from fleet_tui.core.ops.config_kind import CONFIG_PUSH
 from fleet_tui.core.ops.deploy_kind import DEPLOY
-from fleet_tui.core.ops.device_actions import IDENTIFY, REBOOT
+from fleet_tui.core.ops.device_actions import FAN, IDENTIFY, REBOOT, SHUTDOWN
 from fleet_tui.core.ops.kinds import OperationKind
 from fleet_tui.core.ops.power_actions import POWER_CYCLE, POWER_OFF, POWER_ON
 
 KINDS: dict[str, OperationKind] = {
-    k.name: k for k in (IDENTIFY, REBOOT, POWER_ON, POWER_OFF, POWER_CYCLE, DEPLOY, CONFIG_PUSH)
+    k.name: k
+    for k in (
+        IDENTIFY,
+        REBOOT,
+        SHUTDOWN,
+        FAN,
+        POWER_ON,
+        POWER_OFF,
+        POWER_CYCLE,
+        DEPLOY,
+        CONFIG_PUSH,
+    )
 }
 
 

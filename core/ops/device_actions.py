@@ -1,4 +1,4 @@
-"""Identify and reboot: one agent call per device.
+"""Identify, reboot, shutdown and fan: one agent call per device.
 
 Identify blinks the ACT LED so a technician can find the Pi in a rack (`seconds` 0 stops a
 blink early and puts the LED's trigger back: the agent remembers the trigger it found); reboot asks the Pi to
@@ -29,6 +29,12 @@ async def _reboot(ctx: StepContext) -> str:
     return "rebooting"
 
 
+async def _shutdown(ctx: StepContext) -> str:
+    await ctx.caller.call(ctx.target.serial, "shutdown", {}, timeout=ctx.timeout_s)
+    reason = ctx.params.get("reason")
+    return f"shutting down ({reason})" if isinstance(reason, str) and reason else "shutting down"
+
+
 IDENTIFY = OperationKind(
     "identify",
     "Identify",
@@ -42,3 +48,26 @@ REBOOT = OperationKind(
     _reboot,
     danger=True,
 )
+SHUTDOWN = OperationKind(
+    "shutdown",
+    "Shut down",
+    "Shut down now (graceful poweroff)? It stays off until its power is cycled:",
+    _shutdown,
+    danger=True,
+)
+
+
+async def _fan(ctx: StepContext) -> str:
+    """`{"mode": "auto"}` gives the fan back to the firmware's curve; `{"mode": "manual",
+    "percent": P}` holds it at P % (core/thermal/fan.py says which devices may)."""
+    if ctx.params.get("mode") == "auto":
+        await ctx.caller.call(ctx.target.serial, "fan", {"mode": "auto"}, timeout=ctx.timeout_s)
+        return "fan on automatic control"
+    percent = float(ctx.params.get("percent", 100))
+    await ctx.caller.call(
+        ctx.target.serial, "fan", {"mode": "manual", "percent": percent}, timeout=ctx.timeout_s
+    )
+    return f"fan held at {percent:g} %"
+
+
+FAN = OperationKind("fan", "Set fan", "Set the fan of:", _fan, timeout_s=15.0)

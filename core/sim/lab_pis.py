@@ -16,6 +16,7 @@ from fleet_tui.core.sim.lab_names import MODEL_MIX, hostname_for
 from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_physics import step
 from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.probes import probes_for
 from fleet_tui.core.sim.tree_build import build_pi_tree
 from fleet_tui.core.sim.workload import make_workload
 
@@ -32,6 +33,7 @@ def make_pi(index: int, rng: random.Random, workdir: Path) -> SimPi:
     )
     workload = make_workload(index, model.cores, rng)
     state = SimPiState(temperature_c=40.0, uptime_s=rng.uniform(600, 900_000))
+    state.probes = probes_for(index, random.Random(f"probes-{serial}"))
     state.load = workload.runnable(0.0)
     for _ in range(int(WARM_UP_S / 60.0)):
         step(state, model, 60.0)

@@ -16,6 +16,22 @@ AMBIENT_C = 25.0
 RPI_HWMON = ("auto", "alarm", "volts", None)
 
 
+@dataclass(frozen=True)
+class SimProbe:
+    """An ambient sensor wired to a simulated Pi (hardware/ambient.py reads it).
+
+    kind "w1": a DS18B20 with the kernel's ``temperature`` file; "w1_slave": an older kernel's
+    ``w1_slave`` only (CRC line + ``t=``); "hwmon": an SHT3x-like hwmon device with a
+    temperature and a humidity channel. ``offset_c``: how much warmer than the room it sits
+    (an inlet ~0, the top of a rack several degrees)."""
+
+    kind: str
+    id: str  # "28-0316a2795aff" (1-wire) or the hwmon device name ("sht3x")
+    name: str  # the technician's name for it, written to /etc/fleet-tui/sensors.conf
+    offset_c: float = 0.0
+    phase: float = 0.0  # where in its slow swing it starts (radians)
+
+
 @dataclass
 class SimPiState:
     temperature_c: float = 45.0
@@ -42,3 +58,4 @@ class SimPiState:
     overheat: bool = False  # blocked airflow / hot enclosure: step() adds OVERHEAT_EXTRA_C
     rpi_hwmon: str | None = "auto"  # the kernel's firmware files: see RPI_HWMON
     saved: dict[str, float] = field(default_factory=dict)  # values a cleared fault restores
+    probes: tuple[SimProbe, ...] = ()  # ambient sensors wired to this Pi

@@ -16,6 +16,7 @@ from fleet_tui.core.sim.pi_kernel import write_firmware_layout
 from fleet_tui.core.sim.pi_models import PiModel
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
 from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.probes import write_probe_layout
 from fleet_tui.core.sim.static_texts import (
     LED_TRIGGERS,
     cpuinfo_text,
@@ -37,6 +38,7 @@ def build_pi_tree(
     _write_thermal(root, model, state)
     write_firmware_layout(root, model, state)
     _write_fans(root, model, state)
+    write_probe_layout(root, state)
     _write_leds(root)
     (root / "etc/avahi/services").mkdir(parents=True, exist_ok=True)
     (root / "dev").mkdir(parents=True, exist_ok=True)

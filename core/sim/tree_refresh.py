@@ -14,6 +14,7 @@ from fleet_tui.core.sim.pi_models import MODELS, PiModel
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir, poe_hwmon_dir
 from fleet_tui.core.sim.pi_physics import PI5_FAN_CURVE, step
 from fleet_tui.core.sim.pi_state import SimPiState
+from fleet_tui.core.sim.probes import write_probe_values
 from fleet_tui.core.sim.runtime_texts import meminfo_text, net_dev_text, pmic_text, stat_text
 from fleet_tui.core.sim.tree_writes import write_file, write_if_changed
 
@@ -80,6 +81,7 @@ def write_dynamic(root: Path, state: SimPiState, model: PiModel | None = None) -
     if model.has_fan:
         level = sum(1 for _, s in PI5_FAN_CURVE if (state.fan_pwm or 0) >= s)
         write_if_changed(root / "sys/class/thermal/cooling_device0/cur_state", f"{level}\n")
+    write_probe_values(root, state)
 
 
 def tick(root: Path, state: SimPiState, model: PiModel, dt: float) -> SimPiState:

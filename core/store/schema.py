@@ -279,6 +279,12 @@ LEGACY_SAMPLES = AppendTable(
 
 APPEND_TABLES: tuple[AppendTable, ...] = (
     AppendTable("events", _cols("serial time:TIME kind message"), ("time", "serial, time")),
+    # Ambient sensors (core/store/ambient.py): one row per kept reading of a named sensor
+    # (hwmon temperature/humidity besides the SoC, 1-wire DS18B20) wired to the Pi `serial`.
+    # `sensor` is the name the Pi reports (untrusted text); kind: temp (°C) | humidity (%RH).
+    AppendTable(
+        "ambient", _cols("serial time:TIME sensor kind value:REAL"), ("serial, time", "time")
+    ),
     AppendTable(
         "host_key_history", _cols("endpoint serial key reason time:TIME"), ("endpoint", "serial")
     ),
@@ -370,6 +376,11 @@ LOCAL_DDL = (
     # Per partner and per writing site: the highest change-set cursor already merged.
     "CREATE TABLE IF NOT EXISTS sync_seen (target TEXT NOT NULL, site TEXT NOT NULL, cursor"
     " INTEGER NOT NULL, PRIMARY KEY (target, site)) WITHOUT ROWID",
+    # Per protective policy and device, where its hysteresis stands (core/policies/engine.py):
+    # clear | pending (since = first reading over the threshold) | firing (since = fired).
+    # Local: each laptop evaluates what it polls; its firings are merged as events.
+    "CREATE TABLE IF NOT EXISTS policy_state (policy TEXT NOT NULL, serial TEXT NOT NULL,"
+    " state TEXT NOT NULL, since REAL, value REAL, PRIMARY KEY (policy, serial)) WITHOUT ROWID",
 )
 
 # ---- hosts and jump hosts (discovery and connections, core/net/hosts.py) --------------------------
