@@ -203,6 +203,9 @@ def _walk_app(tmp_path: Path) -> FleetApp:
     db = tmp_path / "fleet.db"
     with Store.open(db) as store:
         build_rack(store)
+    app = make_app(db)
+    app.sub_title = "fleet.db"
+    return app
 
 
 def _thermal_app(tmp_path: Path) -> FleetApp:
