@@ -74,9 +74,14 @@ async def test_deploy_from_the_screen_shows_waves_and_devices_live(tmp_path: Pat
         for port in ports.values():
             assert await answers(port, "1.0")
         await pilot.press("2")
-        bars = screen.query(WaveBar)
-        assert await wait_for(pilot, lambda: len(screen.query(WaveBar)) == 2, 5.0)
-        assert all(b.query_one(ProgressBar).percentage == 1.0 for b in bars)
+
+        def waves_full() -> bool:  # two wave bars, each mounted with its bar full
+            bars = list(screen.query(WaveBar))
+            return len(bars) == 2 and all(
+                [p.percentage for p in b.query(ProgressBar)] == [1.0] for b in bars
+            )
+
+        assert await wait_for(pilot, waves_full, 5.0)
         devices = screen.query_one("#deploy-devices", KeyedTable)
         assert await wait_for(pilot, lambda: devices.row_count == 2, 5.0)
         row = devices.get_row_at(0)
