@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fleet_tui.core.ops.catalogue import KINDS
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.model import BAD_STEPS, StepRecord, StepStatus
+from fleet_tui.core.racks.walk_blink import WALK_PARAM
 from fleet_tui.core.text import visible
 
 LIST_AT_MOST = 8
@@ -64,7 +65,8 @@ class OperationNews:
         refused = [s for s in steps if s.status is StepStatus.REFUSED]
         cancelled = [s for s in steps if s.status is StepStatus.CANCELLED]
         out = []
-        if ok:
+        # a walkthrough's blinks: its screen says which Pi blinks; only trouble is news
+        if ok and WALK_PARAM not in op.params:
             out.append(Notice(f"{verb}: {len(ok)} accepted", _names(ok)))
         if bad:
             out.append(Notice(f"{verb}: {len(bad)} failed", _lines(bad), "error"))
