@@ -282,6 +282,9 @@ def app_switch(req: Request) -> dict[str, Any]:
             protocol.FAILED, "%s %s is not on this Pi (send it first)" % (app.name, version), req.id
         )
     manifest = meta.get("manifest") or {}
+    from . import watchdog
+
+    watchdog.settle_overdue(app)
     with app.lock():
         previous = app.current()
         if app.read_json("pending.json") is not None:
@@ -373,6 +376,9 @@ def app_commit(req: Request) -> dict[str, Any]:
 
 def app_status(req: Request) -> dict[str, Any]:
     app = _app(req)
+    from . import watchdog
+
+    watchdog.settle_overdue(app)
     pending = app.read_json("pending.json")
     return {
         "name": app.name,

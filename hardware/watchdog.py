@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from typing import Optional
 
 POLL_S = 0.2
+OVERDUE_GRACE_S = 2.0  # past the deadline, the watchdog has had ten polls to start its rollback
 
 
 def spawn(name: str, token: str) -> None:
@@ -76,6 +77,38 @@ def watch(app: apps.App, token: str) -> Optional[dict]:
             "closed or crashed?)"
             % (float(pending.get("window_s") or wait), pending.get("version")),
             "watchdog",
+        )
+
+
+def _alive(app: apps.App, token: str) -> bool:
+    """Whether the watchdog of ``token`` still runs (its pid file, checked in the real /proc)."""
+    try:
+        with open(app.sub("watchdog.pid")) as f:
+            pid_text, _, mine = f.read().strip().partition(" ")
+        with open("/proc/%d/cmdline" % int(pid_text), "rb") as f:
+            return mine == token and token.encode() in f.read()
+    except (OSError, ValueError):
+        return False
+
+
+def settle_overdue(app: apps.App) -> Optional[dict]:
+    """A switch past its deadline whose watchdog is gone (killed with the login session,
+    OOM, a reboot before it ran): the agent rolls it back now, as the watchdog would have.
+    Called under no lock at each contact (``app_status``, ``app_switch``)."""
+    token, deadline = _token(app)
+    if token is None or time.time() < deadline + OVERDUE_GRACE_S or _alive(app, token):
+        return None
+    with app.lock():
+        pending = app.read_json("pending.json")
+        if not isinstance(pending, dict) or pending.get("token") != token:
+            return None
+        return apps.roll_back(
+            app,
+            pending,
+            "no commit from the laptop within %.0f s of the switch to %s, and its watchdog was "
+            "not running (killed?): rolled back at the next contact"
+            % (float(pending.get("window_s") or 0.0), pending.get("version")),
+            "agent",
         )
 
 

@@ -120,3 +120,62 @@ async def answers(port: int, want: str, seconds: float = 15.0) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+class LocalAgent:
+    """The real agent as a local process (`agent serve` on stdin/stdout) with its own HOME:
+    for what needs the agent without SSH (resource limits, killing its watchdog)."""
+
+    def __init__(self, home: Path, boot: str | None = None) -> None:
+        import itertools
+        import os
+        import subprocess
+        import sys
+
+        boot = (
+            boot
+            or "import sys; from fleet_tui.hardware.agent import main; sys.exit(main(['serve']))"
+        )
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", boot],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "HOME": str(home)},
+        )
+        assert self.proc.stdout is not None
+        self.proc.stdout.readline()  # hello
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, **params: object) -> dict:  # type: ignore[type-arg]
+        import json
+
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        request = {"id": next(self._ids), "method": method, "params": params}
+        self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+        self.proc.stdin.flush()
+        return dict(json.loads(self.proc.stdout.readline()))
+
+    def put(self, version: str, manifest: dict, files: dict[str, bytes]) -> None:  # type: ignore[type-arg]
+        """Send ``files`` as release ``version`` whole (one chunk each) and finish it."""
+        import base64
+        import hashlib
+
+        entries = [
+            {"path": p, "sha256": hashlib.sha256(d).hexdigest(), "mode": 0o644, "size": len(d)}
+            for p, d in files.items()
+        ]
+        self.call("app_stage", name="web", version=version, manifest=manifest, files=entries)
+        for e, data in zip(entries, files.values(), strict=True):
+            sent = self.call(
+                "app_put", name="web", version=version, sha256=e["sha256"], offset=0,
+                data=base64.b64encode(data).decode(), last=True,
+            )  # fmt: skip
+            assert sent["result"]["done"], sent
+        assert self.call("app_finish", name="web", version=version)["result"]["ready"]
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                stream.close()

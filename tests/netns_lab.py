@@ -20,6 +20,7 @@ setup failed half-way.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import select
@@ -38,6 +39,14 @@ from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
 
 REPO = Path(__file__).resolve().parent.parent
+_RUNS = itertools.count(1)
+
+
+def _new_tag() -> str:
+    """This process's pid and a run number: each lab of one test run has its own names."""
+    return f"{os.getpid()}r{next(_RUNS)}"
+
+
 SSHD = "/usr/sbin/sshd"
 STEP_TIMEOUT = 10.0
 
@@ -50,7 +59,7 @@ def sweep_stale() -> list[str]:
     removed = []
     for line in listed.splitlines():
         name = line.split()[0] if line.split() else ""
-        m = re.match(r"^ft(\d+)-(laptop|jump|a1|a2|b1)$", name)
+        m = re.match(r"^ft(\d+)(?:r\d+)?-(laptop|jump|a1|a2|b1)$", name)
         if m and not os.path.exists(f"/proc/{m.group(1)}"):
             _remove_namespace(name)
             removed.append(name)
@@ -62,8 +71,8 @@ def _other_runs(tag: str) -> bool:
         ["ip", "netns", "list"], capture_output=True, text=True, timeout=10
     ).stdout
     for line in listed.splitlines():
-        m = re.match(r"^ft(\d+)-", line)
-        if m and m.group(1) != tag and os.path.exists(f"/proc/{m.group(1)}"):
+        m = re.match(r"^ft(\d+)(?:r\d+)?-", line)
+        if m and m.group(1) != tag.partition("r")[0] and os.path.exists(f"/proc/{m.group(1)}"):
             return True
     return False
 
@@ -121,7 +130,7 @@ class Node:
 
 @dataclass
 class NetnsLab:
-    tag: str = field(default_factory=lambda: str(os.getpid()))
+    tag: str = field(default_factory=_new_tag)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="fleet-netns-")))
     namespaces: list[str] = field(default_factory=list)
     nodes: dict[str, Node] = field(default_factory=dict)

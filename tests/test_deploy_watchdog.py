@@ -7,13 +7,16 @@ records its calls), a full disk mid-transfer, and waves by rack."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from deploy_support import answers, app_dir, current, give_ports, make_release
+from deploy_support import LocalAgent, answers, app_dir, current, give_ports, make_release
 from lab_support import cli, known_fleet, ssh_args, until
 from test_deploy_waves import finished
 
@@ -190,8 +193,6 @@ def test_full_disk_mid_transfer_errors_clearly_and_keeps_the_previous_release(
     and the release that was there before is untouched."""
     import base64
     import hashlib
-    import json
-    import subprocess
 
     home = tmp_path / "home"
     home.mkdir()
@@ -201,24 +202,8 @@ def test_full_disk_mid_transfer_errors_clearly_and_keeps_the_previous_release(
         "signal.signal(signal.SIGXFSZ, signal.SIG_IGN);"
         "from fleet_tui.hardware.agent import main; sys.exit(main(['serve']))"
     )
-    agent = subprocess.Popen(
-        [sys.executable, "-c", boot],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env={**os.environ, "HOME": str(home)},
-    )
-    assert agent.stdin is not None and agent.stdout is not None
-    agent.stdout.readline()  # hello
-    ids = iter(range(1, 1000))
-
-    def call(method: str, **params: object) -> dict:
-        assert agent.stdin is not None and agent.stdout is not None
-        agent.stdin.write(
-            json.dumps({"id": next(ids), "method": method, "params": params}).encode() + b"\n"
-        )
-        agent.stdin.flush()
-        return json.loads(agent.stdout.readline())
-
+    agent = LocalAgent(home, boot)
+    call = agent.call
     manifest = {
         "name": "web",
         "version": "1",
@@ -227,16 +212,7 @@ def test_full_disk_mid_transfer_errors_clearly_and_keeps_the_previous_release(
     }
     try:
         small = b"v1\n"
-        sha1 = hashlib.sha256(small).hexdigest()
-        files = [{"path": "VERSION", "sha256": sha1, "mode": 0o644, "size": 3}]
-        assert call("app_stage", name="web", version="1", manifest=manifest, files=files)["result"][
-            "missing"
-        ] == [sha1]
-        data = base64.b64encode(small).decode()
-        assert call(
-            "app_put", name="web", version="1", sha256=sha1, offset=0, data=data, last=True
-        )["result"]["done"]
-        assert call("app_finish", name="web", version="1")["result"]["ready"]
+        agent.put("1", manifest, {"VERSION": small})
         big = os.urandom(3 << 20)
         sha2 = hashlib.sha256(big).hexdigest()
         files = [{"path": "big.bin", "sha256": sha2, "mode": 0o644, "size": len(big)}]
@@ -261,5 +237,44 @@ def test_full_disk_mid_transfer_errors_clearly_and_keeps_the_previous_release(
         assert (apps / "releases/1/VERSION").read_bytes() == small
         assert not (apps / "releases/2").exists() and not (apps / "staging/2").exists()
     finally:
-        agent.kill()
-        agent.wait(timeout=10)
+        agent.close()
+
+
+def test_a_switch_whose_watchdog_was_killed_is_rolled_back_at_the_next_contact(
+    tmp_path: Path,
+) -> None:
+    """Where the login session's end kills every process of it (logind's KillUserProcesses,
+    an OOM kill, a reboot before it ran), the watchdog is gone: the next contact past the
+    deadline rolls the switch back and reports it, instead of the app waiting forever."""
+    home = tmp_path / "home"
+    home.mkdir()
+    agent = LocalAgent(home)
+    manifest = {"name": "web", "service": {"start": "sleep 60"}, "health": {"deadline_s": 0.5}}
+    apps = home / ".local/share/fleet-tui/apps/web"
+    try:
+        agent.put("1", {**manifest, "version": "1"}, {"VERSION": b"1\n"})
+        first = agent.call("app_switch", name="web", version="1", confirm_s=5)["result"]
+        assert agent.call("app_commit", name="web", version="1", token=first["token"])["result"]
+        agent.put("2", {**manifest, "version": "2"}, {"VERSION": b"2\n"})
+        second = agent.call("app_switch", name="web", version="2", confirm_s=0.5)["result"]
+        assert second["healthy"] and (apps / "current").readlink().name == "2"
+        pid, token = (apps / "watchdog.pid").read_text().split()
+        assert token == second["token"]
+        os.kill(int(pid), signal.SIGKILL)
+
+        status = agent.call("app_status", name="web")["result"]  # before the deadline: waits
+        assert status["current"] == "2" and status["pending"]["version"] == "2"
+        deadline = status["pending"]["deadline"]
+        time.sleep(max(0.0, deadline - time.time()) + 2.5)  # past the deadline and the grace
+        status = agent.call("app_status", name="web")["result"]
+        assert status["current"] == "1" and status["pending"] is None
+        (report,) = status["reports"]
+        assert report["by"] == "agent" and report["from"] == "2" and report["to"] == "1"
+        assert "watchdog was not running" in report["reason"]
+        assert "previous 1 healthy" in report["outcome"]
+    finally:
+        agent.close()
+        state = apps / "service.json"  # the `sleep 60` the agent started last
+        if state.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(json.loads(state.read_text())["pgid"], signal.SIGKILL)

@@ -212,18 +212,38 @@ class DeviceJob:
             if last:
                 return size
 
+    async def _switch(self) -> SwitchReply:
+        deadline = self.release.manifest.health.deadline_s
+        return reply(
+            SwitchReply,
+            await self._call(
+                "app_switch",
+                {"name": self.name, "version": self.version, "confirm_s": self.confirm_s},
+                timeout=deadline * 2 + 60,
+            ),
+        )
+
+    async def _switch_after_orphan(self, refused: Exception) -> SwitchReply:
+        """The switch was refused: if a switch nobody here asked for waits for its commit (a
+        laptop killed mid-request, whose agent carried on after the SSH session ended), wait
+        for its watchdog's verdict (bounded), record it, and switch once more."""
+        try:
+            status = reply(AppStatus, await self._call("app_status", {"name": self.name}))
+        except Exception:
+            raise refused from None
+        if status.pending is None:
+            raise refused
+        status = await self.wait_pending(status)
+        await self.take_reports(status)
+        return await self._switch()
+
     async def switch_and_commit(self) -> str:
         started = time.monotonic()
-        deadline = self.release.manifest.health.deadline_s
         try:
-            sw = reply(
-                SwitchReply,
-                await self._call(
-                    "app_switch",
-                    {"name": self.name, "version": self.version, "confirm_s": self.confirm_s},
-                    timeout=deadline * 2 + 60,
-                ),
-            )
+            try:
+                sw = await self._switch()
+            except Exception as e:
+                sw = await self._switch_after_orphan(e)
         except Exception as e:
             self._record("switch", "failed", str(e), started)
             raise DeviceFailed(f"switch: {e}") from None
