@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/fleet-tui demo
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n 3  # 3 workers on 2 cores: most tests wait on SSH, not the CPU
+	$(PY) -m pytest -q -n 3 --dist loadgroup  # 3 workers on 2 cores: most tests wait on SSH, not the CPU
 
 bench: $(STAMP)
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

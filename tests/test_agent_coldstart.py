@@ -25,6 +25,9 @@ from fleet_tui.core.agent.client import AGENT_FLAGS, BOOTSTRAP, start_command
 from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_tree import SimPiState, apply_fault, build_pi_tree
 
+# its module-wide fixture is built once: one worker runs the whole file (make test)
+pytestmark = pytest.mark.xdist_group("coldstart")
+
 PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
 FACTS_HEALTH = [{"id": 1, "method": "facts"}, {"id": 2, "method": "health"}]
 # What a reading never needs: each costs a cold start more than the agent's own work.

@@ -18,6 +18,9 @@ from fleet_tui.hardware import agent as agent_mod
 from fleet_tui.hardware import protocol
 from fleet_tui.hardware.protocol import ProtocolError
 
+# its module-wide fixture is built once: one worker runs the whole file (make test)
+pytestmark = pytest.mark.xdist_group("fuzz")
+
 try:
     from tests.test_agent_harness import Agent
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path

@@ -38,7 +38,8 @@ except ImportError:  # tests/ is not a package: pytest puts it on sys.path
         unavailable,
     )
 
-pytestmark = pytest.mark.netns
+# one worker runs the whole file (make test runs -n 3 --dist loadgroup): its lab is module-wide
+pytestmark = [pytest.mark.netns, pytest.mark.xdist_group("netns-deploy")]
 
 PORT = 8080
 APP = f"""import http.server, os

@@ -18,7 +18,8 @@ try:
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from netns_lab import NetnsLab, sweep_stale, unavailable  # type: ignore[no-redef]
 
-pytestmark = pytest.mark.netns
+# one worker runs the whole file (make test runs -n 3 --dist loadgroup): its lab is module-wide
+pytestmark = [pytest.mark.netns, pytest.mark.xdist_group("netns-ssh")]
 
 
 @pytest.fixture(scope="module")

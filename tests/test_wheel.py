@@ -21,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+# its module-wide fixture is built once: one worker runs the whole file (make test)
+pytestmark = pytest.mark.xdist_group("wheel")
+
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("core", "hardware", "screens", "assets")  # fleet_tui/<layer> links to ./<layer>
 NOT_SHIPPED = (".md",)  # developer notes beside the code (hardware/README.md)
