@@ -181,6 +181,8 @@ def test_release_fetch_from_another_database_or_a_snapshot(
     assert listed(capsys, b) == {REF: True} and blobs(b) == blobs(a)
     code, out, _ = run(capsys, b, "release", "fetch", REF, "--from", str(a))
     assert code == 0 and "already here" in out
+    code, out, _ = run(capsys, b, "release", "fetch", REF, "--from", str(a), "--json")
+    assert code == 0 and json.loads(out) == {"release": REF, "fetched": False, "here": True}
     code, _, err = run(capsys, b, "release", "fetch", "web@9", "--from", str(a))
     assert code == 2 and "no release 'web@9'" in err
 

@@ -122,7 +122,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
             book = ReleaseBook(store)
             record = book.get(args.release)
             if book.content.has_release(record.sha256):
-                print(f"{visible(record.id, 80)}: content already here")
+                if getattr(args, "json", False):
+                    print(json.dumps({"release": record.id, "fetched": False, "here": True}))
+                else:
+                    print(f"{visible(record.id, 80)}: content already here")
                 return EXIT_OK
             got = asyncio.run(
                 fetch_from(store, record, args.peer, connect_options(args), args.port, notice)
@@ -137,6 +140,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         return fail(f"release fetch: refused, nothing stored: {visible(got.refused[0], 400)}")
     if not got.got:
         return fail(f"release fetch: {visible(record.id, 80)}: its content is not at {got.source}")
+    if getattr(args, "json", False):
+        out = {"release": record.id, "fetched": True, "here": True, "source": got.source}
+        print(json.dumps({**out, "files": got.blobs, "bytes": got.size}))
+        return EXIT_OK
     print(
         f"{visible(record.id, 80)}: content fetched from {visible(got.source, 120)}; "
         f"{got.blobs} files ({_mb(got.size)}) verified by sha256"
@@ -173,5 +180,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "beside it), a content folder, or a sync mailbox as `sync` takes it: [user@]host[:path]",
     )
     p.add_argument("-p", "--port", type=int, default=None, help="SSH port (a mailbox host)")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     add_ssh_args(p, "A mailbox host's key is pinned in the fleet database, as for `sync`.")
     p.set_defaults(func=cmd_fetch)
