@@ -87,6 +87,10 @@ STYLE = {
     DeployStatus.INTERRUPTED.value: "bold magenta",
     DeployStatus.PAUSED.value: "yellow",
 }
+NO_RELEASES = (
+    "No releases yet. Add one with `fleet-tui release add PATH` (a folder or .tar.gz with a "
+    "fleet-release.toml), or merge a snapshot made with `--with-releases`; then `d` deploys it."
+)
 TABS = {"releases": "#deploy-releases", "running": "#deploy-devices", "history": "#deploy-history"}
 
 
@@ -147,6 +151,7 @@ class DeployScreen(Screen[None]):
         yield Header()
         with TabbedContent(id="deploy-tabs", initial="releases"):
             with TabPane("1 Releases", id="releases"):
+                yield Static(NO_RELEASES, id="deploy-no-releases", classes="hidden")
                 yield KeyedTable(RELEASE_COLUMNS, id="deploy-releases", flex="name")
             with TabPane("2 Deployment", id="running"):
                 yield Static(id="deploy-status")
@@ -199,6 +204,7 @@ class DeployScreen(Screen[None]):
             ]
 
         self.query_one("#deploy-releases", KeyedTable).sync(list(lines), cells, set(lines))
+        self.query_one("#deploy-no-releases", Static).set_class(bool(lines), "hidden")
 
     def _show_deployment(self) -> None:
         d = self.view.shown

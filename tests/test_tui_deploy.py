@@ -10,7 +10,7 @@ from typing import Any
 
 from deploy_support import answers, give_ports, make_release
 from test_tui_support import command_line, live_demo, make_app, wait_for
-from textual.widgets import Input, ProgressBar
+from textual.widgets import Input, ProgressBar, Static
 
 from fleet_tui.core.deploy.releases import ReleaseBook
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
@@ -111,6 +111,17 @@ async def test_preflight_refusal_is_shown_before_asking_and_abort_asks(tmp_path:
         assert _deployments(db) == []
 
 
+async def test_no_releases_says_how_to_add_one(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    Store.open(db).close()
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(app, pilot)
+        empty = screen.query_one("#deploy-no-releases", Static)
+        assert await wait_for(pilot, lambda: empty.display, 5.0)
+        assert "fleet-tui release add PATH" in str(empty.render())
+
+
 async def test_readonly_looks_only(tmp_path: Path) -> None:
     db = tmp_path / "fleet.db"
     _add(db, tmp_path / "rel", "1.0")
@@ -119,6 +130,7 @@ async def test_readonly_looks_only(tmp_path: Path) -> None:
         screen = await _open(app, pilot)
         table = screen.query_one("#deploy-releases", KeyedTable)
         assert await wait_for(pilot, lambda: table.row_count == 1, 5.0)
+        assert not screen.query_one("#deploy-no-releases", Static).display
         assert str(table.get_row_at(0)[4]) == "here"
         for key in ("d", "A", "p", "b"):
             await pilot.press(key)
