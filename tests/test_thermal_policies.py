@@ -4,6 +4,9 @@ power-cycle hook, a shutdown through the operation runner)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from lab_support import until
 
@@ -224,3 +227,33 @@ async def test_actions_on_simulated_pis(lab: SimLab, store: Store) -> None:
         ), _policy_events(store, pi5.serial)
     finally:
         await service.stop()
+
+
+async def test_poll_counts_unreachable_minutes_from_the_stored_last_contact(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fleet-tui poll` that cannot reach a known Pi hands its minutes since the stored last
+    contact to the unreachable policies: the firing is an event, as in the live service."""
+    from lab_support import cli, known_fleet, ssh_args
+
+    from fleet_tui.core.sim.sshd import stop_server
+    from fleet_tui.core.store.devices import DeviceBook
+
+    db = await known_fleet(lab, tmp_path, capsys)
+    gone = PolicyBody(metric="unreachable", above=5, clear_below=0, hold_s=0)
+    pi = lab.pis[0]
+    with Store.open(db) as store:
+        PolicyBook(store).set("gone", gone)
+        DeviceBook(store).upsert(pi.serial, last_seen=time.time() - 600)  # ten minutes ago
+    await stop_server(pi)
+    code, _, _ = await cli(capsys, db, "poll", *ssh_args(lab, tmp_path))
+    assert code != 0  # one Pi did not answer
+    with Store.open(db) as store:
+        said = _policy_events(store, pi.serial)
+        assert len(said) == 1 and said[0].startswith("gone fired: unreachable 10")
+        assert _policy_events(store, lab.pis[1].serial) == []  # it answered
+        state = store.query("SELECT state FROM policy_state WHERE policy = 'gone'")
+        assert state == [{"state": "firing"}]
+    code, _, _ = await cli(capsys, db, "poll", *ssh_args(lab, tmp_path))
+    with Store.open(db) as store:  # still unreachable: fired once, not again
+        assert len(_policy_events(store, pi.serial)) == 1
