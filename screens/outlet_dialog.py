@@ -1,7 +1,10 @@
 """`o` on the rack screen: which outlet powers the selected device. Pick an existing outlet
 (enter), or define one: name, kind (poe / pdu / relay), host (the switch or PDU; for a relay
-the controller Pi) and its number (switch port, PDU outlet or GPIO pin). What is typed is
-checked by core (core/power/linking.py) before the dialog closes; nothing is written here."""
+the controller Pi) and its number (switch port, PDU outlet or GPIO pin); SNMP v2c with a
+community's environment variable, or v3: user, auth and priv protocols and the NAMES of the
+environment variables holding their keys (a key is never typed here). What is typed is
+checked by core (core/power/linking.py, as `outlet add`) before the dialog closes; nothing is
+written here."""
 
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
-from fleet_tui.core.power.linking import new_outlet
+from fleet_tui.core.power.linking import UsmTyped, new_outlet
 from fleet_tui.core.power.outlets import Outlet, OutletError
+from fleet_tui.core.power.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from fleet_tui.core.text import visible
 
 NEW = "+new"
@@ -58,19 +62,57 @@ class OutletDialog(ModalScreen[OutletChoice | None]):
                     placeholder="switch/PDU host[:udp port], or controller Pi", id="outlet-host"
                 )
                 yield Input(placeholder="port / outlet / GPIO pin", id="outlet-number")
+                yield Select(
+                    [("SNMP v2c (community)", "2c"), ("SNMP v3 (user)", "3")],
+                    value="2c",
+                    allow_blank=False,
+                    compact=True,
+                    id="outlet-snmp",
+                )
                 yield Input(placeholder="community env var (optional)", id="outlet-env")
+                with Vertical(id="outlet-v3"):
+                    yield Input(placeholder="v3 user", compact=True, id="outlet-user")
+                    with Horizontal(classes="outlet-v3-row"):
+                        yield Select(
+                            [("no auth", ""), *((p, p) for p in AUTH_PROTOCOLS)],
+                            value="",
+                            allow_blank=False,
+                            compact=True,
+                            id="outlet-auth",
+                        )
+                        yield Input(
+                            placeholder="auth key env var", compact=True, id="outlet-auth-env"
+                        )
+                    with Horizontal(classes="outlet-v3-row"):
+                        yield Select(
+                            [("no privacy", ""), *((p, p) for p in PRIV_PROTOCOLS)],
+                            value="",
+                            allow_blank=False,
+                            compact=True,
+                            id="outlet-priv",
+                        )
+                        yield Input(
+                            placeholder="priv key env var", compact=True, id="outlet-priv-env"
+                        )
                 yield Static(id="outlet-problem", classes="dialog-problem")
                 with Horizontal(classes="dialog-buttons"):
                     yield Button("Cancel", id="cancel")
                     yield Button("Link", id="outlet-add", variant="primary")
 
     def on_mount(self) -> None:
+        self._show_version()
         self.query_one("#outlet-new").display = not self._outlets
         if self._outlets:
             self.query_one(OptionList).focus()
         else:
             self.query_one("#outlet-choices").display = False
             self.query_one("#outlet-name", Input).focus()
+
+    @on(Select.Changed, "#outlet-snmp")
+    def _show_version(self) -> None:
+        v3 = self.query_one("#outlet-snmp", Select).value == "3"
+        self.query_one("#outlet-v3").display = v3
+        self.query_one("#outlet-env").display = not v3
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -86,14 +128,26 @@ class OutletDialog(ModalScreen[OutletChoice | None]):
         def text(widget_id: str) -> str:
             return self.query_one(f"#{widget_id}", Input).value
 
-        kind = self.query_one("#outlet-kind", Select).value
+        def chosen(widget_id: str) -> str:
+            return str(self.query_one(f"#{widget_id}", Select).value)
+
+        v3 = None
+        if chosen("outlet-snmp") == "3":
+            v3 = UsmTyped(
+                text("outlet-user"),
+                chosen("outlet-auth"),
+                text("outlet-auth-env"),
+                chosen("outlet-priv"),
+                text("outlet-priv-env"),
+            )
         try:
             outlet = new_outlet(
                 text("outlet-name"),
-                str(kind),
+                chosen("outlet-kind"),
                 text("outlet-host"),
                 text("outlet-number"),
-                text("outlet-env"),
+                "" if v3 else text("outlet-env"),
+                v3,
             )
         except OutletError as e:
             self.query_one("#outlet-problem", Static).update(Text(str(e)))

@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
@@ -32,6 +31,7 @@ from fleet_tui.screens.format import Cell, cell
 from fleet_tui.screens.keyed_table import KeyedTable
 from fleet_tui.screens.registry import CommandError, CommandSpec, register_command, run_line
 from fleet_tui.screens.sparkline import SCALES, metric_text
+from fleet_tui.screens.text_lines import TextLines
 from fleet_tui.screens.thermal_render import (
     STATE_STYLE,
     fan_text,
@@ -92,8 +92,7 @@ class ThermalScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="thermal-summary")
-        with VerticalScroll(id="thermal-maps"):
-            yield Static(id="thermal-map")
+        yield TextLines(id="thermal-maps")  # only the racks on screen are drawn
         yield KeyedTable(COLUMNS, id="thermal-hot", flex="where")
         yield Static(id="thermal-trend")
         yield Footer(compact=True, show_command_palette=False)
@@ -139,12 +138,13 @@ class ThermalScreen(Screen[None]):
 
     def on_thermal_loaded(self, message: ThermalLoaded) -> None:
         self.view = view = message.view
-        width = max(20, self.size.width - 2)
+        maps = self.query_one("#thermal-maps", TextLines)
+        width = max(20, maps.scrollable_content_region.width or self.size.width - 2)
         table = self.query_one("#thermal-hot", KeyedTable)
         keys = [d.serial for d in view.devices[:HOTTEST]]
         with self.app.batch_update():
             self.query_one("#thermal-summary", Static).update(summary_line(view))
-            self.query_one("#thermal-map", Static).update(heat_maps(view, width))
+            maps.show(heat_maps(view, width))
             table.sync(keys, self._cells, set(keys))
         self._trend()
 

@@ -4,6 +4,8 @@ title line. Hostnames and sensor names are untrusted: plain Text, never markup."
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 
 from fleet_tui.core.racks.layout import Elevation, UnitView
@@ -111,7 +113,7 @@ def heat_maps(view: ThermalView, width: int) -> Text:
     if view.unplaced_ambient:
         names = ", ".join(a.text for a in view.unplaced_ambient[:6])
         out.append(f"ambient on Pis not in a rack: {visible(names, 300)}\n", style="dim")
-    out.append(LEGEND, style="dim")
+    out.append("\n".join(textwrap.wrap(LEGEND, max(20, width))), style="dim")
     return out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -240,10 +241,15 @@ async def test_an_snmp_timeout_mid_operation_is_read_back_correctly_the_next_tim
     assert code == 1 and rows[-1]["status"] == "partial"
     failed = [r["step"] for r in rows if r.get("step", {}).get("status") == "failed"]
     assert len(failed) == 1 and "no SNMP answer" in failed[0]["message"]
+    _, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    kept = {r["name"]: r["state"] for r in rows}  # a failed switch: not known any more
+    assert kept["sw-p1"] == "on" and kept["sw-p2"] == "unknown"
     await switch.responder.start(port)  # back, its ports as they were
     code, rows, _ = await cli(capsys, db, "power", "status", "--json", *ssh)
     states = {r["outlet"]: r["state"] for r in rows}
     assert states["sw-p1"] == "on" and states["sw-p2"] == "off"
+    _, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    assert {r["name"]: r["state"] for r in rows}["sw-p2"] == "off"  # as read
 
     # an operation whose process died: the next start reads every outlet back and records it
     with Store.open(db) as store:
@@ -336,3 +342,69 @@ async def test_outlet_add_refuses_bad_input_and_writes_nothing(
     assert code == 0 and capsys.readouterr().out == ""
     with Store.open(db) as store:
         assert store.rows("outlets") == []
+
+
+async def test_outlet_states_learned_by_power_commands_are_kept_and_shown(
+    plab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`power off` keeps the outlet's new state with its time: `outlet list --json`, `export
+    power --csv` and :power show it; `power status` keeps what the agents say, even a change
+    made at the PDU itself."""
+    import csv
+
+    from test_tui_layout import screen_lines
+    from test_tui_support import command_line, make_app, wait_for
+
+    from fleet_tui.screens.context import fleet_context
+    from fleet_tui.screens.format import when
+    from fleet_tui.screens.power import PowerScreen
+
+    db = await _fleet(plab, tmp_path, capsys)
+    ssh = ssh_args(plab, tmp_path)
+    code, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    assert code == 0 and {r["name"]: r["state"] for r in rows} == dict.fromkeys(
+        ("pdu-1", "sw-p1", "sw-p2")
+    )
+    before = time.time()
+    code, _, err = await cli(capsys, db, "power", "off", plab.pis[0].hostname, "--yes", *ssh)
+    assert code == 0, err
+    code, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    sw1 = next(r for r in rows if r["name"] == "sw-p1")
+    assert sw1["state"] == "off" and before <= sw1["state_at"] <= time.time()
+    out = tmp_path / "power.csv"
+    assert (await cli(capsys, db, "export", "power", "--csv", "--out", str(out)))[0] == 0
+    power = {r["hostname"]: r for r in csv.DictReader(out.open())}
+    assert power[plab.pis[0].hostname]["outlet_state"] == "sw-p1 off"
+    assert power[plab.pis[0].hostname]["outlet_state_at"].startswith(
+        time.strftime("%Y-%m-%dT%H:", time.localtime(sw1["state_at"]))
+    )
+    assert power[plab.pis[1].hostname]["outlet_state"] == "sw-p2 not recorded"
+    assert await asyncio.to_thread(main, ["--db", str(db), "outlet", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "off at " in next(line for line in listing.splitlines() if "sw-p1" in line)
+
+    app = make_app(db)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await command_line(pilot, "power")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, PowerScreen))
+        at = when(sw1["state_at"], fleet_context(app).options.now())
+        assert await wait_for(
+            pilot, lambda: f"poe sw-p1 off at {at}" in "\n".join(screen_lines(app))
+        )
+        assert "poe sw-p2 state not recorded" in "\n".join(screen_lines(app))
+
+    # someone switches the PDU outlet off at the PDU: `power status` reads and keeps it
+    pdu = plab.power.pdu  # type: ignore[union-attr]
+    assert pdu is not None
+    pdu.ports[1].on = False
+    code, status, _ = await cli(capsys, db, "power", "status", "--json", *ssh)
+    assert code == 0
+    code, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    assert {r["name"]: r["state"] for r in rows} == {r["outlet"]: r["state"] for r in status}
+    assert {r["name"]: r["state"] for r in rows} == {"pdu-1": "off", "sw-p1": "off", "sw-p2": "on"}
+    # --readonly reads, and writes nothing
+    pdu.ports[1].on = True
+    code, status, _ = await cli(capsys, db, "--readonly", "power", "status", "--json", *ssh)
+    assert code == 0 and {r["outlet"]: r["state"] for r in status}["pdu-1"] == "on"
+    code, rows, _ = await cli(capsys, db, "outlet", "list", "--json")
+    assert {r["name"]: r["state"] for r in rows}["pdu-1"] == "off"

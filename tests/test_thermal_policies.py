@@ -4,6 +4,9 @@ power-cycle hook, a shutdown through the operation runner)."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pytest
 from lab_support import until
 
@@ -83,6 +86,32 @@ def test_flags_and_unreachable_minutes(store: Store) -> None:
     assert [(x.policy.name, x.fired) for x in out] == [("unreachable-cycle", False)]
 
 
+def test_disabling_a_firing_policy_clears_it_everywhere(store: Store) -> None:
+    """`policy disable` of a policy that is firing: its state goes (an event says so on the
+    device), :thermal's model no longer lists it, and the evaluating process gets a clearing
+    transition (so its actions are undone) without a second event."""
+    from fleet_tui.core.store.devices import DeviceBook
+    from fleet_tui.core.thermal.dashboard import load_thermal
+
+    DeviceBook(store).upsert("s1", hostname="pi-one")
+    PolicyBook(store).set("hot", HOT.model_copy(update={"hold_s": 0}))
+    watch = ThermalWatch(store)
+    assert [x.fired for x in watch.health("s1", _reading(10.0, 85.0), 10.0)] == [True]
+    assert "policy hot firing" in load_thermal(store, now=11.0).by_serial["s1"].reasons
+    PolicyBook(store).enable("hot", False, who="ana")
+    assert store.query("SELECT * FROM policy_state WHERE policy = 'hot'") == []
+    assert "hot disabled while firing; cleared" in _policy_events(store, "s1")
+    assert not any("policy hot" in r for r in load_thermal(store, now=12.0).by_serial["s1"].reasons)
+    (undo,) = watch.engine.reload(now=13.0)
+    assert (undo.policy.name, undo.serial, undo.fired) == ("hot", "s1", False)
+    assert _policy_events(store, "s1").count("hot disabled while firing; cleared") == 1
+    assert watch.health("s1", _reading(20.0, 90.0), 20.0) == []  # off: not evaluated
+    # a leftover firing state of a disabled policy (another copy merged in) is not shown
+    with store.write() as c:
+        c.execute("INSERT INTO policy_state VALUES ('hot', 's1', 'firing', 1.0, 85.0)")
+    assert not any("policy hot" in r for r in load_thermal(store, now=21.0).by_serial["s1"].reasons)
+
+
 def test_store_overrides_config_overrides_defaults(store: Store) -> None:
     config, problems = config_policies(
         {
@@ -154,6 +183,16 @@ async def test_actions_on_simulated_pis(lab: SimLab, store: Store) -> None:
         assert (fan / "pwm1_enable").read_text().strip() == "2"
         fired = [m for m in _policy_events(store, pi5.serial) if m.startswith("hot ")]
         assert len(fired) == 2 and "fired" in fired[0] and "cleared" in fired[1]
+        # firing again, then disabled (as `fleet-tui policy disable hot` does): the live
+        # service takes the edit in and gives the fan back to automatic control
+        await lab.inject(pi5.index, "overheat")
+        assert await until(lambda: (fan / "pwm1_enable").read_text().strip() == "1", 20.0)
+        PolicyBook(store).enable("hot", False, who="test")
+        assert await until(lambda: (fan / "pwm1_enable").read_text().strip() == "2", 20.0)
+        said = _policy_events(store, pi5.serial)
+        assert said.count("hot disabled while firing; cleared") == 1
+        assert said[-1] == "hot: fan back to automatic control"
+        await lab.clear(pi5.index, "overheat")
 
         # the shutdown and power-cycle actions, driven by transitions from the real engine
         runner = OperationRunner(store, service, who="policy-test")
@@ -188,3 +227,33 @@ async def test_actions_on_simulated_pis(lab: SimLab, store: Store) -> None:
         ), _policy_events(store, pi5.serial)
     finally:
         await service.stop()
+
+
+async def test_poll_counts_unreachable_minutes_from_the_stored_last_contact(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fleet-tui poll` that cannot reach a known Pi hands its minutes since the stored last
+    contact to the unreachable policies: the firing is an event, as in the live service."""
+    from lab_support import cli, known_fleet, ssh_args
+
+    from fleet_tui.core.sim.sshd import stop_server
+    from fleet_tui.core.store.devices import DeviceBook
+
+    db = await known_fleet(lab, tmp_path, capsys)
+    gone = PolicyBody(metric="unreachable", above=5, clear_below=0, hold_s=0)
+    pi = lab.pis[0]
+    with Store.open(db) as store:
+        PolicyBook(store).set("gone", gone)
+        DeviceBook(store).upsert(pi.serial, last_seen=time.time() - 600)  # ten minutes ago
+    await stop_server(pi)
+    code, _, _ = await cli(capsys, db, "poll", *ssh_args(lab, tmp_path))
+    assert code != 0  # one Pi did not answer
+    with Store.open(db) as store:
+        said = _policy_events(store, pi.serial)
+        assert len(said) == 1 and said[0].startswith("gone fired: unreachable 10")
+        assert _policy_events(store, lab.pis[1].serial) == []  # it answered
+        state = store.query("SELECT state FROM policy_state WHERE policy = 'gone'")
+        assert state == [{"state": "firing"}]
+    code, _, _ = await cli(capsys, db, "poll", *ssh_args(lab, tmp_path))
+    with Store.open(db) as store:  # still unreachable: fired once, not again
+        assert len(_policy_events(store, pi.serial)) == 1

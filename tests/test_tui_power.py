@@ -106,3 +106,74 @@ async def test_rack_screen_names_the_outlet_and_o_links_another(tmp_path: Path) 
     with Store.open(tmp_path / "demo.db") as store:
         row = store.get_row("outlets", other)
         assert row is not None and row["serial"] == serial
+
+
+async def test_outlet_dialog_defines_an_snmp_v3_outlet_with_key_variables_only(
+    tmp_path: Path,
+) -> None:
+    """`o` on the rack screen, a new PDU outlet over SNMP v3: user, auth and priv protocols and
+    the names of the variables holding the keys; checked as `outlet add --snmp 3` is (a key
+    typed where a variable name goes is refused, nothing written), then linked."""
+    from test_tui_support import command_line, make_app
+    from textual.widgets import Button, Input, Select, Static
+    from walk_support import PI1, build_rack
+
+    from fleet_tui.screens.outlet_dialog import OutletDialog
+    from fleet_tui.screens.rack import RackScreen
+
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as store:
+        build_rack(store)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "rack R2")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RackScreen))
+        screen = app.screen
+        assert isinstance(screen, RackScreen)
+        for _ in range(6):
+            if screen.selected_serial() == PI1:
+                break
+            await pilot.press("down")
+        assert screen.selected_serial() == PI1
+        await pilot.press("o")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, OutletDialog))
+        dialog = app.screen
+        assert not dialog.query_one("#outlet-v3").display  # v2c first: a community variable
+        for widget_id, value in (("name", "pdu-a1"), ("host", "127.0.0.1:1161"), ("number", "4")):
+            dialog.query_one(f"#outlet-{widget_id}", Input).value = value
+        dialog.query_one("#outlet-kind", Select).value = "pdu"
+        dialog.query_one("#outlet-snmp", Select).value = "3"
+        await pilot.pause(0.1)
+        assert dialog.query_one("#outlet-v3").display
+        assert not dialog.query_one("#outlet-env").display
+        dialog.query_one("#outlet-user", Input).value = "tech"
+        dialog.query_one("#outlet-auth", Select).value = "sha256"
+        dialog.query_one("#outlet-auth-env", Input).value = "s3cret key!"  # a key, not a name
+        dialog.query_one("#outlet-priv", Select).value = "aes"
+        dialog.query_one("#outlet-priv-env", Input).value = "PDU_PRIV"
+        dialog.query_one("#outlet-add", Button).press()
+        await pilot.pause(0.2)
+        problem = str(dialog.query_one("#outlet-problem", Static).render())
+        assert isinstance(app.screen, OutletDialog) and "--auth-key-env" in problem, problem
+        dialog.query_one("#outlet-auth-env", Input).value = "PDU_AUTH"
+        dialog.query_one("#outlet-add", Button).press()
+        assert await wait_for(pilot, lambda: not isinstance(app.screen, OutletDialog))
+
+        def linked() -> dict | None:
+            with Store.open(db) as store:
+                return store.get_row("outlets", "pdu-a1")
+
+        assert await wait_for(pilot, lambda: linked() is not None, 10.0)
+    row = linked()
+    assert row is not None and row["serial"] == PI1 and row["snmp_version"] == "3"
+    assert (row["snmp_user"], row["auth_proto"], row["auth_key_env"]) == (
+        "tech",
+        "sha256",
+        "PDU_AUTH",
+    )
+    assert (row["priv_proto"], row["priv_key_env"], row["community_env"]) == (
+        "aes",
+        "PDU_PRIV",
+        None,
+    )
+    assert b"s3cret" not in db.read_bytes()

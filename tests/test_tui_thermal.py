@@ -4,6 +4,7 @@ edits, and the fan key on a live simulated Pi 5."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from test_tui_layout import screen_lines
@@ -17,7 +18,11 @@ from fleet_tui.core.store.events import EventLog
 from fleet_tui.screens.keyed_table import KeyedTable
 from fleet_tui.screens.policies import PoliciesScreen
 from fleet_tui.screens.power import PowerScreen
+from fleet_tui.screens.text_lines import TextLines
 from fleet_tui.screens.thermal import ThermalScreen
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from bench_thermal import build_db  # noqa: E402  (a room of racks, as the benchmark builds)
 
 _ = utc
 
@@ -137,3 +142,30 @@ async def test_fan_key_on_a_live_pi5(tmp_path: Path) -> None:
         )
         await pilot.press("F")
         assert await wait_for(pilot, lambda: (fan / "pwm1_enable").read_text().strip() == "2", 15)
+
+
+async def test_thermal_draws_the_racks_on_screen_and_scrolls_to_the_others(
+    tmp_path: Path, utc: None
+) -> None:
+    """Twelve racks: the first is drawn at once, the ones below the fold only once scrolled to
+    (the heat maps are one line-by-line widget), and every rack is there to scroll to (racks
+    in name order: R9 is the last)."""
+    db = tmp_path / "fleet.db"
+    build_db(db, 96, 12, 400)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "thermal")
+        assert await wait_for(
+            pilot,
+            lambda: isinstance(app.screen, ThermalScreen) and app.screen.view is not None,
+        )
+        await pilot.pause(0.2)
+        maps = app.screen.query_one("#thermal-maps", TextLines)
+        text = "\n".join(screen_lines(app))
+        assert "R1 (hall) · inlet 23 °C, top of rack 30 °C" in text
+        assert "R9 (hall)" not in text and "R9 (hall)" in maps.plain
+        drawn = len(maps._cache)
+        assert 0 < drawn <= maps.size.height  # not the other racks' lines
+        maps.scroll_end(animate=False, immediate=True)
+        assert await wait_for(pilot, lambda: "R9 (hall)" in "\n".join(screen_lines(app)))
+        assert "narrow: o w h c" in "\n".join(screen_lines(app))  # the legend, last

@@ -24,6 +24,7 @@ from fleet_tui.core.ops.fanout import Operation, Result
 from fleet_tui.core.policies.actions import PolicyActor
 from fleet_tui.core.policies.engine import Transition
 from fleet_tui.core.policies.intake import ThermalWatch
+from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
@@ -185,8 +186,35 @@ async def poll(
     operation: Operation[Target, tuple[Link, Health, float]] = Operation(
         targets, one, concurrency=concurrency, timeout=timeout
     )
+    known: dict[tuple[str, int], DeviceRecord] | None = None
     async for result in operation:
+        if record and not result.ok:
+            if known is None:
+                known = _by_address(pool.store)
+            await _unreachable(thermal, actor, known.get(_address(result.target)))
         yield _row(pool, result)
+
+
+def _address(target: Target) -> tuple[str, int]:
+    return target.host, target.port or 22
+
+
+def _by_address(store: Store) -> dict[tuple[str, int], DeviceRecord]:
+    """The devices as stored, by the address and port they were last reached at."""
+    return {(d.address, d.port or 22): d for d in DeviceBook(store).all() if d.address}
+
+
+async def _unreachable(
+    thermal: ThermalWatch, actor: PolicyActor, device: DeviceRecord | None
+) -> None:
+    """A device this poll could not reach: its unreachable minutes (from its stored last
+    contact) go to the policies, as in the live service. A target the store does not know
+    by that address has no last contact to count from, and is left alone."""
+    if device is None or device.last_seen is None:
+        return
+    fired = thermal.unreachable(device.serial, device.last_seen)
+    if fired:
+        await actor.act(fired)
 
 
 def _row(pool: ConnectionPool, result: Result[Target, tuple[Link, Health, float]]) -> PollRow:

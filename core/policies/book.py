@@ -19,6 +19,8 @@ from fleet_tui.core.policies.model import (
 )
 from fleet_tui.core.store.database import Store
 
+POLICY_EVENT = "policy"  # the kind of every policy event (core/policies/engine.py EVENT_KIND)
+
 
 def config_policies(section: Mapping[str, object] | None) -> tuple[list[Policy], list[str]]:
     """`[policies.NAME]` tables of the config file (body fields plus `enabled`), and the
@@ -88,17 +90,23 @@ class PolicyBook:
         return self.get(name)
 
     def enable(self, name: str, enabled: bool, who: str = "") -> Policy:
-        """Turn a policy on or off (a built-in or config one is copied into the store)."""
+        """Turn a policy on or off (a built-in or config one is copied into the store).
+        Turning it off clears its states: each device it was firing on gets a "disabled while
+        firing; cleared" event (the evaluating process undoes its actions: core/policies/
+        engine.py `reload`)."""
         policy = self.get(name)
         if policy.enabled == enabled and policy.origin == "store":
             return policy
         word = "enabled" if enabled else "disabled"
         by = f" by {who}" if who else ""
-        self._write(name, policy.body, enabled, f"policy {name} {word}{by}")
+        self._write(name, policy.body, enabled, f"policy {name} {word}{by}", clear=not enabled)
         return self.get(name)
 
-    def _write(self, name: str, body: PolicyBody, enabled: bool, event: str) -> None:
-        """The row and the event that explains it, in one transaction."""
+    def _write(
+        self, name: str, body: PolicyBody, enabled: bool, event: str, clear: bool = False
+    ) -> None:
+        """The row and the event that explains it, in one transaction; `clear`: its states
+        too, with an event on each device it was firing on."""
         with self.store.write() as c:
             self.store.lww_set(
                 c,
@@ -112,4 +120,12 @@ class PolicyBook:
                     "deleted": 0,
                 },
             )
-            self.store.log_event(c, None, "policy", event)
+            self.store.log_event(c, None, POLICY_EVENT, event)
+            if clear:
+                cleared = c.execute(
+                    "DELETE FROM policy_state WHERE policy = ? RETURNING serial, state", (name,)
+                ).fetchall()
+                for serial, state in sorted(cleared):
+                    if state == "firing":
+                        msg = f"{name} disabled while firing; cleared"
+                        self.store.log_event(c, serial, POLICY_EVENT, msg)

@@ -7,6 +7,11 @@ and clearing is an event of kind "policy", written in the same transaction as th
 and returned as a `Transition` so the caller can act (fan, shutdown, power cycle: see
 core/policies/actions.py). States live in the local `policy_state` table: a restarted app picks
 up where it was and does not fire again what already fired.
+
+Policy edits made elsewhere (`fleet-tui policy disable`, the TUI) are taken in every
+`RELOAD_S`: a policy that is no longer enabled but was firing on a device is cleared, and a
+clearing `Transition` is returned so what its actions changed is undone (a Pi 5's fan back to
+automatic control). `PolicyBook.enable` already cleared its stored states and said so.
 """
 
 from __future__ import annotations
@@ -16,12 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from fleet_tui.core.models import Health
-from fleet_tui.core.policies.book import PolicyBook
+from fleet_tui.core.policies.book import POLICY_EVENT, PolicyBook
 from fleet_tui.core.policies.model import FLAGS, UNITS, Policy
 from fleet_tui.core.store.database import Store
 
 CLEAR, PENDING, FIRING = "clear", "pending", "firing"
-EVENT_KIND = "policy"
+EVENT_KIND = POLICY_EVENT
+RELOAD_S = 5.0  # policy edits of other processes are taken in this often
 
 
 @dataclass(frozen=True)
@@ -80,12 +86,38 @@ class PolicyEngine:
         self.store = store
         self.book = book or PolicyBook(store)
         self.policies = self.book.enabled()
+        self._loaded = time.monotonic()
         self._states: dict[tuple[str, str], _State] = {}
         for r in store.query("SELECT policy, serial, state, since, value FROM policy_state"):
             self._states[(r["policy"], r["serial"])] = _State(r["state"], r["since"], r["value"])
 
-    def reload(self) -> None:
+    def reload(self, now: float | None = None) -> list[Transition]:
+        """Read the policies again. States of policies no longer enabled are dropped; each
+        one that was firing comes back as a clearing transition (its actions undone), and its
+        stored state, if still there, is deleted with a "disabled while firing" event."""
+        now = time.time() if now is None else now
+        self._loaded = time.monotonic()
         self.policies = self.book.enabled()
+        names = {p.name for p in self.policies}
+        gone = [(k, s) for k, s in self._states.items() if k[0] not in names]
+        if not gone:
+            return []
+        known = {p.name: p for p in self.book.all()}
+        out: list[Transition] = []
+        with self.store.write() as c:
+            for (name, serial), state in gone:
+                del self._states[(name, serial)]
+                stored = c.execute(
+                    "DELETE FROM policy_state WHERE policy = ? AND serial = ? RETURNING state",
+                    (name, serial),
+                ).fetchall()
+                if state.state != FIRING or name not in known:
+                    continue
+                message = f"{name} disabled while firing; cleared"
+                if stored:  # not cleared by whoever disabled it (a config file edit)
+                    self.store.log_event(c, serial, EVENT_KIND, message)
+                out.append(Transition(known[name], serial, False, state.value or 0.0, now, message))
+        return out
 
     def state(self, policy: str, serial: str) -> str:
         s = self._states.get((policy, serial))
@@ -106,6 +138,8 @@ class PolicyEngine:
         now = time.time() if now is None else now
         changes: list[tuple[Policy, _State]] = []
         out: list[Transition] = []
+        if time.monotonic() - self._loaded >= RELOAD_S:
+            out += self.reload(now)
         for policy in self.policies:
             body = policy.body
             key = f"ambient:{body.sensor}" if body.sensor else body.metric

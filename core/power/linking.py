@@ -4,17 +4,38 @@ written (core/power/outlets.py `validated`), recorded as an event, never a commu
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from fleet_tui.core.power.outlets import Outlet, OutletBook, OutletError, validated
+from fleet_tui.core.power.outlets import SNMP_KINDS, Outlet, OutletBook, OutletError, validated
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
 
 
-def new_outlet(name: str, kind: str, host: str, number: str, community_env: str = "") -> Outlet:
+@dataclass(frozen=True)
+class UsmTyped:
+    """The SNMP v3 account as typed: user, protocols, and the NAMES of the environment
+    variables holding the keys (never a key). Empty strings are "not given"."""
+
+    user: str = ""
+    auth: str = ""
+    auth_key_env: str = ""
+    priv: str = ""
+    priv_key_env: str = ""
+
+
+def new_outlet(
+    name: str,
+    kind: str,
+    host: str,
+    number: str,
+    community_env: str = "",
+    v3: UsmTyped | None = None,
+) -> Outlet:
     """An outlet from what a technician typed: `number` is the switch port (poe), the outlet
-    (pdu) or the GPIO pin (relay, whose `host` is the controller Pi: hostname or serial)."""
+    (pdu) or the GPIO pin (relay, whose `host` is the controller Pi: hostname or serial).
+    `v3`: speak SNMP v3 with this account (as `outlet add --snmp 3 --user … --auth …
+    --auth-key-env … --priv … --priv-key-env …`), checked by the same code."""
     text = number.strip()
     if not text.isdigit():
         word = {"poe": "port", "pdu": "outlet", "relay": "pin"}.get(kind, "number")
@@ -31,6 +52,20 @@ def new_outlet(name: str, kind: str, host: str, number: str, community_env: str 
         pin=value if kind == "relay" else None,
         community_env=community_env.strip() or None,
     )
+    if v3 is not None:
+
+        def given(value: str) -> str | None:
+            return value.strip() or None
+
+        outlet = replace(
+            outlet,
+            snmp_version="3" if kind in SNMP_KINDS else None,
+            snmp_user=given(v3.user),
+            auth_proto=given(v3.auth),
+            auth_key_env=given(v3.auth_key_env),
+            priv_proto=given(v3.priv),
+            priv_key_env=given(v3.priv_key_env),
+        )
     return validated(outlet)
 
 

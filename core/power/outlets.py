@@ -12,6 +12,9 @@ SNMP outlets speak v2c unless ``snmp_version`` is "3": then ``snmp_user``, ``aut
 ``priv_proto`` say the USM account and its level (core/power/usm.py). Secrets are never stored:
 only the *names* of the environment variables holding the community (``community_env``) or the
 v3 keys (``auth_key_env``, ``priv_key_env``) are (core/power/secrets.py).
+``state`` / ``state_at`` are what the power code last learned of the outlet (on, off or
+unknown, and when): every read (`power status`), every switch, the read-back after an
+interrupted operation (core/power/service.py); never set by `outlet add`.
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class Outlet:
     auth_key_env: str | None = None
     priv_proto: str | None = None
     priv_key_env: str | None = None
+    state: str | None = None  # last learned: on / off / unknown (None: never read)
+    state_at: float | None = None
 
     @property
     def snmp(self) -> bool:
@@ -124,6 +129,8 @@ class Outlet:
             "auth_key_env": self.auth_key_env,
             "priv_proto": self.priv_proto,
             "priv_key_env": self.priv_key_env,
+            "state": self.state,
+            "state_at": self.state_at,
         }
 
 
@@ -156,6 +163,8 @@ def _outlet(row: dict[str, object]) -> Outlet:
         auth_key_env=text("auth_key_env"),
         priv_proto=text("priv_proto"),
         priv_key_env=text("priv_key_env"),
+        state=text("state"),
+        state_at=float(at) if isinstance(at := row.get("state_at"), int | float) else None,
     )
 
 
@@ -276,6 +285,12 @@ class OutletBook:
             priv_key_env=outlet.priv_key_env,
         )
         return outlet
+
+    def record_state(self, name: str, state: str, at: float) -> None:
+        """What was learned of outlet `name` (a read or a switch), unless it was removed."""
+        if self.store.readonly or self.store.get_row(TABLE, name) is None:
+            return
+        self.store.set_row(TABLE, name, state=state, state_at=at)
 
     def all(self) -> list[Outlet]:
         return [_outlet(r) for r in self.store.rows(TABLE)]

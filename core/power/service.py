@@ -14,6 +14,9 @@
   is an event (`power_cycle_step`) with its outcome.
 Before any outlet is cut the interlocks are checked again (core/power/interlocks.py). Every
 switch is an event (`outlet_on` / `outlet_off`) naming the outlet; a community never is.
+What is learned of an outlet is kept on its row (`state`, `state_at`): every read (`power
+status`, the read-back after an interrupted operation), every switch (a failed one leaves the
+state `unknown`: it may or may not have changed).
 """
 
 from __future__ import annotations
@@ -127,7 +130,7 @@ class PowerService:
         for serial in sorted(others):
             outlets = _switchable(self.outlets.of_device(serial))
             if outlets:
-                readings = await asyncio.gather(*(self.driver.read(o) for o in outlets))
+                readings = await self.read(outlets)
                 if all(r.state is OutletState.OFF for r in readings):
                     off.add(serial)
         return off
@@ -281,10 +284,12 @@ class PowerService:
         try:
             reading = await self.driver.switch(outlet, on)
         except PowerError as e:
+            self._learned(outlet.name, OutletState.UNKNOWN)
             self.events.record(
                 target.serial, kind + "_failed", f"{why}: outlet {outlet.name} {word}: {e}"
             )
             raise
+        self._learned(outlet.name, OutletState.ON if on else OutletState.OFF)
         log.info("%s: outlet %s %s (%s) by %s", why, outlet.name, word, outlet.where, self.who)
         self.events.record(
             target.serial,
@@ -294,7 +299,14 @@ class PowerService:
         return reading
 
     async def read(self, outlets: Sequence[Outlet]) -> list[OutletReading]:
-        return list(await asyncio.gather(*(self.driver.read(o) for o in outlets)))
+        """Read the outlets live; each state is kept on the outlet's row."""
+        readings = list(await asyncio.gather(*(self.driver.read(o) for o in outlets)))
+        for outlet, reading in zip(outlets, readings, strict=True):
+            self._learned(outlet.name, reading.state)
+        return readings
+
+    def _learned(self, name: str, state: OutletState) -> None:
+        self.outlets.record_state(name, state.value, time.time())
 
     async def read_back(self, operations: Sequence[dict[str, Any]]) -> list[OutletReading]:
         """Read every outlet of interrupted power operations' devices and record each state

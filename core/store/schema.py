@@ -147,7 +147,7 @@ LWW_TABLES: tuple[LwwTable, ...] = (
         _cols(
             "name kind host port:INTEGER outlet:INTEGER pin:INTEGER controller item_id serial "
             "community_env notes pse_group:INTEGER vendor snmp_version snmp_user auth_proto "
-            "auth_key_env priv_proto priv_key_env"
+            "auth_key_env priv_proto priv_key_env state state_at:TIME"
         ),
     ),
     # A rack walkthrough (core/racks/): its answers are `audits` rows with session = id.

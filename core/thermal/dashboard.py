@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fleet_tui.core.models import Health
+from fleet_tui.core.policies.book import PolicyBook
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.racks.layout import Elevation, load_elevations
 from fleet_tui.core.racks.model import Placement
@@ -110,9 +111,13 @@ def _where(e: Elevation, p: Placement) -> str:
 
 
 def _firing(store: Store) -> dict[str, list[str]]:
+    """serial -> the policies firing on it; only enabled ones (one disabled while firing is
+    cleared by PolicyBook.enable, a leftover state of it is not shown)."""
+    off = {p.name for p in PolicyBook(store).all() if not p.enabled}
     out: dict[str, list[str]] = {}
     for r in store.query("SELECT policy, serial FROM policy_state WHERE state = 'firing'"):
-        out.setdefault(r["serial"], []).append(r["policy"])
+        if r["policy"] not in off:
+            out.setdefault(r["serial"], []).append(r["policy"])
     return out
 
 

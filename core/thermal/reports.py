@@ -47,6 +47,8 @@ class PowerCsvRow(CsvRow):
     under_voltage_now: bool
     under_voltage_since_boot: bool
     rack_budget_w: float | None
+    outlet_state: str | None  # "sw1-p3 off" per outlet ("; "), as last learned; None: no outlet
+    outlet_state_at: datetime | None  # when the newest of those states was learned
 
 
 def thermal_rows(store: Store, policy: StatusPolicy | None = None) -> list[ThermalCsvRow]:
@@ -98,6 +100,13 @@ def thermal_rows(store: Store, policy: StatusPolicy | None = None) -> list[Therm
 def power_rows(store: Store) -> list[PowerCsvRow]:
     view = load_power(store)
     budgets = {r.rack_id: r.budget_w for r in view.racks}
+    states: dict[str, list[str]] = {}
+    learned: dict[str, float] = {}
+    for o in view.outlets:
+        if o.serial:
+            states.setdefault(o.serial, []).append(f"{o.name} {o.state or 'not recorded'}")
+            if o.state_time is not None:
+                learned[o.serial] = max(learned.get(o.serial, 0.0), o.state_time)
     return [
         PowerCsvRow(
             serial=d.serial,
@@ -112,6 +121,8 @@ def power_rows(store: Store) -> list[PowerCsvRow]:
             under_voltage_now=d.under_voltage_now,
             under_voltage_since_boot=d.under_voltage_since_boot,
             rack_budget_w=budgets.get(d.rack_id) if d.rack_id else None,
+            outlet_state="; ".join(states[d.serial]) if d.serial in states else None,
+            outlet_state_at=iso(learned.get(d.serial)),
         )
         for d in view.devices
     ]

@@ -36,7 +36,7 @@ from fleet_tui.core.power.usm import AUTH_PROTOCOLS, PRIV_PROTOCOLS
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.core.text import visible
+from fleet_tui.core.text import visible, when
 
 
 def _device_serial(store: Store, ref: str, what: str) -> tuple[str | None, int | None]:
@@ -111,12 +111,13 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not outlets:
         print("no outlets yet (fleet-tui outlet add NAME --kind poe|pdu|relay …)")
         return EXIT_OK
-    print(f"{'OUTLET':<16} {'KIND':<6} {'WHERE':<40} {'DEVICE':<20} SECRET FROM")
+    print(f"{'OUTLET':<16} {'KIND':<6} {'WHERE':<40} {'DEVICE':<20} {'STATE':<33} SECRET FROM")
     for o in outlets:
         device = names.get(o.serial or "", o.serial or "-")
+        state = f"{o.state} at {when(o.state_at)}" if o.state and o.state_at else "not recorded"
         print(
             f"{visible(o.name, 16):<16} {o.kind:<6} {visible(o.where, 40):<40} "
-            f"{visible(device, 20):<20} {visible(o.secret_from, 50)}"
+            f"{visible(device, 20):<20} {visible(state, 33):<33} {visible(o.secret_from, 50)}"
         )
     return EXIT_OK
 

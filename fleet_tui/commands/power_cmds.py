@@ -69,7 +69,9 @@ def _chosen(store: Store, args: argparse.Namespace, what: str) -> list[DeviceRec
 # ---- status ---------------------------------------------------------------------------------
 def cmd_status(args: argparse.Namespace) -> int:
     try:
-        with open_db(args, writes=False, readonly=True) as store:
+        # the states read are kept on the outlets' rows (:power shows them), unless --readonly
+        readonly = bool(getattr(args, "readonly", False))
+        with open_db(args, writes=False, readonly=readonly) as store:
             chosen = _chosen(store, args, "power status")
             if isinstance(chosen, int):
                 return chosen
