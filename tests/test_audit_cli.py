@@ -118,6 +118,10 @@ def test_report_visit_sections_in_csv_and_markdown(
     assert moved["detail"] == "moved from R2 U8 to R2 U10 slot 2"
     throttle = next(r for r in rows if r["section"] == "throttle")
     assert throttle["detail"] == "new: under_voltage; throttled"
+    hot = next(r for r in rows if r["section"] == "hottest" and r["hostname"] == "pi-zero-3")
+    assert (hot["rack"], hot["where"]) == ("R2", "R2 U10 slot 2")  # where it is now
+    added = next(r for r in rows if r["section"] == "added" and r["hostname"] == "pi-loose")
+    assert added["rack"] == "" and added["where"] == ""  # not placed: no place
     assert any(r["section"] == "rack temperature" and r["rack"] == "R2" for r in rows)
     assert cli.main([*argv, "--md"]) == 0
     md = capsys.readouterr().out

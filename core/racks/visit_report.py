@@ -93,6 +93,8 @@ class VisitReport:
         self.policy = policy or StatusPolicy()
         self.devices = {d.serial: d for d in DeviceBook(store).all()}
         self.racks = {r["id"]: r.get("name") or r["id"] for r in store.rows("racks")}
+        # where each device is now: a row about a device says so unless it names a place itself
+        self.placed = {str(r["serial"]): r for r in store.rows("placements") if r.get("serial")}
 
     def _name(self, serial: str | None) -> str | None:
         d = self.devices.get(serial or "")
@@ -114,12 +116,13 @@ class VisitReport:
 
     def _row(self, section: str, detail: str, **fields: object) -> VisitRow:
         serial = fields.get("serial")
+        here = self.placed.get(str(serial)) if serial else None
         values: dict[str, object] = {
             "time": None,
             "serial": None,
             "hostname": self._name(str(serial)) if serial else None,
-            "rack": None,
-            "where": None,
+            "rack": self.racks.get(str(here["rack_id"]), here["rack_id"]) if here else None,
+            "where": self._place(here) if here else None,
             "value": None,
             **fields,
         }
