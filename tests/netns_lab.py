@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -402,3 +403,21 @@ def _kill_group(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
         pass
     if proc.stdout is not None:
         proc.stdout.close()
+
+
+def module_lab() -> Iterator[NetnsLab]:
+    """A whole test module's lab (a module-scoped fixture yields from this): skipped with the
+    reason where the tier cannot run; stopped, and checked to leave nothing, afterwards."""
+    import pytest
+
+    why = unavailable()
+    if why:
+        pytest.skip(f"real-sshd tier skipped: {why}")
+    sweep_stale()
+    lab = NetnsLab()
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.stop()
+        assert lab.leftovers() == [], "namespaces or files left behind"

@@ -27,15 +27,14 @@ from typing import Any
 import pytest
 
 try:
-    from tests.netns_lab import REPO, NetnsLab, Node, run, sweep_stale, unavailable
+    from tests.netns_lab import REPO, NetnsLab, Node, module_lab, run
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
     from netns_lab import (  # type: ignore[no-redef]
         REPO,
         NetnsLab,
         Node,
+        module_lab,
         run,
-        sweep_stale,
-        unavailable,
     )
 
 # one worker runs the whole file (make test runs -n 3 --dist loadgroup): its lab is module-wide
@@ -79,17 +78,7 @@ HOLD = '[ -e "$HOME/{flag}" ] || {{ touch "$HOME/{flag}"; sleep 2; }}'
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[NetnsLab]:
-    why = unavailable()
-    if why:
-        pytest.skip(f"real-sshd tier skipped: {why}")
-    sweep_stale()
-    lab = NetnsLab()
-    try:
-        lab.start()
-        yield lab
-    finally:
-        lab.stop()
-        assert lab.leftovers() == [], "namespaces or files left behind"
+    yield from module_lab()
 
 
 @pytest.fixture(scope="module")

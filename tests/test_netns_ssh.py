@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import pytest
 
 try:
-    from tests.netns_lab import NetnsLab, sweep_stale, unavailable
+    from tests.netns_lab import NetnsLab, module_lab
 except ImportError:  # tests/ is not a package: pytest puts it on sys.path
-    from netns_lab import NetnsLab, sweep_stale, unavailable  # type: ignore[no-redef]
+    from netns_lab import NetnsLab, module_lab  # type: ignore[no-redef]
 
 # one worker runs the whole file (make test runs -n 3 --dist loadgroup): its lab is module-wide
 pytestmark = [pytest.mark.netns, pytest.mark.xdist_group("netns-ssh")]
@@ -24,17 +24,7 @@ pytestmark = [pytest.mark.netns, pytest.mark.xdist_group("netns-ssh")]
 
 @pytest.fixture(scope="module")
 def netns() -> Iterator[NetnsLab]:
-    why = unavailable()
-    if why:
-        pytest.skip(f"real-sshd tier skipped: {why}")
-    sweep_stale()
-    lab = NetnsLab()
-    try:
-        lab.start()
-        yield lab
-    finally:
-        lab.stop()
-        assert lab.leftovers() == [], "namespaces or files left behind"
+    yield from module_lab()
 
 
 def _rows(out: str) -> list[dict]:  # type: ignore[type-arg]
