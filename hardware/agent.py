@@ -34,7 +34,7 @@ DEPLOY_METHODS = (
     "app_ack",
 )
 # hardware/config_files.py's methods
-CONFIG_METHODS = ("config_read", "config_write", "config_confirm")
+CONFIG_METHODS = ("config_read", "config_write", "config_confirm", "config_ack")
 
 USAGE = "usage: agent.pyz {facts|health|serve|version}\n"
 

@@ -13,8 +13,17 @@
    runs, else the command, run without a shell); a restart that fails puts the old file back
    at once.
 
+After a confirmed write (``config_confirm``; at once without a watchdog) the oldest backups of
+that target beyond ``keep`` (default 3) are removed; the agent lists the backups it made per
+target in a ledger in the home (``HOME_BACKUPS/.kept/``), as the root-owned backup folder
+cannot be listed by the login user. A write whose watchdog was killed (logind's
+KillUserProcesses, OOM) is settled by the agent at the next ``config_*`` call once its
+deadline (+ a grace) has passed: the old file is put back, restarted and reported, as the
+watchdog would have. A file only root can read is compared by ``sudo -n sha256sum``.
+
 A file outside the login user's home is written through ``sudo -n`` with fixed argument
-shapes (``install``, ``mv``, ``cp``, ``rm``, ``systemctl restart``; privileged.py's allowlist),
+shapes (``install``, ``mv``, ``cp``, ``rm``, ``sha256sum``, ``systemctl restart``; privileged.py's
+allowlist),
 so a site's sudoers rule can name each; a Pi where sudo refuses fails at the first step, the
 temp file, before anything else is touched. Paths starting ``~/`` are in the login user's
 home; absolute ones are Pi paths (re-rooted on a simulated Pi).
@@ -26,6 +35,7 @@ import os
 import time
 
 from . import facts, later, privileged, protocol
+from .paths import is_rerooted
 from .paths import path as pi_path
 from .protocol import ProtocolError, Request
 
@@ -37,6 +47,9 @@ MAX_BYTES = 256 * 1024
 PRIVILEGED_BACKUPS = "/var/backups/fleet-tui/configs"
 HOME_BACKUPS = "~/.local/share/fleet-tui/config-backups"
 STATE_PREFIX = "config-"
+KEEP = 3  # backups kept per target file
+OVERDUE_GRACE_S = 2.0  # past the deadline, a live watchdog has had four polls to act
+ROOT_ONLY_SIM = "/sim/root_only"  # simulated Pi: Pi paths that read as mode 0600 root:root
 
 
 def _bad(req: Request, message: str) -> ProtocolError:
@@ -72,7 +85,22 @@ def _sha(data: bytes) -> str:
     return str(h.hexdigest())
 
 
+def _root_only_sim(full: str) -> bool:
+    """On a simulated Pi (whose files all belong to the test's user), the files listed in
+    ``/sim/root_only`` behave as mode 0600 owned by root: the agent's user cannot read them."""
+    if not is_rerooted():
+        return False
+    try:
+        with open(pi_path(ROOT_ONLY_SIM)) as f:
+            listed = {pi_path(line.strip()) for line in f if line.strip()}
+    except OSError:
+        return False
+    return full in listed
+
+
 def _read(full: str) -> Optional[bytes]:
+    if _root_only_sim(full) and os.path.lexists(full):
+        raise PermissionError(full)
     try:
         with open(full, "rb") as f:
             return f.read(MAX_BYTES + 1)
@@ -80,31 +108,53 @@ def _read(full: str) -> Optional[bytes]:
         return None
 
 
+def root_sha(full: str) -> str:
+    """The sha256 of a file only root can read (``sudo -n sha256sum FILE``): never its text."""
+    out = privileged.run(["sha256sum", full], timeout=30.0)
+    digest = out.split(" ", 1)[0].strip().lstrip("\\")
+    if len(digest) != 64:
+        raise ProtocolError(protocol.FAILED, "sha256sum answered %r" % out[:100])
+    return digest
+
+
 # --- reading --------------------------------------------------------------------------------
 
 
 def config_read(req: Request) -> dict[str, Any]:
-    """``{"path"}`` -> ``{"path", "exists", "content", "sha256", "mode", "uid", "rolled_back"?}``."""
+    """``{"path"}`` -> ``{"path", "exists", "content", "sha256", "mode", "uid", "readable",
+    "rolled_back"?}``. A file outside the home that only root can read: ``content`` null,
+    ``readable`` false, ``sha256`` by ``sudo -n sha256sum``."""
     p = _text(req, "path")
     assert p is not None
-    full, _ = resolve(req, p)
+    settle_overdue()
+    full, needs_sudo = resolve(req, p)
     out: dict[str, Any] = {"path": p, "exists": False, "content": None, "sha256": None}
+    digest = None
     try:
         data = _read(full)
     except PermissionError:
-        raise ProtocolError(
-            protocol.NOT_PERMITTED, "%s is not readable by the agent's user" % p, req.id
-        ) from None
+        if not needs_sudo:
+            raise ProtocolError(
+                protocol.NOT_PERMITTED, "%s is not readable by the agent's user" % p, req.id
+            ) from None
+        try:
+            digest = root_sha(full)
+        except ProtocolError as e:
+            raise ProtocolError(
+                e.code, "%s is readable only by root, and %s" % (p, e.message), req.id
+            ) from None
+        data = None
     except OSError as e:
         raise ProtocolError(protocol.FAILED, "%s: %s" % (p, e.strerror or e), req.id) from None
-    if data is not None:
-        if len(data) > MAX_BYTES:
-            raise ProtocolError(protocol.FAILED, "%s is larger than 256 KiB" % p, req.id)
+    if data is not None and len(data) > MAX_BYTES:
+        raise ProtocolError(protocol.FAILED, "%s is larger than 256 KiB" % p, req.id)
+    if data is not None or digest is not None:
         st = os.stat(full)
         out.update(
             exists=True,
-            content=data.decode("utf-8", "replace"),
-            sha256=_sha(data),
+            content=data.decode("utf-8", "replace") if data is not None else None,
+            sha256=_sha(data) if data is not None else digest,
+            readable=data is not None,
             mode="%04o" % (st.st_mode & 0o7777),
             uid=st.st_uid,
         )
@@ -123,6 +173,99 @@ def _state_name(p: str) -> str:
 
 def _report_name(p: str) -> str:
     return STATE_PREFIX + _sha(p.encode("utf-8"))[:16] + "-rollback.json"
+
+
+def _pid_name(p: str) -> str:
+    return STATE_PREFIX + _sha(p.encode("utf-8"))[:16] + "-watchdog.pid"
+
+
+# --- backups kept -----------------------------------------------------------------------------
+
+
+def _ledger(p: str) -> str:
+    folder = os.path.join(os.path.expanduser(HOME_BACKUPS), ".kept")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return os.path.join(folder, _sha(p.encode("utf-8"))[:16] + ".json")
+
+
+def _kept(p: str) -> list[str]:
+    try:
+        with open(_ledger(p)) as f:
+            data = protocol.loads(f.read(1 << 20))
+    except (OSError, ValueError):
+        return []
+    listed = data.get("backups") if isinstance(data, dict) else None
+    return [b for b in listed if isinstance(b, str)] if isinstance(listed, list) else []
+
+
+def _set_kept(p: str, backups: list[str]) -> None:
+    ledger = _ledger(p)
+    with open(ledger + ".tmp", "w") as f:
+        f.write(protocol.dumps({"path": p, "backups": backups}))
+    os.replace(ledger + ".tmp", ledger)
+
+
+def remember_backup(p: str, backup: str) -> None:
+    """Add a backup just made to the target's ledger (newest last)."""
+    _set_kept(p, [b for b in _kept(p) if b != backup] + [backup])
+
+
+def prune(p: str, keep: int, needs_sudo: bool) -> list[str]:
+    """Remove the oldest backups of ``p`` beyond the newest ``keep``; returns those removed.
+    One that cannot be removed stays listed (tried again next time)."""
+    backups = _kept(p)
+    removed = []
+    for b in backups[: max(0, len(backups) - keep)]:
+        try:
+            if needs_sudo:
+                privileged.run(["rm", "-f", b])
+            elif os.path.lexists(b):
+                os.remove(b)
+            removed.append(b)
+        except (OSError, ProtocolError):
+            pass
+    if removed:
+        _set_kept(p, [b for b in backups if b not in removed])
+    return removed
+
+
+# --- a watchdog that died ---------------------------------------------------------------------
+
+
+def settle_overdue() -> list[dict[str, Any]]:
+    """Every pending write past its deadline (+ grace) whose watchdog no longer runs (killed
+    with the login session, OOM, a reboot before it ran): put the old file back and restart
+    now, as the watchdog would have, and leave the report for the laptop. Returns them."""
+    import re
+
+    done = []
+    for name in sorted(os.listdir(later.state_dir())):
+        if not re.match(r"^config-[0-9a-f]{16}\.json$", name):
+            continue
+        state = later.read_state(name)
+        if not state or not isinstance(state.get("deadline"), (int, float)):
+            continue
+        token = str(state.get("token"))
+        if time.time() < state["deadline"] + OVERDUE_GRACE_S:
+            continue
+        if later.alive(os.path.join(later.state_dir(), name[:-5] + "-watchdog.pid"), token):
+            continue
+        if later.read_state(name) != state:  # the watchdog finished meanwhile
+            continue
+        later.clear_state(name)
+        for step in state.get("undo") or []:
+            if isinstance(step, list) and all(isinstance(w, str) for w in step):
+                _run(step)
+        report = dict(state.get("report") or {}, by="agent", id=token)
+        report["reason"] = (
+            "%s, and its watchdog was not running (killed?): put back at the next contact"
+            % report.get("reason", "no confirmation")
+        )
+        report["time"] = round(time.time(), 3)
+        with open(os.path.join(later.state_dir(), name[:-5] + "-rollback.json"), "w") as f:
+            f.write(protocol.dumps(report))
+        done.append(report)
+    return done
 
 
 def _sudo(argv: list[str]) -> list[str]:
@@ -257,7 +400,9 @@ def _restart(restart: str) -> tuple[bool, str]:
 
 def config_write(req: Request) -> dict[str, Any]:
     """See the module's docstring. Params: ``path, content, sha256, label, version`` and
-    optional ``mode`` (octal text), ``owner``, ``validate``, ``restart``, ``confirm_s``."""
+    optional ``mode`` (octal text), ``owner``, ``validate``, ``restart``, ``confirm_s``,
+    ``keep`` (backups kept of this file, 1-100)."""
+    settle_overdue()
     p = _text(req, "path")
     content = req.params.get("content")
     assert p is not None
@@ -284,6 +429,9 @@ def config_write(req: Request) -> dict[str, Any]:
         or not 0 <= confirm_s <= 3600
     ):
         raise _bad(req, "'confirm_s' must be a number in [0, 3600]")
+    keep = req.params.get("keep", KEEP)
+    if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 100:
+        raise _bad(req, "'keep' must be a whole number in [1, 100]")
     full, needs_sudo = resolve(req, p)
     if owner and not needs_sudo:
         raise _bad(req, "'owner' applies to files outside the login user's home only")
@@ -291,12 +439,20 @@ def config_write(req: Request) -> dict[str, Any]:
         raise ProtocolError(protocol.FAILED, "%s is a folder" % p, req.id)
     try:
         old = _read(full)
-    except PermissionError:
-        old = None  # unreadable to us: treated as different, backed up through sudo
+        old_sha = _sha(old) if old is not None else None
+    except PermissionError:  # only root can read it: compared by its hash
+        old = None
+        try:
+            old_sha = root_sha(full) if needs_sudo else None
+        except ProtocolError:
+            old_sha = None  # treated as different; the write says what sudo refuses
     old_mode = os.stat(full).st_mode & 0o7777 if os.path.lexists(full) else None
     mode = int(mode_text, 8) if mode_text else (old_mode if old_mode is not None else 0o644)
-    if old == data and (old_mode == mode):
-        return {"path": p, "changed": False, "sha256": _sha(data)}
+    earlier = later.read_state(_report_name(p))  # a rollback the laptop has not heard of
+    earlier = earlier if earlier and not earlier.get("acked") else None
+    if old_sha == _sha(data) and (old_mode == mode):
+        out: dict[str, Any] = {"path": p, "changed": False, "sha256": _sha(data)}
+        return dict(out, rolled_back=earlier) if earlier else out
 
     w = _Writer(req, full, needs_sudo)
     w.stage(data, mode, owner)  # sudo refused: nothing was written
@@ -332,15 +488,19 @@ def config_write(req: Request) -> dict[str, Any]:
                 "backup of the old file failed, nothing changed: %s" % reason,
                 req.id,
             ) from None
+        remember_backup(p, backup)
     undo = w.restore_steps(backup)
     if restart:
         argv, sudo = restart_argv(restart)
         undo.append(_sudo(argv) if sudo else argv)
     token = None
     if confirm_s:
-        token = later.write_state(_state_name(p), {"path": p, "backup": backup, "version": version})
-        report = {"path": p, "version": version, "backup": backup, "reason": ""}
+        report = {"path": p, "version": version, "backup": backup, "by": "watchdog"}
         report["reason"] = "no confirmation within %g s of the push of %s" % (confirm_s, version)
+        state: dict[str, Any] = {"path": p, "backup": backup, "version": version, "keep": keep}
+        state.update(sudo=needs_sudo, deadline=time.time() + confirm_s, undo=undo, report=report)
+        token = later.write_state(_state_name(p), state)
+        report["id"] = token
         later.spawn(
             confirm_s,
             [{"run": s} for s in undo]
@@ -355,6 +515,7 @@ def config_write(req: Request) -> dict[str, Any]:
             _state_name(p),
             token,
             detach=True,
+            pid_name=_pid_name(p),
         )
     try:
         w.swap()
@@ -391,6 +552,10 @@ def config_write(req: Request) -> dict[str, Any]:
         result["restarted"] = restart
     if token:
         result["confirm_token"] = token
+    else:
+        result["pruned"] = prune(p, keep, needs_sudo)
+    if earlier:
+        result["rolled_back"] = earlier
     return result
 
 
@@ -399,6 +564,7 @@ def config_confirm(req: Request) -> dict[str, Any]:
     p = _text(req, "path")
     token = _text(req, "token")
     assert p is not None
+    settle_overdue()
     state = later.read_state(_state_name(p))
     if not state or state.get("token") != token:
         raise ProtocolError(
@@ -408,7 +574,23 @@ def config_confirm(req: Request) -> dict[str, Any]:
             req.id,
         )
     later.clear_state(_state_name(p))
-    return {"path": p, "confirmed": True}
+    keep = state.get("keep")
+    pruned = prune(p, keep if isinstance(keep, int) else KEEP, bool(state.get("sudo")))
+    return {"path": p, "confirmed": True, "pruned": pruned}
+
+
+def config_ack(req: Request) -> dict[str, Any]:
+    """``{"path", "id"}``: the laptop recorded that rollback report; it stays readable
+    (``config_read``) but is not handed over as news again."""
+    p = _text(req, "path")
+    report_id = _text(req, "id")
+    assert p is not None
+    report = later.read_state(_report_name(p))
+    if not report or report.get("id") != report_id:
+        return {"path": p, "acked": False}
+    with open(os.path.join(later.state_dir(), _report_name(p)), "w") as f:
+        f.write(protocol.dumps(dict(report, acked=True)))
+    return {"path": p, "acked": True}
 
 
 def methods() -> dict[str, Callable[[Request], Optional[dict[str, Any]]]]:
@@ -416,4 +598,5 @@ def methods() -> dict[str, Callable[[Request], Optional[dict[str, Any]]]]:
         "config_read": config_read,
         "config_write": config_write,
         "config_confirm": config_confirm,
+        "config_ack": config_ack,
     }

@@ -27,6 +27,12 @@ spec = json.loads(sys.argv[1])
 if os.fork() > 0:
     os._exit(0)
 sf = spec.get("state_file")
+if spec.get("pid_file"):
+    try:
+        with open(spec["pid_file"], "w") as f:
+            f.write("%d %s\n" % (os.getpid(), spec["token"]))
+    except OSError:
+        pass
 
 
 def superseded():
@@ -63,9 +69,9 @@ for step in spec["steps"]:
             subprocess.run(step["run"], timeout=15, **quiet)
     except Exception:
         pass
-if sf:
+for done in (sf, spec.get("pid_file")):
     try:
-        os.remove(sf)
+        os.remove(done) if done else None
     except OSError:
         pass
 """
@@ -115,14 +121,18 @@ def spawn(
     state_name: Optional[str] = None,
     token: Optional[str] = None,
     detach: bool = False,
+    pid_name: Optional[str] = None,
 ) -> None:
     """Run ``steps`` after ``delay`` seconds in a detached helper. ``detach``: in a session
-    of its own also on a simulated Pi (a dead-man watchdog must outlive the SSH session)."""
+    of its own also on a simulated Pi (a dead-man watchdog must outlive the SSH session).
+    ``pid_name``: a file in the state dir where the helper writes its pid and token, so the
+    agent can tell later whether it still runs (:func:`alive`)."""
     spec = {
         "delay": max(0.0, float(delay)),
         "steps": steps,
         "state_file": os.path.join(state_dir(), state_name) if state_name else None,
         "token": token,
+        "pid_file": os.path.join(state_dir(), pid_name) if pid_name else None,
     }
     import subprocess
 
@@ -136,3 +146,15 @@ def spawn(
         start_new_session=detach or not is_rerooted(),
     )
     proc.wait(timeout=15)  # the first fork exits at once; the grandchild carries on
+
+
+def alive(pid_file: str, token: str) -> bool:
+    """Whether the detached helper that wrote ``pid_file`` ("PID TOKEN") for ``token`` still
+    runs (checked in the real /proc: its command line carries the token)."""
+    try:
+        with open(pid_file) as f:
+            pid_text, _, mine = f.read().strip().partition(" ")
+        with open("/proc/%d/cmdline" % int(pid_text), "rb") as f:
+            return mine == token and token.encode() in f.read()
+    except (OSError, ValueError):
+        return False

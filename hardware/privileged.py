@@ -23,7 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Optional
 
-# install, mv, cp, systemctl: config files outside the home (hardware/config_files.py)
+# install, mv, cp, sha256sum, systemctl: config files outside the home (config_files.py)
 ALLOWED = (
     "reboot",
     "poweroff",
@@ -34,6 +34,7 @@ ALLOWED = (
     "install",
     "mv",
     "cp",
+    "sha256sum",
     "systemctl",
 )
 SUDO_STATE = "sudo.json"

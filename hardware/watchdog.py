@@ -16,7 +16,7 @@ import os
 import sys
 import time
 
-from . import apps
+from . import apps, later
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -82,13 +82,7 @@ def watch(app: apps.App, token: str) -> Optional[dict]:
 
 def _alive(app: apps.App, token: str) -> bool:
     """Whether the watchdog of ``token`` still runs (its pid file, checked in the real /proc)."""
-    try:
-        with open(app.sub("watchdog.pid")) as f:
-            pid_text, _, mine = f.read().strip().partition(" ")
-        with open("/proc/%d/cmdline" % int(pid_text), "rb") as f:
-            return mine == token and token.encode() in f.read()
-    except (OSError, ValueError):
-        return False
+    return later.alive(app.sub("watchdog.pid"), token)
 
 
 def settle_overdue(app: apps.App) -> Optional[dict]:

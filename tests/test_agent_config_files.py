@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -144,3 +145,89 @@ def test_paths_that_escape_are_refused(agent: Agent) -> None:
     for bad in ("etc/x", "/etc/../x", "~/../x", "/etc//x"):
         assert write(agent, "x", path=bad)["error"]["code"] == "bad_request"
     assert os.environ.get("FLEET_AGENT_ROOT") is None
+
+
+def backups(pi: Path) -> list[str]:
+    folder = pi / "var/backups/fleet-tui/configs/app"
+    return sorted(p.read_text() for p in folder.iterdir()) if folder.exists() else []
+
+
+def confirmed_write(a: Agent, content: str, version: str, **params: Any) -> dict[str, Any]:
+    r = write(a, content, version=version, confirm_s=30, **params)["result"]
+    ok = a.call("config_confirm", {"path": "/etc/app/app.conf", "token": r["confirm_token"]})
+    return dict(ok["result"])
+
+
+def test_backups_beyond_the_last_three_go_after_a_confirmed_write(agent: Agent, pi: Path) -> None:
+    for n in range(2, 5):  # three writes: three backups (the file before each)
+        assert confirmed_write(agent, f"v{n}\n", f"v{n}")["pruned"] == []
+    assert backups(pi) == ["old\n", "v2\n", "v3\n"]
+    r = write(agent, "v5\n", version="v5", confirm_s=30)["result"]
+    assert len(backups(pi)) == 4  # not confirmed yet: nothing removed
+    done = agent.call("config_confirm", {"path": "/etc/app/app.conf", "token": r["confirm_token"]})
+    (pruned,) = done["result"]["pruned"]
+    assert Path(pruned).name.startswith("app.conf.before-v2.")
+    assert backups(pi) == ["v2\n", "v3\n", "v4\n"]  # the oldest ("old") is gone
+    confirmed_write(agent, "v6\n", "v6", keep=1)  # a config kept with --keep 1
+    assert backups(pi) == ["v5\n"]
+    assert write(agent, "x", keep=0)["error"]["code"] == "bad_request"
+
+
+def test_without_a_watchdog_the_backups_are_pruned_at_once(agent: Agent, pi: Path) -> None:
+    for n in range(2, 6):
+        write(agent, f"v{n}\n", version=f"v{n}", keep=2)
+    assert backups(pi) == ["v3\n", "v4\n"]
+
+
+def test_a_write_whose_watchdog_was_killed_is_put_back_at_the_next_contact(
+    agent: Agent, pi: Path, tmp_path: Path
+) -> None:
+    """Where the end of the login session kills its processes (logind's KillUserProcesses)
+    or the OOM killer took it, the watchdog is gone: the next config call past the deadline
+    puts the old file back, restarts and reports it, instead of the new file staying."""
+    marker = tmp_path / "restarted"
+    r = write(agent, "cuts the network\n", confirm_s=1, restart=f"touch {marker}")["result"]
+    target = pi / "etc/app/app.conf"
+    (pid_file,) = (pi / "run/fleet-agent").glob("config-*-watchdog.pid")
+    deadline = time.monotonic() + 10
+    while not pid_file.read_text().strip() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pid, token = pid_file.read_text().split()
+    assert token == r["confirm_token"]
+    os.kill(int(pid), signal.SIGKILL)
+    marker.unlink()
+
+    read = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=2)["result"]
+    assert read["content"] == "cuts the network\n"  # before the deadline: it waits
+    time.sleep(1.0 + 2.5)  # past the deadline and the grace; the killed watchdog did nothing
+    assert target.read_text() == "cuts the network\n" and not marker.exists()
+    read = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=3)["result"]
+    assert read["content"] == "old\n" and target.read_text() == "old\n" and marker.exists()
+    report = read["rolled_back"]
+    assert report["by"] == "agent" and report["id"] == r["confirm_token"]
+    assert "watchdog was not running" in report["reason"] and "v2" in report["reason"]
+    late = agent.call(
+        "config_confirm", {"path": "/etc/app/app.conf", "token": r["confirm_token"]}, req_id=4
+    )
+    assert "no pending push" in late["error"]["message"]
+    ack = agent.call("config_ack", {"path": "/etc/app/app.conf", "id": report["id"]}, req_id=5)
+    assert ack["result"]["acked"] is True
+    read = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=6)["result"]
+    assert read["rolled_back"]["acked"] is True
+
+
+def test_a_file_only_root_reads_is_compared_by_its_hash(agent: Agent, pi: Path) -> None:
+    (pi / "sim/root_only").write_text("/etc/app/app.conf\n")  # mode 0600 root:root, simulated
+    read = agent.call("config_read", {"path": "/etc/app/app.conf"})["result"]
+    assert read["exists"] and read["readable"] is False and read["content"] is None
+    assert read["sha256"] == hashlib.sha256(b"old\n").hexdigest()
+    same = write(agent, "old\n", restart="false")["result"]  # a restart would fail: none runs
+    assert same["changed"] is False
+    assert not (pi / "var/backups").exists()
+    assert write(agent, "new\n", req_id=3)["result"]["changed"] is True
+    assert (pi / "etc/app/app.conf").read_text() == "new\n"
+
+    (pi / "sim/sudo_denied").write_text("1")
+    err = agent.call("config_read", {"path": "/etc/app/app.conf"}, req_id=4)["error"]
+    assert err["code"] == "not_permitted"
+    assert "readable only by root, and sudo -n sha256sum: not permitted" in err["message"]

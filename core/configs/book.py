@@ -53,6 +53,7 @@ class ConfigFile:
     head: str | None
     template: str | None
     notes: str | None
+    keep: int | None = None  # backups of the replaced file kept on each Pi (None: the agent's 3)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class ConfigFile:
             "mode": self.mode,
             "owner": self.owner,
             "template": self.template,
+            "keep": self.keep,
         }
 
 
@@ -95,7 +97,11 @@ def check_path(path: str) -> str:
 
 
 def check_settings(
-    validate: str | None, restart: str | None, mode: str | None, owner: str | None
+    validate: str | None,
+    restart: str | None,
+    mode: str | None,
+    owner: str | None,
+    keep: int | None = None,
 ) -> None:
     if validate is not None and "%s" not in validate:
         raise ConfigError(f"--validate {validate!r}: needs %s where the file to check goes")
@@ -105,6 +111,8 @@ def check_settings(
         raise ConfigError(f"--mode {mode!r}: octal, e.g. 0644")
     if owner is not None and not OWNER_RX.fullmatch(owner):
         raise ConfigError(f"--owner {owner!r}: a user name, or user:group")
+    if keep is not None and not 1 <= keep <= 100:
+        raise ConfigError(f"--keep {keep}: backups kept per Pi, 1-100")
 
 
 class ConfigBook:
@@ -126,6 +134,7 @@ class ConfigBook:
         restart: str | None = None,
         mode: str | None = None,
         owner: str | None = None,
+        keep: int | None = None,
         message: str = "",
     ) -> tuple[ConfigFile, ConfigVersion, bool]:
         """Add a config, or a new version of one (same path). Returns the config, its head
@@ -133,7 +142,7 @@ class ConfigBook:
         if not NAME_RX.fullmatch(name):
             raise ConfigError(f"{name!r}: a config name is a-z, 0-9, '.', '_', '-' (max 64)")
         check_path(path)
-        check_settings(validate, restart, mode, owner)
+        check_settings(validate, restart, mode, owner, keep)
         try:
             check(template)
         except TemplateError as e:
@@ -152,6 +161,7 @@ class ConfigBook:
             "mode": mode.zfill(4) if mode else None,
             "owner": owner,
             "template": source,
+            "keep": keep,
         }
         # a new version keeps the settings it was not given
         fields = {k: v for k, v in given.items() if v is not None or existing is None}
@@ -299,6 +309,7 @@ def _config(row: dict[str, Any]) -> ConfigFile:
         head=row.get("head"),
         template=row.get("template"),
         notes=row.get("notes"),
+        keep=row.get("keep"),
     )
 
 

@@ -63,6 +63,7 @@ def push_params(config: ConfigFile, planned: list[Planned], action: str) -> dict
         "owner": config.owner,
         "validate": config.validator,
         "restart": config.restart,
+        "keep": config.keep,
         "contents": {sha256(p.content): p.content for p in planned},
         "devices": {
             p.serial: {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleet_tui.core.ops.kinds import OperationKind, StepContext
+from fleet_tui.core.ops.kinds import DeviceCaller, OperationKind, StepContext
 
 CONFIRM_WITHIN_S = 60.0
 UNCHANGED, WRITTEN = "unchanged", "written"
@@ -28,10 +28,24 @@ def request(params: dict[str, Any], serial: str) -> dict[str, Any]:
         "version": f"v{mine['number']}",
         "confirm_s": params.get("confirm_s", CONFIRM_WITHIN_S),
     }
-    for key in ("mode", "owner", "validate", "restart"):
+    for key in ("mode", "owner", "validate", "restart", "keep"):
         if params.get(key):
             body[key] = params[key]
     return body
+
+
+def rollback_text(path: str, report: dict[str, Any]) -> str:
+    by = "the agent, its watchdog gone" if report.get("by") == "agent" else "its watchdog"
+    return f"{path}: the Pi put the old file back by itself ({by}): {report.get('reason', '?')}"
+
+
+async def acknowledge(caller: DeviceCaller, serial: str, path: str, report: dict[str, Any]) -> None:
+    """Tell the Pi the report is recorded (best effort: unacknowledged, it is news again)."""
+    if report.get("id"):
+        try:
+            await caller.call(serial, "config_ack", {"path": path, "id": report["id"]}, 15.0)
+        except Exception:  # noqa: S110 - the next contact hands it over again
+            pass
 
 
 async def push_step(ctx: StepContext) -> str:
@@ -40,8 +54,13 @@ async def push_step(ctx: StepContext) -> str:
     number = ctx.params["devices"][serial]["number"]
     answer = await ctx.caller.call(serial, "config_write", body, timeout=ctx.timeout_s)
     result: dict[str, Any] = answer if isinstance(answer, dict) else {}
+    earlier = ""
+    report = result.get("rolled_back")
+    if isinstance(report, dict):  # in this step's event; acknowledged so it is told once
+        earlier = f"; before this push, {rollback_text(body['path'], report)}"
+        await acknowledge(ctx.caller, serial, body["path"], report)
     if not result.get("changed"):
-        return f"{UNCHANGED}: v{number} already there"
+        return f"{UNCHANGED}: v{number} already there{earlier}"
     token = result.get("confirm_token")
     if token:
         try:
@@ -56,7 +75,7 @@ async def push_step(ctx: StepContext) -> str:
             ) from e
     restarted = f", restarted {result['restarted']}" if result.get("restarted") else ""
     backup = f"; backup {result['backup']}" if result.get("backup") else ""
-    return f"{WRITTEN}: v{number} via {result.get('via', '?')}{restarted}{backup}"
+    return f"{WRITTEN}: v{number} via {result.get('via', '?')}{restarted}{backup}{earlier}"
 
 
 CONFIG_PUSH = OperationKind(

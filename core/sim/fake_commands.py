@@ -93,8 +93,8 @@ done
 exit 0
 """
 
-# install / mv / cp restricted to this tree (config files outside the home go through
-# "sudo -n install|mv|cp"); install's -o/-g are recorded in sim/owners, not applied (the
+# install / mv / cp / sha256sum restricted to this tree (config files outside the home go
+# through "sudo -n install|mv|cp|sha256sum"); install's -o/-g are recorded in sim/owners, not applied (the
 # simulator runs as the test user, who cannot chown).
 TREE_FILE_SCRIPT = r"""#!/bin/sh
 ROOT=$(CDPATH= cd -- "$(dirname -- "$0")/../.." && pwd)
@@ -156,7 +156,7 @@ def install_fake_commands(root: Path) -> None:
     sbin = root / "sim/sudo-bin"
     write_executable(sbin / "tee", TEE_SCRIPT)
     write_executable(sbin / "rm", RM_SCRIPT)
-    for name in ("install", "mv", "cp"):
+    for name in ("install", "mv", "cp", "sha256sum"):
         write_executable(sbin / name, TREE_FILE_SCRIPT)
     # One directory deeper than bin/, so the tree's root is one more ".." away.
     write_executable(

@@ -175,11 +175,11 @@ LWW_TABLES: tuple[LwwTable, ...] = (
     # A config file pushed to devices (core/configs/): id is its name; `head` the key
     # ("origin:seq") of its current `config_versions` row; `validator` a command with `%s`
     # for the file to check, `restart` a systemd unit or a command, `mode` octal text,
-    # `template` the file it was added from (for people).
+    # `template` the file it was added from (for people), `keep` the backups kept on each Pi.
     LwwTable(
         "config_files",
         "id",
-        _cols("path target validator head notes mode owner restart template"),
+        _cols("path target validator head notes mode owner restart template keep:INTEGER"),
     ),
     # Every long or physical action (core/ops/): one row per operation, one per device step
     # (id "<operation id>/<serial>", so an operation's steps are one primary-key range).

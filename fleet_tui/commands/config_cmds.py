@@ -78,6 +78,7 @@ def cmd_add(args: argparse.Namespace) -> int:
                 restart=args.restart,
                 mode=args.mode,
                 owner=args.owner,
+                keep=args.keep,
                 message=args.message or "",
             )
     except ConfigError as e:
@@ -161,6 +162,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         ("mode", config.mode),
         ("owner", config.owner),
         ("template", config.template),
+        ("keep", str(config.keep) if config.keep else None),
     ):
         if value:
             print(f"  {label + ':':<10} {visible(value, 300)}")
@@ -233,6 +235,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
             print(f"   desired: {visible(v.desired_error, 300)}")
         if v.current_error:
             print(f"   on the device: {visible(v.current_error, 300)}")
+        if v.current_hash:
+            print(f"   on the device: readable only by root; sha256 {v.current_hash[:12]}")
         if v.rolled_back:
             print(f"   rolled back on the Pi: {visible(v.rolled_back.get('reason'), 300)}")
         for title, text in v.diffs(config.path):
@@ -319,6 +323,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--restart", metavar="UNIT|CMD", help="a systemd unit, else a command")
     p.add_argument("--mode", help="octal, e.g. 0644 (default: the old file's, else 0644)")
     p.add_argument("--owner", help="user or user:group (files outside the home; via sudo)")
+    p.add_argument(
+        "--keep", type=int, metavar="N", help="backups of the replaced file kept per Pi (3)"
+    )
     p.add_argument("-m", "--message", help="what changed in this version")
     p.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(func=cmd_add)
