@@ -3,13 +3,16 @@ agent: the file goes to /etc of each simulated Pi through its (fake) sudo."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lab_support import cli, known_fleet, ssh_args, until
 
-from fleet_tui.core.configs.book import ConfigBook
+from fleet_tui.core.configs.book import ConfigBook, sha256
 from fleet_tui.core.configs.desired import plan_push, push_params
 from fleet_tui.core.fleet.pool_caller import PoolCaller
 from fleet_tui.core.net.pool import ConnectionPool
@@ -268,3 +271,98 @@ async def test_a_pi_never_confirmed_puts_the_old_file_back_by_itself(
     code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
     assert code == 0 and "no confirmation within 2 s" in rows[0]["rolled_back"]["reason"]
     assert rows[0]["state"] == "never-pushed"  # the failed push is not what the Pi has
+    with Store.open(db) as reopened:
+        rolled = [e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"]
+    assert len(rolled) == 1 and "(its watchdog)" in rolled[0].message
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
+    with Store.open(db) as reopened:  # told once: acknowledged on the Pi
+        again = [e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"]
+    assert len(again) == 1 and rows[0]["rolled_back"]["acked"] is True
+
+
+def _backups(pi: SimPi) -> list[str]:
+    folder = pi.root / "var/backups/fleet-tui/configs/app"
+    return sorted(b.read_text() for b in folder.iterdir())
+
+
+async def test_three_backups_are_kept_and_rollback_to_a_pruned_one_sends_its_text(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, pi, to = await _pushed_to_one(lab, tmp_path, capsys)  # v1 over "original"
+    for n in range(2, 6):
+        await _add(capsys, db, tmp_path, TEMPLATE + f"n={n}\n")
+        assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
+    assert "n=5" in _file(pi)
+    kept = _backups(pi)  # the files before v3, v4, v5; "original" and v1 are gone
+    assert len(kept) == 3 and [("n=2" in b, "n=3" in b, "n=4" in b) for b in kept] == [
+        (True, False, False),
+        (False, True, False),
+        (False, False, True),
+    ]
+    code, _, err = await _push(
+        capsys, db, lab, tmp_path, "rollback", "app", "--version", "1", "--to", to
+    )
+    assert code == 0, err
+    assert _file(pi) == f"# app v1\nhost={pi.hostname}\nvalid=yes\n"  # its backup was pruned
+
+    await _add(capsys, db, tmp_path, TEMPLATE + "n=6\n", "--keep", "1")
+    assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
+    assert _backups(pi) == [f"# app v1\nhost={pi.hostname}\nvalid=yes\n"]
+    code, _, err = await cli(capsys, db, "config", "add", "app", "--path", "/etc/app/app.conf",
+                             "--template", str(tmp_path / "app.conf.tmpl"), "--keep", "0")  # fmt: skip
+    assert code == 64 and "--keep 0: backups kept per Pi, 1-100" in err
+
+
+async def test_a_write_whose_watchdog_was_killed_is_put_back_and_recorded(
+    lab: SimLab,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    store: Store,
+    pool: ConnectionPool,
+) -> None:
+    db = await _fleet(lab, tmp_path, capsys)
+    pi = lab.pis[0]
+    caller = PoolCaller(pool, known_targets(store))
+    text = "valid=yes\ncuts the network\n"
+    body = {"path": "/etc/app/app.conf", "content": text, "sha256": sha256(text),
+            "label": "app", "version": "v1", "confirm_s": 1}  # fmt: skip
+    wrote = await caller.call(pi.serial, "config_write", body)
+    assert isinstance(wrote, dict) and wrote["changed"]
+    state = pi.root / "run/fleet-agent"
+    assert await until(lambda: any(p.read_text() for p in state.glob("config-*-watchdog.pid")), 10)
+    (pid_file,) = state.glob("config-*-watchdog.pid")
+    os.kill(int(pid_file.read_text().split()[0]), signal.SIGKILL)  # logind, the OOM killer
+    await asyncio.sleep(1.0 + 2.5)  # past the deadline and its grace
+    assert _file(pi) == text  # nobody put it back
+
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
+    assert code == 0 and _file(pi) == "original\n"
+    assert rows[0]["rolled_back"]["by"] == "agent"
+    with Store.open(db) as reopened:
+        (event,) = [
+            e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"
+        ]
+    assert "watchdog was not running" in event.message and "/etc/app/app.conf" in event.message
+
+
+async def test_a_file_only_root_reads_is_diffed_by_hash_and_an_identical_push_is_a_no_op(
+    lab: SimLab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, pi, to = await _pushed_to_one(lab, tmp_path, capsys)
+    (pi.root / "sim/root_only").write_text("/etc/app/app.conf\n")  # mode 0600 root:root
+    code, rows, _ = await _diff(capsys, db, lab, tmp_path, to)
+    assert code == 0 and rows[0]["state"] == "in-sync" and rows[0]["current_readable"] is False
+    (pi.home / "restarted").unlink()
+    code, rows, _ = await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to)
+    steps = [r["step"] for r in rows if r.get("step", {}).get("status") == "ok"]
+    assert code == 0 and steps[0]["message"].startswith("unchanged")
+    assert not (pi.home / "restarted").exists() and len(_backups(pi)) == 1
+
+    (pi.root / "etc/app/app.conf").write_text("hand edited, root only\n")
+    code = await _text(capsys, db, "config", "diff", "app", "--to", to, *ssh_args(lab, tmp_path))
+    out = capsys.readouterr().out
+    assert code == 0 and ": drift, pushed v1" in out and "readable only by root" in out
+    assert "content not readable without root; hashes differ" in out
+    assert "hand edited" not in out
+    assert (await _push(capsys, db, lab, tmp_path, "push", "app", "--to", to))[0] == 0
+    assert _file(pi).startswith("# app v1") and (pi.home / "restarted").exists()

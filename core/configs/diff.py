@@ -111,7 +111,8 @@ class DeviceView:
             "pushed_sha256": self.pushed.sha256 if self.pushed else None,
             "current_sha256": self.current_hash
             or (sha256(self.current) if self.current is not None else None),
-            "current_readable": not self.hidden if self.current_hash is not None else None,
+            # False: only root reads it; compared by hash (its text known only if it matches)
+            "current_readable": None if self.current_error else self.current_hash is None,
             "current_error": self.current_error or None,
             "rolled_back": self.rolled_back or None,
         }
