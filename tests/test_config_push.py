@@ -271,13 +271,18 @@ async def test_a_pi_never_confirmed_puts_the_old_file_back_by_itself(
     code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
     assert code == 0 and "no confirmation within 2 s" in rows[0]["rolled_back"]["reason"]
     assert rows[0]["state"] == "never-pushed"  # the failed push is not what the Pi has
-    with Store.open(db) as reopened:
-        rolled = [e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"]
-    assert len(rolled) == 1 and "(its watchdog)" in rolled[0].message
+    rolled = _rolled_back_events(db, pi)
+    assert len(rolled) == 1 and "(its watchdog)" in rolled[0]
     code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
-    with Store.open(db) as reopened:  # told once: acknowledged on the Pi
-        again = [e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"]
+    again = _rolled_back_events(db, pi)  # told once: acknowledged on the Pi
     assert len(again) == 1 and rows[0]["rolled_back"]["acked"] is True
+
+
+def _rolled_back_events(db: Path, pi: SimPi) -> list[str]:
+    """The `config_rolled_back` events of `pi`: rollbacks it did by itself, as recorded."""
+    with Store.open(db) as store:
+        events = EventLog(store).recent(pi.serial)
+    return [e.message for e in events if e.kind == "config_rolled_back"]
 
 
 def _backups(pi: SimPi) -> list[str]:
@@ -338,11 +343,8 @@ async def test_a_write_whose_watchdog_was_killed_is_put_back_and_recorded(
     code, rows, _ = await _diff(capsys, db, lab, tmp_path, f"host:{pi.hostname}")
     assert code == 0 and _file(pi) == "original\n"
     assert rows[0]["rolled_back"]["by"] == "agent"
-    with Store.open(db) as reopened:
-        (event,) = [
-            e for e in EventLog(reopened).recent(pi.serial) if e.kind == "config_rolled_back"
-        ]
-    assert "watchdog was not running" in event.message and "/etc/app/app.conf" in event.message
+    (event,) = _rolled_back_events(db, pi)
+    assert "watchdog was not running" in event and "/etc/app/app.conf" in event
 
 
 async def test_a_file_only_root_reads_is_diffed_by_hash_and_an_identical_push_is_a_no_op(
