@@ -441,3 +441,21 @@ async def test_an_unknown_rack_stays_put_and_tab_completes_every_rack_in_the_sto
             pilot, lambda: isinstance(app.screen, RackScreen) and app.screen.data is not None
         )
         assert [e.rack.name for e in rack(app).data.elevations] == ["Spare9"]  # type: ignore[union-attr]
+
+
+async def test_a_unit_claimed_twice_after_a_merge_is_flagged_on_the_elevation(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "fleet.db"
+    seed_racks(db)
+    with Store.open(db) as s:  # what a merge leaves: equipment over pi-4b-006 (U38)
+        a1 = RackBook(s).find_rack("A1").id
+        fields = {"rack_id": a1, "unit": 38, "height_u": 1, "kind": "shelf", "label": "tools"}
+        s.set_row("rack_items", "item-merged", **fields)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        lines = screen_text(app).splitlines()
+        u38 = next(line for line in lines if line.lstrip().startswith("U38"))
+        assert "⚠" in u38 and "shelf tools" in u38
+        assert not any("⚠" in line for line in lines if line.lstrip().startswith("U40"))
