@@ -16,6 +16,7 @@ from fleet_tui.core.export import FleetCsvRow, iso, rack_names
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.policy import Severity
+from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.screens import actions
@@ -148,6 +149,7 @@ class FleetScreen(Screen[None]):
         self.marked: set[str] = set()
         self._pending: dict[str, DeviceState] = {}
         self._records: tuple[list[DeviceRecord], dict[str, str]] | None = None
+        self.rack_refs: list[str] = []  # every rack in the store (for `:rack` completion)
         self._dirty = False
         self._filter_before_edit = ""
         self.first_rows_shown: float | None = None  # for the benchmark: when rows first appeared
@@ -205,11 +207,13 @@ class FleetScreen(Screen[None]):
         store = fleet_context(self.app).read_store()
         if store is None:
             return
-        message = RecordsLoaded(DeviceBook(store).all(), rack_names(store))
+        refs = sorted(RackBook(store).refs().values(), key=str.casefold)
+        message = RecordsLoaded(DeviceBook(store).all(), rack_names(store), refs)
         self.post_message(message)
 
     def on_records_loaded(self, message: RecordsLoaded) -> None:
         self._records = (message.records, message.racks)
+        self.rack_refs = message.rack_refs
         self.flush()
 
     def flush(self) -> None:

@@ -27,10 +27,13 @@ class BackendFailed(Message, bubble=False):
 class RecordsLoaded(Message, bubble=False):
     """What the fleet database knows about devices (labels, tags, racks), read in a worker."""
 
-    def __init__(self, records: list[DeviceRecord], racks: dict[str, str]) -> None:
+    def __init__(
+        self, records: list[DeviceRecord], racks: dict[str, str], rack_refs: list[str]
+    ) -> None:
         super().__init__()
         self.records = records
         self.racks = racks
+        self.rack_refs = rack_refs  # every rack as `:rack` takes it (name, or ROOM/NAME)
 
 
 class OperationUpdated(Message, bubble=False):

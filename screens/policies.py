@@ -38,6 +38,7 @@ POLICY_COLUMNS = [
     ("rule", "Rule", 40),
 ]
 EVENT_COLUMNS = [("when", "When", 11), ("host", "Host", 14), ("message", "Message", 40)]
+NO_EVENTS = "no policy has fired or cleared yet"
 HELP = (
     "A policy fires when its metric stays at or above its threshold for its hold time, and "
     "clears at its lower clear level (no flapping around a threshold). From: default "
@@ -78,6 +79,7 @@ class PoliciesScreen(Screen[None]):
         yield Static(id="policies-summary")
         yield KeyedTable(POLICY_COLUMNS, id="policies-table", wrap=("rule",), flex="rule")
         yield KeyedTable(EVENT_COLUMNS, id="policies-events", wrap=("message",), flex="message")
+        yield Static(Text(NO_EVENTS), id="policies-none")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -116,9 +118,10 @@ class PoliciesScreen(Screen[None]):
             self.query_one("#policies-table", KeyedTable).sync(
                 list(self.policies), self._policy_cells, set(self.policies)
             )
-            self.query_one("#policies-events", KeyedTable).sync(
-                list(self.events), self._event_cells, set(self.events)
-            )
+            events = self.query_one("#policies-events", KeyedTable)
+            events.sync(list(self.events), self._event_cells, set(self.events))
+            events.display = bool(self.events)  # not an empty table of headers: one line
+            self.query_one("#policies-none", Static).display = not self.events
 
     def _policy_cells(self, name: str) -> list[Cell]:
         p = self.policies[name]

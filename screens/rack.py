@@ -75,7 +75,8 @@ class RackScreen(Screen[None]):
         "slots side by side (numbered), wrapping when narrow. t cycles the word after each "
         "hostname: status (as on the fleet), temperature (°C, coloured on a heat scale) or "
         "power draw (W; est. = estimated from the model and CPU load, — = unknown). ⚠ marks "
-        "a slot two placements claim after a merge (:sync resolves it)."
+        "a slot two placements claim, or a unit equipment and a device (or two items) "
+        "claim, after a merge (:sync resolves it)."
     )
     BINDINGS = [
         Binding(

@@ -290,7 +290,7 @@ def _stop_segments(
     prefix = f"{stop.slot} " if stop.slot is not None else ""
     if unit.item is not None:
         item = unit.item
-        text = f"{item.kind} {safe(item.label)}"
+        text = ("⚠ " if unit.clash else "") + f"{item.kind} {safe(item.label)}"
         return _piece(text, f"{item.height_u}U", stop.width, f"{base} bold".strip(), "")
     serial = occupant(unit, stop.slot, marks.face)
     if serial is None:
@@ -299,7 +299,7 @@ def _stop_segments(
     row = rows.get(serial)
     value, value_style = overlay_value(row, marks.overlay)
     name = safe(hostname_of(column, rows, serial))
-    if unit.conflicts:
+    if unit.conflicts or unit.clash:
         name = "⚠ " + name
     return _piece(prefix + name, value, stop.width, base, value_style)
 

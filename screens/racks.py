@@ -3,6 +3,7 @@ budget and draw); enter opens one (`:rack NAME`). Also registers `:rack`."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +15,8 @@ from textual.widgets import DataTable, Footer, Header, Static
 
 from fleet_tui.assets import asset
 from fleet_tui.core.models import DeviceState
+from fleet_tui.core.racks.book import RackBook
+from fleet_tui.core.racks.errors import RackError
 from fleet_tui.core.racks.layout import Elevation
 from fleet_tui.screens.context import fleet_context
 from fleet_tui.screens.fleet import FleetScreen
@@ -187,16 +190,39 @@ def _open_racks(app: App[Any], arg: str) -> None:
 
 
 def _open_one(app: App[Any], arg: str) -> None:
+    """`:rack NAME`: the rack is looked up in a worker; an unknown name leaves the screen as
+    it is and says so in one line, as `:device` does."""
     if not arg:
         raise CommandError("which rack? :rack NAME (or ROOM/NAME); :racks lists them")
-    open_rack(app, arg)
+    app.run_worker(
+        partial(_find_and_open, app, arg),
+        thread=True,
+        exclusive=True,
+        group="rack-find",
+        exit_on_error=False,
+        description="looking up a rack",
+    )
+
+
+def _find_and_open(app: App[Any], ref: str) -> None:
+    store = fleet_context(app).read_store()
+    if store is not None:
+        try:
+            RackBook(store).find_rack(ref)
+        except RackError as e:
+            said = str(e).replace("fleet-tui rack list shows them", ":racks lists them")
+            app.call_from_thread(app.notify, said, title="Command", severity="error", markup=False)
+            return
+    app.call_from_thread(open_rack, app, ref)
 
 
 def _suggest(app: App[Any]) -> list[tuple[str, str]]:
     names = set(_known)
     fleet = app.screen_stack[0] if app.screen_stack else None
-    if isinstance(fleet, FleetScreen) and fleet.model is not None:
-        names.update(r.rack for r in list(fleet.model.rows.values()) if r.rack)
+    if isinstance(fleet, FleetScreen):
+        names.update(fleet.rack_refs)  # every rack in the store, read with the fleet's records
+        if fleet.model is not None:
+            names.update(r.rack for r in list(fleet.model.rows.values()) if r.rack)
     return [
         (n, f"the elevation of rack {n}")
         for n in sorted(names, key=str.lower)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fleet_tui.cli import main
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.racks.layout import load_elevation
 from fleet_tui.core.store.database import Store
@@ -125,3 +126,68 @@ def test_the_same_rack_made_on_two_laptops_is_one_rack(
         assert [r.name.upper() for r in RackBook(s).racks()] == ["R9"]
         assert len(s.rows("sites")) == 1 and len(s.rows("rooms")) == 1
     assert RackBook(a).racks() == RackBook(b).racks()
+
+
+def test_equipment_and_devices_claiming_one_unit_are_conflicts_resolved_by_keeping_one(
+    pair: tuple[Store, Store], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = pair
+    for s in (a, b):
+        for serial, host in ((PI1, "pi-4b-017"), (PI2, "pi-5-002"), (PI3, "pi-zero-3")):
+            DeviceBook(s).upsert(serial, hostname=host)
+    rack = RackBook(a).add_rack("R2", room="Lab", site="HQ", height_u=40)
+    exchange(a, b, tmp_path)
+    # each write is checked on its laptop; only the merge brings them together
+    switch = RackBook(a).add_item(rack, 10, height_u=2, kind="switch", label="core")
+    pdu = RackBook(b).add_item(rack, 11, height_u=1, kind="pdu", label="pdu-a")
+    RackBook(a).place(PI1, rack, 20)
+    shelf = RackBook(b).add_item(rack, 20, height_u=1, kind="shelf", label="top")
+    RackBook(a).set_tray(rack, 30, 4)
+    RackBook(a).place(PI2, rack, 30, 1)
+    RackBook(b).place(PI3, rack, 30)  # full-width where a filled slot 1
+    report = PeerMerge(a).merge(Exchange(b).snapshot(tmp_path / "usb" / "b.db"))
+    assert [line for line in report.lines() if "CONFLICT" in line] == [
+        f"  CONFLICT unit {rack}/11 is claimed twice: 2 items overlap",
+        f"  CONFLICT unit {rack}/20 is claimed twice: 1 item and device {PI1} overlap",
+        f"  CONFLICT unit {rack}/30 is claimed twice: devices {PI3}, {PI2} overlap",
+    ]
+    exchange(a, b, tmp_path)
+    for s in (a, b):
+        found = [(c.kind, c.subject, c.items) for c in PeerMerge(s).conflicts()]
+        assert found == [
+            ("unit-overlap", f"{rack}/11", sorted([switch, pdu])),
+            ("unit-overlap", f"{rack}/20", [shelf]),
+            ("unit-overlap", f"{rack}/30", []),
+        ]
+    # the elevation flags the units claimed twice, and `rack show` says what claims them
+    e = load_elevation(a, rack)
+    assert [u.number for u in e.units if u.clash] == [30, 20, 11]
+    assert not e.unit(10).clash and not e.unit(12).clash
+    db = str(a.path)
+    assert main(["--db", db, "rack", "show", "R2"]) == 0
+    shown = capsys.readouterr().out
+    assert "CONFLICT: U11 is claimed twice (fleet-tui conflicts):" in shown
+    assert "pdu 'pdu-a' (1U from U11)" in shown and "switch 'core' (2U from U10)" in shown
+    assert "full-width pi-zero-3" in shown and "slot 1 pi-5-002" in shown
+    # `fleet-tui conflicts` lists each with what may stay
+    assert main(["--db", db, "conflicts"]) == 0
+    listed = capsys.readouterr().out
+    assert f"--keep {switch}  switch 'core' at R2 U10-U11" in listed
+    assert f"--keep {pdu}  pdu 'pdu-a' at R2 U11" in listed
+    assert f"unit {rack}/20 is claimed twice: 1 item and device {PI1} overlap" in listed
+    # keeping one removes what clashes with it (logged); the other laptop learns it
+    assert main(["--db", db, "conflicts", "resolve", f"{rack}/11", "--keep", switch]) == 0
+    assert f"removed {pdu}" in capsys.readouterr().out
+    keep_pi1 = next(p.id for p in RackBook(a).placements(rack) if p.serial == PI1)
+    assert resolve(a, PeerMerge(a).conflicts()[0], keep_pi1) == [shelf]
+    keep_pi2 = next(p.id for p in RackBook(a).placements(rack) if p.serial == PI2)
+    removed = resolve(a, PeerMerge(a).conflicts()[0], keep_pi2)
+    assert [RackBook(a).placement_of(PI3)] == [None] and len(removed) == 1
+    events = [r["message"] for r in a.query("SELECT message FROM events WHERE kind='conflict'")]
+    assert any("kept switch 'core' at R2 U10-U11" in m and "pdu-a" in m for m in events)
+    exchange(a, b, tmp_path)
+    for s in (a, b):
+        assert PeerMerge(s).conflicts() == []
+        e = load_elevation(s, rack)
+        assert [(i.kind, i.unit) for i in e.items] == [("switch", 10)]
+        assert {p.serial for p in e.placements} == {PI1, PI2}

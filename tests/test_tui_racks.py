@@ -24,6 +24,7 @@ from test_tui_support import (
     utc,
     wait_for,
 )
+from textual.widgets import Input
 
 from fleet_tui.core.models import Health
 from fleet_tui.core.ops.journal import OperationJournal
@@ -407,3 +408,54 @@ async def test_identify_from_the_rack_blinks_the_simulated_pi(tmp_path: Path) ->
 
 
 _ = (fleet_states, utc)
+
+
+async def test_an_unknown_rack_stays_put_and_tab_completes_every_rack_in_the_store(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "fleet.db"
+    seed_racks(db)
+    with Store.open(db) as s:  # no device in it, never opened in this session
+        RackBook(s).add_rack("Spare9", room="store", site="hq", height_u=12)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        post_fleet(app)
+        fleet = app.screen
+        await pilot.pause(0.1)
+        await command_line(pilot, "rack nowhere")
+        assert await wait_for(
+            pilot,
+            lambda: any(
+                str(n.message) == "unknown rack 'nowhere' (:racks lists them)"
+                for n in app._notifications
+            ),
+        )
+        await pilot.pause(0.2)
+        assert app.screen is fleet  # no empty rack screen pushed over the fleet
+        await pilot.press("colon", *"rack Sp")
+        await pilot.pause(0.1)
+        await pilot.press("tab")
+        assert await wait_for(pilot, lambda: app.screen.query_one(Input).value == "rack Spare9")
+        await pilot.press("enter")
+        assert await wait_for(
+            pilot, lambda: isinstance(app.screen, RackScreen) and app.screen.data is not None
+        )
+        assert [e.rack.name for e in rack(app).data.elevations] == ["Spare9"]  # type: ignore[union-attr]
+
+
+async def test_a_unit_claimed_twice_after_a_merge_is_flagged_on_the_elevation(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "fleet.db"
+    seed_racks(db)
+    with Store.open(db) as s:  # what a merge leaves: equipment over pi-4b-006 (U38)
+        a1 = RackBook(s).find_rack("A1").id
+        fields = {"rack_id": a1, "unit": 38, "height_u": 1, "kind": "shelf", "label": "tools"}
+        s.set_row("rack_items", "item-merged", **fields)
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot, app)
+        lines = screen_text(app).splitlines()
+        u38 = next(line for line in lines if line.lstrip().startswith("U38"))
+        assert "⚠" in u38 and "shelf tools" in u38
+        assert not any("⚠" in line for line in lines if line.lstrip().startswith("U40"))

@@ -169,3 +169,22 @@ async def test_thermal_draws_the_racks_on_screen_and_scrolls_to_the_others(
         maps.scroll_end(animate=False, immediate=True)
         assert await wait_for(pilot, lambda: "R9 (hall)" in "\n".join(screen_lines(app)))
         assert "narrow: o w h c" in "\n".join(screen_lines(app))  # the legend, last
+
+
+async def test_policies_say_in_one_line_when_nothing_has_fired(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    Store.open(db).close()  # a fleet database where no policy ever fired
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(pilot, "policies", PoliciesScreen, "#policies-table", 1)
+        text = "\n".join(screen_lines(app))
+        assert "no policy has fired or cleared yet" in text
+        assert "Message" not in text  # no empty table of headers
+        with Store.open(db) as store:
+            EventLog(store).record(None, "policy", "policy hot fired: temperature 81.0 °C")
+        await pilot.press("r")
+        assert await wait_for(
+            pilot, lambda: "policy hot fired: temperature 81.0" in "\n".join(screen_lines(app))
+        )
+        text = "\n".join(screen_lines(app))
+        assert "Message" in text and "no policy has fired or cleared yet" not in text

@@ -99,6 +99,15 @@ class RackBook:
         """Every rack, by site, room and name."""
         return load_racks(self.store)
 
+    def refs(self) -> dict[str, str]:
+        """Rack id -> how to name the rack where one is typed or written to a file: its name,
+        or ROOM/NAME when a rack of another room has that name too."""
+        racks = self.racks()
+        count: dict[str, int] = {}
+        for r in racks:
+            count[r.name.casefold()] = count.get(r.name.casefold(), 0) + 1
+        return {r.id: r.path if count[r.name.casefold()] > 1 else r.name for r in racks}
+
     def find_rack(self, ref: str) -> RackInfo:
         """A rack by id, else `ROOM/NAME`, else name (case-insensitive)."""
         text = ref.strip()

@@ -19,6 +19,7 @@ from fleet_tui.core.racks.rules import RackState
 from fleet_tui.core.records import DeviceRecord
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
+from fleet_tui.core.sync.unit_clash import Holder, clashing_units
 
 Slot = tuple[int | None, str]  # (slot or None for full-width, face)
 
@@ -32,10 +33,18 @@ class UnitView:
     occupants: dict[Slot, Placement] = field(default_factory=dict)
     # more live placements for a slot already in `occupants`: a merge conflict to resolve
     conflicts: tuple[Placement, ...] = ()
+    # when a merge left two things claiming this unit (equipment overlapping equipment or a
+    # device, a full-width device beside slotted ones): everything here, items first
+    overlap: tuple[ItemInfo | Placement, ...] = ()
 
     @property
     def free(self) -> bool:
         return self.kind == "free"
+
+    @property
+    def clash(self) -> bool:
+        """Whether a merge left this unit claimed twice (a `unit-overlap` conflict)."""
+        return bool(self.overlap)
 
     def at(self, slot: int | None, face: str = "front") -> Placement | None:
         return self.occupants.get((slot, face))
@@ -160,6 +169,9 @@ def build_elevation(
     by_unit: dict[int, list[Placement]] = defaultdict(list)
     for p in sorted(placements, key=lambda p: p.id):
         by_unit[p.unit].append(p)
+    holders = [Holder(i.id, i.unit, i.height_u) for i in items]
+    holders += [Holder(p.id, p.unit, 1, p.face, p.slot, p.serial) for p in placements]
+    clashing = clashing_units(holders)
     units = []
     for n in rack.display_order():
         occupants: dict[Slot, Placement] = {}
@@ -181,7 +193,11 @@ def build_elevation(
             kind = "device"
         else:
             kind = "free"
-        units.append(UnitView(n, kind, trays.get(n, 0), item, occupants, tuple(extra)))
+        overlap: tuple[ItemInfo | Placement, ...] = ()
+        if n in clashing:
+            covering = sorted((i for i in items if n in i.units), key=lambda i: i.id)
+            overlap = (*covering, *by_unit.get(n, ()))
+        units.append(UnitView(n, kind, trays.get(n, 0), item, occupants, tuple(extra), overlap))
     here = {p.serial for p in placements}
     return Elevation(
         rack,

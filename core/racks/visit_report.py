@@ -36,7 +36,7 @@ from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.hlc import Stamp
 from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.core.store.schema import DEVICE_FIELDS
-from fleet_tui.core.sync.conflicts import placement_conflicts
+from fleet_tui.core.sync.conflicts import constraint_conflicts
 from fleet_tui.core.text import visible
 
 DAY_S = 86400.0
@@ -325,11 +325,15 @@ class VisitReport:
 
     def _conflicts(self) -> Iterable[VisitRow]:
         with self.store.locked() as conn:
-            found = placement_conflicts(conn)
+            found = constraint_conflicts(conn)
         for c in found:
             yield self._row(
                 "conflict",
-                f"{c.kind} {c.subject}: " + ", ".join(self._name(s) or s for s in c.serials),
+                f"{c.kind} {c.subject}: "
+                + ", ".join(
+                    [self._name(s) or s for s in c.serials]
+                    + ([f"{len(c.items)} rack item(s)"] if c.items else [])
+                ),
                 serial=c.serials[0] if len(c.serials) == 1 else None,
             )
 

@@ -19,7 +19,7 @@ from fleet_tui.core.store.base import StoreError, file_uri
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.sync import files
 from fleet_tui.core.sync.beside import SideTask
-from fleet_tui.core.sync.conflicts import placement_conflicts
+from fleet_tui.core.sync.conflicts import constraint_conflicts
 from fleet_tui.core.sync.merge import analyse, merge_attached
 from fleet_tui.core.sync.peer import PageCheck, PeerError, PeerInfo, inspect_peer
 from fleet_tui.core.sync.report import ConstraintConflict, MergeReport
@@ -82,9 +82,9 @@ class PeerMerge:
         return report
 
     def conflicts(self) -> list[ConstraintConflict]:
-        """Constraints the merged state breaks (one device per slot, one slot per device)."""
+        """Constraints the merged state breaks (one device per slot, one slot per device, one thing per rack unit)."""
         with self.store.locked() as conn:
-            return placement_conflicts(conn)
+            return constraint_conflicts(conn)
 
     # ---- the parts, also used by an exchange (core/sync/exchange.py) -----------------------
     def inspect(self, path: Path) -> PeerInfo:
@@ -146,7 +146,7 @@ class PeerMerge:
         except sqlite3.DatabaseError:
             verdict()  # a damaged file explains the failure best
             raise
-        report.conflicts = placement_conflicts(c)
+        report.conflicts = constraint_conflicts(c)
         store.observe_clock(c, info.hlc)
         store.set_write_version(c, ver + 1)
         verdict()

@@ -56,12 +56,27 @@ class Corruption:
 
 @dataclass
 class ConstraintConflict:
-    """A rule no CRDT can hold (one device per slot, one slot per device), left to the user."""
+    """A rule no CRDT can hold (one device per slot, one slot per device, one thing per rack
+    unit), left to the user."""
 
-    kind: str  # "slot-shared" | "device-in-two-slots"
-    subject: str  # the slot "rack/unit/slot" or the serial
+    kind: str  # "slot-shared" | "device-in-two-slots" | "unit-overlap"
+    subject: str  # the slot "rack/unit/slot", the serial, or the unit "rack/unit"
     placements: list[str]  # placement ids involved
     serials: list[str]
+    items: list[str] = field(default_factory=list)  # rack equipment ids involved
+
+    def text(self) -> str:
+        """What is wrong, in one line."""
+        if self.kind == "slot-shared":
+            return (
+                f"slot {self.subject} holds {len(self.serials)} devices: {', '.join(self.serials)}"
+            )
+        if self.kind == "unit-overlap":
+            parts = [f"{len(self.items)} item{'s' * (len(self.items) != 1)}"] if self.items else []
+            if self.serials:
+                parts.append(f"device{'s' * (len(self.serials) != 1)} {', '.join(self.serials)}")
+            return f"unit {self.subject} is claimed twice: {' and '.join(parts)} overlap"
+        return f"device {self.subject} is in {len(self.placements)} places"
 
 
 @dataclass
@@ -107,12 +122,7 @@ class MergeReport:
         for k in self.corruption:
             out.append(f"  CORRUPTION {k.table} {k.key}: {k.detail}")
         for k2 in self.conflicts:
-            what = (
-                f"slot {k2.subject} holds {', '.join(k2.serials)}"
-                if k2.kind == "slot-shared"
-                else f"device {k2.subject} is in {len(k2.placements)} places"
-            )
-            out.append(f"  CONFLICT {what}")
+            out.append(f"  CONFLICT {k2.text()}")
         if self.compacted:
             out.append(f"  {self.compacted} raw samples folded into compacted buckets")
         return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet_tui.core.racks.layout import Elevation, UnitView
-from fleet_tui.core.racks.model import Placement
+from fleet_tui.core.racks.model import ItemInfo, Placement
 from fleet_tui.core.text import visible
 
 UNIT_W = 9  # "U42-U30" and a gap
@@ -63,7 +63,17 @@ def _unit_lines(e: Elevation, u: UnitView) -> list[str]:
             label = pad
     for p in u.conflicts:
         out.append(f"{pad}  CONFLICT: also {_device(e, p)} (fleet-tui conflicts)")
+    if u.clash:
+        out.append(f"{pad}  CONFLICT: {e.label(u.number)} is claimed twice (fleet-tui conflicts):")
+        out += [f"{pad}    {_claim(e, c)}" for c in u.overlap]
     return out
+
+
+def _claim(e: Elevation, c: ItemInfo | Placement) -> str:
+    if isinstance(c, ItemInfo):
+        return f"{c.kind} {visible(c.label, 40)!r} ({c.height_u}U from {e.label(c.unit)})"
+    tag = ("rear " if c.face == "rear" else "") + (f"slot {c.slot} " if c.slot else "full-width ")
+    return f"{tag}{_device(e, c)}"
 
 
 def elevation_lines(e: Elevation) -> list[str]:
@@ -84,7 +94,7 @@ def elevation_lines(e: Elevation) -> list[str]:
         flush()
         if u.kind != "covered":
             out += _unit_lines(e, u)
-        elif u.conflicts or u.occupants:  # a merge left a device under equipment
+        elif u.conflicts or u.clash:  # a merge left a device or more equipment under it
             out += _unit_lines(e, u)
     flush()
     n_free = len(e.free_units())
@@ -122,6 +132,7 @@ def elevation_json(e: Elevation) -> dict[str, Any]:
                     "height_u": item.height_u,
                 },
                 "devices": [_placement_json(e, p) for p in (*u.occupants.values(), *u.conflicts)],
+                "conflict": u.clash or bool(u.conflicts),
             }
         )
     return {"rack": e.rack.to_json(), "units": units, "free_units": e.free_units()}

@@ -45,8 +45,7 @@ def _read(args: argparse.Namespace) -> Store:
 
 def _rack_name(book: RackBook, rack: RackInfo) -> str:
     """How to name a rack in a file: its name, or ROOM/NAME when another room has one so."""
-    twins = [r for r in book.racks() if r.name.casefold() == rack.name.casefold()]
-    return rack.path if len(twins) > 1 else rack.name
+    return book.refs().get(rack.id, rack.name)
 
 
 # ---- rack add / list / show ------------------------------------------------------------------

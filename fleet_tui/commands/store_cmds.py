@@ -143,7 +143,8 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_conflicts(args: argparse.Namespace) -> int:
-    """List the constraint conflicts, or resolve one by naming the placement that stays."""
+    """List the constraint conflicts, or resolve one by naming the placement (or rack item)
+    that stays."""
     from fleet_tui.core.sync.resolve import choices, describe, resolve
 
     resolving = getattr(args, "conflicts_cmd", None) == "resolve"
@@ -170,6 +171,7 @@ def cmd_conflicts(args: argparse.Namespace) -> int:
                             "serial": ch.serial,
                             "where": ch.where,
                             "device": ch.device,
+                            "table": ch.table,
                         }
                         for ch in choices(store, c)
                     ],
@@ -347,13 +349,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(func=cmd_sync)
 
     p = sub.add_parser(
-        "conflicts", help="placement conflicts left by merges; `resolve` keeps one placement"
+        "conflicts",
+        help="placement and rack-unit conflicts left by merges; `resolve` keeps one of them",
     )
     p.add_argument("--json", action="store_true", help="one JSON list")
     csub = p.add_subparsers(dest="conflicts_cmd", metavar="ACTION")
-    r = csub.add_parser("resolve", help="keep one placement, remove the others (logged)")
-    r.add_argument("subject", metavar="SLOT|SERIAL", help="as listed: rack/unit/slot or serial")
-    r.add_argument("--keep", required=True, metavar="PLACEMENT", help="the placement that stays")
+    r = csub.add_parser(
+        "resolve", help="keep one placement or rack item, remove what it conflicts with (logged)"
+    )
+    r.add_argument(
+        "subject", metavar="SLOT|SERIAL|UNIT", help="as listed: rack/unit/slot, serial, rack/unit"
+    )
+    r.add_argument(
+        "--keep", required=True, metavar="ID", help="the placement or rack item that stays"
+    )
     p.set_defaults(func=cmd_conflicts)
 
     p = sub.add_parser("device", help="edit or forget one device")
