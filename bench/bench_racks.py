@@ -30,9 +30,9 @@ from fleet_tui.core.fleet.runtime import FleetConfig  # noqa: E402
 from fleet_tui.core.racks.book import RackBook  # noqa: E402
 from fleet_tui.core.store.database import Store  # noqa: E402
 from fleet_tui.core.store.devices import DeviceBook  # noqa: E402
-from fleet_tui.screens.context import UiOptions  # noqa: E402
-from fleet_tui.screens.messages import DeviceUpdated  # noqa: E402
-from fleet_tui.screens.rack import RackScreen  # noqa: E402
+from fleet_tui.screens.common.context import UiOptions  # noqa: E402
+from fleet_tui.screens.common.messages import DeviceUpdated  # noqa: E402
+from fleet_tui.screens.racks.rack import RackScreen  # noqa: E402
 
 FIRST_FRAME_TARGET_S = 0.2
 SLOTS = 4

@@ -36,9 +36,9 @@ from fleet_tui.core.store.database import Store  # noqa: E402
 from fleet_tui.core.store.devices import DeviceBook  # noqa: E402
 from fleet_tui.core.store.samples import SampleLog  # noqa: E402
 from fleet_tui.core.thermal.dashboard import load_thermal  # noqa: E402
-from fleet_tui.screens.context import UiOptions  # noqa: E402
-from fleet_tui.screens.keyed_table import KeyedTable  # noqa: E402
-from fleet_tui.screens.thermal import HOTTEST, ThermalScreen  # noqa: E402
+from fleet_tui.screens.common.context import UiOptions  # noqa: E402
+from fleet_tui.screens.common.keyed_table import KeyedTable  # noqa: E402
+from fleet_tui.screens.thermal.thermal import HOTTEST, ThermalScreen  # noqa: E402
 
 TARGET_S = 0.2
 NOW = time.time()

@@ -35,9 +35,9 @@ from fleet_tui.core.models import DeviceState, Facts, Health, Throttled  # noqa:
 from fleet_tui.core.store.database import Store  # noqa: E402
 from fleet_tui.core.store.devices import DeviceBook  # noqa: E402
 from fleet_tui.core.store.samples import SampleLog  # noqa: E402
-from fleet_tui.screens.context import UiOptions  # noqa: E402
-from fleet_tui.screens.fleet import FleetScreen  # noqa: E402
-from fleet_tui.screens.messages import DeviceUpdated  # noqa: E402
+from fleet_tui.screens.common.context import UiOptions  # noqa: E402
+from fleet_tui.screens.common.messages import DeviceUpdated  # noqa: E402
+from fleet_tui.screens.fleet.fleet import FleetScreen  # noqa: E402
 
 FIRST_FRAME_TARGET_S = 1.0
 NOW = time.time()

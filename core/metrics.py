@@ -3,7 +3,7 @@
 A reading comes as a validated `Health` (live, from the agent) or as the dict it is recorded
 in (`Health.model_dump`, a backfill, an import); both give the same `Metrics`: the sample
 columns of core/store/schema.py. Samples store them (core/store/sample_gate.py), the status policy
-judges them (core/policy.py), the device screen charts them (screens/device_data.py). The
+judges them (core/policy.py), the device screen charts them (screens/device/device_data.py). The
 agent's output is untrusted: a value of the wrong type or shape is a missing metric, never an
 error.
 """

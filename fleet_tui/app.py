@@ -1,6 +1,6 @@
 """The App shell: global keys, the pipeline's worker, the UI's store access, one error outlet.
 
-Screens live in `screens/` and reach this class only through `screens.context.FleetContext`.
+Screens live in `screens/` and reach this class only through `screens.common.context.FleetContext`.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from fleet_tui.core.ops.journal import DeviceTarget
 from fleet_tui.core.ops.kinds import DeviceCaller
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.text import visible
-from fleet_tui.screens import registry
-from fleet_tui.screens.command_line import CommandPrompt
-from fleet_tui.screens.commands import FleetCommands
-from fleet_tui.screens.context import ReadOnlyError, UiOptions
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.help import show_help
-from fleet_tui.screens.messages import BackendFailed, DeviceUpdated, OperationUpdated
-from fleet_tui.screens.operation_news import OperationNews
+from fleet_tui.screens.command_mode.command_line import CommandPrompt
+from fleet_tui.screens.command_mode.commands import FleetCommands
+from fleet_tui.screens.command_mode.help import show_help
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.common.context import ReadOnlyError, UiOptions
+from fleet_tui.screens.common.messages import BackendFailed, DeviceUpdated, OperationUpdated
+from fleet_tui.screens.fleet.fleet import FleetScreen
+from fleet_tui.screens.operations.operation_news import OperationNews
 from fleet_tui.stores import UiStores
 
 T = TypeVar("T")

@@ -14,7 +14,8 @@ from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
 
-from fleet_tui.screens import registry
+from fleet_tui import screens as screens_package
+from fleet_tui.screens.common import registry
 
 KEY = re.compile(r"^[A-Za-z0-9_+\-]+$|^.$")
 
@@ -39,7 +40,7 @@ def _subclasses(cls: type) -> list[type]:
 def known_bindings(app_class: type[App[Any]]) -> dict[str, KeyInfo]:
     """Every binding with an id, in the app class and in any DOM class of `screens`."""
     registry.load_all()
-    screens = registry.__name__.rpartition(".")[0] + "."  # fleet_tui.screens.
+    screens = screens_package.__name__ + "."  # fleet_tui.screens.
     classes: list[type] = [app_class] + [
         c for c in _subclasses(DOMNode) if c.__module__.startswith(screens)
     ]

@@ -17,8 +17,8 @@ from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.policies.book import config_policies
 from fleet_tui.keymap import build_keymap, describe, known_bindings
 from fleet_tui.paths import NoDatabase, config_file, log_file, ready_db_path
-from fleet_tui.screens import registry
-from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.common.context import UiOptions
 
 
 def _setup_logging() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fleet_tui.core.store.database import Store, StoreError
-from fleet_tui.screens.context import ReadOnlyError
+from fleet_tui.screens.common.context import ReadOnlyError
 
 
 class UiStores:

@@ -136,7 +136,7 @@ async def test_the_sync_screen_shows_times_as_iso_with_the_zone(tmp_path: Path, 
     from test_tui_support import make_app, wait_for
     from textual.widgets import DataTable
 
-    from fleet_tui.screens.sync import SyncScreen
+    from fleet_tui.screens.sync.sync import SyncScreen
 
     db, peer = _both_saw_the_device(tmp_path)
     app = make_app(db)

@@ -25,8 +25,8 @@ from fleet_tui import cli
 from fleet_tui.core.export import CsvRow, InventoryRow, cell, write_csv
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens.dialogs import ExportDialog
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.common.dialogs import ExportDialog
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 _ = utc
 

@@ -13,9 +13,9 @@ from fleet_tui import cli
 from fleet_tui.app import FleetApp
 from fleet_tui.config import load_config
 from fleet_tui.keymap import build_keymap, known_bindings
-from fleet_tui.screens import registry
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.help import HelpScreen
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ def test_production_code_does_not_load_the_simulator() -> None:
         "    importlib.import_module(name)\n"
         "for name in ('fleet_tui.app', 'fleet_tui.backend', 'fleet_tui.launch'):\n"
         "    importlib.import_module(name)\n"
-        "from fleet_tui.screens import registry\n"
+        "from fleet_tui.screens.common import registry\n"
         "problems = registry.load_all()\n"
         "bad = ('fleet_tui.core.sim', 'fleet_tui.demo')\n"
         "print(json.dumps([problems, sorted(k for k in sys.modules if k.startswith(bad))]))\n"

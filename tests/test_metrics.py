@@ -21,7 +21,7 @@ from fleet_tui.core.sim.pi_models import MODELS
 from fleet_tui.core.sim.pi_tree import SimPiState, build_pi_tree
 from fleet_tui.core.store.sample_gate import sample_values
 from fleet_tui.core.store.schema import SAMPLE_METRICS
-from fleet_tui.screens.device_data import METRICS, point_of_health
+from fleet_tui.screens.device.device_data import METRICS, point_of_health
 
 try:
     from tests.test_agent_harness import Agent

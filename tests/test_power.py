@@ -355,9 +355,9 @@ async def test_outlet_states_learned_by_power_commands_are_kept_and_shown(
     from test_tui_layout import screen_lines
     from test_tui_support import command_line, make_app, wait_for
 
-    from fleet_tui.screens.context import fleet_context
-    from fleet_tui.screens.format import when
-    from fleet_tui.screens.power import PowerScreen
+    from fleet_tui.screens.common.context import fleet_context
+    from fleet_tui.screens.common.format import when
+    from fleet_tui.screens.thermal.power import PowerScreen
 
     db = await _fleet(plab, tmp_path, capsys)
     ssh = ssh_args(plab, tmp_path)

@@ -19,8 +19,8 @@ from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.demo import DEMO_COMMUNITY_ENV
 from fleet_tui.demo.racks import RackedLab
-from fleet_tui.screens.fleet_model import FleetRow
-from fleet_tui.screens.rack_model import power_of
+from fleet_tui.screens.fleet.fleet_model import FleetRow
+from fleet_tui.screens.racks.rack_model import power_of
 
 _ = plab  # the fixture, used by name
 

@@ -9,8 +9,8 @@ from test_tui_support import FLEET, fleet_states, state
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.policy import Severity, StatusPolicy, evaluate, throttle_flags
 from fleet_tui.core.records import DeviceRecord
-from fleet_tui.screens.filters import FilterError, FleetFilter
-from fleet_tui.screens.fleet_model import FleetModel, find_rows
+from fleet_tui.screens.fleet.filters import FilterError, FleetFilter
+from fleet_tui.screens.fleet.fleet_model import FleetModel, find_rows
 
 
 def _model(states: list[DeviceState] | None = None) -> FleetModel:

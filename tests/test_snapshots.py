@@ -22,8 +22,8 @@ from test_tui_support import (
 
 from fleet_tui.app import FleetApp
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 _ = utc
 SIZES = [(80, 24), (160, 48)]
@@ -219,7 +219,7 @@ def _thermal_app(tmp_path: Path) -> FleetApp:
 
 
 async def _walk_open(pilot: Any) -> None:
-    from fleet_tui.screens.walkthrough import WalkScreen
+    from fleet_tui.screens.racks.walkthrough import WalkScreen
 
     app = pilot.app
     await command_line(pilot, "walk R2")
@@ -236,7 +236,7 @@ async def _walk_open(pilot: Any) -> None:
 async def _walk_to_the_end(pilot: Any) -> None:
     """y, e, e (pi-5-002 missing), its serial scanned in the next slot, a code that matches
     nothing at U8, then n at the rear of U8 (it stays and asks), and ↓ to the summary."""
-    from fleet_tui.screens.walkthrough import SCANNER_GAP_S, WalkScreen
+    from fleet_tui.screens.racks.walkthrough import SCANNER_GAP_S, WalkScreen
 
     await _walk_open(pilot)
     screen = pilot.app.screen
@@ -294,7 +294,7 @@ def test_config_screen_at_80x24(snap_compare: Compare, tmp_path: Path, utc: None
     async def open_configs(pilot: Any) -> None:
         from test_tui_support import command_line
 
-        from fleet_tui.screens.configs import ConfigScreen
+        from fleet_tui.screens.deploy.configs import ConfigScreen
 
         await command_line(pilot, "config app")
         assert await wait_for(

@@ -17,7 +17,7 @@ from fleet_tui.app import FleetApp
 from fleet_tui.core.deploy.releases import ReleaseBook
 from fleet_tui.core.deploy.steps import DeploymentBook, DeploymentRecord, DeployStatus, Plan
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.deploy import DeployScreen
+from fleet_tui.screens.deploy.deploy import DeployScreen
 
 _ = utc
 Compare = Callable[..., bool]

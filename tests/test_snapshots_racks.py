@@ -13,8 +13,8 @@ from rack_support import seed_racks
 from test_tui_support import command_line, make_app, post_fleet, utc, wait_for
 
 from fleet_tui.app import FleetApp
-from fleet_tui.screens.rack import RackScreen
-from fleet_tui.screens.racks import RacksScreen
+from fleet_tui.screens.racks.rack import RackScreen
+from fleet_tui.screens.racks.racks import RacksScreen
 
 _ = utc
 SIZES = [(80, 24), (160, 48)]

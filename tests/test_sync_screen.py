@@ -27,8 +27,8 @@ from fleet_tui.core.sync import ssh as sync_ssh
 from fleet_tui.core.sync.exchange import Exchange
 from fleet_tui.core.sync.peer_merge import PeerMerge
 from fleet_tui.core.sync.ssh import sync_target_async
-from fleet_tui.screens.context import UiOptions
-from fleet_tui.screens.sync import KeepDialog, SyncScreen
+from fleet_tui.screens.common.context import UiOptions
+from fleet_tui.screens.sync.sync import KeepDialog, SyncScreen
 
 
 def _peer_pair(tmp_path: Path) -> tuple[Path, Path]:

@@ -19,8 +19,8 @@ from test_tui_support import (
 )
 from textual.widgets import Static
 
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 _ = utc
 

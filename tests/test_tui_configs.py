@@ -10,8 +10,8 @@ from textual.widgets import Static
 
 from fleet_tui.core.configs.book import ConfigBook
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.configs import ConfigScreen
-from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.deploy.configs import ConfigScreen
 
 TEMPLATE = "host=${device.hostname}\nvalid=yes\n"
 

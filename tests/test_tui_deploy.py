@@ -15,10 +15,10 @@ from textual.widgets import Input, ProgressBar, Static
 from fleet_tui.core.deploy.releases import ReleaseBook
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.deploy import DeployScreen, WaveBar
-from fleet_tui.screens.deploy_dialogs import StartDialog
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.keyed_table import KeyedTable
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.common.keyed_table import KeyedTable
+from fleet_tui.screens.deploy.deploy import DeployScreen, WaveBar
+from fleet_tui.screens.deploy.deploy_dialogs import StartDialog
 
 
 def _add(db: Path, base: Path, version: str, **kw: Any) -> str:

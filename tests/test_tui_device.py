@@ -13,11 +13,11 @@ from fleet_tui.core.models import DeviceState, Health
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.device_edit import EditDeviceDialog
-from fleet_tui.screens.device_panels import FactsPanel, MetricLine
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.device.device_edit import EditDeviceDialog
+from fleet_tui.screens.device.device_panels import FactsPanel, MetricLine
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 _ = utc
 SERIAL = FLEET[0][1]

@@ -14,8 +14,8 @@ from textual.widgets import Input
 
 from fleet_tui.config import load_config
 from fleet_tui.core.export import default_export_dir
-from fleet_tui.screens.dialogs import ConfirmDialog, ExportDialog
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.common.dialogs import ConfirmDialog, ExportDialog
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 _ = utc
 

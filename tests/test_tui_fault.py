@@ -23,11 +23,11 @@ from fleet_tui.app import FleetApp
 from fleet_tui.core.sim.faults import FaultError
 from fleet_tui.demo.fault_command import selected_device
 from fleet_tui.demo.faults import FaultRequest, parse_fault_command
-from fleet_tui.screens import registry
-from fleet_tui.screens.context import UiOptions
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.help import HelpScreen
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.common.context import UiOptions
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 
 def _notes(app: FleetApp) -> list[Any]:

@@ -11,9 +11,9 @@ from textual.widgets import Input
 
 from fleet_tui.app import FleetApp
 from fleet_tui.core.models import DeviceState, Health
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.help import HelpScreen
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 
 def fleet(app: FleetApp) -> FleetScreen:

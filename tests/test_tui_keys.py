@@ -29,18 +29,18 @@ from fleet_tui.core.ops.runner import OperationRunner
 from fleet_tui.core.policy import StatusPolicy
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens import operations as operations_screen
-from fleet_tui.screens import registry
-from fleet_tui.screens.command_line import CommandPrompt
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.filters import FleetFilter, completions
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.fleet_model import FleetModel
-from fleet_tui.screens.help import HelpScreen
-from fleet_tui.screens.messages import OperationUpdated
-from fleet_tui.screens.operations import OperationsScreen
-from fleet_tui.screens.sync import SyncScreen
+from fleet_tui.screens.command_mode.command_line import CommandPrompt
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.common.messages import OperationUpdated
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.filters import FleetFilter, completions
+from fleet_tui.screens.fleet.fleet import FleetScreen
+from fleet_tui.screens.fleet.fleet_model import FleetModel
+from fleet_tui.screens.operations import operations as operations_screen
+from fleet_tui.screens.operations.operations import OperationsScreen
+from fleet_tui.screens.sync.sync import SyncScreen
 
 
 def _fleet(app: FleetApp) -> FleetScreen:

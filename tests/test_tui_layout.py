@@ -38,12 +38,12 @@ from fleet_tui.core.ops.model import OpStatus, StepStatus
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.samples import SampleLog
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.help import HelpScreen
-from fleet_tui.screens.operations import OperationsScreen
-from fleet_tui.screens.sparkline import BARS, SCALES, bars
-from fleet_tui.screens.sync import SyncScreen
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.common.sparkline import BARS, SCALES, bars
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
+from fleet_tui.screens.operations.operations import OperationsScreen
+from fleet_tui.screens.sync.sync import SyncScreen
 
 _ = utc
 SIZE = (80, 24)
@@ -431,6 +431,6 @@ async def test_sync_edits_fit_80_columns(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("width", "text"), [(9, "pi-4b-001"), (8, "pi-4b-0…"), (1, "…")])
 def test_a_cut_cell_ends_in_an_ellipsis(width: int, text: str) -> None:
-    from fleet_tui.screens.format import fit
+    from fleet_tui.screens.common.format import fit
 
     assert fit("pi-4b-001", width) == text

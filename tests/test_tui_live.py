@@ -9,7 +9,7 @@ from test_tui_support import live_demo, wait_for
 
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens.dialogs import ConfirmDialog
+from fleet_tui.screens.common.dialogs import ConfirmDialog
 
 
 async def test_identify_and_reboot_reach_the_simulated_pis(tmp_path: Path) -> None:

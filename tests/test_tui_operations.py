@@ -13,9 +13,9 @@ from textual.widgets import ProgressBar
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
 from fleet_tui.core.ops.model import OpStatus, StepStatus
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.operations import OperationsScreen
-from fleet_tui.screens.operations_bar import OperationLine, OperationsBar
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.operations.operations import OperationsScreen
+from fleet_tui.screens.operations.operations_bar import OperationLine, OperationsBar
 
 
 async def _slow(app: Any, seconds: float) -> None:

@@ -16,10 +16,10 @@ from fleet_tui.core.sim.lab import LabOptions, PowerOptions
 from fleet_tui.core.store.database import Store
 from fleet_tui.demo import DEMO_COMMUNITY_ENV
 from fleet_tui.demo.racks import RackedLab
-from fleet_tui.screens.context import UiOptions
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.fleet import FleetScreen
-from fleet_tui.screens.power_menu import PowerMenu
+from fleet_tui.screens.common.context import UiOptions
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.fleet.fleet import FleetScreen
+from fleet_tui.screens.operations.power_menu import PowerMenu
 
 COMMUNITY = "tui-power-community"
 
@@ -75,8 +75,8 @@ async def test_readonly_p_does_nothing(tmp_path: Path) -> None:
 async def test_rack_screen_names_the_outlet_and_o_links_another(tmp_path: Path) -> None:
     from test_tui_support import command_line
 
-    from fleet_tui.screens.outlet_dialog import OutletDialog
-    from fleet_tui.screens.rack import RackScreen
+    from fleet_tui.screens.racks.outlet_dialog import OutletDialog
+    from fleet_tui.screens.racks.rack import RackScreen
 
     app, lab = _app(tmp_path / "demo.db")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -118,8 +118,8 @@ async def test_outlet_dialog_defines_an_snmp_v3_outlet_with_key_variables_only(
     from textual.widgets import Button, Input, Select, Static
     from walk_support import PI1, build_rack
 
-    from fleet_tui.screens.outlet_dialog import OutletDialog
-    from fleet_tui.screens.rack import RackScreen
+    from fleet_tui.screens.racks.outlet_dialog import OutletDialog
+    from fleet_tui.screens.racks.rack import RackScreen
 
     db = tmp_path / "fleet.db"
     with Store.open(db) as store:

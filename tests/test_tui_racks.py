@@ -31,13 +31,13 @@ from fleet_tui.core.ops.journal import OperationJournal
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.dialogs import ConfirmDialog, ExportDialog
-from fleet_tui.screens.help import HelpScreen
-from fleet_tui.screens.rack import RackScreen
-from fleet_tui.screens.rack_model import Overlay
-from fleet_tui.screens.rack_picker import DevicePicker
-from fleet_tui.screens.racks import RacksScreen
+from fleet_tui.screens.command_mode.help import HelpScreen
+from fleet_tui.screens.common.dialogs import ConfirmDialog, ExportDialog
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.racks.rack import RackScreen
+from fleet_tui.screens.racks.rack_model import Overlay
+from fleet_tui.screens.racks.rack_picker import DevicePicker
+from fleet_tui.screens.racks.racks import RacksScreen
 
 
 def rack(app: Any) -> RackScreen:

@@ -26,7 +26,7 @@ from fleet_tui.core.store.events import EventLog
 from fleet_tui.core.store.samples import SampleLog
 from fleet_tui.demo import DEMO_SUB_TITLE
 from fleet_tui.demo import fault_command as _fault_command
-from fleet_tui.screens.context import UiOptions
+from fleet_tui.screens.common.context import UiOptions
 
 # The demo's `:fault`, registered as `fleet-tui demo` registers it: the command table (and with
 # it `?` help, completion and the palette) is the same whichever TUI tests run. In an app that
@@ -237,7 +237,7 @@ def make_app(
 
 
 def post_fleet(app: FleetApp, states: list[DeviceState] | None = None) -> None:
-    from fleet_tui.screens.messages import DeviceUpdated
+    from fleet_tui.screens.common.messages import DeviceUpdated
 
     for s in states if states is not None else fleet_states():
         app.post_message(DeviceUpdated(s))
@@ -268,7 +268,7 @@ def demo_app(
 async def live_demo(db: Path, devices: int = 2) -> AsyncIterator[tuple[FleetApp, Any, Any]]:
     """The real TUI on a simulated lab of `devices` Pis, once every Pi has a health reading:
     (app, pilot, fleet screen)."""
-    from fleet_tui.screens.fleet import FleetScreen
+    from fleet_tui.screens.fleet.fleet import FleetScreen
 
     app = demo_app(
         db, UiOptions(flush_seconds=0.1, animate=False), devices=devices, poll_interval=0.5

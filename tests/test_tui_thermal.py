@@ -15,11 +15,11 @@ from fleet_tui.core.policies.book import PolicyBook
 from fleet_tui.core.sim.pi_paths import fan_hwmon_dir
 from fleet_tui.core.store.database import Store
 from fleet_tui.core.store.events import EventLog
-from fleet_tui.screens.keyed_table import KeyedTable
-from fleet_tui.screens.policies import PoliciesScreen
-from fleet_tui.screens.power import PowerScreen
-from fleet_tui.screens.text_lines import TextLines
-from fleet_tui.screens.thermal import ThermalScreen
+from fleet_tui.screens.common.keyed_table import KeyedTable
+from fleet_tui.screens.common.text_lines import TextLines
+from fleet_tui.screens.thermal.policies import PoliciesScreen
+from fleet_tui.screens.thermal.power import PowerScreen
+from fleet_tui.screens.thermal.thermal import ThermalScreen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from bench_thermal import build_db  # noqa: E402  (a room of racks, as the benchmark builds)

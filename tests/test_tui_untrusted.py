@@ -19,9 +19,9 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Static
 
 from fleet_tui.core.text import visible
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.device_panels import FactsPanel
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.device.device_panels import FactsPanel
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 LITERAL = visible(HOSTILE_HOST)  # '[bold red]evil[/]\\x1b[2J'
 

@@ -16,7 +16,7 @@ from fleet_tui.core.ops.model import OpStatus
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.store.database import Store
 from fleet_tui.hardware.actions import current_trigger
-from fleet_tui.screens.walkthrough import SCANNER_GAP_S, WalkScreen
+from fleet_tui.screens.racks.walkthrough import SCANNER_GAP_S, WalkScreen
 
 
 def _trigger(pi: Any) -> str:

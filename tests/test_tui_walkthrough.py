@@ -11,8 +11,8 @@ from walk_support import LOOSE, PI1, PI2, PI3, PI4, build_rack
 from fleet_tui.core.racks.audits import AuditLog
 from fleet_tui.core.racks.book import RackBook
 from fleet_tui.core.store.database import Store
-from fleet_tui.screens.dialogs import ConfirmDialog
-from fleet_tui.screens.walkthrough import SCANNER_GAP_S, WalkScreen
+from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.racks.walkthrough import SCANNER_GAP_S, WalkScreen
 
 
 def _db(tmp_path: Path) -> Path:

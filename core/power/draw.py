@@ -1,7 +1,7 @@
 """Expected power draw per Pi model, in watts: an estimate, never a measurement.
 
 The one table of it: the rack budget check of `power on` (core/power/budget.py) uses each
-model's most, the rack screen's power overlay (screens/rack_model.py) a draw between idle and
+model's most, the rack screen's power overlay (screens/racks/rack_model.py) a draw between idle and
 most, linear in CPU use, marked "est.". Idle is a booted Pi doing nothing; max is all cores
 busy without USB peripherals. Figures from the Raspberry Pi documentation and common bench
 measurements. A model not in the table: the budget check assumes the most a Pi 5 draws, the

@@ -24,10 +24,9 @@ from fleet_tui.demo.faults import (
     apply_in_order,
     parse_fault_command,
 )
-from fleet_tui.screens import registry
-from fleet_tui.screens.device import DeviceScreen
-from fleet_tui.screens.device_ref import DeviceRef
-from fleet_tui.screens.fleet import FleetScreen
+from fleet_tui.screens.common import registry
+from fleet_tui.screens.device.device import DeviceScreen
+from fleet_tui.screens.fleet.fleet import FleetScreen
 
 LAB_TIMEOUT = 30.0  # a fault that restarts sshd (ssh-down, host-key-change) takes a moment
 FAULT_LINES = 8  # Pis listed in a `:fault` notification (`all` on a big demo: the rest counted)
@@ -49,7 +48,7 @@ def selected_device(app: App[Any]) -> Selected | None:
             row = model.rows.get(key) if key is not None and model is not None else None
             if row is None:
                 return None
-            ref = DeviceRef.of(row)
+            ref = row.device_ref()
             return Selected(ref.endpoint, ref.hostname)
     return None
 
