@@ -24,6 +24,7 @@ from textual.worker import NoActiveWorker, Worker, WorkerState, get_current_work
 from fleet_tui.assets import asset
 from fleet_tui.backend import Backend, BackendNotRunning
 from fleet_tui.core.deploy.rollout import DeployEvent, Rollout
+from fleet_tui.core.deploy.steps import DeployStatus
 from fleet_tui.core.fleet.runtime import FleetConfig
 from fleet_tui.core.models import DeviceState
 from fleet_tui.core.net.ssh import ConnectOptions
@@ -38,13 +39,16 @@ from fleet_tui.screens.command_mode.commands import FleetCommands
 from fleet_tui.screens.command_mode.help import show_help
 from fleet_tui.screens.common import registry
 from fleet_tui.screens.common.context import ReadOnlyError, UiOptions
+from fleet_tui.screens.common.dialogs import ChoiceDialog
 from fleet_tui.screens.common.messages import BackendFailed, DeviceUpdated, OperationUpdated
 from fleet_tui.screens.fleet.fleet import FleetScreen
+from fleet_tui.screens.operations.leaving import CANCEL, QUIT, Unfinished, question, unfinished
 from fleet_tui.screens.operations.operation_news import OperationNews
 from fleet_tui.stores import UiStores
 
 T = TypeVar("T")
 STOP_TIMEOUT = 10.0
+CANCEL_WAIT = 20.0  # "cancel them, then quit": how long the steps get to stop
 OPERATION_START_TIMEOUT = 30.0  # journalling an operation before it runs
 
 
@@ -159,7 +163,7 @@ class FleetApp(App[None]):
         loop = asyncio.get_running_loop()
 
         def quit_softly(signum: int, frame: object) -> None:
-            loop.call_soon_threadsafe(self.call_later, self.action_quit)
+            loop.call_soon_threadsafe(self.call_later, self.quit_now)  # never asks
             watchdog = threading.Timer(STOP_TIMEOUT + 10, self._leave_now, (128 + signum,))
             watchdog.daemon = True
             watchdog.start()
@@ -197,9 +201,64 @@ class FleetApp(App[None]):
         await asyncio.get_running_loop().run_in_executor(None, self.backend.wait, STOP_TIMEOUT)
         self.stores.close()
 
-    async def action_quit(self) -> None:
+    async def quit_now(self) -> None:
         await self.shutdown_backend()
         self.exit()
+
+    async def action_quit(self) -> None:
+        """`q`, ctrl+q, `:quit`: ask first while this process runs operations (leaving marks
+        them interrupted). A signal quits through `quit_now`, without asking."""
+        running = [] if self.options.readonly else unfinished(self.news.now(), self.workers)
+        if not running:
+            self.call_later(self.quit_now)
+            return
+        if any(isinstance(s, ChoiceDialog) and s.id == "quit-question" for s in self.screen_stack):
+            return  # asked already
+
+        def answered(choice: str | None) -> None:
+            if choice == QUIT:
+                self.call_later(self.quit_now)
+            elif choice == CANCEL:
+                self._cancel_then_quit(running)
+
+        dialog = question(running)
+        dialog.id = "quit-question"
+        self.push_screen(dialog, answered)
+
+    @work(exclusive=True, group="quit", exit_on_error=False, description="cancelling, then quit")
+    async def _cancel_then_quit(self, running: list[Unfinished]) -> None:
+        """Cancel through the runner (a deployment: abort it), wait a bounded time for the
+        steps to stop, then quit whatever is left."""
+        self.notify(f"Cancelling {len(running)} operation(s) before quitting…", markup=False)
+        for op_id in {u.op_id for u in running if u.op_id is not None}:
+            self.cancel_operation(op_id)
+        if any(u.op_id is None for u in running):
+            with contextlib.suppress(Exception):  # a refusal: quitting interrupts it anyway
+                await asyncio.wait_for(
+                    asyncio.wrap_future(self.backend.submit(self._abort_deployments())),
+                    CANCEL_WAIT,
+                )
+        deadline = asyncio.get_running_loop().time() + CANCEL_WAIT
+        while unfinished(self.news.now(), self.workers):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        await self.quit_now()
+
+    async def _abort_deployments(self) -> int:
+        """On the pipeline: abort the deployments this process runs (their worker ends)."""
+        rollout = self.deployer()
+        try:
+            mine = [
+                d
+                for d in rollout.book.all()
+                if d.status is DeployStatus.RUNNING and d.pid == os.getpid()
+            ]
+            for d in mine:
+                rollout.request(d.id, "abort")
+            return len(mine)
+        finally:
+            await rollout.close()
 
     async def on_unmount(self) -> None:
         # However the app ends (q, ctrl+c, an error, a test), the lab and connections go too.

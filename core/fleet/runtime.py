@@ -108,7 +108,7 @@ async def run_fleet(
     finally:
         with contextlib.suppress(Exception):
             if runner is not None:
-                await runner.close()
+                await runner.close(interrupt=True)  # the process leaves: `ops resume` later
         with contextlib.suppress(Exception):
             if power is not None:
                 power.close()

@@ -31,6 +31,7 @@ from fleet_tui.core.store.database import Store
 
 OPS, STEPS = "operations", "operation_steps"
 LIST_AT_MOST = 200
+INTERRUPTED_STEP = "outcome unknown: fleet-tui stopped while this step ran"
 
 
 class OperationNotFound(LookupError):
@@ -170,7 +171,7 @@ class OperationJournal:
             {
                 step_key(op.id, s.serial): {
                     "status": StepStatus.INTERRUPTED.value,
-                    "message": "outcome unknown: fleet-tui stopped while this step ran",
+                    "message": INTERRUPTED_STEP,
                 }
                 for s in running
             },

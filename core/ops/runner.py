@@ -26,7 +26,7 @@ from typing import Any
 from fleet_tui.core.ops.catalogue import kind_of
 from fleet_tui.core.ops.events import EventName, OperationEvent
 from fleet_tui.core.ops.fanout import Operation, Result
-from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
+from fleet_tui.core.ops.journal import INTERRUPTED_STEP, DeviceTarget, OperationJournal
 from fleet_tui.core.ops.kinds import (
     DeviceCaller,
     OperationKind,
@@ -81,6 +81,7 @@ class _Run:
         self.steps = {s.serial: s for s in steps}
         self.fanout: Operation[str, str] | None = None
         self.cancelled = False
+        self.leaving = False  # the process stops: what still runs is left interrupted
         self.task: asyncio.Task[OperationRecord] | None = None
         self.skipped: dict[str, str] = {}  # serial -> why its step refused itself (StepRefused)
 
@@ -208,9 +209,13 @@ class OperationRunner:
         run = self._runs.get(op_id)
         return run.progress() if run is not None else self.journal.progress(op_id)
 
-    async def close(self) -> None:
-        """Cancel what still runs (the pipeline is stopping) and wait for the journal."""
-        for op_id in list(self._runs):
+    async def close(self, *, interrupt: bool = False) -> None:
+        """Stop what still runs (the pipeline is stopping) and wait for the journal. Cancelled,
+        or with `interrupt` (the process leaves, nobody gave up on the work) left
+        `interrupted`: steps in flight of unknown outcome, the others pending, so that
+        `ops resume` goes on with it later."""
+        for op_id, run in list(self._runs.items()):
+            run.leaving = interrupt and not run.cancelled
             self.cancel(op_id)
         tasks = [r.task for r in self._runs.values() if r.task is not None]
         if tasks:
@@ -270,11 +275,12 @@ class OperationRunner:
                 watcher.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watcher
-        elif todo:  # cancelled before it began
+        elif todo and not run.leaving:  # cancelled before it began (leaving: still pending)
             for serial in todo:
                 self._set_step(run, serial, StepStatus.CANCELLED, "cancelled before it started")
         progress = run.progress()
-        run.op = self.journal.finish(op, final_status(progress, run.cancelled))
+        status = OpStatus.INTERRUPTED if run.leaving else final_status(progress, run.cancelled)
+        run.op = self.journal.finish(op, status)
         log.info("%s %s %s: %s", op.kind, op.id, run.op.status.value, progress.summary())
         self._emit(run, "finished")
         return run.op
@@ -294,6 +300,10 @@ class OperationRunner:
                 run, result.target, StepStatus.REFUSED, why, (f"{run.kind.name}_skipped", why)
             )
             return
+        if status is StepStatus.CANCELLED and run.leaving:
+            if before is StepStatus.RUNNING:  # as a crash leaves it (journal.reap)
+                self._set_step(run, result.target, StepStatus.INTERRUPTED, INTERRUPTED_STEP)
+            return  # never started: still pending
         if status is StepStatus.CANCELLED and before is StepStatus.RUNNING:
             message = "cancelled while running: the request may have reached the device"
         else:

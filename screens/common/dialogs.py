@@ -1,4 +1,5 @@
-"""Small modal dialogs: a typed yes/no confirmation and the export file prompt."""
+"""Small modal dialogs: a typed yes/no confirmation, a choice among a few actions, and the
+export file prompt."""
 
 from __future__ import annotations
 
@@ -67,6 +68,49 @@ class ConfirmDialog(ModalScreen[bool]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str  # what the dialog answers
+    label: str
+    variant: str = "default"  # a Button variant: default | primary | error | warning
+
+
+class ChoiceDialog(ModalScreen[str | None]):
+    """Ask which of a few actions to take; answers the chosen id. `escape` (and the first
+    choice, focused) is the safe one: it answers None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="dialog.cancel")]
+
+    def __init__(self, title: str, body: Text, safe: str, choices: list[Choice]) -> None:
+        super().__init__(classes="dialog-screen")
+        self._title, self._body, self._safe, self._choices = title, body, safe, choices
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="choice-dialog"):
+            yield Static(Text(self._title, style="bold"), classes="dialog-title")
+            yield Static(self._body, classes="dialog-body")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self._safe, id="cancel")
+                for choice in self._choices:
+                    yield Button(
+                        choice.label,
+                        id=f"choice-{choice.id}",
+                        variant=choice.variant,  # type: ignore[arg-type]
+                    )
+
+    def on_mount(self) -> None:
+        self.query_one("#cancel", Button).focus()
+
+    @on(Button.Pressed)
+    def _chosen(self, event: Button.Pressed) -> None:
+        event.stop()
+        button = event.button.id or ""
+        self.dismiss(button.removeprefix("choice-") if button.startswith("choice-") else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class _Writable(Validator):
