@@ -8,9 +8,9 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from deploy_support import answers, give_ports, make_release
+from deploy_support import answers, current, give_ports, make_release
 from test_tui_support import command_line, live_demo, make_app, wait_for
-from textual.widgets import Input, ProgressBar, Static
+from textual.widgets import Button, Input, ProgressBar, Static
 
 from fleet_tui.core.deploy.releases import ReleaseBook
 from fleet_tui.core.deploy.steps import DeploymentBook, DeployStatus
@@ -137,3 +137,126 @@ async def test_readonly_looks_only(tmp_path: Path) -> None:
             await pilot.pause(0.1)
             assert app.screen is screen
         assert _deployments(db) == []
+
+
+async def _running(pilot: Any, screen: DeployScreen) -> str:
+    """The id of the deployment the screen shows, once it runs (bounded)."""
+
+    def running() -> bool:
+        d = screen.view.shown
+        return d is not None and d.status is DeployStatus.RUNNING
+
+    assert await wait_for(pilot, running, 30.0), "the deployment never ran"
+    assert screen.view.shown is not None
+    return screen.view.shown.id
+
+
+async def _shown_status(
+    pilot: Any, screen: DeployScreen, status: DeployStatus, release: str = ""
+) -> bool:
+    def reached() -> bool:
+        d = screen.view.shown
+        return d is not None and d.status is status and d.release_id.startswith(release)
+
+    return await wait_for(pilot, reached, 90.0)
+
+
+def _status_line(screen: DeployScreen) -> str:
+    return str(screen.query_one("#deploy-status", Static).render())
+
+
+async def test_pause_key_stops_after_the_wave_and_resume_key_finishes(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    async with live_demo(db, devices=2) as (app, pilot, _):
+        ports = give_ports(app.running.lab.pis)
+        _add(db, tmp_path / "rel", "1.0", post="sleep 2")  # each device takes 2 s+
+        screen = await _open(app, pilot)
+        await _start(app, pilot, screen)
+        await pilot.press(*"web@1.0 2", "enter")
+        dep_id = await _running(pilot, screen)
+        await pilot.press("p")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")  # Pause is focused: not a dangerous one
+        assert await _shown_status(pilot, screen, DeployStatus.PAUSED)
+        assert "paused before wave 2" in _status_line(screen)
+        (d,) = _deployments(db)
+        assert d.id == dep_id and d.status is DeployStatus.PAUSED
+        second = d.plan.waves[1][0]
+        await pilot.pause(1.0)  # the next wave would have started by now
+        assert [current(pi) for pi in app.running.lab.pis if pi.serial == second] == [None]
+        await pilot.press("u")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("enter")
+        assert await _shown_status(pilot, screen, DeployStatus.DONE)
+        assert "paused" not in _status_line(screen)
+        for port in ports.values():
+            assert await answers(port, "1.0")
+
+
+async def test_abort_key_stops_the_deployment_and_leaves_the_rest(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    async with live_demo(db, devices=3) as (app, pilot, _):
+        give_ports(app.running.lab.pis)
+        _add(db, tmp_path / "rel", "1.0", post="sleep 2")
+        screen = await _open(app, pilot)
+        await _start(app, pilot, screen)
+        await pilot.press(*"web@1.0 3", "enter")
+        await _running(pilot, screen)
+        await pilot.press("A")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        dialog = app.screen
+        await pilot.press("enter")  # Cancel is focused on a dangerous one: nothing happens
+        assert await wait_for(pilot, lambda: app.screen is screen)
+        assert screen.view.shown is not None and screen.view.shown.status is DeployStatus.RUNNING
+        await pilot.press("A")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        dialog = app.screen
+        dialog.query_one("#confirm", Button).press()
+        assert await _shown_status(pilot, screen, DeployStatus.ABORTED)
+        (d,) = _deployments(db)
+        later = {serial for wave in d.plan.waves[1:] for serial in wave}
+        assert later, "the plan has waves after the canary"
+        await pilot.pause(1.0)
+        assert [current(pi) for pi in app.running.lab.pis if pi.serial in later] == [None] * len(
+            later
+        )
+        devices = screen.query_one("#deploy-devices", KeyedTable)
+        assert await wait_for(pilot, lambda: devices.row_count == 3, 5.0)
+
+
+async def test_rollback_key_on_a_history_row_asks_the_version(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    async with live_demo(db, devices=2) as (app, pilot, _):
+        ports = give_ports(app.running.lab.pis)
+        _add(db, tmp_path / "rel", "1.0")
+        _add(db, tmp_path / "rel", "2.0")
+        screen = await _open(app, pilot)
+        releases = screen.query_one("#deploy-releases", KeyedTable)
+        assert await wait_for(pilot, lambda: releases.row_count == 2, 10.0)
+        for row, version in ((0, "1.0"), (1, "2.0")):
+            await pilot.press("1")
+            releases.move_cursor(row=row)
+            assert str(releases.get_row_at(row)[1]) == version
+            await _start(app, pilot, screen)
+            await pilot.press(*f"web@{version} 2", "enter")
+            assert await _shown_status(pilot, screen, DeployStatus.DONE, f"web@{version}")
+        for port in ports.values():
+            assert await answers(port, "2.0")
+        await pilot.press("3")
+        history = screen.query_one("#deploy-history", KeyedTable)
+        assert await wait_for(pilot, lambda: history.row_count == 2, 5.0)
+        newest = next(i for i in range(2) if "web@2.0" in str(history.get_row_at(i)[3]))
+        while history.cursor_row != newest:  # the cursor to the 2.0 deployment's row
+            await pilot.press("up" if history.cursor_row > newest else "down")
+        await pilot.press("b")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, StartDialog))
+        asked = app.screen.query_one("#deploy-version", Input)
+        assert asked.value == "1.0"  # the version before the one rolled back, editable
+        app.screen.query_one("#deploy-batch", Input).value = "100%"
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), 20.0)
+        await pilot.press(*"web@1.0 2", "enter")
+        assert await _shown_status(pilot, screen, DeployStatus.DONE, "web@1.0")
+        assert screen.view.shown is not None and screen.view.shown.kind == "rollback"
+        for port in ports.values():
+            assert await answers(port, "1.0")

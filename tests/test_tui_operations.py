@@ -7,13 +7,15 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from test_tui_support import command_line, live_demo, wait_for
-from textual.widgets import ProgressBar
+from test_tui_support import command_line, live_demo, make_app, wait_for
+from textual.widgets import ProgressBar, Static
 
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal
 from fleet_tui.core.ops.model import OpStatus, StepStatus
+from fleet_tui.core.racks.walk_blink import WalkBlink
 from fleet_tui.core.store.database import Store
 from fleet_tui.screens.common.dialogs import ConfirmDialog
+from fleet_tui.screens.common.keyed_table import KeyedTable
 from fleet_tui.screens.operations.operations import OperationsScreen
 from fleet_tui.screens.operations.operations_bar import OperationLine, OperationsBar
 
@@ -103,3 +105,64 @@ async def test_an_operation_left_running_by_a_dead_process_is_reported_and_dismi
             pilot,
             lambda: screen.selected is not None and screen.selected.status is OpStatus.ABANDONED,
         )
+
+
+def _row_titles(table: Any) -> list[str]:
+    return [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+
+
+async def test_a_walks_finished_blinks_fold_into_one_row(tmp_path: Path) -> None:
+    db = tmp_path / "fleet.db"
+    with Store.open(db) as store:
+        journal = OperationJournal(store)
+        reboot = journal.create("reboot", "Reboot 1 device", [DeviceTarget("z9", "pi-z")])
+        journal.set_step(reboot.id, "z9", StepStatus.OK)
+        journal.finish(reboot, OpStatus.DONE)
+        walk = WalkBlink(session="walk-1", rack="R2")
+        requests = [
+            r
+            for n in (1, 2, 3)
+            for r in walk.show(DeviceTarget(f"s{n}", f"pi-{n}"), f"R2 U10 slot {n}")
+        ]
+        assert len(requests) == 5  # three blinks, the two before the last stopped
+        for i, r in enumerate(requests):
+            op = journal.create("identify", r.title, [r.target], r.params)
+            last = i == len(requests) - 1  # the blink a crash left: its own row, to act on
+            journal.set_step(
+                op.id, r.target.serial, StepStatus.INTERRUPTED if last else StepStatus.OK
+            )
+            journal.finish(op, OpStatus.INTERRUPTED if last else OpStatus.DONE)
+            store.set_row("operations", op.id, created=reboot.created + i + 1)  # in order
+    app = make_app(db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await command_line(pilot, "ops")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, OperationsScreen))
+        screen = app.screen
+        assert isinstance(screen, OperationsScreen)
+        table = screen.query_one("#ops-table", KeyedTable)
+        assert await wait_for(pilot, lambda: table.row_count == 3, 10.0)
+        assert _row_titles(table) == ["Walk R2 U10 slot 3", "Walk R2: 2 blinks", "Reboot 1 device"]
+        fold = table.get_row_at(1)
+        assert str(fold[3]) == "done" and str(fold[4]) == "4 operations: 4 ok"
+        table.move_cursor(row=1)
+        await pilot.pause()
+        assert screen.selected is None  # a fold is no operation to cancel or resume
+        detail = str(screen.query_one("#ops-detail", Static).render())
+        assert "Walk R2: 2 blinks" in detail and "enter lists them" in detail
+        await pilot.press("enter")  # the fold's blinks, each on its own row
+        assert await wait_for(pilot, lambda: table.row_count == 6)
+        assert _row_titles(table)[1:5] == [
+            "Off: Walk R2 U10 slot 2",
+            "Walk R2 U10 slot 2",
+            "Off: Walk R2 U10 slot 1",
+            "Walk R2 U10 slot 1",
+        ]
+        assert screen.selected is not None and screen.selected.title == "Off: Walk R2 U10 slot 2"
+        assert await wait_for(pilot, lambda: [s.serial for s in screen.steps] == ["s2"])
+        await pilot.press("enter")  # folded again
+        assert await wait_for(pilot, lambda: table.row_count == 3)
+        assert table.cursor_row == 1 and screen.selected is None
+        await pilot.press("a")  # every operation
+        assert await wait_for(pilot, lambda: table.row_count == 6)
+        await pilot.press("a")
+        assert await wait_for(pilot, lambda: table.row_count == 3)

@@ -8,6 +8,7 @@ what happened, including what nobody knows: a step that was running when fleet-t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -147,6 +148,15 @@ class Progress(BaseModel):
             else:
                 p.pending += 1
         return p
+
+    @classmethod
+    def combined(cls, parts: Iterable[Progress]) -> Progress:
+        """The counts of several operations' steps together (a walk's folded blinks)."""
+        out = cls()
+        for p in parts:
+            for name in cls.model_fields:
+                setattr(out, name, getattr(out, name) + getattr(p, name))
+        return out
 
     def summary(self) -> str:
         parts = [f"{self.ok} ok"]

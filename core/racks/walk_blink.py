@@ -11,12 +11,12 @@ come first, as `:ops` cuts titles at 80 columns) and carries the walk's session 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from fleet_tui.core.ops.journal import DeviceTarget
-from fleet_tui.core.ops.model import OPEN_OPERATIONS, OperationRecord, OpStatus
+from fleet_tui.core.ops.model import OPEN_OPERATIONS, OperationRecord, OpStatus, Progress
 
 WALK_BLINK_S = 120  # long enough to find the slot; stopped as soon as the walk moves on
 WALK_PARAM = "walk"  # params key: the walkthrough session a blink belongs to
@@ -86,6 +86,25 @@ class WalkGroup:
         return f"Walk {rack}: {blinks} blink{'s' if blinks != 1 else ''}".replace("  ", " ")
 
     @property
+    def folded(self) -> bool:
+        return len(self.ops) > 1
+
+    @property
+    def walk(self) -> str:
+        """The walkthrough session of a walk's blink (folded or not), else ""."""
+        return str(self.newest.params.get(WALK_PARAM) or "")
+
+    @property
+    def key(self) -> str:
+        """A listing key: the operation's id; a fold's, after its oldest (it grows newer)."""
+        return f"walk:{self.ops[-1].id}" if self.folded else self.newest.id
+
+    def summary(self, progress: Progress) -> str:
+        """The steps counted, with how many operations a fold holds."""
+        counted = progress.summary()
+        return f"{len(self.ops)} operations: {counted}" if self.folded else counted
+
+    @property
     def status(self) -> OpStatus:
         """The operations' status when they share it, else partial."""
         statuses = {op.status for op in self.ops}
@@ -100,12 +119,16 @@ def _folds(op: OperationRecord) -> str:
     return str(op.params.get(WALK_PARAM) or "")
 
 
-def walk_groups(ops: Sequence[OperationRecord]) -> list[WalkGroup]:
+def walk_groups(
+    ops: Sequence[OperationRecord], fold: bool = True, unfolded: Collection[str] = ()
+) -> list[WalkGroup]:
     """`ops` (newest first) with each run of consecutive finished operations of one
-    walkthrough folded into one group; every other operation alone."""
+    walkthrough folded into one group; every other operation alone (all of them without
+    `fold`, and the walks named in `unfolded`)."""
     out: list[list[OperationRecord]] = []
     for op in ops:
-        walk = _folds(op)
+        walk = _folds(op) if fold else ""
+        walk = "" if walk in unfolded else walk
         if walk and out and _folds(out[-1][0]) == walk:
             out[-1].append(op)
         else:

@@ -31,7 +31,7 @@ from fleet_tui.core.ops.device_actions import IDENTIFY_SECONDS
 from fleet_tui.core.ops.journal import DeviceTarget, OperationJournal, OperationNotFound
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepStatus
 from fleet_tui.core.ops.runner import OperationRefused, OperationRunner
-from fleet_tui.core.racks.walk_blink import WalkGroup, walk_groups
+from fleet_tui.core.racks.walk_blink import walk_groups
 from fleet_tui.core.store.database import Store, StoreError
 from fleet_tui.core.store.devices import DeviceBook
 from fleet_tui.core.text import visible, when
@@ -108,18 +108,14 @@ def cmd_ops_list(args: argparse.Namespace) -> int:
             # a walkthrough's blinks (one identify per position) fold into one line, so they
             # do not push every other operation out of the list (--all: one line each)
             ops = journal.operations(limit=args.limit if args.all else None)
-            groups = [WalkGroup((op,)) for op in ops] if args.all else walk_groups(ops)
-            groups = groups[: args.limit]
+            groups = walk_groups(ops, fold=not args.all)[: args.limit]
             if not groups:
                 print("no operations yet (fleet-tui identify, reboot, or the TUI's i and R)")
                 return EXIT_OK
             print(f"{'ID':<20} {'WHEN':<25} {'STATUS':<11} {'WHAT':<22} {'WHO':<16} STEPS")
             for g in groups:
                 op = g.newest
-                steps = [s for o in g.ops for s in journal.steps(o.id)]
-                counted = Progress.of(steps).summary()
-                if len(g.ops) > 1:
-                    counted = f"{len(g.ops)} operations: {counted}"
+                counted = g.summary(Progress.combined(journal.progress(o.id) for o in g.ops))
                 print(
                     f"{visible(op.id, 20):<20} {when(op.created):<25} {g.status.value:<11} "
                     f"{visible(g.title, 22):<22} {visible(op.who, 16):<16} {counted}"

@@ -1,6 +1,8 @@
 """`:ops`: every operation of this fleet database (this session's, earlier ones, other
 technicians' after a merge, and the CLI's), its steps device by device, and what can be done
-with it: cancel one that runs, resume or dismiss one that was interrupted.
+with it: cancel one that runs, resume or dismiss one that was interrupted. A walkthrough's
+finished blinks fold into one row, as in `fleet-tui ops` (core/racks/walk_blink.py): enter on
+it lists them, `a` lists every operation.
 
 The store is read in a worker; a running operation's events refresh the lists at most twice
 a second.
@@ -23,6 +25,7 @@ from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.ops.journal import OperationJournal
 from fleet_tui.core.ops.model import OperationRecord, OpStatus, Progress, StepRecord, StepStatus
 from fleet_tui.core.ops.process import operator
+from fleet_tui.core.racks.walk_blink import WalkGroup, walk_groups
 from fleet_tui.core.text import visible
 from fleet_tui.screens.common.context import fleet_context
 from fleet_tui.screens.common.dialogs import ConfirmDialog
@@ -94,11 +97,21 @@ class OperationsScreen(Screen[None]):
             tooltip="mark an interrupted one abandoned",
         ),
         Binding("r", "reload", "Reload", id="ops.reload", tooltip="read the operations again"),
+        Binding(
+            "a",
+            "show_all",
+            "All",
+            id="ops.all",
+            tooltip="every operation on its own row, or a walk's blinks folded",
+        ),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="operations")
         self.ops: dict[str, tuple[OperationRecord, Progress]] = {}
+        self.rows: dict[str, WalkGroup] = {}  # by table key: one operation, or a walk's fold
+        self.show_all = False
+        self.unfolded: set[str] = set()  # walks whose blinks enter listed
         self.steps: list[StepRecord] = []
         self._stale = False
 
@@ -126,6 +139,15 @@ class OperationsScreen(Screen[None]):
 
     def _applies(self, verb: str, done: str, status: OpStatus) -> OperationRecord | None:
         """The highlighted operation if it is `status`; else say why `verb` does nothing."""
+        group = self.selected_group
+        if group is not None and group.folded:
+            self.app.notify(
+                f"{visible(group.title, 40)} are finished: nothing to {verb} (enter lists them)",
+                title=verb.capitalize(),
+                severity="warning",
+                markup=False,
+            )
+            return None
         op = self.selected
         if op is None:
             self.app.notify(f"No operation to {verb}", severity="warning", markup=False)
@@ -142,9 +164,15 @@ class OperationsScreen(Screen[None]):
         return op
 
     @property
-    def selected(self) -> OperationRecord | None:
+    def selected_group(self) -> WalkGroup | None:
         key = self.query_one("#ops-table", KeyedTable).cursor_key
-        return self.ops[key][0] if key in self.ops else None
+        return self.rows.get(key) if key is not None else None
+
+    @property
+    def selected(self) -> OperationRecord | None:
+        """The highlighted operation (None on a walk's folded blinks)."""
+        group = self.selected_group
+        return group.newest if group is not None and not group.folded else None
 
     # ---- data -------------------------------------------------------------------------------
     def operation_updated(self, event: OperationEvent) -> None:
@@ -184,9 +212,15 @@ class OperationsScreen(Screen[None]):
 
     def on_operations_loaded(self, message: OperationsLoaded) -> None:
         self.ops = {op.id: (op, p) for op, p in message.ops}
+        self._show_rows()
+
+    def _show_rows(self) -> None:
+        ops = [op for op, _ in self.ops.values()]
+        groups = walk_groups(ops, fold=not self.show_all, unfolded=self.unfolded)
+        self.rows = {g.key: g for g in groups}
         table = self.query_one("#ops-table", KeyedTable)
         with self.app.batch_update():
-            table.sync(list(self.ops), self._op_cells, set(self.ops))
+            table.sync(list(self.rows), self._op_cells, set(self.rows))
         self._show_selected()
         self.refresh_bindings()
 
@@ -208,8 +242,17 @@ class OperationsScreen(Screen[None]):
         self.refresh_bindings()
 
     def _show_selected(self) -> None:
-        op = self.selected
+        group = self.selected_group
         detail = self.query_one("#ops-detail", Static)
+        if group is not None and group.folded:
+            text = Text()
+            text.append(visible(group.title, 40), style="bold")
+            text.append(f" · {group.summary(self._progress(group))}")
+            text.append("  enter lists them · a every operation", style="dim")
+            detail.update(text)
+            self.query_one("#ops-steps", KeyedTable).sync([], lambda k: [], set())
+            return
+        op = self.selected
         if op is None:
             detail.update("no operations yet: i (identify) and R (reboot) on the fleet start one")
             self.query_one("#ops-steps", KeyedTable).sync([], lambda k: [], set())
@@ -227,14 +270,18 @@ class OperationsScreen(Screen[None]):
         detail.update(text)
         self.load_steps(op.id)
 
+    def _progress(self, group: WalkGroup) -> Progress:
+        return Progress.combined(self.ops[op.id][1] for op in group.ops)
+
     def _op_cells(self, key: str) -> list[Cell]:
-        op, progress = self.ops[key]
+        group = self.rows[key]
+        op = group.newest
         return [
             cell(when(op.created, fleet_context(self.app).options.now())),
             cell(op.id[-4:]),
-            cell(visible(op.title, 40)),
-            cell(op.status.value, STATUS_STYLE.get(op.status, "")),
-            cell(progress.summary()),
+            cell(visible(group.title, 40)),
+            cell(group.status.value, STATUS_STYLE.get(group.status, "")),
+            cell(group.summary(self._progress(group))),
         ]
 
     def _step_cells(self, step: StepRecord) -> list[Cell]:
@@ -251,6 +298,30 @@ class OperationsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.load()
+
+    def action_show_all(self) -> None:
+        self.show_all = not self.show_all
+        self.unfolded.clear()
+        self._show_rows()
+
+    @on(DataTable.RowSelected, "#ops-table")
+    def _toggle_walk(self) -> None:
+        """Enter on a walk's folded blinks lists them; on one of them, folds them again."""
+        group = self.selected_group
+        if group is None or not group.walk or self.show_all:
+            return
+        if group.folded:
+            self.unfolded.add(group.walk)
+        elif group.walk in self.unfolded:
+            self.unfolded.discard(group.walk)
+        else:
+            return
+        self._show_rows()
+        # the cursor stays on the newest blink: its own row now, or the fold it went back into
+        table = self.query_one("#ops-table", KeyedTable)
+        key = next((k for k, g in self.rows.items() if group.newest in g.ops), None)
+        if key is not None:
+            table.move_cursor(row=table.order.index(key))
 
     def action_cancel_op(self) -> None:
         op = self._applies("cancel", "cancelled", OpStatus.RUNNING)
