@@ -115,7 +115,8 @@ def cli(ports: set[int], wait: bool, timeout: float) -> tuple[float, int, str]:
     """`fleet-tui discover` as a technician runs it: (wall seconds, lab Pis found, why it
     stopped)."""
     with tempfile.TemporaryDirectory(prefix="bench-discover-") as tmp:
-        argv = [sys.executable, "-m", "fleet_tui.cli", "--db", f"{tmp}/f.db", "discover"]
+        argv = [sys.executable, "-m", "fleet_tui.cli", "--db", f"{tmp}/f.db", "--create"]
+        argv += ["discover"]
         argv += ["--interface", LOOPBACK, "--timeout", f"{timeout:g}", "--json"]
         argv += ["--no-save", "--no-neighbours", *(["--wait"] if wait else [])]
         started = time.perf_counter()

@@ -4,6 +4,7 @@ where the numbers are read). A bench that rots is found here, not on the day it 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,10 @@ def test_bench_runs_to_its_table(name: str) -> None:
     assert "Traceback" not in done.stderr
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     assert len(lines) >= 3, done.stdout  # a header, a rule and at least one row
+    # a row that measured nothing is a rotten bench too (a refused command still "runs"):
+    # every "found N/M" of the discovery bench found them all
+    for found, total in re.findall(r": (\d+)/(\d+)\b", done.stdout):
+        assert found == total, done.stdout
 
 
 def test_bench_poll_skips_ansible_with_the_reason_when_it_cannot_install() -> None:
