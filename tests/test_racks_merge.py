@@ -4,6 +4,7 @@ equipment merge last-writer-wins, the same rack made on both laptops is one rack
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def test_trays_and_equipment_merge_last_writer_wins(
     rack = RackBook(a).add_rack("R2", room="Lab", site="HQ")
     exchange(a, b, tmp_path)
     RackBook(a).set_tray(rack, 20, 4)
+    time.sleep(0.005)  # stamps are in ms: two writes in one ms are ordered by site, not time
     RackBook(b).set_tray(rack, 20, 8)  # later: wins on both
     RackBook(a).add_item(rack, 30, height_u=2, kind="switch", label="core")
     exchange(a, b, tmp_path)
