@@ -29,6 +29,9 @@ T = TypeVar("T")
 
 NORMAL_FLUSH_S = 0.25  # coalesce a flood of updates into at most 4 table refreshes a second
 LOW_BANDWIDTH_FLUSH_S = 2.0
+# the app-level worker group a deployment started from :deploy runs in (it outlives the
+# screen); quitting names the deployments still running in it
+DEPLOY_WORKERS = "deploy-run"
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from fleet_tui.core.deploy.start import Prepared, preflight_all, prepare
 from fleet_tui.core.deploy.steps import OPEN, DeploymentRecord, DeployStatus
 from fleet_tui.core.fleet.filters import FilterError
 from fleet_tui.core.store.database import StoreError
-from fleet_tui.screens.common.context import ReadOnlyError, fleet_context
+from fleet_tui.screens.common.context import DEPLOY_WORKERS, ReadOnlyError, fleet_context
 from fleet_tui.screens.common.dialogs import ConfirmDialog
 from fleet_tui.screens.common.format import Cell, cell, literal, safe, when
 from fleet_tui.screens.common.keyed_table import KeyedTable
@@ -536,7 +536,7 @@ def launch(app: App[Any], title: str, start: Any) -> None:
             markup=False,
         )
 
-    app.run_worker(body, thread=True, group="deploy-run", exit_on_error=False, description=title)
+    app.run_worker(body, thread=True, group=DEPLOY_WORKERS, exit_on_error=False, description=title)
 
 
 def _open_deploy(app: App[Any], arg: str) -> None:

@@ -2,7 +2,7 @@
 
 Operations of the runner are known from their events (operation_news.py): one whose latest
 event is not `finished` still runs here. A deployment runs in an app worker of the group
-`deploy-run` (screens/deploy/deploy.py `launch`); its waves run on a runner of their own.
+`DEPLOY_WORKERS` (screens/common/context.py; screens/deploy/deploy.py `launch`); its waves run on a runner of their own.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from textual.worker import Worker, WorkerState
 
 from fleet_tui.core.ops.events import OperationEvent
 from fleet_tui.core.text import visible
+from fleet_tui.screens.common.context import DEPLOY_WORKERS
 from fleet_tui.screens.common.dialogs import Choice, ChoiceDialog
 
-DEPLOY_GROUP = "deploy-run"
 LIVE_WORKERS = frozenset({WorkerState.PENDING, WorkerState.RUNNING})
 QUIT, CANCEL = "quit", "cancel"
 NAMED_AT_MOST = 6
@@ -39,7 +39,7 @@ def unfinished(
             title = visible(e.operation.title or e.operation.kind, 60)
             out.append(Unfinished(f"{title} ({p.finished} of {p.total} done)", e.operation.id))
     for w in workers:
-        if w.group == DEPLOY_GROUP and w.state in LIVE_WORKERS:
+        if w.group == DEPLOY_WORKERS and w.state in LIVE_WORKERS:
             name = visible(w.description, 60)
             out.append(Unfinished(name[:1].upper() + name[1:] or "Deployment"))
     return out
